@@ -1,0 +1,255 @@
+// cmd/cmd_append.cc: `es append [STREAM]`
+//
+// With --data, appends one event and never reads stdin. Otherwise reads
+// NDJSON events from stdin and sends them in batches of --batch events (or
+// as one all-or-nothing append with --atomic). Event ids are made here when
+// the input has none, so that resending a request is idempotent. With
+// --expect, every batch after the first expects the exact version the
+// previous one left, so a concurrent writer still makes it fail (exit 3).
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <iostream>
+#include <map>
+#include <optional>
+
+#include "commands.h"
+#include "es/json.h"
+#include "output.h"
+
+namespace escmd {
+namespace {
+
+constexpr std::size_t kBatchBytes = 4u << 20;
+constexpr std::size_t kMaxLineBytes = es::kMaxDataBytes + es::kMaxMetadataBytes + 64 * 1024;
+
+struct AppendArgs {
+  std::string stream;
+  std::string type;
+  std::optional<std::string> data;
+  std::string metadata;
+  std::string id;
+  std::string expect = "any";
+  bool atomic = false;
+  std::size_t batch = 1000;
+};
+
+// Per-stream totals over all batches, in order of first appearance.
+class Totals {
+ public:
+  void add(const es::AppendResult& r) {
+    for (const auto& w : r.streams) {
+      auto it = index_.find(w.stream);
+      if (it == index_.end()) {
+        index_.emplace(w.stream, totals_.size());
+        totals_.push_back(w);
+        continue;
+      }
+      es::StreamWritten& t = totals_[it->second];
+      t.count += w.count;
+      t.last_version = w.last_version;
+      t.last_position = w.last_position;
+    }
+  }
+  std::optional<es::Version> last_version(const std::string& stream) const {
+    auto it = index_.find(stream);
+    if (it == index_.end()) return std::nullopt;
+    return totals_[it->second].last_version;
+  }
+  std::uint64_t events() const {
+    std::uint64_t n = 0;
+    for (const auto& t : totals_) n += t.count;
+    return n;
+  }
+  void print(Context& ctx) const {
+    for (const auto& t : totals_) {
+      if (!ctx.emit(written_line(t, ctx.text()))) return;
+    }
+  }
+
+ private:
+  std::vector<es::StreamWritten> totals_;
+  std::map<std::string, std::size_t> index_;
+};
+
+class Appender {
+ public:
+  Appender(Context& ctx, es::ExpectedVersion expected) : ctx_(ctx), expected_(expected), client_(ctx.connect()) {}
+
+  // Sends `request`, adding the expectations for its streams.
+  es::Status send(es::AppendRequest& request) {
+    if (expected_.kind() != es::ExpectedVersion::Kind::kAny) {
+      std::vector<std::string> seen;
+      for (const auto& e : request.events) {
+        if (std::find(seen.begin(), seen.end(), e.stream) != seen.end()) continue;
+        seen.push_back(e.stream);
+        auto last = totals_.last_version(e.stream);
+        request.expectations.push_back({e.stream, last ? es::ExpectedVersion::exact(*last) : expected_});
+      }
+    }
+    auto result = client_->append(request);
+    if (!result.ok()) return result.status();
+    totals_.add(*result);
+    return {};
+  }
+  const Totals& totals() const { return totals_; }
+
+ private:
+  Context& ctx_;
+  es::ExpectedVersion expected_;
+  std::unique_ptr<es::Client> client_;
+  Totals totals_;
+};
+
+es::Result<es::ProposedEvent> make_event(std::string stream, std::string type, std::string_view data,
+                                         std::string_view metadata, std::string_view id) {
+  es::ProposedEvent e;
+  e.stream = std::move(stream);
+  e.type = std::move(type);
+  ES_RETURN_IF_ERROR(es::validate_name("stream name", e.stream));
+  ES_RETURN_IF_ERROR(es::validate_name("event type", e.type));
+  auto canonical = es::canonical_json(data, "data", es::kMaxDataBytes);
+  if (!canonical.ok()) return canonical.status();
+  e.data = std::move(canonical).value();
+  if (!metadata.empty()) {
+    auto meta = es::canonical_json(metadata, "metadata", es::kMaxMetadataBytes, es::JsonShape::kObject);
+    if (!meta.ok()) return meta.status();
+    if (*meta != "{}") e.metadata = std::move(meta).value();
+  }
+  if (id.empty()) {
+    e.id = es::Uuid::v7();
+  } else {
+    auto parsed = es::Uuid::parse(id);
+    if (!parsed.ok()) return parsed.status();
+    e.id = *parsed;
+  }
+  return e;
+}
+
+std::string to_json(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+// Parses one input line into an event.
+es::Result<es::ProposedEvent> parse_line(const std::string& line, const std::string& stream_arg) {
+  if (line.size() > kMaxLineBytes) return es::Status::invalid("the line is longer than " + std::to_string(kMaxLineBytes) + " bytes");
+  if (!es::json_depth_within(line, es::kMaxJsonDepth + 1)) {
+    return es::Status::invalid("the event nests deeper than " + std::to_string(es::kMaxJsonDepth) + " levels");
+  }
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag>(line.data(), line.size());
+  if (doc.HasParseError()) return es::Status::invalid("not valid JSON");
+  if (!doc.IsObject()) return es::Status::invalid("an event must be a JSON object");
+  auto string_field = [&](const char* name) -> std::optional<std::string> {
+    auto it = doc.FindMember(name);
+    if (it == doc.MemberEnd() || !it->value.IsString()) return std::nullopt;
+    return std::string(it->value.GetString(), it->value.GetStringLength());
+  };
+  auto type = string_field("type");
+  if (!type) return es::Status::invalid("no \"type\" string");
+  std::string stream = stream_arg;
+  if (stream.empty()) {
+    auto s = string_field("stream");
+    if (!s) return es::Status::invalid("no \"stream\" string (give one per line, or a STREAM argument)");
+    stream = *s;
+  }
+  auto data = doc.FindMember("data");
+  if (data == doc.MemberEnd()) return es::Status::invalid("no \"data\" (any JSON value)");
+  std::string metadata;
+  if (auto m = doc.FindMember("metadata"); m != doc.MemberEnd() && !m->value.IsNull()) {
+    if (!m->value.IsObject()) return es::Status::invalid("\"metadata\" must be an object");
+    metadata = to_json(m->value);
+  }
+  std::string id;
+  if (auto i = doc.FindMember("id"); i != doc.MemberEnd() && !i->value.IsNull()) {
+    if (!i->value.IsString()) return es::Status::invalid("\"id\" must be a UUID string");
+    id = i->value.GetString();
+  }
+  return make_event(std::move(stream), std::move(*type), to_json(data->value), metadata, id);
+}
+
+ExitCode finish(Context& ctx, const Appender& appender, const es::Status& s) {
+  appender.totals().print(ctx);
+  if (s.ok()) return ExitCode::kSuccess;
+  ctx.flush();
+  std::uint64_t done = appender.totals().events();
+  if (done == 0) return ctx.fail(s);
+  return ctx.fail(es::Status(s.code(), s.message() + " (" + std::to_string(done) +
+                                           " events were appended before it, as printed)"));
+}
+
+ExitCode run_append(const AppendArgs& args, Context& ctx) {
+  auto expected = es::ExpectedVersion::parse(args.expect);
+  if (!expected.ok()) return ctx.usage(expected.status().message());
+  if (args.batch == 0) return ctx.usage("--batch must be at least 1");
+  Appender appender(ctx, *expected);
+
+  if (args.data) {
+    if (args.type.empty()) return ctx.usage("--data needs --type");
+    if (args.stream.empty()) return ctx.usage("--data needs a STREAM");
+    auto e = make_event(args.stream, args.type, *args.data, args.metadata, args.id);
+    if (!e.ok()) return ctx.fail(e.status());
+    es::AppendRequest request;
+    request.events.push_back(std::move(e).value());
+    return finish(ctx, appender, appender.send(request));
+  }
+  if (!args.type.empty() || !args.metadata.empty() || !args.id.empty()) {
+    return ctx.usage("--type, --metadata and --id go with --data; stdin lines carry their own");
+  }
+
+  es::AppendRequest request;
+  std::size_t request_bytes = 0, line_no = 0;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto e = parse_line(line, args.stream);
+    if (!e.ok()) {
+      return finish(ctx, appender, es::Status::invalid("stdin line " + std::to_string(line_no) + ": " + e.status().message()));
+    }
+    request_bytes += e->data.size() + e->metadata.size() + e->stream.size() + e->type.size() + 64;
+    request.events.push_back(std::move(e).value());
+    if (args.atomic) {
+      if (request.events.size() > es::kMaxAppendEvents || request_bytes > es::kMaxAppendBytes) {
+        return finish(ctx, appender, es::Status::invalid(
+            "--atomic input is larger than one append may be (" + std::to_string(es::kMaxAppendEvents) +
+            " events, " + std::to_string(es::kMaxAppendBytes >> 20) + " MiB); nothing was appended"));
+      }
+    } else if (request.events.size() >= args.batch || request_bytes >= kBatchBytes) {
+      if (es::Status s = appender.send(request); !s.ok()) return finish(ctx, appender, s);
+      request = {};
+      request_bytes = 0;
+    }
+  }
+  if (std::cin.bad()) return finish(ctx, appender, es::Status::io_error("cannot read stdin"));
+  if (!request.events.empty()) {
+    if (es::Status s = appender.send(request); !s.ok()) return finish(ctx, appender, s);
+  } else if (appender.totals().events() == 0) {
+    return ctx.fail(es::Status::invalid("no events on stdin"));
+  }
+  return finish(ctx, appender, {});
+}
+
+}  // namespace
+
+void register_append(CLI::App& app, Context& ctx) {
+  auto args = std::make_shared<AppendArgs>();
+  CLI::App* sub = app.add_subcommand("append", "Append events to a stream (one with --data, else NDJSON from stdin)");
+  sub->add_option("stream", args->stream, "Stream to append to (else each stdin line names its \"stream\")")
+      ->type_name("STREAM");
+  sub->add_option("-t,--type", args->type, "Event type (with --data)")->type_name("TYPE");
+  sub->add_option("-d,--data", args->data, "Event data as JSON; stdin is not read")->type_name("JSON");
+  sub->add_option("-m,--metadata", args->metadata, "Event metadata as a JSON object (with --data)")->type_name("JSON");
+  sub->add_option("--id", args->id, "Event id, a UUID (with --data; default: a new UUIDv7)")->type_name("UUID");
+  sub->add_option("-e,--expect", args->expect, "Expected version: any, no-stream, exists or N")
+      ->type_name("VERSION");
+  sub->add_flag("--atomic", args->atomic, "Append the whole input as one all-or-nothing append");
+  sub->add_option("--batch", args->batch, "Events per request when reading stdin (default 1000)")->type_name("N");
+  sub->callback([args, &ctx] { ctx.exit_code = run_append(*args, ctx); });
+}
+
+}  // namespace escmd

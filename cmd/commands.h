@@ -1,0 +1,30 @@
+// cmd/commands.h: a new command is one file (cmd_<name>.cc), one row here
+// and a section in man/es.1.scd.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "context.h"
+
+namespace escmd {
+
+void register_append(CLI::App& app, Context& ctx);
+void register_read(CLI::App& app, Context& ctx);
+void register_tail(CLI::App& app, Context& ctx);
+void register_streams(CLI::App& app, Context& ctx);
+void register_status(CLI::App& app, Context& ctx);
+void register_stop(CLI::App& app, Context& ctx);
+void register_completion(CLI::App& app, Context& ctx);
+
+struct Command {
+  const char* name;
+  void (*add)(CLI::App&, Context&);
+};
+
+inline constexpr Command kCommands[] = {
+    {"append", register_append}, {"read", register_read},     {"tail", register_tail},
+    {"streams", register_streams}, {"status", register_status}, {"stop", register_stop},
+    {"completion", register_completion},
+};
+
+}  // namespace escmd

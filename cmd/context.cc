@@ -1,0 +1,61 @@
+#include "context.h"
+
+#include <cerrno>
+#include <cstdio>
+
+namespace escmd {
+
+ExitCode exit_code_for(es::Code code) {
+  switch (code) {
+    case es::Code::kOk: return ExitCode::kSuccess;
+    case es::Code::kWrongExpectedVersion: return ExitCode::kConflict;
+    case es::Code::kNotFound: return ExitCode::kNotFound;
+    case es::Code::kUnavailable: return ExitCode::kUnavailable;
+    default: return ExitCode::kFailure;
+  }
+}
+
+std::unique_ptr<es::Client> Context::connect() const {
+  es::ClientOptions options;
+  options.timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+  return std::make_unique<es::Client>(server, options);
+}
+
+ExitCode Context::fail(const es::Status& s) const {
+  std::fprintf(stderr, "es: error: %s\n", s.message().c_str());
+  return exit_code_for(s.code());
+}
+
+ExitCode Context::usage(std::string_view message) const {
+  std::fprintf(stderr, "es: error: %.*s\nRun with --help for more information.\n",
+               static_cast<int>(message.size()), message.data());
+  return ExitCode::kUsage;
+}
+
+bool Context::emit(std::string_view line, bool flush_now) {
+  if (stdout_closed_) return false;
+  if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fputc('\n', stdout) == EOF) {
+    stdout_closed_ = true;
+    return false;
+  }
+  return !flush_now || flush();
+}
+
+bool Context::flush() {
+  if (stdout_closed_) return false;
+  if (std::fflush(stdout) != 0) stdout_closed_ = true;
+  return !stdout_closed_;
+}
+
+void add_global_options(CLI::App& app, Context& ctx) {
+  app.add_option("-s,--server", ctx.server, "Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)")
+      ->type_name("ENDPOINT");
+  app.add_option("-o,--output", ctx.output, "Output format: json or text")
+      ->check(CLI::IsMember({"json", "text"}))
+      ->type_name("FORMAT");
+  app.add_option("--timeout", ctx.timeout_s, "Seconds to wait for the node to answer (default 5)")
+      ->check(CLI::PositiveNumber)
+      ->type_name("SECONDS");
+}
+
+}  // namespace escmd

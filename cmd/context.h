@@ -1,0 +1,62 @@
+// cmd/context.h
+//
+// What every es command shares: the global options, the one mapping from a
+// Status to an exit code, and stdout handling (NDJSON, flushed per line when
+// tailing; a closed pipe ends the command quietly with exit 0).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "es/client.h"
+#include "es/status.h"
+
+namespace escmd {
+
+enum class ExitCode : int {
+  kSuccess = 0,
+  kFailure = 1,
+  kUsage = 2,
+  kConflict = 3,
+  kNotFound = 4,
+  kUnavailable = 5,
+};
+
+inline constexpr const char* kDefaultServer = "tcp://127.0.0.1:7150";
+
+struct Context {
+  std::string server;
+  std::string output = "json";  // json | text
+  double timeout_s = 5.0;
+  ExitCode exit_code = ExitCode::kSuccess;
+  CLI::App* root = nullptr;
+
+  bool text() const { return output == "text"; }
+  std::unique_ptr<es::Client> connect() const;
+
+  // Prints "es: error: <message>" and returns the exit code for `s`.
+  ExitCode fail(const es::Status& s) const;
+  ExitCode usage(std::string_view message) const;
+
+  // Writes a line to stdout. Returns false once stdout is closed (EPIPE):
+  // the caller stops and exits 0.
+  bool emit(std::string_view line, bool flush = false);
+  bool stdout_closed() const { return stdout_closed_; }
+  // Flushes stdout; false if the pipe is closed.
+  bool flush();
+
+ private:
+  bool stdout_closed_ = false;
+};
+
+ExitCode exit_code_for(es::Code code);
+
+// Adds the global options to `app` (the root, or a subcommand, so that they
+// work before or after the command).
+void add_global_options(CLI::App& app, Context& ctx);
+
+}  // namespace escmd

@@ -1,0 +1,132 @@
+// esd: the event store daemon. See esd(8).
+#include <CLI/CLI.hpp>
+#include <pthread.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <thread>
+
+#include "es/store.h"
+#include "server.h"
+
+namespace {
+
+enum ExitCode { kExitOk = 0, kExitCannotStart = 1, kExitUsage = 2, kExitStorageFailed = 3 };
+
+std::string default_data_dir() {
+  if (const char* env = std::getenv("ESD_DATA"); env != nullptr && *env != '\0') return env;
+  if (::geteuid() == 0) return "/var/lib/esd";
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::string(xdg) + "/esd";
+  }
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : ".") + "/.local/share/esd";
+}
+
+// Waits for SIGINT/SIGTERM/SIGHUP (blocked in every thread) and tells the
+// loop over an inproc PAIR. A second signal ends the process at once: the
+// store is crash-safe, so only unacknowledged appends are lost.
+void signal_thread(zmq::context_t& ctx, const std::string& endpoint, sigset_t set, std::atomic<bool>& done) {
+  zmq::socket_t out(ctx, zmq::socket_type::pair);
+  out.set(zmq::sockopt::linger, 0);
+  out.connect(endpoint);
+  int received = 0;
+  timespec tick{0, 200'000'000};
+  while (!done.load()) {
+    int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig <= 0) continue;
+    if (++received > 1) {
+      spdlog::warn("second signal ({}): exiting now", strsignal(sig));
+      spdlog::shutdown();
+      std::_Exit(kExitCannotStart);
+    }
+    std::string what = std::string("signal ") + strsignal(sig);
+    out.send(zmq::buffer(what), zmq::send_flags::dontwait);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"esd: the es event store daemon (see esd(8))", "esd"};
+  std::string data_dir = default_data_dir();
+  esd::ServerOptions server_options;
+  std::string durability = "sync";
+  std::size_t initial_map_size = 64u << 20;
+  std::string log_level = "info";
+  int heartbeat_ms = 1000;
+  app.add_option("--data", data_dir, "Data directory (created if missing)")->capture_default_str();
+  app.add_option("--listen", server_options.listen, "Request endpoint (ZeroMQ ROUTER)")->capture_default_str();
+  app.add_option("--publish", server_options.publish,
+                 "Publisher endpoint (default: next port, or PATH.pub for ipc)");
+  app.add_option("--heartbeat", heartbeat_ms, "Heartbeat interval in milliseconds")
+      ->check(CLI::Range(10, 3'600'000))->capture_default_str();
+  app.add_option("--durability", durability, "sync (default) or nometasync")
+      ->check(CLI::IsMember({"sync", "nometasync"}))->capture_default_str();
+  app.add_option("--initial-map-size", initial_map_size, "LMDB map size to start with, in bytes")
+      ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 44))->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))->capture_default_str();
+  app.set_version_flag("--version", std::string("esd ") + ES_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+
+  auto logger = spdlog::stderr_logger_mt("esd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  server_options.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+  server_options.durability = durability;
+
+  // Signals are taken by one thread only; the rest never see them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  es::StoreOptions store_options;
+  store_options.durability = durability == "sync" ? es::Durability::kSync : es::Durability::kNoMetaSync;
+  store_options.initial_map_size = initial_map_size;
+  auto store = es::Store::open(data_dir, store_options);
+  if (!store.ok()) {
+    spdlog::error("cannot open the store: {}", store.status().message());
+    return kExitCannotStart;
+  }
+  spdlog::info("esd {} started: data {}, head position {}, {} streams, durability {}", ES_VERSION, data_dir,
+               (*store)->head(), (*store)->stream_count(), durability);
+
+  int code = kExitOk;
+  {
+    esd::Server server(**store, server_options);
+    if (es::Status s = server.bind(); !s.ok()) {
+      spdlog::error("{}", s.message());
+      return kExitCannotStart;
+    }
+    const std::string signals_endpoint = "inproc://esd-signals";
+    std::atomic<bool> done{false};
+    std::thread signals;
+    auto reason = esd::ExitReason::kStopped;
+    {
+      // The loop binds the signal endpoint; inproc allows connecting first.
+      signals = std::thread(signal_thread, std::ref(server.context()), signals_endpoint, set, std::ref(done));
+      reason = server.run(signals_endpoint);
+    }
+    done = true;
+    signals.join();
+    code = reason == esd::ExitReason::kStopped ? kExitOk : kExitStorageFailed;
+  }
+  store->reset();
+  spdlog::info("exit {}", code);
+  spdlog::shutdown();
+  return code;
+}

@@ -1,0 +1,345 @@
+#include "server.h"
+
+#include <spdlog/spdlog.h>
+#include <zmq.h>
+
+#include "es/json.h"
+
+namespace esd {
+
+using es::Code;
+using es::Status;
+using es::protocol::Kind;
+namespace protocol = es::protocol;
+
+namespace {
+
+constexpr int kMaxRequestsPerTurn = 1000;
+constexpr std::size_t kPublishChunkEvents = 1000;
+constexpr std::size_t kPublishChunkBytes = 1u << 20;
+const char* const kCompletionsEndpoint = "inproc://esd-completions";
+const char* const kRouterMonitorEndpoint = "inproc://esd-router-monitor";
+const char* const kPubMonitorEndpoint = "inproc://esd-pub-monitor";
+
+std::string_view view(const zmq::message_t& m) { return {static_cast<const char*>(m.data()), m.size()}; }
+
+// Canonicalizes data and metadata in place: nothing from the network is
+// stored before it parsed, within limits.
+Status canonicalize(es::AppendRequest& request) {
+  for (auto& e : request.events) {
+    auto data = es::canonical_json(e.data, "data of event " + e.id.to_string(), es::kMaxDataBytes);
+    if (!data.ok()) return data.status();
+    e.data = std::move(data).value();
+    if (!e.metadata.empty()) {
+      auto meta = es::canonical_json(e.metadata, "metadata of event " + e.id.to_string(),
+                                     es::kMaxMetadataBytes, es::JsonShape::kObject);
+      if (!meta.ok()) return meta.status();
+      e.metadata = *meta == "{}" ? std::string() : std::move(meta).value();
+    }
+  }
+  return es::Store::validate(request);
+}
+
+}  // namespace
+
+std::string default_publish_endpoint(const std::string& listen) {
+  const std::string tcp = "tcp://";
+  if (listen.rfind(tcp, 0) == 0) {
+    auto colon = listen.rfind(':');
+    std::string port = listen.substr(colon + 1);
+    if (port == "*" || port == "0") return listen.substr(0, colon + 1) + "*";
+    try {
+      return listen.substr(0, colon + 1) + std::to_string(std::stoi(port) + 1);
+    } catch (const std::exception&) {
+      return listen + "-pub";
+    }
+  }
+  return listen + ".pub";
+}
+
+Server::Server(es::Store& store, ServerOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      ctx_(1),
+      router_(ctx_, zmq::socket_type::router),
+      pub_(ctx_, zmq::socket_type::pub),
+      completions_in_(ctx_, zmq::socket_type::pair),
+      completions_out_(ctx_, zmq::socket_type::pair),
+      router_monitor_(ctx_, zmq::socket_type::pair),
+      pub_monitor_(ctx_, zmq::socket_type::pair),
+      started_(std::chrono::steady_clock::now()) {
+  if (options_.publish.empty()) options_.publish = default_publish_endpoint(options_.listen);
+}
+
+Server::~Server() {
+  if (writer_) writer_->close();
+}
+
+Status Server::bind() {
+  try {
+    for (auto* s : {&router_, &pub_, &completions_in_, &completions_out_, &router_monitor_, &pub_monitor_}) {
+      s->set(zmq::sockopt::linger, 0);
+    }
+    router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(es::kMaxFrameBytes));
+    router_.set(zmq::sockopt::sndhwm, 100'000);
+    router_.set(zmq::sockopt::rcvhwm, 100'000);
+    pub_.set(zmq::sockopt::sndhwm, 100'000);
+    zmq_socket_monitor(router_.handle(), kRouterMonitorEndpoint, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+    zmq_socket_monitor(pub_.handle(), kPubMonitorEndpoint, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+    router_monitor_.connect(kRouterMonitorEndpoint);
+    pub_monitor_.connect(kPubMonitorEndpoint);
+    completions_in_.bind(kCompletionsEndpoint);
+    completions_out_.connect(kCompletionsEndpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::io_error(std::string("cannot set up sockets: ") + e.what());
+  }
+  try {
+    router_.bind(options_.listen);
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable("cannot listen on " + options_.listen + ": " + e.what());
+  }
+  try {
+    pub_.bind(options_.publish);
+    bound_publish_ = pub_.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable("cannot publish on " + options_.publish + ": " + e.what());
+  }
+  spdlog::info("listening on {}, publishing on {}", options_.listen, bound_publish_);
+  writer_ = std::make_unique<es::Writer>(store_, es::Writer::Options{}, [this](es::GroupOutcome&& o) {
+    auto* outcome = new es::GroupOutcome(std::move(o));
+    completions_out_.send(zmq::buffer(&outcome, sizeof outcome));  // the writer thread's socket
+  });
+  return {};
+}
+
+ExitReason Server::run(const std::string& signals_endpoint) {
+  zmq::socket_t signals(ctx_, zmq::socket_type::pair);
+  signals.set(zmq::sockopt::linger, 0);
+  signals.bind(signals_endpoint);
+  auto next_heartbeat = std::chrono::steady_clock::now() + options_.heartbeat;
+  int turns_since_reader_check = 0;
+  while (!stopping_ && !storage_failed_) {
+    zmq::pollitem_t items[] = {
+        {completions_in_.handle(), 0, ZMQ_POLLIN, 0}, {signals.handle(), 0, ZMQ_POLLIN, 0},
+        {router_monitor_.handle(), 0, ZMQ_POLLIN, 0}, {pub_monitor_.handle(), 0, ZMQ_POLLIN, 0},
+        {router_.handle(), 0, ZMQ_POLLIN, 0}};
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_heartbeat - std::chrono::steady_clock::now());
+    try {
+      zmq::poll(items, 5, std::max(wait, std::chrono::milliseconds(0)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) spdlog::error("poll: {}", e.what());
+      continue;
+    }
+    if (items[0].revents & ZMQ_POLLIN) drain_completions(false);
+    if (items[1].revents & ZMQ_POLLIN) {
+      zmq::message_t m;
+      (void)signals.recv(m, zmq::recv_flags::dontwait);
+      spdlog::info("stopping: {}", view(m));
+      stopping_ = true;
+    }
+    if (items[2].revents & ZMQ_POLLIN) handle_monitor(router_monitor_, &clients_);
+    if (items[3].revents & ZMQ_POLLIN) handle_monitor(pub_monitor_, &subscribers_);
+    if ((items[4].revents & ZMQ_POLLIN) && !stopping_) {
+      for (int i = 0; i < kMaxRequestsPerTurn && !stopping_; ++i) {
+        zmq::message_t identity, payload;
+        if (!router_.recv(identity, zmq::recv_flags::dontwait)) break;
+        bool one_frame = identity.more() && router_.recv(payload, zmq::recv_flags::dontwait) && !payload.more();
+        if (!one_frame) {
+          // A peer that sends several frames gets one error, then its
+          // remaining frames are discarded.
+          zmq::message_t rest;
+          while (router_.get(zmq::sockopt::rcvmore)) (void)router_.recv(rest, zmq::recv_flags::dontwait);
+          reply_error(std::string(view(identity)), 0, Status::protocol("a request is exactly one frame"));
+          continue;
+        }
+        handle_request(identity, payload);
+      }
+    }
+    if (std::chrono::steady_clock::now() >= next_heartbeat) {
+      publish_heartbeat();
+      next_heartbeat = std::chrono::steady_clock::now() + options_.heartbeat;
+      if (++turns_since_reader_check >= 60) {
+        turns_since_reader_check = 0;
+        if (int dead = store_.check_readers(); dead > 0) spdlog::warn("cleared {} stale reader slots", dead);
+      }
+    }
+  }
+  // Commit and answer what is queued, then say goodbye.
+  writer_->close();
+  drain_completions(false);
+  protocol::HeartbeatNotice bye{store_.head(), "primary"};
+  pub_.send(zmq::buffer(protocol::encode(Kind::kStopping, 0, bye)), zmq::send_flags::dontwait);
+  if (stop_requested_by_client_) {
+    reply(stop_identity_, protocol::encode(Kind::kStopOk, stop_request_id_, protocol::StopReply{store_.head()}));
+  }
+  // Give the last replies and notices a moment to leave.
+  router_.set(zmq::sockopt::linger, 2000);
+  pub_.set(zmq::sockopt::linger, 2000);
+  if (storage_failed_) return ExitReason::kStorageFailed;
+  spdlog::info("stopped at position {}", store_.head());
+  return ExitReason::kStopped;
+}
+
+void Server::handle_monitor(zmq::socket_t& mon, std::uint64_t* count) {
+  zmq::message_t event, address;
+  while (mon.recv(event, zmq::recv_flags::dontwait)) {
+    if (event.more()) (void)mon.recv(address, zmq::recv_flags::dontwait);
+    if (event.size() < 6) continue;
+    std::uint16_t id = 0;
+    std::memcpy(&id, event.data(), 2);
+    if (id == ZMQ_EVENT_ACCEPTED) ++*count;
+    if (id == ZMQ_EVENT_DISCONNECTED && *count > 0) --*count;
+  }
+}
+
+void Server::reply(const std::string& identity, const std::string& frame) {
+  try {
+    router_.send(zmq::buffer(identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    router_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    spdlog::warn("reply dropped: {}", e.what());
+  }
+}
+
+void Server::reply_error(const std::string& identity, std::uint64_t request_id, const Status& s) {
+  reply(identity, protocol::encode(Kind::kError, request_id, protocol::ErrorReply::from(s)));
+}
+
+void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payload) {
+  std::string identity(view(identity_msg));
+  std::string_view frame = view(payload);
+  auto header = protocol::decode_header(frame);
+  if (!header.ok()) {
+    reply_error(identity, 0, header.status());
+    return;
+  }
+  const std::uint64_t id = header->request_id;
+  switch (header->kind) {
+    case Kind::kHello: {
+      protocol::HelloReply r{bound_publish_, ES_VERSION, "primary", store_.head()};
+      reply(identity, protocol::encode(Kind::kHelloOk, id, r));
+      return;
+    }
+    case Kind::kAppend: handle_append(identity, id, frame); return;
+    case Kind::kRead: {
+      auto rq = protocol::decode_body<es::ReadRequest>(frame);
+      if (!rq.ok()) return reply_error(identity, id, rq.status());
+      auto result = store_.read(*rq);
+      if (!result.ok()) return reply_error(identity, id, result.status());
+      reply(identity, protocol::encode(Kind::kReadOk, id, *result));
+      return;
+    }
+    case Kind::kStreams: {
+      auto rq = protocol::decode_body<protocol::StreamsRequest>(frame);
+      if (!rq.ok()) return reply_error(identity, id, rq.status());
+      std::size_t limit = std::min<std::size_t>(rq->limit == 0 ? 1000 : rq->limit, es::kMaxReadLimit);
+      auto result = store_.streams(rq->prefix, rq->after, limit);
+      if (!result.ok()) return reply_error(identity, id, result.status());
+      protocol::StreamsReply r{std::move(result).value(), false};
+      r.end = r.streams.size() < limit;
+      reply(identity, protocol::encode(Kind::kStreamsOk, id, r));
+      return;
+    }
+    case Kind::kStatus: reply(identity, protocol::encode(Kind::kStatusOk, id, status_reply())); return;
+    case Kind::kStop:
+      spdlog::info("stopping: asked by a client");
+      stopping_ = true;
+      stop_requested_by_client_ = true;
+      stop_identity_ = identity;
+      stop_request_id_ = id;
+      return;
+    default:
+      reply_error(identity, id, Status::protocol("unknown request kind " + std::to_string(static_cast<int>(header->kind))));
+  }
+}
+
+void Server::handle_append(const std::string& identity, std::uint64_t request_id, std::string_view frame) {
+  auto rq = protocol::decode_body<es::AppendRequest>(frame);
+  if (!rq.ok()) return reply_error(identity, request_id, rq.status());
+  if (Status s = canonicalize(*rq); !s.ok()) return reply_error(identity, request_id, s);
+  const std::uint64_t tag = next_tag_++;
+  if (!writer_->submit(std::move(rq).value(), tag)) {
+    return reply_error(identity, request_id, Status::unavailable("the node is stopping or its store failed"));
+  }
+  pending_.emplace(tag, PendingReply{identity, request_id});
+}
+
+void Server::drain_completions(bool) {
+  zmq::message_t m;
+  while (completions_in_.recv(m, zmq::recv_flags::dontwait)) {
+    es::GroupOutcome* raw = nullptr;
+    if (m.size() != sizeof raw) continue;
+    std::memcpy(&raw, m.data(), sizeof raw);
+    std::unique_ptr<es::GroupOutcome> outcome(raw);
+    handle_group(*outcome);
+  }
+}
+
+void Server::handle_group(es::GroupOutcome& outcome) {
+  for (auto& [tag, result] : outcome.results) {
+    auto it = pending_.find(tag);
+    if (it == pending_.end()) continue;
+    if (result.ok()) {
+      ++appends_;
+      reply(it->second.identity, protocol::encode(Kind::kAppendOk, it->second.request_id, *result));
+    } else {
+      if (result.status().code() == Code::kWrongExpectedVersion) ++conflicts_;
+      reply_error(it->second.identity, it->second.request_id, result.status());
+    }
+    pending_.erase(it);
+  }
+  publish_events(outcome.committed);
+  if (!outcome.status.ok()) {
+    if (outcome.status.code() == Code::kDiskFull) {
+      spdlog::error("append refused: {}", outcome.status.message());
+    } else {
+      spdlog::critical("storage failed, exiting: {}", outcome.status.to_string());
+      storage_failed_ = true;
+    }
+  }
+}
+
+void Server::publish_events(const std::vector<es::RecordedEvent>& events) {
+  protocol::EventsNotice notice;
+  std::size_t bytes = 0;
+  auto flush = [&] {
+    if (notice.events.empty()) return;
+    pub_.send(zmq::buffer(protocol::encode(Kind::kEvents, 0, notice)), zmq::send_flags::dontwait);
+    notice.events.clear();
+    bytes = 0;
+  };
+  for (const auto& e : events) {
+    notice.events.push_back(e);
+    bytes += e.data.size() + e.metadata.size() + e.stream.size() + 64;
+    if (notice.events.size() >= kPublishChunkEvents || bytes >= kPublishChunkBytes) flush();
+  }
+  flush();
+}
+
+void Server::publish_heartbeat() {
+  protocol::HeartbeatNotice hb{store_.head(), "primary"};
+  pub_.send(zmq::buffer(protocol::encode(Kind::kHeartbeat, 0, hb)), zmq::send_flags::dontwait);
+}
+
+protocol::StatusReply Server::status_reply() const {
+  protocol::StatusReply r;
+  r.role = "primary";
+  r.version = ES_VERSION;
+  r.head = store_.head();
+  r.streams = store_.stream_count();
+  r.store_bytes = store_.size_bytes();
+  r.map_bytes = store_.map_size();
+  r.uptime_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());
+  r.clients = clients_;
+  r.subscribers = subscribers_;
+  r.appends = appends_;
+  r.conflicts = conflicts_;
+  r.data = store_.dir();
+  r.listen = options_.listen;
+  r.publish = bound_publish_;
+  r.durability = options_.durability;
+  return r;
+}
+
+}  // namespace esd

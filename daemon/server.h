@@ -1,0 +1,95 @@
+// daemon/server.h
+//
+// The node: one thread runs a zmq::poll loop that owns the ROUTER (requests)
+// and PUB (committed events, heartbeats) sockets; the Writer's thread owns
+// every write. Reads are served from the loop (LMDB snapshots, never blocked
+// by the writer). An append is decoded and checked on the loop, queued to
+// the Writer, and answered only when the Writer reports its group committed;
+// the group's events are published then, in position order.
+//
+// Stop (SIGTERM, SIGINT, or a kStop request): stop taking requests, let the
+// Writer commit what is queued, answer and publish it, publish kStopping,
+// answer the kStop request, close. A fatal storage error ends the loop with
+// ExitReason::kStorageFailed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <zmq.hpp>
+
+#include "es/store.h"
+#include "es/writer.h"
+#include "protocol/messages.h"
+
+namespace esd {
+
+struct ServerOptions {
+  std::string listen = "tcp://127.0.0.1:7150";
+  std::string publish;  // derived from listen when empty
+  std::chrono::milliseconds heartbeat{1000};
+  std::string durability = "sync";
+};
+
+enum class ExitReason { kStopped, kStorageFailed };
+
+// The publisher endpoint that goes with `listen` when none is given:
+// tcp://H:P -> tcp://H:P+1, ipc://PATH -> ipc://PATH.pub, else inproc-like +".pub".
+std::string default_publish_endpoint(const std::string& listen);
+
+class Server {
+ public:
+  Server(es::Store& store, ServerOptions options);
+  ~Server();
+
+  // Binds both sockets; an error names the endpoint.
+  es::Status bind();
+  // Runs until stopped. `signal_fd`-like wake-ups come over `signals_endpoint`
+  // (an inproc PAIR the signal thread connects to).
+  ExitReason run(const std::string& signals_endpoint);
+  zmq::context_t& context() { return ctx_; }
+
+ private:
+  struct PendingReply {
+    std::string identity;
+    std::uint64_t request_id;
+  };
+  void handle_request(zmq::message_t& identity, zmq::message_t& payload);
+  void handle_append(const std::string& identity, std::uint64_t request_id, std::string_view frame);
+  void handle_group(es::GroupOutcome& outcome);
+  void reply(const std::string& identity, const std::string& frame);
+  void reply_error(const std::string& identity, std::uint64_t request_id, const es::Status& s);
+  void publish_events(const std::vector<es::RecordedEvent>& events);
+  void publish_heartbeat();
+  void drain_completions(bool wait);
+  void handle_monitor(zmq::socket_t& mon, std::uint64_t* count);
+  es::protocol::StatusReply status_reply() const;
+
+  es::Store& store_;
+  ServerOptions options_;
+  zmq::context_t ctx_;
+  zmq::socket_t router_;
+  zmq::socket_t pub_;
+  zmq::socket_t completions_in_;   // the loop's end
+  zmq::socket_t completions_out_;  // the writer thread's end
+  zmq::socket_t router_monitor_;
+  zmq::socket_t pub_monitor_;
+  std::unique_ptr<es::Writer> writer_;
+  std::unordered_map<std::uint64_t, PendingReply> pending_;
+  std::uint64_t next_tag_ = 1;
+  std::string bound_publish_;
+  bool stopping_ = false;
+  bool storage_failed_ = false;
+  std::string stop_identity_;
+  std::uint64_t stop_request_id_ = 0;
+  bool stop_requested_by_client_ = false;
+  std::chrono::steady_clock::time_point started_;
+  std::uint64_t clients_ = 0;
+  std::uint64_t subscribers_ = 0;
+  std::uint64_t appends_ = 0;
+  std::uint64_t conflicts_ = 0;
+};
+
+}  // namespace esd

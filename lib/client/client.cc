@@ -1,0 +1,91 @@
+#include "es/client.h"
+
+#include <utility>
+
+namespace es {
+
+using protocol::Kind;
+
+Client::Client(std::string endpoint, ClientOptions options)
+    : endpoint_(std::move(endpoint)), options_(options), ctx_(1), sock_(ctx_, zmq::socket_type::dealer) {
+  sock_.set(zmq::sockopt::linger, 0);
+  sock_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
+  sock_.connect(endpoint_);
+}
+
+Client::~Client() = default;
+
+template <class Reply, class Request>
+Result<Reply> Client::call(Kind kind, Kind ok_kind, const Request& request) {
+  const std::uint64_t id = next_request_id_++;
+  std::string frame = protocol::encode(kind, id, request);
+  try {
+    if (!sock_.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
+      return Status::unavailable("cannot send to " + endpoint_ + ": the queue is full");
+    }
+    auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0}};
+      if (left.count() <= 0 || zmq::poll(items, 1, left) == 0) {
+        return Status::unavailable("no answer from " + endpoint_ + " within " +
+                                   std::to_string(options_.timeout.count() / 1000.0).substr(0, 4) +
+                                   " s (is esd running there?)");
+      }
+      zmq::message_t msg;
+      if (!sock_.recv(msg, zmq::recv_flags::dontwait)) continue;
+      std::string_view reply(static_cast<const char*>(msg.data()), msg.size());
+      auto header = protocol::decode_header(reply);
+      if (!header.ok()) return header.status();
+      if (header->request_id != id) continue;  // an answer to an abandoned request
+      if (header->kind == Kind::kError) {
+        auto err = protocol::decode_body<protocol::ErrorReply>(reply);
+        if (!err.ok()) return err.status();
+        return err->to_status();
+      }
+      if (header->kind != ok_kind) {
+        return Status::protocol("unexpected reply kind " + std::to_string(static_cast<int>(header->kind)));
+      }
+      return protocol::decode_body<Reply>(reply);
+    }
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable(std::string("talking to ") + endpoint_ + ": " + e.what());
+  }
+}
+
+Result<protocol::HelloReply> Client::hello() {
+  return call<protocol::HelloReply>(Kind::kHello, Kind::kHelloOk, protocol::Empty{});
+}
+Result<AppendResult> Client::append(const AppendRequest& request) {
+  return call<AppendResult>(Kind::kAppend, Kind::kAppendOk, request);
+}
+Result<ReadResult> Client::read(const ReadRequest& request) {
+  return call<ReadResult>(Kind::kRead, Kind::kReadOk, request);
+}
+Result<protocol::StreamsReply> Client::streams(const protocol::StreamsRequest& request) {
+  return call<protocol::StreamsReply>(Kind::kStreams, Kind::kStreamsOk, request);
+}
+Result<protocol::StatusReply> Client::status() {
+  return call<protocol::StatusReply>(Kind::kStatus, Kind::kStatusOk, protocol::Empty{});
+}
+Result<protocol::StopReply> Client::stop() {
+  return call<protocol::StopReply>(Kind::kStop, Kind::kStopOk, protocol::Empty{});
+}
+
+Result<std::string> Client::publish_endpoint() {
+  auto hello_reply = hello();
+  if (!hello_reply.ok()) return hello_reply.status();
+  std::string pub = hello_reply->publish;
+  // tcp://0.0.0.0:P or tcp://*:P: reach it through the host we know.
+  const std::string tcp = "tcp://";
+  if (pub.rfind(tcp, 0) == 0 && endpoint_.rfind(tcp, 0) == 0) {
+    std::string host = pub.substr(tcp.size(), pub.rfind(':') - tcp.size());
+    if (host == "0.0.0.0" || host == "*" || host == "[::]") {
+      std::string our_host = endpoint_.substr(tcp.size(), endpoint_.rfind(':') - tcp.size());
+      pub = tcp + our_host + pub.substr(pub.rfind(':'));
+    }
+  }
+  return pub;
+}
+
+}  // namespace es

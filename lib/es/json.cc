@@ -1,0 +1,179 @@
+#include "es/json.h"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace es {
+namespace {
+
+// Forwards SAX events to a Writer while bounding the nesting depth.
+class BoundedCopy {
+ public:
+  explicit BoundedCopy(rapidjson::Writer<rapidjson::StringBuffer>& w) : w_(w) {}
+
+  bool Null() { return w_.Null(); }
+  bool Bool(bool b) { return w_.Bool(b); }
+  bool Int(int i) { return w_.Int(i); }
+  bool Uint(unsigned i) { return w_.Uint(i); }
+  bool Int64(std::int64_t i) { return w_.Int64(i); }
+  bool Uint64(std::uint64_t i) { return w_.Uint64(i); }
+  bool Double(double d) { return w_.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) { return w_.RawValue(s, n, rapidjson::kNumberType); }
+  bool String(const char* s, rapidjson::SizeType n, bool) { return w_.String(s, n); }
+  bool Key(const char* s, rapidjson::SizeType n, bool) { return w_.Key(s, n); }
+  bool StartObject() { return enter() && w_.StartObject(); }
+  bool EndObject(rapidjson::SizeType n) { --depth_; return w_.EndObject(n); }
+  bool StartArray() { return enter() && w_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { --depth_; return w_.EndArray(n); }
+
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  bool enter() {
+    if (++depth_ > kMaxJsonDepth) too_deep_ = true;
+    return !too_deep_;
+  }
+  rapidjson::Writer<rapidjson::StringBuffer>& w_;
+  int depth_ = 0;
+  bool too_deep_ = false;
+};
+
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
+                                 rapidjson::kParseValidateEncodingFlag |
+                                 rapidjson::kParseNumbersAsStringsFlag;
+
+}  // namespace
+
+Result<std::string> canonical_json(std::string_view text, std::string_view what,
+                                   std::size_t max_bytes, JsonShape shape) {
+  if (text.size() > max_bytes) {
+    return Status::invalid(std::string(what) + " is " + std::to_string(text.size()) +
+                           " bytes; the limit is " + std::to_string(max_bytes));
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buf);
+  BoundedCopy copy(writer);
+  rapidjson::Reader reader;
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(ms);
+  rapidjson::ParseResult r = reader.Parse<kParseFlags>(in, copy);
+  if (copy.too_deep()) {
+    return Status::invalid(std::string(what) + " nests deeper than " +
+                           std::to_string(kMaxJsonDepth) + " levels");
+  }
+  if (r.IsError()) {
+    return Status::invalid(std::string(what) + " is not valid JSON: " +
+                           rapidjson::GetParseError_En(r.Code()) + " (at byte " +
+                           std::to_string(r.Offset()) + ")");
+  }
+  std::string out(buf.GetString(), buf.GetSize());
+  // The input is valid UTF-8, but RapidJSON 1.1 decodes a lone low surrogate
+  // escape ("\udc00") into the bytes of U+DC00, which are not UTF-8.
+  if (!is_valid_utf8(out)) {
+    return Status::invalid(std::string(what) +
+                           " is not valid JSON: a \\u escape encodes a lone surrogate");
+  }
+  if (shape == JsonShape::kObject && (out.empty() || out.front() != '{')) {
+    return Status::invalid(std::string(what) + " must be a JSON object");
+  }
+  return out;
+}
+
+bool json_depth_within(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) return false;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return true;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xf]);
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+std::string format_time_us(std::int64_t time_us) {
+  std::time_t secs = static_cast<std::time_t>(time_us / 1'000'000);
+  auto micros = static_cast<int>(time_us % 1'000'000);
+  if (micros < 0) {
+    micros += 1'000'000;
+    --secs;
+  }
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];  // room for any int fields: no -Wformat-truncation
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
+  return buf;
+}
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void append_event_json(std::string& out, const RecordedEvent& e) {
+  out += "{\"position\":";
+  out += std::to_string(e.position);
+  out += ",\"stream\":";
+  append_json_string(out, e.stream);
+  out += ",\"version\":";
+  out += std::to_string(e.version);
+  out += ",\"id\":\"";
+  out += e.id.to_string();
+  out += "\",\"type\":";
+  append_json_string(out, e.type);
+  out += ",\"time\":\"";
+  out += format_time_us(e.time_us);
+  out += "\",\"data\":";
+  out += e.data.empty() ? "null" : e.data;
+  if (!e.metadata.empty()) {
+    out += ",\"metadata\":";
+    out += e.metadata;
+  }
+  out.push_back('}');
+}
+
+}  // namespace es

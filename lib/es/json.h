@@ -1,0 +1,40 @@
+// es/json.h
+//
+// JSON at the edges. Event data and metadata are stored as JSON text that
+// passed canonical_json(): valid UTF-8, one value, nesting bounded, numbers
+// kept exactly as written, white space removed. Output is written by hand
+// (append_*), one event per line, for NDJSON consumers such as jq.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "es/event.h"
+#include "es/result.h"
+
+namespace es {
+
+enum class JsonShape { kAnyValue, kObject };
+
+// Validates `text` as one JSON value (an object for kObject) of at most
+// `max_bytes` bytes and kMaxJsonDepth levels, and returns it minified.
+// `what` names the field in errors ("data", "metadata").
+Result<std::string> canonical_json(std::string_view text, std::string_view what,
+                                   std::size_t max_bytes, JsonShape shape = JsonShape::kAnyValue);
+
+// Checks only that `text` nests no deeper than `max_depth` (it need not be
+// valid JSON otherwise). Lets a caller bound a DOM parse before doing it.
+bool json_depth_within(std::string_view text, int max_depth);
+
+// Appends `s` as a JSON string literal (with quotes).
+void append_json_string(std::string& out, std::string_view s);
+
+// "2026-11-22T23:59:59.123456Z"
+std::string format_time_us(std::int64_t time_us);
+std::int64_t now_us();
+
+// Appends one event as a JSON object (no newline).
+void append_event_json(std::string& out, const RecordedEvent& e);
+
+}  // namespace es

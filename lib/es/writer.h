@@ -1,0 +1,76 @@
+// es/writer.h
+//
+// The Writer owns every write to a Store: one thread takes all queued
+// appends as a group (up to max_group_events events), applies them in one
+// LMDB write transaction (Store::append_group: each checked on its own),
+// commits once, and only then hands the outcome to `on_group`, which replies
+// and publishes. One fsync covers the whole group.
+//
+// A group whose transaction fails with kDiskFull is reported to each of its
+// appends and the Writer goes on. Any other storage error (kIOError, ...) is
+// fatal: the Writer reports it, stops taking work and is_failed() turns true;
+// nothing after it is acknowledged.
+//
+// Thread safety: submit() from any thread. on_group runs on the writer
+// thread, once per group, in commit (position) order.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "es/store.h"
+
+namespace es {
+
+struct GroupOutcome {
+  // One per submitted append, in submission order: its tag and outcome.
+  std::vector<std::pair<std::uint64_t, Result<AppendResult>>> results;
+  std::vector<RecordedEvent> committed;  // in position order
+  Status status;                         // the transaction's own outcome
+};
+
+class Writer {
+ public:
+  struct Options {
+    std::size_t max_group_events = 20'000;
+  };
+  using OnGroup = std::function<void(GroupOutcome&&)>;
+
+  Writer(Store& store, Options options, OnGroup on_group);
+  ~Writer();  // close()s
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Queues an append; its outcome comes back through on_group with `tag`.
+  // Returns false when the writer is closed or failed (nothing was queued).
+  bool submit(AppendRequest request, std::uint64_t tag);
+  // Stops taking appends, commits everything queued, joins the thread.
+  void close();
+  bool is_failed() const;
+  std::size_t queued() const;
+
+ private:
+  struct Pending {
+    AppendRequest request;
+    std::uint64_t tag;
+  };
+  void run();
+  bool pop_group(std::vector<Pending>* group);
+
+  Store& store_;
+  Options options_;
+  OnGroup on_group_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool closed_ = false;
+  bool failed_ = false;
+  std::thread thread_;
+};
+
+}  // namespace es

@@ -1,0 +1,169 @@
+// protocol/messages.h (private)
+//
+// The wire protocol between es (or any client) and esd. Every message is one
+// ZeroMQ frame:
+//   frame  := magic:u16le=0x5345 ("ES") version:u16le kind:u8 request_id:u64le body
+//   body   := the cereal encoding (protocol/wire_archive.h) of the kind's struct
+// Requests go over DEALER -> ROUTER and are answered with the same
+// request_id; a client may pipeline. The node publishes on PUB, with
+// request_id 0: kEvents after each commit (in position order), kHeartbeat
+// every interval (the head position), kStopping when it shuts down.
+// A frame whose version differs from kProtocolVersion gets kError/kProtocol.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "es/event.h"
+#include "es/result.h"
+
+namespace es::protocol {
+
+inline constexpr std::uint16_t kMagic = 0x5345;
+inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::size_t kHeaderBytes = 2 + 2 + 1 + 8;
+
+enum class Kind : std::uint8_t {
+  // requests
+  kHello = 1,
+  kAppend = 2,
+  kRead = 3,
+  kStreams = 4,
+  kStatus = 5,
+  kStop = 6,
+  // replies
+  kError = 100,
+  kHelloOk = 101,
+  kAppendOk = 102,
+  kReadOk = 103,
+  kStreamsOk = 104,
+  kStatusOk = 105,
+  kStopOk = 106,
+  // published
+  kEvents = 200,
+  kHeartbeat = 201,
+  kStopping = 202,
+};
+
+struct Header {
+  std::uint16_t version = kProtocolVersion;
+  Kind kind = Kind::kError;
+  std::uint64_t request_id = 0;
+};
+
+struct Empty {
+  template <class Archive>
+  void serialize(Archive&) {}
+};
+
+struct ErrorReply {
+  std::uint8_t code = 0;  // es::Code
+  std::string message;
+  bool has_actual_version = false;
+  std::uint64_t actual_version = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(code, message, has_actual_version, actual_version);
+  }
+  static ErrorReply from(const Status& s);
+  Status to_status() const;
+};
+
+struct HelloReply {
+  std::string publish;  // the PUB endpoint as the node bound it
+  std::string version;
+  std::string role;
+  Position head = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(publish, version, role, head);
+  }
+};
+
+struct StreamsRequest {
+  std::string prefix;
+  std::string after;
+  std::uint32_t limit = 1000;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(prefix, after, limit);
+  }
+};
+
+struct StreamsReply {
+  std::vector<StreamInfo> streams;
+  bool end = true;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(streams, end);
+  }
+};
+
+struct StatusReply {
+  std::string role;
+  std::string version;
+  Position head = 0;
+  std::uint64_t streams = 0;
+  std::uint64_t store_bytes = 0;
+  std::uint64_t map_bytes = 0;
+  std::uint64_t uptime_us = 0;
+  std::uint64_t clients = 0;
+  std::uint64_t subscribers = 0;
+  std::uint64_t appends = 0;
+  std::uint64_t conflicts = 0;
+  std::string data;
+  std::string listen;
+  std::string publish;
+  std::string durability;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(role, version, head, streams, store_bytes, map_bytes, uptime_us, clients, subscribers,
+       appends, conflicts, data, listen, publish, durability);
+  }
+};
+
+struct StopReply {
+  Position head = 0;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(head);
+  }
+};
+
+struct EventsNotice {
+  std::vector<RecordedEvent> events;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(events);
+  }
+};
+
+struct HeartbeatNotice {
+  Position head = 0;
+  std::string role;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(head, role);
+  }
+};
+
+// Encodes a header and a body into one frame.
+template <class T>
+std::string encode(Kind kind, std::uint64_t request_id, const T& body);
+
+// Reads the header of `frame`; checks the magic and the version.
+Result<Header> decode_header(std::string_view frame);
+
+// Decodes the body of `frame` (after the header) as a T. Refuses trailing
+// bytes, oversized counts and truncation with Code::kProtocol.
+template <class T>
+Result<T> decode_body(std::string_view frame);
+
+}  // namespace es::protocol

@@ -1,0 +1,69 @@
+#include "store/codec.h"
+
+#include <cstring>
+
+namespace es::store {
+namespace {
+
+void put_u32(std::string* out, std::uint32_t v) { out->append(reinterpret_cast<const char*>(&v), 4); }
+void put_u64(std::string* out, std::uint64_t v) { out->append(reinterpret_cast<const char*>(&v), 8); }
+void put_bytes(std::string* out, std::string_view s) {
+  put_u32(out, static_cast<std::uint32_t>(s.size()));
+  out->append(s);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool u8(std::uint8_t* v) { return raw(v, 1); }
+  bool u64(std::uint64_t* v) { return raw(v, 8); }
+  bool i64(std::int64_t* v) { return raw(v, 8); }
+  bool raw(void* out, std::size_t n) {
+    if (in_.size() < n) return false;
+    std::memcpy(out, in_.data(), n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool bytes(std::string* out) {
+    std::uint32_t n = 0;
+    if (!raw(&n, 4) || in_.size() < n) return false;
+    out->assign(in_.data(), n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool done() const { return in_.empty(); }
+
+ private:
+  std::string_view in_;
+};
+
+}  // namespace
+
+void encode_record(const RecordedEvent& e, std::string* out) {
+  out->clear();
+  out->reserve(64 + e.stream.size() + e.type.size() + e.data.size() + e.metadata.size());
+  out->push_back(static_cast<char>(kRecordFormat));
+  put_bytes(out, e.stream);
+  put_u64(out, e.version);
+  out->append(reinterpret_cast<const char*>(e.id.bytes.data()), 16);
+  put_u64(out, static_cast<std::uint64_t>(e.time_us));
+  put_bytes(out, e.type);
+  put_bytes(out, e.data);
+  put_bytes(out, e.metadata);
+}
+
+Status decode_record(std::string_view value, RecordedEvent* e) {
+  Reader r(value);
+  std::uint8_t format = 0;
+  if (!r.u8(&format) || format != kRecordFormat) {
+    return Status::corruption("record has unknown format " + std::to_string(format));
+  }
+  if (!r.bytes(&e->stream) || !r.u64(&e->version) || !r.raw(e->id.bytes.data(), 16) ||
+      !r.i64(&e->time_us) || !r.bytes(&e->type) || !r.bytes(&e->data) ||
+      !r.bytes(&e->metadata) || !r.done()) {
+    return Status::corruption("record is truncated or has trailing bytes");
+  }
+  return {};
+}
+
+}  // namespace es::store

@@ -1,0 +1,91 @@
+#include "es/writer.h"
+
+#include <spdlog/spdlog.h>
+
+namespace es {
+
+Writer::Writer(Store& store, Options options, OnGroup on_group)
+    : store_(store), options_(options), on_group_(std::move(on_group)), thread_([this] { run(); }) {}
+
+Writer::~Writer() { close(); }
+
+bool Writer::submit(AppendRequest request, std::uint64_t tag) {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_ || failed_) return false;
+    queue_.push_back(Pending{std::move(request), tag});
+  }
+  cv_.notify_one();
+  return true;
+}
+
+void Writer::close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Writer::is_failed() const {
+  std::lock_guard lock(mu_);
+  return failed_;
+}
+
+std::size_t Writer::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+bool Writer::pop_group(std::vector<Pending>* group) {
+  group->clear();
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return !queue_.empty() || closed_ || failed_; });
+  if (failed_ || queue_.empty()) return false;
+  std::size_t events = 0;
+  while (!queue_.empty()) {
+    std::size_t n = queue_.front().request.events.size();
+    if (!group->empty() && events + n > options_.max_group_events) break;
+    events += n;
+    group->push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return true;
+}
+
+void Writer::run() {
+  std::vector<Pending> group;
+  std::vector<const AppendRequest*> requests;
+  std::vector<Result<AppendResult>> results;
+  while (pop_group(&group)) {
+    requests.clear();
+    for (const auto& p : group) requests.push_back(&p.request);
+    GroupOutcome outcome;
+    outcome.status = store_.append_group(requests, &results, &outcome.committed);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      outcome.results.emplace_back(group[i].tag, outcome.status.ok() ? std::move(results[i])
+                                                                       : Result<AppendResult>(outcome.status));
+    }
+    bool fatal = !outcome.status.ok() && outcome.status.code() != Code::kDiskFull;
+    if (fatal) {
+      spdlog::critical("writer: commit failed, no further appends are acknowledged: {}",
+                       outcome.status.to_string());
+      std::lock_guard lock(mu_);
+      failed_ = true;
+    }
+    on_group_(std::move(outcome));
+    if (fatal) break;
+  }
+  // Whatever is still queued after a failure is answered, not dropped.
+  std::lock_guard lock(mu_);
+  if (!queue_.empty()) {
+    GroupOutcome rest;
+    rest.status = Status::io_error("the store failed; this append was not written");
+    for (auto& p : queue_) rest.results.emplace_back(p.tag, Result<AppendResult>(rest.status));
+    queue_.clear();
+    on_group_(std::move(rest));
+  }
+}
+
+}  // namespace es
