@@ -6,10 +6,6 @@
 // the input has none, so that resending a request is idempotent. With
 // --expect, every batch after the first expects the exact version the
 // previous one left, so a concurrent writer still makes it fail (exit 3).
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <iostream>
 #include <map>
 #include <optional>
@@ -127,49 +123,20 @@ es::Result<es::ProposedEvent> make_event(std::string stream, std::string type, s
   return e;
 }
 
-std::string to_json(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  v.Accept(w);
-  return std::string(buf.GetString(), buf.GetSize());
-}
-
 // Parses one input line into an event.
 es::Result<es::ProposedEvent> parse_line(const std::string& line, const std::string& stream_arg) {
   if (line.size() > kMaxLineBytes) return es::Status::invalid("the line is longer than " + std::to_string(kMaxLineBytes) + " bytes");
-  if (!es::json_depth_within(line, es::kMaxJsonDepth + 1)) {
-    return es::Status::invalid("the event nests deeper than " + std::to_string(es::kMaxJsonDepth) + " levels");
-  }
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag>(line.data(), line.size());
-  if (doc.HasParseError()) return es::Status::invalid("not valid JSON");
-  if (!doc.IsObject()) return es::Status::invalid("an event must be a JSON object");
-  auto string_field = [&](const char* name) -> std::optional<std::string> {
-    auto it = doc.FindMember(name);
-    if (it == doc.MemberEnd() || !it->value.IsString()) return std::nullopt;
-    return std::string(it->value.GetString(), it->value.GetStringLength());
-  };
-  auto type = string_field("type");
-  if (!type) return es::Status::invalid("no \"type\" string");
+  auto fields = es::parse_event_fields(line);
+  if (!fields.ok()) return fields.status();
+  if (!fields->type) return es::Status::invalid("no \"type\" string");
   std::string stream = stream_arg;
   if (stream.empty()) {
-    auto s = string_field("stream");
-    if (!s) return es::Status::invalid("no \"stream\" string (give one per line, or a STREAM argument)");
-    stream = *s;
+    if (!fields->stream) return es::Status::invalid("no \"stream\" string (give one per line, or a STREAM argument)");
+    stream = *fields->stream;
   }
-  auto data = doc.FindMember("data");
-  if (data == doc.MemberEnd()) return es::Status::invalid("no \"data\" (any JSON value)");
-  std::string metadata;
-  if (auto m = doc.FindMember("metadata"); m != doc.MemberEnd() && !m->value.IsNull()) {
-    if (!m->value.IsObject()) return es::Status::invalid("\"metadata\" must be an object");
-    metadata = to_json(m->value);
-  }
-  std::string id;
-  if (auto i = doc.FindMember("id"); i != doc.MemberEnd() && !i->value.IsNull()) {
-    if (!i->value.IsString()) return es::Status::invalid("\"id\" must be a UUID string");
-    id = i->value.GetString();
-  }
-  return make_event(std::move(stream), std::move(*type), to_json(data->value), metadata, id);
+  if (!fields->data) return es::Status::invalid("no \"data\" (any JSON value)");
+  return make_event(std::move(stream), std::move(*fields->type), *fields->data, fields->metadata.value_or(""),
+                    fields->id.value_or(""));
 }
 
 ExitCode finish(Context& ctx, const Appender& appender, const es::Status& s) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <memory>
 
 namespace es {
 namespace {
@@ -48,7 +49,127 @@ constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
                                  rapidjson::kParseValidateEncodingFlag |
                                  rapidjson::kParseNumbersAsStringsFlag;
 
+// Reads the top-level members of an event object in one pass: strings for
+// the named string fields, and a canonical copy of data and metadata.
+class EventFieldsReader {
+ public:
+  using W = rapidjson::Writer<rapidjson::StringBuffer>;
+  explicit EventFieldsReader(EventFields& out) : out_(out) {}
+
+  bool Null() { return scalar([](W& w) { return w.Null(); }, nullptr, true); }
+  bool Bool(bool b) { return scalar([b](W& w) { return w.Bool(b); }, nullptr); }
+  bool Int(int i) { return Int64(i); }
+  bool Uint(unsigned i) { return Uint64(i); }
+  bool Int64(std::int64_t i) { return scalar([i](W& w) { return w.Int64(i); }, nullptr); }
+  bool Uint64(std::uint64_t i) { return scalar([i](W& w) { return w.Uint64(i); }, nullptr); }
+  bool Double(double d) { return scalar([d](W& w) { return w.Double(d); }, nullptr); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    return scalar([s, n](W& w) { return w.RawValue(s, n, rapidjson::kNumberType); }, nullptr);
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    std::string_view v(s, n);
+    return scalar([s, n](W& w) { return w.String(s, n); }, &v);
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
+    if (depth_ == 1) {
+      key_.assign(s, n);
+      return true;
+    }
+    return !capturing() || writer_->Key(s, n);
+  }
+  bool StartObject() { return open([](W& w) { return w.StartObject(); }); }
+  bool EndObject(rapidjson::SizeType n) { return close([n](W& w) { return w.EndObject(n); }); }
+  bool StartArray() {
+    if (depth_ == 0) return fail("an event must be a JSON object");
+    return open([](W& w) { return w.StartArray(); });
+  }
+  bool EndArray(rapidjson::SizeType n) { return close([n](W& w) { return w.EndArray(n); }); }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  bool capturing() const { return writer_ != nullptr; }
+  bool fail(std::string m) {
+    error_ = std::move(m);
+    return false;
+  }
+  std::optional<std::string>* string_target() {
+    if (key_ == "stream") return &out_.stream;
+    if (key_ == "type") return &out_.type;
+    if (key_ == "id") return &out_.id;
+    return nullptr;
+  }
+  bool begin_capture() {
+    if (key_ != "data" && key_ != "metadata") return false;
+    buf_.Clear();
+    writer_ = std::make_unique<W>(buf_);
+    return true;
+  }
+  void end_capture() {
+    (key_ == "data" ? out_.data : out_.metadata) = std::string(buf_.GetString(), buf_.GetSize());
+    writer_.reset();
+  }
+  template <class F>
+  bool scalar(F write, const std::string_view* str, bool is_null = false) {
+    if (depth_ == 0) return fail("an event must be a JSON object");
+    if (capturing()) return write(*writer_);
+    if (depth_ > 1) return true;  // inside an ignored member
+    if (auto* target = string_target()) {
+      if (str != nullptr) *target = std::string(*str);
+      else if (!is_null) return fail("\"" + key_ + "\" must be a string");
+      return true;
+    }
+    if (key_ == "metadata" && is_null) return true;
+    if (begin_capture()) {
+      if (!write(*writer_)) return false;
+      end_capture();
+    }
+    return true;
+  }
+  template <class F>
+  bool open(F write) {
+    if (++depth_ > kMaxJsonDepth + 1) return fail("the event nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    if (depth_ == 1) return true;
+    if (capturing()) return write(*writer_);
+    if (depth_ == 2) {
+      if (string_target() != nullptr) return fail("\"" + key_ + "\" must be a string");
+      if (begin_capture()) return write(*writer_);
+    }
+    return true;
+  }
+  template <class F>
+  bool close(F write) {
+    --depth_;
+    if (!capturing()) return true;
+    if (!write(*writer_)) return false;
+    if (depth_ == 1) end_capture();
+    return true;
+  }
+
+  EventFields& out_;
+  int depth_ = 0;
+  std::string key_;
+  rapidjson::StringBuffer buf_;
+  std::unique_ptr<W> writer_;
+  std::string error_;
+};
+
 }  // namespace
+
+Result<EventFields> parse_event_fields(std::string_view line) {
+  EventFields fields;
+  EventFieldsReader handler(fields);
+  rapidjson::Reader reader;
+  rapidjson::MemoryStream ms(line.data(), line.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(ms);
+  rapidjson::ParseResult r = reader.Parse<kParseFlags>(in, handler);
+  if (!handler.error().empty()) return Status::invalid(handler.error());
+  if (r.IsError()) {
+    return Status::invalid(std::string("not valid JSON: ") + rapidjson::GetParseError_En(r.Code()) +
+                           " (at byte " + std::to_string(r.Offset()) + ")");
+  }
+  return fields;
+}
 
 Result<std::string> canonical_json(std::string_view text, std::string_view what,
                                    std::size_t max_bytes, JsonShape shape) {

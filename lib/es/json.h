@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,15 @@ Result<std::string> canonical_json(std::string_view text, std::string_view what,
 // Checks only that `text` nests no deeper than `max_depth` (it need not be
 // valid JSON otherwise). Lets a caller bound a DOM parse before doing it.
 bool json_depth_within(std::string_view text, int max_depth);
+
+// The fields of one event written as a JSON object (an NDJSON input line):
+// strings for stream, type and id; JSON text (canonical, as canonical_json
+// makes it) for data and metadata. Absent or null fields stay empty; other
+// fields (position, version, time of an `es read` line) are ignored.
+struct EventFields {
+  std::optional<std::string> stream, type, id, data, metadata;
+};
+Result<EventFields> parse_event_fields(std::string_view line);
 
 // Appends `s` as a JSON string literal (with quotes).
 void append_json_string(std::string& out, std::string_view s);

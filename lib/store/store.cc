@@ -488,7 +488,7 @@ Status Store::grow_map() {
   struct statvfs vfs{};
   if (::statvfs(dir_.c_str(), &vfs) == 0) {
     std::size_t room = size_bytes() + static_cast<std::size_t>(vfs.f_bavail) * vfs.f_frsize;
-    if (want > room) want = room & ~std::size_t{0xfffff};
+    if (want > room) want = room & ~std::size_t{0xffff};
     if (want <= map_size_) {
       return Status(Code::kDiskFull, "disk full: the store needs more room than the " +
                                          std::to_string(vfs.f_bavail * vfs.f_frsize) +

@@ -78,13 +78,16 @@ void Writer::run() {
     if (fatal) break;
   }
   // Whatever is still queued after a failure is answered, not dropped.
-  std::lock_guard lock(mu_);
-  if (!queue_.empty()) {
-    GroupOutcome rest;
-    rest.status = Status::io_error("the store failed; this append was not written");
-    for (auto& p : queue_) rest.results.emplace_back(p.tag, Result<AppendResult>(rest.status));
-    queue_.clear();
-    on_group_(std::move(rest));
+  std::deque<Pending> rest;
+  {
+    std::lock_guard lock(mu_);
+    rest.swap(queue_);
+  }
+  if (!rest.empty()) {
+    GroupOutcome outcome;
+    outcome.status = Status::io_error("the store failed; this append was not written");
+    for (auto& p : rest) outcome.results.emplace_back(p.tag, Result<AppendResult>(outcome.status));
+    on_group_(std::move(outcome));
   }
 }
 

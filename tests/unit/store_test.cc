@@ -801,6 +801,27 @@ TEST_CASE("Writer: concurrent appenders get gapless, unique positions", "[writer
       seen.cv.notify_all();
     });
 
+    // A reader tails the log meanwhile: every page it reads must continue
+    // the previous one without a gap, whatever the writer is doing.
+    std::atomic<std::uint64_t> reader_gaps{0}, reader_errors{0}, reader_seen{0};
+    std::thread reader([&] {
+      ReadRequest rq = all_rq();
+      rq.from = 1;
+      while (rq.from <= kTotal && std::chrono::steady_clock::now() < start + std::chrono::seconds(10)) {
+        auto page = store->read(rq);
+        if (!page.ok()) {
+          ++reader_errors;
+          break;
+        }
+        for (const auto& e : page->events) {
+          if (e.position != rq.from) ++reader_gaps;
+          rq.from = e.position + 1;
+        }
+        if (page->events.empty()) std::this_thread::yield();
+      }
+      reader_seen = rq.from - 1;
+    });
+
     std::vector<std::thread> threads;
     for (std::uint64_t t = 0; t < kThreads; ++t) {
       threads.emplace_back([&writer, &refused, t] {
@@ -812,6 +833,10 @@ TEST_CASE("Writer: concurrent appenders get gapless, unique positions", "[writer
       });
     }
     for (auto& th : threads) th.join();
+    reader.join();
+    CHECK(reader_errors == 0);
+    CHECK(reader_gaps == 0);
+    CHECK(reader_seen == kTotal);
 
     std::unique_lock lock(seen.mu);
     const bool all_answered = seen.cv.wait_until(lock, start + std::chrono::seconds(10),
@@ -972,6 +997,43 @@ TEST_CASE("the map grows when it is full", "[store][map]") {
     REQUIRE(last.events.size() == 1);
     CHECK(last.events[0].data == data_of((kAppends + 1) * kPerAppend - 1));
   }
+}
+
+TEST_CASE("the map grows under a Writer group commit", "[writer][map]") {
+  TempDir dir;
+  StoreOptions options;
+  options.initial_map_size = 1u << 20;
+  options.durability = Durability::kNoMetaSync;
+  auto store = open_store(dir.path(), options);
+  constexpr std::uint64_t kAppends = 400;
+  const std::string data = "\"" + std::string(10'000, 'y') + "\"";
+  std::mutex mu;
+  std::vector<Position> got;
+  std::uint64_t failed = 0;
+  {
+    Writer writer(*store, Writer::Options{}, [&](GroupOutcome&& g) {
+      std::lock_guard lock(mu);
+      for (auto& [tag, res] : g.results) {
+        if (res.ok()) {
+          got.push_back(res->streams.at(0).first_position);
+        } else {
+          ++failed;
+        }
+      }
+    });
+    for (std::uint64_t i = 0; i < kAppends; ++i) {
+      REQUIRE(writer.submit(req({ev("fat-" + std::to_string(i % 5), "Fat", data)}), i));
+    }
+    writer.close();
+    CHECK_FALSE(writer.is_failed());
+  }
+  CHECK(failed == 0);
+  std::sort(got.begin(), got.end());
+  CHECK(got == iota(1, kAppends));
+  CHECK(store->map_size() > (1u << 20));
+  auto all = read_all(*store);
+  CHECK(positions(all) == iota(1, kAppends));
+  CHECK(all.back().data == data);
 }
 
 TEST_CASE("a second opener of a directory is refused with kBusy", "[store][lock]") {

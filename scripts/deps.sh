@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages es/esd builds, tests and runs with.
+# Skips apt when every package is installed already.
+set -euo pipefail
+packages=(
+  cmake g++ make pkg-config
+  libcli11-dev libzmq3-dev cppzmq-dev liblmdb-dev lmdb-utils libcereal-dev
+  libspdlog-dev libfmt-dev catch2 rapidjson-dev
+  scdoc mandoc jq
+  zsh fish
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "deps: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
