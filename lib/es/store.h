@@ -96,6 +96,7 @@ class Store {
   Status open_env(const StoreOptions& options);
   Status load_state();
   Status grow_map();
+  Status check_room(std::span<const AppendRequest* const> requests) const;
   Status apply_group(std::span<const AppendRequest* const> requests,
                      std::vector<Result<AppendResult>>* results,
                      std::vector<RecordedEvent>* committed);

@@ -39,6 +39,7 @@ namespace {
 
 constexpr std::size_t kGrowStepMax = 1ull << 30;  // at most 1 GiB per growth
 constexpr std::size_t kScanLimit = 200'000;       // records examined per read call
+constexpr std::size_t kDiskReserve = 1u << 20;    // left free for LMDB's own pages
 
 struct StreamRow {
   std::uint64_t id = 0;
@@ -454,9 +455,31 @@ Result<AppendResult> Store::check_retry(GroupState& g, const AppendRequest& requ
   return result;
 }
 
+// Refuses a group the disk has no room for, before anything is written:
+// LMDB reports a short write as EIO, which esd must treat as fatal, so a
+// full disk has to be caught before the commit. Keeps kDiskReserve free.
+Status Store::check_room(std::span<const AppendRequest* const> requests) const {
+  std::size_t need = kDiskReserve;
+  for (const AppendRequest* r : requests) {
+    for (const auto& e : r->events) need += 4 * (e.data.size() + e.metadata.size() + e.stream.size() + e.type.size() + 96);
+  }
+  struct statvfs vfs{};
+  if (::statvfs(dir_.c_str(), &vfs) != 0) return {};
+  std::size_t avail = static_cast<std::size_t>(vfs.f_bavail) * vfs.f_frsize;
+  if (avail >= need) return {};
+  return Status(Code::kDiskFull, "disk full: " + std::to_string(avail) + " bytes left on the disk of " + dir_ +
+                                     ", this append needs about " + std::to_string(need) +
+                                     " (with a reserve of " + std::to_string(kDiskReserve) + ")");
+}
+
 Status Store::append_group(std::span<const AppendRequest* const> requests,
                            std::vector<Result<AppendResult>>* results,
                            std::vector<RecordedEvent>* committed) {
+  if (Status room = check_room(requests); !room.ok()) {
+    results->clear();
+    committed->clear();
+    return room;
+  }
   for (;;) {
     map_full_ = false;
     Status s = apply_group(requests, results, committed);
