@@ -30,7 +30,8 @@ bool json_depth_within(std::string_view text, int max_depth);
 
 // The fields of one event written as a JSON object (an NDJSON input line):
 // strings for stream, type and id; JSON text (canonical, as canonical_json
-// makes it) for data and metadata. Absent or null fields stay empty; other
+// makes it) for data and metadata. Absent fields stay empty, and so do null
+// stream, type, id and metadata (a null data is the JSON text "null"); other
 // fields (position, version, time of an `es read` line) are ignored.
 struct EventFields {
   std::optional<std::string> stream, type, id, data, metadata;

@@ -64,7 +64,7 @@ class Store {
   // request; `committed` gets every event written, in position order. A
   // non-ok return means the transaction failed as a whole and nothing was
   // written: kDiskFull (esd goes on) or kIOError (fatal for the writer).
-  // REQUIRES: one caller at a time.
+  // Callers are serialized; the Writer is meant to be the only one.
   Status append_group(std::span<const AppendRequest* const> requests,
                       std::vector<Result<AppendResult>>* results,
                       std::vector<RecordedEvent>* committed);

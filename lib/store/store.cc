@@ -306,6 +306,11 @@ Status Store::apply_group(std::span<const AppendRequest* const> requests,
   g.time_us = std::max(now_us(), last_time_us_);
 
   for (const AppendRequest* req : requests) {
+    // 0. Shape and limits: a malformed request fails alone, never the group.
+    if (Status v = validate(*req); !v.ok()) {
+      results->push_back(v);
+      continue;
+    }
     // 1. Idempotency: are these ids stored already?
     std::vector<Position> found;
     for (const auto& e : req->events) {
@@ -475,6 +480,7 @@ Status Store::check_room(std::span<const AppendRequest* const> requests) const {
 Status Store::append_group(std::span<const AppendRequest* const> requests,
                            std::vector<Result<AppendResult>>* results,
                            std::vector<RecordedEvent>* committed) {
+  std::lock_guard lock(append_mu_);  // one writer at a time, whoever calls
   if (Status room = check_room(requests); !room.ok()) {
     results->clear();
     committed->clear();
@@ -495,8 +501,6 @@ Status Store::append_group(std::span<const AppendRequest* const> requests,
 }
 
 Result<AppendResult> Store::append(const AppendRequest& request) {
-  ES_RETURN_IF_ERROR(validate(request));
-  std::lock_guard lock(append_mu_);
   const AppendRequest* one[] = {&request};
   std::vector<Result<AppendResult>> results;
   std::vector<RecordedEvent> committed;

@@ -1283,6 +1283,57 @@ TEST_CASE("append_event_json writes one parseable object", "[json]") {
   }
 }
 
+TEST_CASE("parse_event_fields reads one event line", "[json]") {
+  SECTION("all fields, data and metadata canonical, numbers exact") {
+    auto f = parse_event_fields(
+        R"({"position":3,"stream":"order-1","version":0,"id":"0189abcd-ef01-7abc-8def-0123456789ab",)"
+        R"("type":"Placed","time":"x","data": { "n" : 12345678901234567890123 , "f":1.10, "a":[ {"data":1} ] },)"
+        R"("metadata":{ "u" : "v" }})");
+    INFO(f.status().to_string());
+    REQUIRE(f.ok());
+    CHECK(f->stream == std::optional<std::string>("order-1"));
+    CHECK(f->type == std::optional<std::string>("Placed"));
+    CHECK(f->id == std::optional<std::string>("0189abcd-ef01-7abc-8def-0123456789ab"));
+    CHECK(f->data == std::optional<std::string>(R"({"n":12345678901234567890123,"f":1.10,"a":[{"data":1}]})"));
+    CHECK(f->metadata == std::optional<std::string>(R"({"u":"v"})"));
+  }
+  SECTION("scalar data, absent and null fields") {
+    auto f = parse_event_fields(R"({"type":"T","data":"text","metadata":null,"stream":null})");
+    REQUIRE(f.ok());
+    CHECK(f->data == std::optional<std::string>(R"("text")"));
+    CHECK_FALSE(f->metadata.has_value());
+    CHECK_FALSE(f->stream.has_value());
+    CHECK_FALSE(f->id.has_value());
+    auto g = parse_event_fields(R"({"type":"T","data":-0.5e3})");
+    REQUIRE(g.ok());
+    CHECK(g->data == std::optional<std::string>("-0.5e3"));
+  }
+  SECTION("other members are ignored, however nested") {
+    auto f = parse_event_fields(R"({"extra":{"data":[1],"stream":"no"},"more":[["type"]],"type":"T","data":[]})");
+    REQUIRE(f.ok());
+    CHECK(f->data == std::optional<std::string>("[]"));
+    CHECK(f->type == std::optional<std::string>("T"));
+    CHECK_FALSE(f->stream.has_value());
+  }
+  SECTION("errors") {
+    for (const char* bad : {R"([1])", R"("x")", R"(1)", R"({"type":1})", R"({"stream":{}})",
+                            R"({"id":["x"]})", R"({"type":"T","data":)", R"({"type":"T"} x)"}) {
+      INFO("input: " << bad);
+      auto f = parse_event_fields(bad);
+      REQUIRE_FALSE(f.ok());
+      CHECK(f.status().code() == Code::kInvalidArgument);
+    }
+    auto named = parse_event_fields(R"({"type":7})");
+    CHECK_THAT(named.status().message(), Contains("\"type\" must be a string"));
+    std::string deep = R"({"data":)" + std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']') + "}";
+    auto too_deep = parse_event_fields(deep);
+    REQUIRE_FALSE(too_deep.ok());
+    CHECK_THAT(too_deep.status().message(), Contains("deeper than 64"));
+    std::string ok_deep = R"({"data":)" + std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']') + "}";
+    CHECK(parse_event_fields(ok_deep).ok());
+  }
+}
+
 TEST_CASE("append_json_string escapes what JSON requires", "[json]") {
   std::string out;
   append_json_string(out, std::string("a\"b\\c\n\x01\x7f", 8));
