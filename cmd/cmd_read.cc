@@ -54,7 +54,9 @@ void register_read(CLI::App& app, Context& ctx) {
   sub->add_option("-f,--from", args->from, "First version (stream) or position (--all) to read")->type_name("N");
   sub->add_flag("-b,--backwards", args->backwards, "Read from the end (or --from) towards the start");
   sub->add_option("-n,--limit", args->limit, "Print at most N events")->type_name("N");
-  sub->add_option("--type", args->types, "Only events of this type (repeatable)")->type_name("TYPE");
+  sub->add_option("--type", args->types, "Only events of this type (repeatable)")
+      ->type_name("TYPE")
+      ->allow_extra_args(false);
   sub->add_option("--category", args->category, "Only streams of this category (with --all)")->type_name("CATEGORY");
   sub->callback([args, &ctx] { ctx.exit_code = run_read(*args, ctx); });
 }

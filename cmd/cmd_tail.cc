@@ -61,7 +61,9 @@ void register_tail(CLI::App& app, Context& ctx) {
   sub->add_option("stream", args->stream, "Only this stream")->type_name("STREAM");
   sub->add_flag("--all", args->all, "Every stream (the default)");
   sub->add_option("--category", args->category, "Only streams of this category")->type_name("CATEGORY");
-  sub->add_option("--type", args->types, "Only events of this type (repeatable)")->type_name("TYPE");
+  sub->add_option("--type", args->types, "Only events of this type (repeatable)")
+      ->type_name("TYPE")
+      ->allow_extra_args(false);
   sub->add_option("--from", args->from, "Where to start: a position, start or end (default end)")
       ->type_name("POSITION");
   sub->callback([args, &ctx] { ctx.exit_code = run_tail(*args, ctx); });

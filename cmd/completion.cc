@@ -69,10 +69,10 @@ struct Cmd {
 // The commands whose stream names the completion asks for, and the sed
 // programs that pick the names (or their categories) out of its NDJSON.
 constexpr const char* kStreamsArgs = "-o json --timeout 1 streams";
-constexpr const char* kStreamSed = R"(s/.*"stream":"\([^"]*\)".*/\1/p)";
-constexpr const char* kCategorySed = R"(s/.*"stream":"\([^"-]*\).*/\1/p)";
-constexpr const char* kStreamRe = R"(.*"stream":"([^"]*)".*)";
-constexpr const char* kCategoryRe = R"(.*"stream":"([^"-]*).*)";
+constexpr const char* kStreamSed = R"re(s/.*"stream":"\([^"]*\)".*/\1/p)re";
+constexpr const char* kCategorySed = R"re(s/.*"stream":"\([^"-]*\).*/\1/p)re";
+constexpr const char* kStreamRe = R"re(.*"stream":"([^"]*)".*)re";
+constexpr const char* kCategoryRe = R"re(.*"stream":"([^"-]*).*)re";
 
 // ---------------------------------------------------------------------------
 // Reading the tree
@@ -108,7 +108,8 @@ std::string sanitize_id(const std::string& s) {
 bool plain_word(const std::string& w) {
   if (w.empty()) return false;
   return std::all_of(w.begin(), w.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("-_.+/@%,=^").find(c) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("-_.+/@%,=").find(c) != std::string_view::npos;
   });
 }
 
@@ -138,7 +139,8 @@ Values words(std::vector<std::string> w) { return {ValueKind::kWords, std::move(
 // What a value completes to. `name` is an option's long name (or a
 // positional's name), `command` the subcommand it belongs to.
 Values values_for(const CLI::Option& opt, const std::string& command, const std::string& name) {
-  if (auto members = member_words(opt.get_type_name()); !members.empty()) return words(std::move(members));
+  if (auto members = member_words(opt.get_type_name()); !members.empty())
+    return words(std::move(members));
   if (name == "output") return words({"json", "text"});
   if (name == "expect") return words({"any", "no-stream", "exists"});
   if (name == "from" && command == "tail") return words({"start", "end"});
@@ -163,9 +165,12 @@ void read_options(const CLI::App& app, Cmd& cmd) {
       Opt opt;
       opt.shorts = o->get_snames();
       opt.longs = o->get_lnames();
-      opt.takes_value = o->get_type_size() != 0;
-      opt.repeatable = opt.takes_value ? o->get_expected_max() > 1 || o->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll
-                                       : o->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll;
+      // Flags expect no values. (Their type size is 1 in CLI11 2.1.2, not 0.)
+      opt.takes_value = o->get_items_expected_max() != 0;
+      opt.repeatable = opt.takes_value
+                           ? o->get_expected_max() > 1 ||
+                                 o->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll
+                           : o->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll;
       opt.description = one_line(o->get_description());
       std::string nm = opt.longs.empty() ? opt.shorts.front() : opt.longs.front();
       opt.value_name = value_name(*o, nm);
@@ -179,7 +184,8 @@ void read_options(const CLI::App& app, Cmd& cmd) {
       pos.required = o->get_required();
       pos.rest = o->get_expected_max() > 1;
       pos.values = values_for(*o, cmd.name, lower(pos.name));
-      if (pos.values.kind == ValueKind::kNone) pos.values = values_for(*o, cmd.name, value_name(*o, pos.name));
+      if (pos.values.kind == ValueKind::kNone)
+        pos.values = values_for(*o, cmd.name, value_name(*o, pos.name));
       cmd.pos.push_back(std::move(pos));
     }
   }
@@ -230,6 +236,9 @@ std::string sh_quote(const std::string& s) {
   return out + "'";
 }
 
+// s itself where it needs no quotes, else 'text'.
+std::string sh_word(const std::string& s) { return plain_word(s) ? s : sh_quote(s); }
+
 // 'text' for fish.
 std::string fish_quote(const std::string& s) {
   std::string out = "'";
@@ -238,6 +247,14 @@ std::string fish_quote(const std::string& s) {
     out.push_back(c);
   }
   return out + "'";
+}
+
+std::string fish_word(const std::string& s) { return plain_word(s) ? s : fish_quote(s); }
+
+// A fish argument holding a command: "..." when that needs no escapes.
+std::string fish_code(const std::string& s) {
+  if (s.find_first_of("\"$\\") == std::string::npos) return "\"" + s + "\"";
+  return fish_quote(s);
 }
 
 // ---------------------------------------------------------------------------
@@ -260,7 +277,8 @@ std::string bash_action(const Values& v, const std::string& fn) {
 std::string bash_script(const Cmd& root) {
   const std::string fn = "_" + root.id;
   std::string s;
-  s += "# bash completion for " + root.name + "                                -*- shell-script -*-\n";
+  s += "# bash completion for " + root.name +
+       "                                -*- shell-script -*-\n";
   s += "# Generated by `" + root.name + " completion bash` from its command tree: do not edit.\n";
   s += "# Load it with `source <(" + root.name + " completion bash)`, or install it as\n";
   s += "# /usr/share/bash-completion/completions/" + root.name + ".\n\n";
@@ -279,7 +297,7 @@ std::string bash_script(const Cmd& root) {
         if (o.takes_value) vopts.push_back(n);
       }
     }
-    s += "        " + sh_quote(c.path) + ")\n";
+    s += "        " + sh_word(c.path) + ")\n";
     if (!subs.empty()) s += "            subs=" + sh_quote(join(subs)) + "\n";
     if (!opts.empty()) s += "            opts=" + sh_quote(join(opts)) + "\n";
     if (!vopts.empty()) s += "            vopts=" + sh_quote(join(vopts)) + "\n";
@@ -290,22 +308,25 @@ std::string bash_script(const Cmd& root) {
   s += "    esac\n}\n\n";
 
   // Values, grouped by what they complete to, in order of first appearance.
-  std::vector<std::pair<std::string, std::vector<std::string>>> groups;  // action, "path|key" labels
+  std::vector<std::pair<std::string, std::vector<std::string>>>
+      groups;  // action, "path|key" labels
   auto add = [&](const std::string& action, const std::string& label) {
     if (action.empty()) return;
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == action; });
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const auto& g) { return g.first == action; });
     if (it == groups.end()) {
       groups.push_back({action, {}});
       it = groups.end() - 1;
     }
-    it->second.push_back(sh_quote(label));
+    it->second.push_back(sh_word(label));
   };
   each_command(root, [&](const Cmd& c) {
     for (const auto& o : c.opts) {
       if (!o.takes_value) continue;
       for (const auto& n : o.names()) add(bash_action(o.values, fn), c.path + "|" + n);
     }
-    for (std::size_t i = 0; i < c.pos.size(); ++i) add(bash_action(c.pos[i].values, fn), c.path + "|@" + std::to_string(i));
+    for (std::size_t i = 0; i < c.pos.size(); ++i)
+      add(bash_action(c.pos[i].values, fn), c.path + "|@" + std::to_string(i));
   });
   s += "# " + fn + "_values PATH KEY: completes the value of option KEY, or of positional\n";
   s += "# @N, of the command PATH.\n";
@@ -339,7 +360,8 @@ std::string bash_script(const Cmd& root) {
   s += "    [[ $bin == \"~/\"* ]] && bin=$HOME/${bin#\"~/\"}\n";
   s += "    while IFS= read -r name; do\n";
   s += "        [[ -n $name && $name == \"$cur\"* ]] && COMPREPLY+=(\"$name\")\n";
-  s += "    done < <(\"$bin\" " + std::string(kStreamsArgs) + " 2>/dev/null | sed -n \"$1\" | LC_ALL=C sort -u)\n";
+  s += "    done < <(\"$bin\" " + std::string(kStreamsArgs) +
+       " 2>/dev/null | sed -n \"$1\" | LC_ALL=C sort -u)\n";
   s += "}\n\n";
 
   s += fn + "()\n{\n";
@@ -352,7 +374,7 @@ std::string bash_script(const Cmd& root) {
   s += "        cur=${words[cword]}\n";
   s += "    fi\n";
   s += "    COMPREPLY=()\n\n";
-  s += "    local path=" + sh_quote(root.path) + " subs opts vopts npos posrest\n";
+  s += "    local path=" + sh_word(root.path) + " subs opts vopts npos posrest\n";
   s += "    " + fn + "_cmd \"$path\"\n";
   s += "    local i j w c pending= seen=0 ended=\n";
   s += "    for ((i = 1; i < cword; i++)); do\n";
@@ -442,18 +464,20 @@ std::string zsh_action(const Values& v, const std::string& fn) {
     case ValueKind::kWords:
       return "(" + join(v.words) + ")";
     case ValueKind::kStreams:
-      return fn + "_streams";
+      return "_" + fn + "_stream_names";
     case ValueKind::kCategories:
-      return fn + "_categories";
+      return "_" + fn + "_category_names";
     case ValueKind::kNone:
       break;
   }
   return "";
 }
 
-void zsh_command(const Cmd& c, const std::string& fn, const std::string& bin_var, bool is_root, std::string& s) {
+void zsh_command(const Cmd& c, const std::string& fn, const std::string& bin_var, bool is_root,
+                 std::string& s) {
   const std::string f = "_" + c.id;
-  s += "(( $+functions[" + f + "] )) ||\n";
+  // The root function is the autoloaded file itself: no guard on it.
+  if (!is_root) s += "(( $+functions[" + f + "] )) ||\n";
   s += f + "() {\n";
   if (is_root) s += "  local " + bin_var + "=${words[1]}\n";
   std::vector<std::string> specs;
@@ -470,13 +494,14 @@ void zsh_command(const Cmd& c, const std::string& fn, const std::string& bin_var
     }
   }
   if (!c.subs.empty()) {
-    specs.push_back(sh_quote("1:command:" + f + "_commands"));
+    specs.push_back(sh_quote("1:command:_" + f + "_commands"));
     specs.push_back(sh_quote("*:: :->args"));
   } else {
     for (std::size_t i = 0; i < c.pos.size(); ++i) {
       const auto& p = c.pos[i];
       std::string num = p.rest ? "*" : std::to_string(i + 1);
-      std::string spec = num + (p.required || p.rest ? ":" : "::") + zsh_colon(lower(p.name)) + ":" + zsh_action(p.values, fn);
+      std::string spec = num + (p.required || p.rest ? ":" : "::") + zsh_colon(lower(p.name)) +
+                         ":" + zsh_action(p.values, fn);
       specs.push_back(sh_quote(spec));
     }
   }
@@ -498,16 +523,18 @@ void zsh_command(const Cmd& c, const std::string& fn, const std::string& bin_var
   std::replace(context.begin(), context.end(), ' ', '-');
   s += "    curcontext=${curcontext%:*:*}:" + context + "-$words[1]:\n";
   s += "    case $words[1] in\n";
-  for (const auto& sub : c.subs) s += "      " + sh_quote(sub.name) + ") _" + sub.id + " && ret=0 ;;\n";
+  for (const auto& sub : c.subs)
+    s += "      " + sh_word(sub.name) + ") _" + sub.id + " && ret=0 ;;\n";
   s += "    esac\n";
   s += "  fi\n";
   s += "  return ret\n";
   s += "}\n\n";
 
-  s += "(( $+functions[" + f + "_commands] )) ||\n";
-  s += f + "_commands() {\n";
+  s += "(( $+functions[_" + f + "_commands] )) ||\n";
+  s += "_" + f + "_commands() {\n";
   s += "  local -a commands=(";
-  for (const auto& sub : c.subs) s += "\n    " + sh_quote(zsh_colon(sub.name) + ":" + sub.description);
+  for (const auto& sub : c.subs)
+    s += "\n    " + sh_quote(zsh_colon(sub.name) + ":" + sub.description);
   s += "\n  )\n";
   s += "  _describe -t commands " + sh_quote(c.path + " command") + " commands\n";
   s += "}\n\n";
@@ -526,14 +553,17 @@ std::string zsh_script(const Cmd& root) {
   s += "# it as _" + root.name + " in a directory of $fpath.\n\n";
   zsh_command(root, fn, bin_var, true, s);
 
-  for (const auto& [name, sed] : {std::pair{"streams", kStreamSed}, std::pair{"categories", kCategorySed}}) {
+  // Helpers start with "__", command functions with one "_": they cannot clash.
+  for (const auto& [name, sed] :
+       {std::pair{"streams", kStreamSed}, std::pair{"categories", kCategorySed}}) {
     const std::string n = name;
     const std::string singular = n == "streams" ? "stream" : "category";
-    s += "(( $+functions[" + fn + "_" + n + "] )) ||\n";
-    s += fn + "_" + n + "() {\n";
+    const std::string helper = "_" + fn + "_" + singular + "_names";
+    s += "(( $+functions[" + helper + "] )) ||\n";
+    s += helper + "() {\n";
     s += "  local -a " + n + "\n";
-    s += "  " + n + "=(${(f)\"$(_call_program " + n + " ${" + bin_var + ":-" + root.name + "} " + kStreamsArgs +
-         " 2>/dev/null | sed -n " + sh_quote(sed) + " | LC_ALL=C sort -u)\"})\n";
+    s += "  " + n + "=(${(f)\"$(_call_program " + n + " ${" + bin_var + ":-" + root.name + "} " +
+         kStreamsArgs + " 2>/dev/null | sed -n " + sh_quote(sed) + " | LC_ALL=C sort -u)\"})\n";
     s += "  _wanted " + n + " expl " + singular + " compadd -a " + n + "\n";
     s += "}\n\n";
   }
@@ -563,7 +593,7 @@ std::string fish_script(const Cmd& root) {
   s += "function " + fn + "_state\n";
   s += "    set -l tokens (commandline -opc)\n";
   s += "    set -e tokens[1]\n";
-  s += "    set -l path " + fish_quote(root.path) + "\n";
+  s += "    set -l path " + fish_word(root.path) + "\n";
   s += "    set -l seen 0\n";
   s += "    set -l pending 0\n";
   s += "    set -l ended 0\n";
@@ -578,13 +608,13 @@ std::string fish_script(const Cmd& root) {
   s += "            switch $path\n";
   each_command(root, [&](const Cmd& c) {
     std::vector<std::string> subs, vopts;
-    for (const auto& sub : c.subs) subs.push_back(fish_quote(sub.name));
+    for (const auto& sub : c.subs) subs.push_back(fish_word(sub.name));
     for (const auto& o : c.opts) {
       if (!o.takes_value) continue;
-      for (const auto& n : o.names()) vopts.push_back(fish_quote(n));
+      for (const auto& n : o.names()) vopts.push_back(fish_word(n));
     }
     if (subs.empty() && vopts.empty()) return;
-    s += "                case " + fish_quote(c.path) + "\n";
+    s += "                case " + fish_word(c.path) + "\n";
     if (!subs.empty()) s += "                    set subs " + join(subs) + "\n";
     if (!vopts.empty()) s += "                    set vopts " + join(vopts) + "\n";
   });
@@ -633,7 +663,8 @@ std::string fish_script(const Cmd& root) {
   s += "function " + fn + "_names\n";
   s += "    set -l bin (commandline -opc)[1]\n";
   s += "    set bin (string replace -r '^~/' \"$HOME/\" -- $bin)\n";
-  s += "    $bin " + std::string(kStreamsArgs) + " 2>/dev/null | string replace -rf -- $argv[1] '$1' | sort -u\n";
+  s += "    $bin " + std::string(kStreamsArgs) +
+       " 2>/dev/null | string replace -rf -- $argv[1] '$1' | sort -u\n";
   s += "end\n\n";
 
   auto action = [&](const Values& v) -> std::string {
@@ -653,16 +684,16 @@ std::string fish_script(const Cmd& root) {
   s += "complete -c " + rn + " -f\n";
   each_command(root, [&](const Cmd& c) {
     s += "\n# " + c.path + "\n";
-    const std::string cond = " -n " + fish_quote(fn + "_is " + fish_quote(c.path));
+    const std::string cond = " -n " + fish_code(fn + "_is " + fish_word(c.path));
     for (const auto& sub : c.subs) {
-      s += "complete -c " + rn + cond + " -a " + fish_quote(sub.name);
+      s += "complete -c " + rn + cond + " -a " + fish_word(sub.name);
       if (!sub.description.empty()) s += " -d " + fish_quote(sub.description);
       s += "\n";
     }
     for (const auto& o : c.opts) {
       s += "complete -c " + rn + cond;
-      for (const auto& sh : o.shorts) s += " -s " + fish_quote(sh);
-      for (const auto& l : o.longs) s += " -l " + fish_quote(l);
+      for (const auto& sh : o.shorts) s += " -s " + fish_word(sh);
+      for (const auto& l : o.longs) s += " -l " + fish_word(l);
       if (o.takes_value) s += " -x" + action(o.values);
       if (!o.description.empty()) s += " -d " + fish_quote(o.description);
       s += "\n";
@@ -672,7 +703,8 @@ std::string fish_script(const Cmd& root) {
       std::string a = action(p.values);
       if (a.empty()) continue;
       std::string range = std::to_string(i) + (p.rest ? "" : " " + std::to_string(i));
-      s += "complete -c " + rn + " -n " + fish_quote(fn + "_is " + fish_quote(c.path) + " " + range) + a;
+      s += "complete -c " + rn + " -n " + fish_code(fn + "_is " + fish_word(c.path) + " " + range) +
+           a;
       s += " -d " + fish_quote(p.description.empty() ? lower(p.name) : p.description) + "\n";
     }
   });

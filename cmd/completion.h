@@ -2,10 +2,10 @@
 // tree, so that they cannot fall behind the options es really has.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include <string>
 #include <string_view>
+
+#include <CLI/CLI.hpp>
 
 namespace escmd {
 

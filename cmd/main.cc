@@ -38,5 +38,3 @@ int main(int argc, char** argv) {
   ctx.flush();
   return static_cast<int>(ctx.exit_code);
 }
-// TEMP-STUB: replaced by cmd_completion.cc
-namespace escmd { __attribute__((weak)) void register_completion(CLI::App&, Context&) {} }
