@@ -95,6 +95,7 @@ Status Server::bind() {
   }
   try {
     router_.bind(options_.listen);
+    bound_listen_ = router_.get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {
     return Status::unavailable("cannot listen on " + options_.listen + ": " + e.what());
   }
@@ -104,7 +105,7 @@ Status Server::bind() {
   } catch (const zmq::error_t& e) {
     return Status::unavailable("cannot publish on " + options_.publish + ": " + e.what());
   }
-  spdlog::info("listening on {}, publishing on {}", options_.listen, bound_publish_);
+  spdlog::info("listening on {}, publishing on {}", bound_listen_, bound_publish_);
   writer_ = std::make_unique<es::Writer>(store_, es::Writer::Options{}, [this](es::GroupOutcome&& o) {
     auto* outcome = new es::GroupOutcome(std::move(o));
     completions_out_.send(zmq::buffer(&outcome, sizeof outcome));  // the writer thread's socket
@@ -336,7 +337,7 @@ protocol::StatusReply Server::status_reply() const {
   r.appends = appends_;
   r.conflicts = conflicts_;
   r.data = store_.dir();
-  r.listen = options_.listen;
+  r.listen = bound_listen_;
   r.publish = bound_publish_;
   r.durability = options_.durability;
   return r;

@@ -79,6 +79,7 @@ class Server {
   std::unique_ptr<es::Writer> writer_;
   std::unordered_map<std::uint64_t, PendingReply> pending_;
   std::uint64_t next_tag_ = 1;
+  std::string bound_listen_;  // as bound: a port of * resolved
   std::string bound_publish_;
   bool stopping_ = false;
   bool storage_failed_ = false;

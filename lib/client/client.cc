@@ -1,5 +1,7 @@
 #include "es/client.h"
 
+#include <fmt/format.h>
+
 #include <utility>
 
 namespace es {
@@ -28,9 +30,8 @@ Result<Reply> Client::call(Kind kind, Kind ok_kind, const Request& request) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0}};
       if (left.count() <= 0 || zmq::poll(items, 1, left) == 0) {
-        return Status::unavailable("no answer from " + endpoint_ + " within " +
-                                   std::to_string(options_.timeout.count() / 1000.0).substr(0, 4) +
-                                   " s (is esd running there?)");
+        return Status::unavailable(fmt::format("no answer from {} within {:g} s (is esd running there?)",
+                                               endpoint_, static_cast<double>(options_.timeout.count()) / 1000));
       }
       zmq::message_t msg;
       if (!sock_.recv(msg, zmq::recv_flags::dontwait)) continue;

@@ -4,7 +4,10 @@
 // and vectors as u32 count + contents. The input archive never trusts a size
 // read from the frame: a count larger than the bytes left is refused before
 // anything is allocated, and vectors grow one decoded element at a time, so
-// memory stays proportional to the bytes actually received.
+// memory stays proportional to the bytes actually received. A vector may
+// hold at most kMaxWireItems items: a decoded item takes several times its
+// smallest wire size (an empty ProposedEvent: 32 bytes on the wire, ~150 in
+// memory), so a 48 MiB frame of empty items would otherwise cost ~350 MB.
 #pragma once
 
 #include <cereal/cereal.hpp>
@@ -17,7 +20,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "es/types.h"
+
 namespace es::wire {
+
+// The most items any vector on the wire holds: an append's events (the
+// largest; read and streams replies hold at most kMaxReadLimit).
+inline constexpr std::uint32_t kMaxWireItems = static_cast<std::uint32_t>(es::kMaxAppendEvents);
 
 class OutputArchive : public cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision> {
  public:
@@ -111,6 +120,10 @@ template <class T>
 inline void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::vector<T>& v) {
   // Every item we send is at least 4 bytes on the wire (a count or a u32+).
   std::uint32_t n = ar.load_count(4);
+  if (n > kMaxWireItems) {
+    throw cereal::Exception("a vector in the frame has " + std::to_string(n) + " items, more than " +
+                            std::to_string(kMaxWireItems));
+  }
   v.clear();
   v.reserve(std::min<std::uint32_t>(n, 1024));
   for (std::uint32_t i = 0; i < n; ++i) {
