@@ -1,0 +1,1176 @@
+// esbench: the workloads of the peer benchmark (../shared/bench/peers: W1-W7,
+// the same event shape, sizes, durations, caps and PB_* variables) against an
+// esd that this program starts, uses through es::Client / es::Subscription,
+// and stops. See README.md next to this file.
+//
+//   esbench --esd PATH [--quick] [--data DIR] [--durability sync|nometasync] [--keep]
+//
+// Output (stdout): one "R <tab> label <tab> metric <tab> value" line per
+// measured value (the peers' raw format, label esd-<durability>@1, so the
+// lines can go into a peers raw-*.tsv), then the results table in Markdown
+// with the peers' columns, the disk, W7 details and the other checks.
+// Progress goes to stderr. Every loop is bounded by a count and a time.
+// Exit status: 0 when every step ran, every check passed and esd exited 0.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <latch>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "es/client.h"
+#include "es/event.h"
+#include "es/types.h"
+#include "es/uuid.h"
+
+namespace {
+
+// ------------------------------------------------------------------ basics
+// (clock, settings, event generator: as in peers/src/common.hpp)
+
+using Clock = std::chrono::steady_clock;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+double secs_since(int64_t t0) { return static_cast<double>(now_ns() - t0) / 1e9; }
+
+long env_long(const char* name, long def) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return def;
+  return std::strtol(v, nullptr, 10);
+}
+std::string env_str(const char* name, const std::string& def) {
+  const char* v = std::getenv(name);
+  return (v && *v) ? std::string(v) : def;
+}
+
+// The peers' settings and defaults; --quick gives run.sh's QUICK defaults
+// (environment values win in both modes).
+struct Settings {
+  explicit Settings(bool quick)
+      : all_events(env_long("PB_ALL_EVENTS", quick ? 100000 : 1000000)),
+        big_events(env_long("PB_BIG_EVENTS", quick ? 10000 : 100000)),
+        secs(env_long("PB_SECS", quick ? 2 : 10)),
+        w7_secs(env_long("PB_W7_SECS", quick ? 2 : 10)),
+        w7_drain_ms(env_long("PB_W7_DRAIN_MS", quick ? 1500 : 3000)),
+        settle_ms(env_long("PB_SETTLE_MS", quick ? 500 : 1000)),
+        disk_secs(env_long("DISK_SECS", quick ? 2 : 5)) {}
+  long streams = env_long("PB_STREAMS", 1000);
+  long all_events;
+  long big_events;
+  long secs;
+  long max_events = env_long("PB_MAX_EVENTS", 2000000);
+  long w2_clients = env_long("PB_W2_CLIENTS", 16);
+  long batch = env_long("PB_BATCH", 100);
+  long read_batch = env_long("PB_READ_BATCH", 1000);
+  long data_bytes = env_long("PB_DATA_BYTES", 200);
+  long w7_rate = env_long("PB_W7_RATE", 5000);
+  long w7_secs;
+  long w7_writers = env_long("PB_W7_WRITERS", 4);
+  long w7_drain_ms;
+  long read_timeout_s = env_long("PB_READ_TIMEOUT_S", 180);
+  long settle_ms;
+  long disk_secs;
+  bool skip_disk = env_long("SKIP_DISK", 0) == 1;
+  std::string workloads = env_str("PB_WORKLOADS", "preload,W6,W5,W1,W2,W3,W4,W7");
+  // es ids are 16 bytes; the peers send UUID v4 text. v4 (default) keeps the
+  // same random ids; v7 is what es clients make by default (time-ordered).
+  std::string uuid_kind = env_str("ESB_UUID", "v4");
+  std::string type = "OrderPlaced";
+  static constexpr long kPreloadPerRequest = 1000;
+};
+
+Settings* g_settings = nullptr;
+const Settings& S() { return *g_settings; }
+
+// xorshift128+ per thread (peers' Rng): ids need only be unique.
+struct Rng {
+  uint64_t s0, s1;
+  explicit Rng(uint64_t seed) {
+    s0 = seed ^ 0x9E3779B97F4A7C15ULL;
+    s1 = (seed << 17) ^ 0xD1B54A32D192ED03ULL ^ static_cast<uint64_t>(now_ns());
+    for (int i = 0; i < 8; i++) next();
+  }
+  uint64_t next() {
+    uint64_t x = s0, y = s1;
+    s0 = y;
+    x ^= x << 23;
+    s1 = x ^ y ^ (x >> 17) ^ (y >> 26);
+    return s1 + y;
+  }
+};
+
+es::Uuid make_id(Rng& r) {
+  if (S().uuid_kind == "v7") return es::Uuid::v7();
+  uint64_t a = r.next(), b = r.next();
+  a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 10
+  es::Uuid u;
+  for (int i = 0; i < 8; i++) u.bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(a >> (56 - 8 * i));
+  for (int i = 0; i < 8; i++) u.bytes[static_cast<size_t>(8 + i)] = static_cast<uint8_t>(b >> (56 - 8 * i));
+  return u;
+}
+
+struct UuidHash {
+  size_t operator()(const es::Uuid& u) const {
+    uint64_t a, b;
+    std::memcpy(&a, u.bytes.data(), 8);
+    std::memcpy(&b, u.bytes.data() + 8, 8);
+    return static_cast<size_t>(a ^ (b * 0x9E3779B97F4A7C15ULL));
+  }
+};
+
+// JSON body of exactly `bytes` bytes (>= 170), the sequence number first as a
+// 12-digit string: byte for byte the peers' make_data.
+std::string make_data(uint64_t n, size_t bytes) {
+  char head[256];
+  int len = std::snprintf(
+      head, sizeof head,
+      "{\"n\":\"%012llu\",\"orderId\":\"ord-%08llu\",\"customer\":\"cust-%04llu\","
+      "\"items\":[{\"sku\":\"apple\",\"qty\":3,\"price\":0.5},{\"sku\":\"pear\",\"qty\":2,"
+      "\"price\":0.75}],\"total\":3.0,\"note\":\"",
+      (unsigned long long)n, (unsigned long long)(n % 100000000ULL), (unsigned long long)(n % 10000));
+  std::string s(head, static_cast<size_t>(len));
+  size_t tail = 2;
+  if (bytes > s.size() + tail) s.append(bytes - s.size() - tail, 'x');
+  s += "\"}";
+  return s;
+}
+
+// The sequence number of a body made by make_data (UINT64_MAX if none).
+uint64_t data_seq(const std::string& s) {
+  const char* d = s.data();
+  size_t len = s.size(), i = 0;
+  const size_t lim = len < 32 ? len : 32;
+  while (i + 3 < lim && !(d[i] == '"' && d[i + 1] == 'n' && d[i + 2] == '"')) i++;
+  if (i + 3 >= lim) return UINT64_MAX;
+  i += 3;
+  while (i < len && (d[i] == ':' || d[i] == ' ' || d[i] == '"')) i++;
+  if (i + 12 > len) return UINT64_MAX;
+  uint64_t v = 0;
+  for (size_t k = i; k < i + 12; k++) {
+    if (d[k] < '0' || d[k] > '9') return UINT64_MAX;
+    v = v * 10 + static_cast<uint64_t>(d[k] - '0');
+  }
+  return v;
+}
+
+std::string sname(const char* prefix, long k) { return std::string(prefix) + std::to_string(k); }
+
+es::ProposedEvent make_event(Rng& r, uint64_t n, std::string stream) {
+  es::ProposedEvent e;
+  e.stream = std::move(stream);
+  e.id = make_id(r);
+  e.type = S().type;
+  e.data = make_data(n, static_cast<size_t>(S().data_bytes));
+  return e;
+}
+
+template <class T>
+T pct(const std::vector<T>& sorted, double q) {
+  if (sorted.empty()) return T{};
+  size_t i = static_cast<size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
+  if (i >= sorted.size()) i = sorted.size() - 1;
+  return sorted[i];
+}
+
+// ------------------------------------------------------------------ results
+
+std::string g_label;                         // esd-<durability>
+std::map<std::string, std::string> g_out;    // metric -> value (label g_label)
+std::map<std::string, std::string> g_disk;   // metric -> value (label disk)
+bool g_failed = false;
+
+void emit(const std::string& label, const std::string& metric, const std::string& value) {
+  std::printf("R\t%s\t%s\t%s\n", label.c_str(), metric.c_str(), value.c_str());
+  std::fflush(stdout);
+}
+void out(const std::string& metric, const std::string& value) {
+  g_out[metric] = value;
+  emit(g_label + "@1", metric, value);
+}
+void outf(const std::string& metric, double v, int prec = 1) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", prec, v);
+  out(metric, b);
+}
+void out_disk(const std::string& metric, const std::string& value) {
+  g_disk[metric] = value;
+  emit("disk", metric, value);
+}
+void check(const std::string& metric, bool ok) {
+  out(metric, ok ? "yes" : "NO");
+  if (!ok) g_failed = true;
+}
+
+void log(const std::string& s) {
+  std::fprintf(stderr, "[%s] %s\n", g_label.c_str(), s.c_str());
+  std::fflush(stderr);
+}
+
+// Latency summary in microseconds: p50, p99, max.
+void out_lat(const std::string& w, std::vector<int64_t>& v) {
+  std::sort(v.begin(), v.end());
+  outf(w + "_p50_us", static_cast<double>(pct(v, 0.50)) / 1e3);
+  outf(w + "_p99_us", static_cast<double>(pct(v, 0.99)) / 1e3);
+  outf(w + "_max_us", v.empty() ? 0.0 : static_cast<double>(v.back()) / 1e3);
+}
+
+[[noreturn]] void fail(const std::string& what, const es::Status& s) {
+  throw std::runtime_error(what + ": " + s.to_string());
+}
+
+// ------------------------------------------------------------------ the disk
+// (peers/src/fsyncbench.c, in-process)
+
+struct DiskResult {
+  long ops = 0;
+  double secs = 0, per_s = 0;
+  uint32_t p50 = 0, p99 = 0, max = 0;
+};
+
+DiskResult fsync_bench(const std::string& path, double secs, bool append, long max_ops = 1000000) {
+  enum { BS = 4096 };
+  const long slots = 4096;  // overwrite mode cycles over 16 MiB
+  ::unlink(path.c_str());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
+  static char buf[BS];
+  std::memset(buf, 'x', sizeof buf);
+  auto die = [&](const char* what) {
+    int e = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    throw std::runtime_error(std::string(what) + " " + path + ": " + std::strerror(e));
+  };
+  if (!append) {
+    for (long i = 0; i < slots; i++)
+      if (::pwrite(fd, buf, BS, i * BS) != BS) die("pwrite");
+    if (::fsync(fd) != 0) die("fsync");
+  }
+  std::vector<uint32_t> lat;
+  lat.reserve(static_cast<size_t>(std::min<long>(max_ops, 200000)));
+  long n = 0;
+  int64_t t0 = now_ns(), end = t0 + static_cast<int64_t>(secs * 1e9), t = t0;
+  while (n < max_ops && t < end) {
+    buf[0] = static_cast<char>(n);
+    ssize_t w = append ? ::write(fd, buf, BS) : ::pwrite(fd, buf, BS, (n % slots) * BS);
+    if (w != BS) die("write");
+    if (::fdatasync(fd) != 0) die("fdatasync");
+    int64_t t2 = now_ns();
+    lat.push_back(static_cast<uint32_t>((t2 - t) / 1000));
+    n++;
+    t = t2;
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  std::sort(lat.begin(), lat.end());
+  DiskResult r;
+  r.ops = n;
+  r.secs = static_cast<double>(t - t0) / 1e9;
+  r.per_s = r.secs > 0 ? static_cast<double>(n) / r.secs : 0;
+  if (n > 0) {
+    r.p50 = lat[static_cast<size_t>((n - 1) / 2)];
+    r.p99 = lat[static_cast<size_t>(static_cast<double>(n - 1) * 0.99)];
+    r.max = lat.back();
+  }
+  return r;
+}
+
+void disk_step(const std::string& dir, bool at_end) {
+  if (S().skip_disk) return;
+  const std::string path = dir + "/esbench-fsync.dat";
+  const double secs = static_cast<double>(S().disk_secs);
+  try {
+    if (!at_end) {
+      for (bool append : {true, false}) {
+        std::fprintf(stderr, "== disk: 4 KiB %s + fdatasync, 1 thread, %.0f s\n",
+                     append ? "append" : "overwrite", secs);
+        DiskResult r = fsync_bench(path, secs, append);
+        std::string m = append ? "fsync_append" : "fsync_overwrite";
+        out_disk(m + "_per_s", std::to_string(static_cast<long>(r.per_s + 0.5)));
+        out_disk(m + "_p50_us", std::to_string(r.p50));
+        out_disk(m + "_p99_us", std::to_string(r.p99));
+      }
+    } else {
+      std::fprintf(stderr, "== disk: 4 KiB append + fdatasync again, at the end\n");
+      DiskResult r = fsync_bench(path, secs, true);
+      out_disk("fsync_append_end_per_s", std::to_string(static_cast<long>(r.per_s + 0.5)));
+      out_disk("fsync_append_end_p50_us", std::to_string(r.p50));
+    }
+  } catch (const std::exception& ex) {
+    out_disk(at_end ? "disk_end_error" : "disk_error", ex.what());
+    g_failed = true;
+  }
+}
+
+// ------------------------------------------------------------------ esd
+
+struct Esd {
+  pid_t pid = -1;
+  std::string endpoint;
+  std::string log_path;
+};
+
+int free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+// Starts esd on a free loopback port (the publisher on a wildcard port, which
+// es::Client learns from hello) and waits until it answers. Bounded: 5
+// attempts of up to 15 s each.
+Esd start_esd(const std::string& esd_path, const std::string& data, const std::string& durability,
+              const std::string& log_path) {
+  for (int attempt = 0; attempt < 5; attempt++) {
+    int port = free_loopback_port();
+    if (port <= 0) throw std::runtime_error("no free loopback port");
+    Esd e;
+    e.endpoint = "tcp://127.0.0.1:" + std::to_string(port);
+    e.log_path = log_path;
+    std::vector<std::string> args = {esd_path, "--data", data, "--listen", e.endpoint,
+                                     "--publish", "tcp://127.0.0.1:*"};
+    if (!durability.empty()) {
+      args.push_back("--durability");
+      args.push_back(durability);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int logfd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (logfd < 0) throw std::runtime_error("open " + log_path + ": " + std::strerror(errno));
+    const pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+      // Only async-signal-safe calls here. esd gets SIGTERM if we die.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(127);
+      ::dup2(logfd, 1);
+      ::dup2(logfd, 2);
+      ::close(logfd);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(logfd);
+    e.pid = pid;
+    es::Client c(e.endpoint, es::ClientOptions{std::chrono::milliseconds(200)});
+    int64_t deadline = now_ns() + 15'000'000'000LL;
+    bool exited = false;
+    int status = 0;
+    while (now_ns() < deadline) {
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        exited = true;
+        break;
+      }
+      auto h = c.hello();
+      if (h.ok()) return e;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!exited) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      throw std::runtime_error("esd did not answer within 15 s (log: " + log_path + ")");
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+      throw std::runtime_error("cannot execute " + esd_path);
+    std::fprintf(stderr, "esd exited at start (status %d; port %d taken?), retrying; log: %s\n",
+                 status, port, log_path.c_str());
+  }
+  throw std::runtime_error("esd did not start in 5 attempts (log: " + log_path + ")");
+}
+
+// SIGTERM, then a bounded wait (30 s; then SIGKILL). Returns the exit status
+// text: "0" when esd exited normally with 0.
+std::string stop_esd(Esd& e) {
+  if (e.pid <= 0) return "not running";
+  ::kill(e.pid, SIGTERM);
+  int status = 0;
+  int64_t deadline = now_ns() + 30'000'000'000LL;
+  while (now_ns() < deadline) {
+    pid_t r = ::waitpid(e.pid, &status, WNOHANG);
+    if (r == e.pid) {
+      e.pid = -1;
+      if (WIFEXITED(status)) return std::to_string(WEXITSTATUS(status));
+      if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
+      return "status " + std::to_string(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(e.pid, SIGKILL);
+  ::waitpid(e.pid, &status, 0);
+  e.pid = -1;
+  return "did not stop within 30 s (killed)";
+}
+
+// ------------------------------------------------------------------ workloads
+
+std::string g_endpoint;
+
+es::ClientOptions client_options() { return es::ClientOptions{std::chrono::milliseconds(30000)}; }
+
+es::AppendResult append_or_throw(es::Client& c, const es::AppendRequest& rq, const char* what) {
+  auto r = c.append(rq);
+  if (!r.ok()) fail(what, r.status());
+  return std::move(r).value();
+}
+
+// Not measured (the rate is for information): N events round-robin over
+// `stream_of`, 1000 events per request (the peers' bulk paths).
+void preload(es::Client& c, Rng& rng, long n, const std::function<std::string(long)>& stream_of,
+             const std::string& metric) {
+  int64_t t0 = now_ns();
+  es::AppendRequest rq;
+  for (long i = 0; i < n; i += Settings::kPreloadPerRequest) {
+    rq.events.clear();
+    long end = std::min(n, i + Settings::kPreloadPerRequest);
+    for (long j = i; j < end; j++) rq.events.push_back(make_event(rng, static_cast<uint64_t>(j), stream_of(j)));
+    append_or_throw(c, rq, "preload append");
+    if (secs_since(t0) > static_cast<double>(S().read_timeout_s) * 5) throw std::runtime_error("preload timed out");
+  }
+  outf(metric, static_cast<double>(n) / secs_since(t0), 0);
+}
+
+struct ReadCheck {
+  uint64_t n = 0, bad = 0, seq_mismatch = 0;
+  bool order_ok = true;
+};
+
+void report_read(const std::string& w, int64_t t0, const ReadCheck& rc, long expected) {
+  double el = secs_since(t0);
+  out(w + "_n", std::to_string(rc.n));
+  outf(w + "_evps", static_cast<double>(rc.n) / el, 0);
+  check(w + "_complete", static_cast<long>(rc.n) == expected && rc.bad == 0);
+  check(w + "_order_ok", rc.order_ok);
+  // Each body as sent (200 bytes, sequence number = its place in the read).
+  check(w + "_data_ok", rc.seq_mismatch == 0);
+}
+
+void body_check(ReadCheck& rc, const es::RecordedEvent& e, uint64_t want_seq) {
+  const std::string& d = e.data;
+  if (d.size() < 2 || d.front() != '{' || d.back() != '}') rc.bad++;
+  if (d.size() != static_cast<size_t>(S().data_bytes) || data_seq(d) != want_seq) rc.seq_mismatch++;
+}
+
+// W6: the whole log from position 1, pages of PB_READ_BATCH.
+void w6(es::Client& c) {
+  ReadCheck rc;
+  int64_t t0 = now_ns();
+  es::ReadRequest rq;
+  rq.from = 1;
+  rq.limit = static_cast<uint32_t>(S().read_batch);
+  es::Position last = 0;
+  for (long pages = 0; pages < 100'000'000; pages++) {
+    auto r = c.read(rq);
+    if (!r.ok()) fail("W6 read", r.status());
+    for (const auto& e : r->events) {
+      if (e.position <= last) rc.order_ok = false;
+      last = e.position;
+      body_check(rc, e, rc.n);
+      rc.n++;
+    }
+    if (r->end) break;
+    if (r->next <= rq.from) throw std::runtime_error("W6: the read does not advance");
+    rq.from = r->next;
+    if (secs_since(t0) > static_cast<double>(S().read_timeout_s)) throw std::runtime_error("read timed out");
+  }
+  report_read("W6", t0, rc, S().all_events);
+}
+
+// W5: stream big-0 from version 0, pages of PB_READ_BATCH.
+void w5(es::Client& c) {
+  ReadCheck rc;
+  int64_t t0 = now_ns();
+  es::ReadRequest rq;
+  rq.stream = "big-0";
+  rq.from = 0;
+  rq.limit = static_cast<uint32_t>(S().read_batch);
+  es::Position last_pos = 0;
+  int64_t last_ver = -1;
+  for (long pages = 0; pages < 100'000'000; pages++) {
+    auto r = c.read(rq);
+    if (!r.ok()) fail("W5 read", r.status());
+    for (const auto& e : r->events) {
+      if (static_cast<int64_t>(e.version) != last_ver + 1 || e.position <= last_pos) rc.order_ok = false;
+      last_ver = static_cast<int64_t>(e.version);
+      last_pos = e.position;
+      body_check(rc, e, rc.n);
+      rc.n++;
+    }
+    if (r->end) break;
+    if (r->next <= rq.from) throw std::runtime_error("W5: the read does not advance");
+    rq.from = r->next;
+    if (secs_since(t0) > static_cast<double>(S().read_timeout_s)) throw std::runtime_error("read timed out");
+  }
+  report_read("W5", t0, rc, S().big_events);
+}
+
+// W1 and W4: one client, one event per request, wait for the ack each time.
+// W4 sends an expectation with every append: no-stream for a stream's first
+// event (the peers' "empty version"), then exact(the version the last ack gave).
+void single_client(es::Client& c, const std::string& w, bool expected) {
+  Rng rng(static_cast<uint64_t>(now_ns()) ^ 0x1111);
+  std::vector<int64_t> lat;
+  lat.reserve(static_cast<size_t>(std::min<long>(S().max_events, 4000000)));
+  std::vector<std::optional<es::Version>> ver(static_cast<size_t>(S().streams));
+  const char* prefix = expected ? "w4-" : "w1-";
+  int64_t t0 = now_ns(), deadline = t0 + S().secs * 1000000000LL;
+  long n = 0;
+  es::AppendRequest rq;
+  rq.events.resize(1);
+  for (; n < S().max_events; n++) {
+    long k = n % S().streams;
+    rq.events[0] = make_event(rng, static_cast<uint64_t>(n), sname(prefix, k));
+    rq.expectations.clear();
+    auto& v = ver[static_cast<size_t>(k)];
+    if (expected)
+      rq.expectations.push_back({rq.events[0].stream, v ? es::ExpectedVersion::exact(*v) : es::ExpectedVersion::no_stream()});
+    int64_t a = now_ns();
+    auto r = c.append(rq);
+    int64_t z = now_ns();
+    if (!r.ok()) fail(w + " append", r.status());
+    if (expected) v = r->streams.at(0).last_version;
+    lat.push_back(z - a);
+    if (z >= deadline) {
+      n++;
+      break;
+    }
+  }
+  double el = secs_since(t0);
+  out(w + "_n", std::to_string(n));
+  outf(w + "_evps", static_cast<double>(n) / el, 0);
+  out_lat(w, lat);
+}
+
+// W2: PB_W2_CLIENTS threads, each with its own es::Client, random w2-* streams.
+void w2() {
+  const long C = S().w2_clients;
+  std::vector<std::vector<int64_t>> lat(static_cast<size_t>(C));
+  std::vector<long> count(static_cast<size_t>(C), 0);
+  std::vector<std::string> err(static_cast<size_t>(C));
+  std::latch ready(C + 1), go(1);
+  std::atomic<int64_t> t_end{0};
+  std::vector<std::thread> th;
+  for (long ci = 0; ci < C; ci++) {
+    th.emplace_back([&, ci] {
+      es::Client b(g_endpoint, client_options());
+      ready.count_down();
+      go.wait();
+      Rng rng(static_cast<uint64_t>(ci) * 7919 + 1);
+      auto& L = lat[static_cast<size_t>(ci)];
+      L.reserve(200000);
+      int64_t deadline = now_ns() + S().secs * 1000000000LL;
+      long cap = S().max_events / C;
+      es::AppendRequest rq;
+      rq.events.resize(1);
+      try {
+        for (long i = 0; i < cap; i++) {
+          long k = static_cast<long>(rng.next() % static_cast<uint64_t>(S().streams));
+          rq.events[0] = make_event(rng, static_cast<uint64_t>(ci * 100000000L + i), sname("w2-", k));
+          int64_t a = now_ns();
+          auto r = b.append(rq);
+          int64_t z = now_ns();
+          if (!r.ok()) fail("append", r.status());
+          L.push_back(z - a);
+          count[static_cast<size_t>(ci)]++;
+          if (z >= deadline) break;
+        }
+      } catch (const std::exception& ex) {
+        err[static_cast<size_t>(ci)] = ex.what();
+      }
+      int64_t z = now_ns(), prev = t_end.load();
+      while (z > prev && !t_end.compare_exchange_weak(prev, z)) {
+      }
+    });
+  }
+  ready.arrive_and_wait();
+  int64_t t0 = now_ns();
+  go.count_down();
+  for (auto& t : th) t.join();
+  for (auto& e : err)
+    if (!e.empty()) throw std::runtime_error("W2 client: " + e);
+  long n = 0;
+  std::vector<int64_t> all;
+  for (long ci = 0; ci < C; ci++) {
+    n += count[static_cast<size_t>(ci)];
+    all.insert(all.end(), lat[static_cast<size_t>(ci)].begin(), lat[static_cast<size_t>(ci)].end());
+  }
+  double el = static_cast<double>(t_end.load() - t0) / 1e9;
+  out("W2_clients", std::to_string(C));
+  out("W2_n", std::to_string(n));
+  outf("W2_evps", static_cast<double>(n) / el, 0);
+  out_lat("W2", all);
+}
+
+// W3: one client, PB_BATCH events per append to one stream, w3-* round-robin.
+void w3(es::Client& c) {
+  Rng rng(0x3333);
+  std::vector<int64_t> lat;
+  int64_t t0 = now_ns(), deadline = t0 + S().secs * 1000000000LL;
+  long n = 0, batches = 0;
+  es::AppendRequest rq;
+  while (n + S().batch <= S().max_events) {
+    rq.events.clear();
+    std::string stream = sname("w3-", batches % S().streams);
+    for (long j = 0; j < S().batch; j++) rq.events.push_back(make_event(rng, static_cast<uint64_t>(n + j), stream));
+    int64_t a = now_ns();
+    auto r = c.append(rq);
+    int64_t z = now_ns();
+    if (!r.ok()) fail("W3 append", r.status());
+    lat.push_back(z - a);
+    n += S().batch;
+    batches++;
+    if (z >= deadline) break;
+  }
+  double el = secs_since(t0);
+  out("W3_batch", std::to_string(S().batch));
+  out("W3_n", std::to_string(n));
+  outf("W3_evps", static_cast<double>(n) / el, 0);
+  out_lat("W3_batch", lat);
+}
+
+// W4: first proves a stale expected version is refused, then W1 with an
+// expectation on every append.
+void w4(es::Client& c) {
+  Rng rng(0x4444);
+  std::string s = "w4check-" + std::to_string(now_ns());
+  auto one = [&](uint64_t seq, es::ExpectedVersion x) {
+    es::AppendRequest rq;
+    rq.events.push_back(make_event(rng, seq, s));
+    rq.expectations.push_back({s, x});
+    return c.append(rq);
+  };
+  bool ok = true;
+  auto first = one(1, es::ExpectedVersion::no_stream());  // creates it at version 0
+  if (!first.ok()) fail("W4 check: first append", first.status());
+  es::Version v = first->streams.at(0).last_version;
+  auto at_v = one(2, es::ExpectedVersion::exact(v));  // at v: ok, now v+1
+  ok = ok && at_v.ok();
+  auto stale = one(3, es::ExpectedVersion::exact(v));  // at v again: stale, must be refused
+  ok = ok && !stale.ok() && stale.status().code() == es::Code::kWrongExpectedVersion &&
+       stale.status().actual_version() == std::optional<uint64_t>(v + 1);
+  auto next = one(4, es::ExpectedVersion::exact(v + 1));  // at v+1: ok
+  ok = ok && next.ok() && next->streams.at(0).last_version == v + 2;
+  auto stale_new = one(5, es::ExpectedVersion::no_stream());  // the stream exists now
+  ok = ok && !stale_new.ok() && stale_new.status().code() == es::Code::kWrongExpectedVersion;
+  check("W4_conflict_detected", ok);
+  single_client(c, "W4", true);
+}
+
+// W7: a subscriber (es::Subscription from head+1, everything) and
+// PB_W7_WRITERS writers on an open-loop schedule totalling PB_W7_RATE ev/s.
+// Latency = receipt time in the subscriber - ack time in the writer, matched
+// by event id, same steady clock, same process.
+void w7(es::Client& c) {
+  const long N = S().w7_rate * S().w7_secs, W = S().w7_writers;
+  if (N <= 0 || W <= 0) throw std::runtime_error("W7: nothing to do");
+  // Every id made before the run, so the subscriber can match by id.
+  std::vector<es::Uuid> ids(static_cast<size_t>(N));
+  std::unordered_map<es::Uuid, long, UuidHash> seq_of;
+  seq_of.reserve(static_cast<size_t>(N) * 2);
+  {
+    Rng rng(0x7777);
+    for (long i = 0; i < N; i++) {
+      ids[static_cast<size_t>(i)] = make_id(rng);
+      if (!seq_of.emplace(ids[static_cast<size_t>(i)], i).second) throw std::runtime_error("W7: duplicate id made");
+    }
+  }
+  std::vector<int64_t> t_send(static_cast<size_t>(N), 0), t_ack(static_cast<size_t>(N), 0),
+      t_recv(static_cast<size_t>(N), 0);
+  std::atomic<long> received{0}, dups{0}, foreign{0}, body_mismatch{0};
+  std::atomic<bool> stop{false}, sub_failed{false};
+  std::atomic<int64_t> marker_seen{-1}, marker_recv_ns{0};
+  std::string sub_err;
+
+  auto hd = es::Subscription::head(c);
+  if (!hd.ok()) fail("W7 head", hd.status());
+  const es::Position from = *hd + 1;
+
+  std::thread subt([&] {
+    try {
+      es::Client sc(g_endpoint, client_options());
+      es::Subscription sub(sc, es::SubscriptionFilter{}, from);
+      es::Status st = sub.run(
+          [&](const es::RecordedEvent& e) {
+            int64_t t = now_ns();
+            auto it = seq_of.find(e.id);
+            if (it == seq_of.end()) {
+              if (e.stream == "w7warm-0") {
+                marker_seen = static_cast<int64_t>(data_seq(e.data));
+                marker_recv_ns = t;
+              } else {
+                foreign++;
+              }
+              return true;
+            }
+            size_t seq = static_cast<size_t>(it->second);
+            if (data_seq(e.data) != seq) body_mismatch++;
+            if (t_recv[seq] != 0) {
+              dups++;
+              return true;
+            }
+            t_recv[seq] = t;
+            received++;
+            return true;
+          },
+          stop);
+      if (!st.ok()) sub_err = st.to_string();
+    } catch (const std::exception& ex) {
+      sub_err = ex.what();
+    }
+    if (!sub_err.empty()) sub_failed = true;
+  });
+
+  // Warm-up: the live feed must be connected before the measurement, or the
+  // first events would arrive only with the next heartbeat's repair. Append
+  // markers until one arrives within 50 ms of its ack (bounded: 10 s).
+  {
+    Rng rng(0x7778);
+    bool live = false;
+    int64_t until = now_ns() + 10'000'000'000LL;
+    for (uint64_t k = 0; !live && now_ns() < until && !sub_failed.load(); k++) {
+      es::AppendRequest rq;
+      rq.events.push_back(make_event(rng, k, "w7warm-0"));
+      auto r = c.append(rq);
+      if (!r.ok()) fail("W7 warm-up append", r.status());
+      int64_t ack = now_ns();
+      while (now_ns() < ack + 200'000'000LL) {
+        if (marker_seen.load() == static_cast<int64_t>(k)) {
+          live = marker_recv_ns.load() - ack < 50'000'000LL;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    if (!live) {
+      stop = true;
+      subt.join();
+      throw std::runtime_error("W7: the subscription did not go live within 10 s " + sub_err);  // joined: safe
+    }
+  }
+
+  std::vector<std::string> err(static_cast<size_t>(W));
+  std::latch ready(W + 1), go(1);
+  std::atomic<long> sent{0};
+  std::atomic<int64_t> t0a{0};
+  std::vector<std::thread> th;
+  for (long w = 0; w < W; w++) {
+    th.emplace_back([&, w] {
+      es::Client b(g_endpoint, client_options());
+      ready.count_down();
+      go.wait();
+      Rng rng(static_cast<uint64_t>(w) + 77);
+      const int64_t start = t0a.load();
+      const double gap_ns = 1e9 / static_cast<double>(S().w7_rate);
+      const int64_t hard_stop = start + (S().w7_secs * 3 + 5) * 1000000000LL;
+      es::AppendRequest rq;
+      rq.events.resize(1);
+      try {
+        for (long seq = w; seq < N; seq += W) {
+          int64_t target = start + static_cast<int64_t>(static_cast<double>(seq) * gap_ns);
+          int64_t now = now_ns();
+          if (now < target) std::this_thread::sleep_for(std::chrono::nanoseconds(target - now));
+          if (now_ns() > hard_stop) break;
+          es::ProposedEvent& e = rq.events[0];
+          e = make_event(rng, static_cast<uint64_t>(seq), sname("w7-", seq % S().streams));
+          e.id = ids[static_cast<size_t>(seq)];
+          t_send[static_cast<size_t>(seq)] = now_ns();
+          auto r = b.append(rq);
+          int64_t z = now_ns();
+          if (!r.ok()) fail("append", r.status());
+          t_ack[static_cast<size_t>(seq)] = z;
+          sent++;
+        }
+      } catch (const std::exception& ex) {
+        err[static_cast<size_t>(w)] = ex.what();
+      }
+    });
+  }
+  ready.arrive_and_wait();
+  const int64_t t0 = now_ns() + 2000000;  // first event 2 ms from now
+  t0a.store(t0);
+  go.count_down();
+  for (auto& t : th) t.join();
+  int64_t last_ack = 0;
+  for (long i = 0; i < N; i++) last_ack = std::max(last_ack, t_ack[static_cast<size_t>(i)]);
+  int64_t drain_until = now_ns() + S().w7_drain_ms * 1000000LL;
+  while (received.load() < sent.load() && now_ns() < drain_until && !sub_failed.load())
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  stop.store(true);
+  subt.join();
+  for (auto& e : err)
+    if (!e.empty()) throw std::runtime_error("W7 writer: " + e);
+  if (!sub_err.empty()) throw std::runtime_error("W7 subscriber: " + sub_err);
+  std::vector<int64_t> from_ack, from_send;
+  long negative = 0;
+  for (long i = 0; i < N; i++) {
+    size_t u = static_cast<size_t>(i);
+    if (t_ack[u] == 0 || t_recv[u] == 0) continue;
+    from_ack.push_back(t_recv[u] - t_ack[u]);
+    from_send.push_back(t_recv[u] - t_send[u]);
+    if (t_recv[u] < t_ack[u]) negative++;
+  }
+  out("W7_target_evps", std::to_string(S().w7_rate));
+  out("W7_writers", std::to_string(W));
+  outf("W7_sent_evps", last_ack > t0 ? static_cast<double>(sent.load()) / (static_cast<double>(last_ack - t0) / 1e9) : 0.0, 0);
+  out("W7_sent", std::to_string(sent.load()));
+  out("W7_received", std::to_string(received.load()));
+  out("W7_missing", std::to_string(sent.load() - received.load()));
+  out("W7_dups", std::to_string(dups.load()));
+  out("W7_recv_before_ack", std::to_string(negative));
+  out("W7_foreign", std::to_string(foreign.load()));
+  out_lat("W7", from_ack);        // append ack -> subscriber receipt
+  out_lat("W7_send", from_send);  // append call -> subscriber receipt
+  // Delivery, not the rate: every acked event exactly once, nothing else.
+  // (A disk too slow for the target rate shows in W7_sent_evps, as for the peers.)
+  check("W7_complete", received.load() == sent.load() && dups.load() == 0 && foreign.load() == 0 &&
+                           body_mismatch.load() == 0);
+}
+
+// ------------------------------------------------------------------ steps
+
+bool wants(const std::string& w) {
+  return ("," + S().workloads + ",").find("," + w + ",") != std::string::npos;
+}
+
+// Before each write workload: flush every dirty page of the machine and pause
+// (as the peers' driver does).
+void settle() {
+  long ms = S().settle_ms;
+  if (ms <= 0) return;
+  ::sync();
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+template <class F>
+void run_step(const std::string& w, F&& f, bool writes = false) {
+  if (!wants(w)) return;
+  if (writes) settle();
+  log(w + " ...");
+  int64_t t0 = now_ns();
+  try {
+    f();
+  } catch (const std::exception& ex) {
+    out(w + "_error", ex.what());
+    log("ERROR " + std::string(ex.what()));
+    g_failed = true;
+  }
+  char b[64];
+  std::snprintf(b, sizeof b, " done in %.2f s", secs_since(t0));
+  log(w + b);
+}
+
+// ------------------------------------------------------------------ the report
+
+double num(const std::string& s, bool* ok) {
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  *ok = !s.empty() && end && *end == '\0';
+  return v;
+}
+
+// As report.py: microseconds with no decimals from 100 on, else one; rates
+// without decimals; "-" when not measured, ERR when the workload failed.
+std::string fmt(const std::string& metric) {
+  auto it = g_out.find(metric);
+  if (it == g_out.end()) return "-";
+  bool ok = false;
+  double x = num(it->second, &ok);
+  if (!ok) return it->second;
+  char b[64];
+  bool us = metric.size() > 3 && metric.compare(metric.size() - 3, 3, "_us") == 0;
+  std::snprintf(b, sizeof b, "%.*f", us && std::abs(x) < 100 ? 1 : 0, x);
+  return b;
+}
+std::string cell(const std::string& metric) {
+  std::string wl = metric.substr(0, metric.find('_'));
+  if (g_out.count(wl + "_error")) return "ERR";
+  return fmt(metric);
+}
+std::string disk(const std::string& m) {
+  auto it = g_disk.find(m);
+  return it == g_disk.end() ? "-" : it->second;
+}
+
+void print_report(const std::string& durability, const std::string& esd_exit, const std::string& store_info) {
+  const Settings& s = S();
+  const bool durable = durability == "sync";
+  std::printf("\n## esd results (%s)\n\n", g_label.c_str());
+  std::printf("Settings: streams=%ld all=%ld big=%ld secs=%ld max_events=%ld clients=%ld batch=%ld "
+              "read_batch=%ld data_bytes=%ld W7 rate=%ld/s for %lds with %ld writers, drain_ms=%ld, "
+              "settle_ms=%ld, disk_secs=%ld, ids=%s, workloads=%s.\n\n",
+              s.streams, s.all_events, s.big_events, s.secs, s.max_events, s.w2_clients, s.batch,
+              s.read_batch, s.data_bytes, s.w7_rate, s.w7_secs, s.w7_writers, s.w7_drain_ms, s.settle_ms,
+              s.disk_secs, s.uuid_kind.c_str(), s.workloads.c_str());
+  std::printf("| config | durable | W1 ev/s | W1 p50 µs | W1 p99 µs | W2 ev/s (%ld cl) | W2 p99 µs | "
+              "W3 ev/s (×%ld) | W4 ev/s | W5 ev/s | W6 ev/s | W7 p50 µs | W7 p99 µs |\n",
+              s.w2_clients, s.batch);
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| %s | %s |", g_label.c_str(), durable ? "yes" : "no");
+  for (const char* m : {"W1_evps", "W1_p50_us", "W1_p99_us", "W2_evps", "W2_p99_us", "W3_evps", "W4_evps",
+                        "W5_evps", "W6_evps", "W7_p50_us", "W7_p99_us"})
+    std::printf(" %s |", cell(m).c_str());
+  std::printf("\n\n");
+  std::printf("Ack means: %s\n\n",
+              durable ? "LMDB commit with its full sync (data pages, then the meta page) before the reply"
+                      : "LMDB commit with MDB_NOMETASYNC: data pages synced, the meta page not; an OS crash "
+                        "may undo the last commit (acked events)");
+
+  std::printf("### The disk (same run, data directory's filesystem)\n\n");
+  std::printf("| measure | value |\n|---|---|\n");
+  std::printf("| 4 KiB append + fdatasync, 1 thread (ops/s) | %s |\n", disk("fsync_append_per_s").c_str());
+  std::printf("|   p50 / p99 latency (µs) | %s / %s |\n", disk("fsync_append_p50_us").c_str(),
+              disk("fsync_append_p99_us").c_str());
+  std::printf("| 4 KiB overwrite + fdatasync, 1 thread (ops/s) | %s |\n", disk("fsync_overwrite_per_s").c_str());
+  std::printf("|   p50 / p99 latency (µs) | %s / %s |\n", disk("fsync_overwrite_p50_us").c_str(),
+              disk("fsync_overwrite_p99_us").c_str());
+  std::printf("| 4 KiB append + fdatasync again at the END (ops/s) | %s |\n",
+              disk("fsync_append_end_per_s").c_str());
+  std::printf("|   p50 latency (µs) | %s |\n", disk("fsync_append_end_p50_us").c_str());
+  for (const char* m : {"disk_error", "disk_end_error"})
+    if (g_disk.count(m)) std::printf("| %s | %s |\n", m, g_disk[m].c_str());
+  std::printf("\n");
+
+  std::printf("### W7 details\n\n| measure | value |\n|---|---|\n");
+  std::printf("| sent ev/s (target) | %s (%s) |\n", fmt("W7_sent_evps").c_str(), fmt("W7_target_evps").c_str());
+  std::printf("| writers | %s |\n", fmt("W7_writers").c_str());
+  std::printf("| sent / received / missing / duplicate | %s / %s / %s / %s |\n", fmt("W7_sent").c_str(),
+              fmt("W7_received").c_str(), fmt("W7_missing").c_str(), fmt("W7_dups").c_str());
+  std::printf("| received before ack | %s |\n", fmt("W7_recv_before_ack").c_str());
+  std::printf("| ack→receipt p50 / p99 / max µs | %s / %s / %s |\n", fmt("W7_p50_us").c_str(),
+              fmt("W7_p99_us").c_str(), fmt("W7_max_us").c_str());
+  std::printf("| send→receipt p50 / p99 / max µs | %s / %s / %s |\n", fmt("W7_send_p50_us").c_str(),
+              fmt("W7_send_p99_us").c_str(), fmt("W7_send_max_us").c_str());
+  std::printf("| events of other streams / all checks | %s / %s |\n", fmt("W7_foreign").c_str(),
+              fmt("W7_complete").c_str());
+  std::printf("\n");
+
+  std::printf("### Details and checks\n\n| measure | value |\n|---|---|\n");
+  std::vector<std::pair<std::string, std::vector<std::string>>> rows = {
+      {"preload all (ev/s, 1000 per append)", {"preload_all_evps"}},
+      {"preload big (ev/s)", {"preload_big_evps"}},
+      {"W1 n / max µs", {"W1_n", "W1_max_us"}},
+      {"W2 n / p50 µs", {"W2_n", "W2_p50_us"}},
+      {"W3 n / batch p50 / p99 µs", {"W3_n", "W3_batch_p50_us", "W3_batch_p99_us"}},
+      {"W4 n / p50 / p99 µs", {"W4_n", "W4_p50_us", "W4_p99_us"}},
+      {"W4 stale version refused", {"W4_conflict_detected"}},
+      {"W5 n / complete / ordered / bodies intact", {"W5_n", "W5_complete", "W5_order_ok", "W5_data_ok"}},
+      {"W6 n / complete / ordered / bodies intact", {"W6_n", "W6_complete", "W6_order_ok", "W6_data_ok"}},
+  };
+  for (auto& [name, ms] : rows) {
+    std::string v;
+    for (size_t i = 0; i < ms.size(); i++) v += (i ? " / " : "") + fmt(ms[i]);
+    std::printf("| %s | %s |\n", name.c_str(), v.c_str());
+  }
+  std::printf("| store at the end | %s |\n", store_info.c_str());
+  std::printf("| esd exit status after SIGTERM | %s |\n", esd_exit.c_str());
+  std::vector<std::string> errs;
+  for (auto& [k, v] : g_out)
+    if (k.size() > 6 && k.compare(k.size() - 6, 6, "_error") == 0) errs.push_back(k + ": " + v);
+  if (!errs.empty()) {
+    std::printf("\n### Errors\n\n");
+    for (auto& e : errs) std::printf("- %s\n", e.c_str());
+  }
+  std::fflush(stdout);
+}
+
+void usage(const char* argv0) {
+  std::fprintf(stderr,
+               "usage: %s --esd PATH [--quick] [--data DIR] [--durability sync|nometasync] [--keep]\n"
+               "  --esd PATH        the esd binary to start\n"
+               "  --quick           the peers' QUICK sizes (100k log, 10k stream, 2 s per write workload)\n"
+               "  --data DIR        esd's data directory (must hold no store; default: a fresh temp dir)\n"
+               "  --durability D    passed to esd; the config is then named esd-D (default esd-sync)\n"
+               "  --keep            keep the temp dir (data, esd.log) at the end\n"
+               "Environment: the peers' PB_* variables, DISK_SECS, SKIP_DISK, ESB_UUID=v4|v7.\n",
+               argv0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string esd_path, data_arg, durability;
+  bool quick = false, keep = false;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        usage(argv[0]);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--esd") esd_path = value();
+    else if (a == "--data") data_arg = value();
+    else if (a == "--durability") durability = value();
+    else if (a == "--quick") quick = true;
+    else if (a == "--keep") keep = true;
+    else if (a == "-h" || a == "--help") {
+      usage(argv[0]);
+      return 0;
+    } else {
+      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+      usage(argv[0]);
+      return 2;
+    }
+  }
+  if (esd_path.empty()) {
+    usage(argv[0]);
+    return 2;
+  }
+  if (::access(esd_path.c_str(), X_OK) != 0) {
+    std::fprintf(stderr, "cannot execute %s: %s\n", esd_path.c_str(), std::strerror(errno));
+    return 2;
+  }
+  if (!durability.empty() && durability != "sync" && durability != "nometasync") {
+    std::fprintf(stderr, "--durability must be sync or nometasync\n");
+    return 2;
+  }
+  Settings settings(quick);
+  g_settings = &settings;
+  if (settings.streams <= 0 || settings.read_batch <= 0 || settings.batch <= 0 || settings.w2_clients <= 0 ||
+      settings.data_bytes < 170 || settings.w7_rate <= 0) {
+    std::fprintf(stderr, "PB_STREAMS, PB_READ_BATCH, PB_BATCH, PB_W2_CLIENTS, PB_W7_RATE must be > 0 and "
+                         "PB_DATA_BYTES >= 170\n");
+    return 2;
+  }
+  if (settings.read_batch > static_cast<long>(es::kMaxReadLimit) ||
+      settings.batch > static_cast<long>(es::kMaxAppendEvents)) {
+    std::fprintf(stderr, "PB_READ_BATCH or PB_BATCH beyond es's limits\n");
+    return 2;
+  }
+  g_label = "esd-" + (durability.empty() ? std::string("sync") : durability);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  // A work dir for esd's log (and its data unless --data).
+  std::string tmpl = env_str("TMPDIR", "/tmp") + "/esbench-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    std::fprintf(stderr, "mkdtemp %s: %s\n", tmpl.c_str(), std::strerror(errno));
+    return 1;
+  }
+  const std::string work = tmpl;
+  const std::string data = data_arg.empty() ? work + "/data" : data_arg;
+  std::error_code ec;
+  std::filesystem::create_directories(data, ec);
+  if (ec) {
+    std::fprintf(stderr, "cannot create %s: %s\n", data.c_str(), ec.message().c_str());
+    return 1;
+  }
+  if (std::filesystem::exists(data + "/data.mdb")) {
+    std::fprintf(stderr, "%s already holds a store; esbench needs an empty one\n", data.c_str());
+    return 2;
+  }
+  std::fprintf(stderr, "== esbench %s (%s), work dir %s, data %s\n", g_label.c_str(), quick ? "quick" : "full",
+               work.c_str(), data.c_str());
+
+  emit(g_label + "@1", "settings",
+       "streams=" + std::to_string(settings.streams) + " all=" + std::to_string(settings.all_events) +
+           " big=" + std::to_string(settings.big_events) + " secs=" + std::to_string(settings.secs) +
+           " data_bytes=" + std::to_string(settings.data_bytes));
+  disk_step(data, false);
+
+  Esd esd;
+  try {
+    esd = start_esd(esd_path, data, durability, work + "/esd.log");
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "cannot start esd: %s (work dir kept: %s)\n", ex.what(), work.c_str());
+    return 1;
+  }
+  g_endpoint = esd.endpoint;
+  std::fprintf(stderr, "== esd pid %d on %s, log %s\n", static_cast<int>(esd.pid), esd.endpoint.c_str(),
+               esd.log_path.c_str());
+
+  std::string store_info = "-";
+  {
+    es::Client c(g_endpoint, client_options());
+    auto st = c.status();
+    if (!st.ok() || st->head != 0) {
+      std::fprintf(stderr, "esd status: %s\n", st.ok() ? "the store is not empty" : st.status().to_string().c_str());
+      g_failed = true;
+    } else {
+      const std::string want = durability.empty() ? "sync" : durability;
+      if (st->durability != want) {
+        std::fprintf(stderr, "esd reports durability %s, expected %s\n", st->durability.c_str(), want.c_str());
+        g_failed = true;
+      }
+    }
+    if (!g_failed) {
+      Rng rng(0xABCDEF);
+      const long streams = settings.streams;
+      run_step("preload", [&] {
+        preload(c, rng, settings.all_events, [&](long i) { return sname("load-", i % streams); },
+                "preload_all_evps");
+      });
+      run_step("W6", [&] { w6(c); });
+      run_step("preload", [&] {
+        preload(c, rng, settings.big_events, [](long) { return std::string("big-0"); }, "preload_big_evps");
+      });
+      run_step("W5", [&] { w5(c); });
+      run_step("W1", [&] { single_client(c, "W1", false); }, true);
+      run_step("W2", [&] { w2(); }, true);
+      run_step("W3", [&] { w3(c); }, true);
+      run_step("W4", [&] { w4(c); }, true);
+      run_step("W7", [&] { w7(c); }, true);
+      auto st2 = c.status();
+      if (st2.ok()) {
+        char b[256];
+        std::snprintf(b, sizeof b, "head %" PRIu64 ", %" PRIu64 " streams, data.mdb %.1f MiB, map %.0f MiB, "
+                      "%" PRIu64 " appends, %" PRIu64 " conflicts",
+                      st2->head, st2->streams, static_cast<double>(st2->store_bytes) / 1048576.0,
+                      static_cast<double>(st2->map_bytes) / 1048576.0, st2->appends, st2->conflicts);
+        store_info = b;
+      }
+    }
+  }
+  std::fprintf(stderr, "== stopping esd (SIGTERM)\n");
+  std::string esd_exit = stop_esd(esd);
+  out("esd_exit", esd_exit);
+  if (esd_exit != "0") g_failed = true;
+  disk_step(data, true);
+  print_report(durability.empty() ? "sync" : durability, esd_exit, store_info);
+
+  if (g_failed || keep) {
+    std::fprintf(stderr, "== %s; work dir kept: %s\n", g_failed ? "FAILED" : "done", work.c_str());
+  } else {
+    std::filesystem::remove_all(work, ec);  // the log, and the data unless --data put it elsewhere
+  }
+  return g_failed ? 1 : 0;
+}
