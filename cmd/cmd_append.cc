@@ -10,8 +10,9 @@
 #include <map>
 #include <optional>
 
-#include "commands.h"
 #include "es/json.h"
+
+#include "commands.h"
 #include "output.h"
 
 namespace escmd {
@@ -71,7 +72,8 @@ class Totals {
 
 class Appender {
  public:
-  Appender(Context& ctx, es::ExpectedVersion expected) : ctx_(ctx), expected_(expected), client_(ctx.connect()) {}
+  Appender(Context& ctx, es::ExpectedVersion expected)
+      : ctx_(ctx), expected_(expected), client_(ctx.connect()) {}
 
   // Sends `request`, adding the expectations for its streams.
   es::Status send(es::AppendRequest& request) {
@@ -81,7 +83,8 @@ class Appender {
         if (std::find(seen.begin(), seen.end(), e.stream) != seen.end()) continue;
         seen.push_back(e.stream);
         auto last = totals_.last_version(e.stream);
-        request.expectations.push_back({e.stream, last ? es::ExpectedVersion::exact(*last) : expected_});
+        request.expectations.push_back(
+            {e.stream, last ? es::ExpectedVersion::exact(*last) : expected_});
       }
     }
     auto result = client_->append(request);
@@ -98,8 +101,9 @@ class Appender {
   Totals totals_;
 };
 
-es::Result<es::ProposedEvent> make_event(std::string stream, std::string type, std::string_view data,
-                                         std::string_view metadata, std::string_view id) {
+es::Result<es::ProposedEvent> make_event(std::string stream, std::string type,
+                                         std::string_view data, std::string_view metadata,
+                                         std::string_view id) {
   es::ProposedEvent e;
   e.stream = std::move(stream);
   e.type = std::move(type);
@@ -109,7 +113,8 @@ es::Result<es::ProposedEvent> make_event(std::string stream, std::string type, s
   if (!canonical.ok()) return canonical.status();
   e.data = std::move(canonical).value();
   if (!metadata.empty()) {
-    auto meta = es::canonical_json(metadata, "metadata", es::kMaxMetadataBytes, es::JsonShape::kObject);
+    auto meta =
+        es::canonical_json(metadata, "metadata", es::kMaxMetadataBytes, es::JsonShape::kObject);
     if (!meta.ok()) return meta.status();
     if (*meta != "{}") e.metadata = std::move(meta).value();
   }
@@ -125,18 +130,21 @@ es::Result<es::ProposedEvent> make_event(std::string stream, std::string type, s
 
 // Parses one input line into an event.
 es::Result<es::ProposedEvent> parse_line(const std::string& line, const std::string& stream_arg) {
-  if (line.size() > kMaxLineBytes) return es::Status::invalid("the line is longer than " + std::to_string(kMaxLineBytes) + " bytes");
+  if (line.size() > kMaxLineBytes)
+    return es::Status::invalid("the line is longer than " + std::to_string(kMaxLineBytes) +
+                               " bytes");
   auto fields = es::parse_event_fields(line);
   if (!fields.ok()) return fields.status();
   if (!fields->type) return es::Status::invalid("no \"type\" string");
   std::string stream = stream_arg;
   if (stream.empty()) {
-    if (!fields->stream) return es::Status::invalid("no \"stream\" string (give one per line, or a STREAM argument)");
+    if (!fields->stream)
+      return es::Status::invalid("no \"stream\" string (give one per line, or a STREAM argument)");
     stream = *fields->stream;
   }
   if (!fields->data) return es::Status::invalid("no \"data\" (any JSON value)");
-  return make_event(std::move(stream), std::move(*fields->type), *fields->data, fields->metadata.value_or(""),
-                    fields->id.value_or(""));
+  return make_event(std::move(stream), std::move(*fields->type), *fields->data,
+                    fields->metadata.value_or(""), fields->id.value_or(""));
 }
 
 ExitCode finish(Context& ctx, const Appender& appender, const es::Status& s) {
@@ -176,15 +184,19 @@ ExitCode run_append(const AppendArgs& args, Context& ctx) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     auto e = parse_line(line, args.stream);
     if (!e.ok()) {
-      return finish(ctx, appender, es::Status::invalid("stdin line " + std::to_string(line_no) + ": " + e.status().message()));
+      return finish(ctx, appender,
+                    es::Status::invalid("stdin line " + std::to_string(line_no) + ": " +
+                                        e.status().message()));
     }
     request_bytes += e->data.size() + e->metadata.size() + e->stream.size() + e->type.size() + 64;
     request.events.push_back(std::move(e).value());
     if (args.atomic) {
       if (request.events.size() > es::kMaxAppendEvents || request_bytes > es::kMaxAppendBytes) {
-        return finish(ctx, appender, es::Status::invalid(
-            "--atomic input is larger than one append may be (" + std::to_string(es::kMaxAppendEvents) +
-            " events, " + std::to_string(es::kMaxAppendBytes >> 20) + " MiB); nothing was appended"));
+        return finish(ctx, appender,
+                      es::Status::invalid("--atomic input is larger than one append may be (" +
+                                          std::to_string(es::kMaxAppendEvents) + " events, " +
+                                          std::to_string(es::kMaxAppendBytes >> 20) +
+                                          " MiB); nothing was appended"));
       }
     } else if (request.events.size() >= args.batch || request_bytes >= kBatchBytes) {
       if (es::Status s = appender.send(request); !s.ok()) return finish(ctx, appender, s);
@@ -205,17 +217,23 @@ ExitCode run_append(const AppendArgs& args, Context& ctx) {
 
 void register_append(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<AppendArgs>();
-  CLI::App* sub = app.add_subcommand("append", "Append events to a stream (one with --data, else NDJSON from stdin)");
-  sub->add_option("stream", args->stream, "Stream to append to (else each stdin line names its \"stream\")")
+  CLI::App* sub = app.add_subcommand(
+      "append", "Append events to a stream (one with --data, else NDJSON from stdin)");
+  sub->add_option("stream", args->stream,
+                  "Stream to append to (else each stdin line names its \"stream\")")
       ->type_name("STREAM");
   sub->add_option("-t,--type", args->type, "Event type (with --data)")->type_name("TYPE");
-  sub->add_option("-d,--data", args->data, "Event data as JSON; stdin is not read")->type_name("JSON");
-  sub->add_option("-m,--metadata", args->metadata, "Event metadata as a JSON object (with --data)")->type_name("JSON");
-  sub->add_option("--id", args->id, "Event id, a UUID (with --data; default: a new UUIDv7)")->type_name("UUID");
+  sub->add_option("-d,--data", args->data, "Event data as JSON; stdin is not read")
+      ->type_name("JSON");
+  sub->add_option("-m,--metadata", args->metadata, "Event metadata as a JSON object (with --data)")
+      ->type_name("JSON");
+  sub->add_option("--id", args->id, "Event id, a UUID (with --data; default: a new UUIDv7)")
+      ->type_name("UUID");
   sub->add_option("-e,--expect", args->expect, "Expected version: any, no-stream, exists or N")
       ->type_name("VERSION");
   sub->add_flag("--atomic", args->atomic, "Append the whole input as one all-or-nothing append");
-  sub->add_option("--batch", args->batch, "Events per request when reading stdin (default 1000)")->type_name("N");
+  sub->add_option("--batch", args->batch, "Events per request when reading stdin (default 1000)")
+      ->type_name("N");
   sub->callback([args, &ctx] { ctx.exit_code = run_append(*args, ctx); });
 }
 

@@ -48,16 +48,20 @@ ExitCode run_read(const ReadArgs& args, Context& ctx) {
 
 void register_read(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<ReadArgs>();
-  CLI::App* sub = app.add_subcommand("read", "Read a stream, or the whole log with --all, as NDJSON");
+  CLI::App* sub =
+      app.add_subcommand("read", "Read a stream, or the whole log with --all, as NDJSON");
   sub->add_option("stream", args->stream, "Stream to read")->type_name("STREAM");
   sub->add_flag("--all", args->all, "Read the whole log in position order");
-  sub->add_option("-f,--from", args->from, "First version (stream) or position (--all) to read")->type_name("N");
-  sub->add_flag("-b,--backwards", args->backwards, "Read from the end (or --from) towards the start");
+  sub->add_option("-f,--from", args->from, "First version (stream) or position (--all) to read")
+      ->type_name("N");
+  sub->add_flag("-b,--backwards", args->backwards,
+                "Read from the end (or --from) towards the start");
   sub->add_option("-n,--limit", args->limit, "Print at most N events")->type_name("N");
   sub->add_option("--type", args->types, "Only events of this type (repeatable)")
       ->type_name("TYPE")
       ->allow_extra_args(false);
-  sub->add_option("--category", args->category, "Only streams of this category (with --all)")->type_name("CATEGORY");
+  sub->add_option("--category", args->category, "Only streams of this category (with --all)")
+      ->type_name("CATEGORY");
   sub->callback([args, &ctx] { ctx.exit_code = run_read(*args, ctx); });
 }
 

@@ -33,7 +33,8 @@ ExitCode run_status(Context& ctx) {
 }  // namespace
 
 void register_status(CLI::App& app, Context& ctx) {
-  CLI::App* sub = app.add_subcommand("status", "Show the node's role, head, streams, size, uptime and connections");
+  CLI::App* sub = app.add_subcommand(
+      "status", "Show the node's role, head, streams, size, uptime and connections");
   sub->callback([&ctx] { ctx.exit_code = run_status(ctx); });
 }
 

@@ -20,7 +20,8 @@ ExitCode run_stop(Context& ctx) {
 }  // namespace
 
 void register_stop(CLI::App& app, Context& ctx) {
-  CLI::App* sub = app.add_subcommand("stop", "Stop the node gracefully and wait for its confirmation");
+  CLI::App* sub =
+      app.add_subcommand("stop", "Stop the node gracefully and wait for its confirmation");
   sub->callback([&ctx] { ctx.exit_code = run_stop(ctx); });
 }
 

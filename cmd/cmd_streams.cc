@@ -23,8 +23,10 @@ ExitCode run_streams(const std::string& prefix, Context& ctx) {
 
 void register_streams(CLI::App& app, Context& ctx) {
   auto prefix = std::make_shared<std::string>();
-  CLI::App* sub = app.add_subcommand("streams", "List streams with their last version and position");
-  sub->add_option("--prefix", *prefix, "Only streams whose name starts with PREFIX")->type_name("PREFIX");
+  CLI::App* sub =
+      app.add_subcommand("streams", "List streams with their last version and position");
+  sub->add_option("--prefix", *prefix, "Only streams whose name starts with PREFIX")
+      ->type_name("PREFIX");
   sub->callback([prefix, &ctx] { ctx.exit_code = run_streams(*prefix, ctx); });
 }
 

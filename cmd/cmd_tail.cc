@@ -42,13 +42,15 @@ ExitCode run_tail(const TailArgs& args, Context& ctx) {
       return ctx.usage("--from takes a position, start or end, not '" + args.from + "'");
     }
   }
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_interrupt;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  es::Subscription sub(*client, es::SubscriptionFilter{args.stream, args.category, args.types}, from);
-  es::Status s = sub.run([&](const es::RecordedEvent& e) { return ctx.emit(event_line(e, ctx.text()), true); },
-                         g_interrupted);
+  es::Subscription sub(*client, es::SubscriptionFilter{args.stream, args.category, args.types},
+                       from);
+  es::Status s =
+      sub.run([&](const es::RecordedEvent& e) { return ctx.emit(event_line(e, ctx.text()), true); },
+              g_interrupted);
   if (!s.ok() && !g_interrupted) return ctx.fail(s);
   return ExitCode::kSuccess;
 }
@@ -57,10 +59,12 @@ ExitCode run_tail(const TailArgs& args, Context& ctx) {
 
 void register_tail(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<TailArgs>();
-  CLI::App* sub = app.add_subcommand("tail", "Print events as they are appended (from now on, or --from a position)");
+  CLI::App* sub = app.add_subcommand(
+      "tail", "Print events as they are appended (from now on, or --from a position)");
   sub->add_option("stream", args->stream, "Only this stream")->type_name("STREAM");
   sub->add_flag("--all", args->all, "Every stream (the default)");
-  sub->add_option("--category", args->category, "Only streams of this category")->type_name("CATEGORY");
+  sub->add_option("--category", args->category, "Only streams of this category")
+      ->type_name("CATEGORY");
   sub->add_option("--type", args->types, "Only events of this type (repeatable)")
       ->type_name("TYPE")
       ->allow_extra_args(false);

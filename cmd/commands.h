@@ -22,8 +22,8 @@ struct Command {
 };
 
 inline constexpr Command kCommands[] = {
-    {"append", register_append}, {"read", register_read},     {"tail", register_tail},
-    {"streams", register_streams}, {"status", register_status}, {"stop", register_stop},
+    {"append", register_append},         {"read", register_read},     {"tail", register_tail},
+    {"streams", register_streams},       {"status", register_status}, {"stop", register_stop},
     {"completion", register_completion},
 };
 

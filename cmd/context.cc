@@ -7,11 +7,16 @@ namespace escmd {
 
 ExitCode exit_code_for(es::Code code) {
   switch (code) {
-    case es::Code::kOk: return ExitCode::kSuccess;
-    case es::Code::kWrongExpectedVersion: return ExitCode::kConflict;
-    case es::Code::kNotFound: return ExitCode::kNotFound;
-    case es::Code::kUnavailable: return ExitCode::kUnavailable;
-    default: return ExitCode::kFailure;
+    case es::Code::kOk:
+      return ExitCode::kSuccess;
+    case es::Code::kWrongExpectedVersion:
+      return ExitCode::kConflict;
+    case es::Code::kNotFound:
+      return ExitCode::kNotFound;
+    case es::Code::kUnavailable:
+      return ExitCode::kUnavailable;
+    default:
+      return ExitCode::kFailure;
   }
 }
 
@@ -34,7 +39,8 @@ ExitCode Context::usage(std::string_view message) const {
 
 bool Context::emit(std::string_view line, bool flush_now) {
   if (stdout_closed_) return false;
-  if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fputc('\n', stdout) == EOF) {
+  if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() ||
+      std::fputc('\n', stdout) == EOF) {
     stdout_closed_ = true;
     return false;
   }
@@ -48,7 +54,8 @@ bool Context::flush() {
 }
 
 void add_global_options(CLI::App& app, Context& ctx) {
-  app.add_option("-s,--server", ctx.server, "Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)")
+  app.add_option("-s,--server", ctx.server,
+                 "Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)")
       ->type_name("ENDPOINT");
   app.add_option("-o,--output", ctx.output, "Output format: json or text")
       ->check(CLI::IsMember({"json", "text"}))

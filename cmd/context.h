@@ -5,12 +5,12 @@
 // tailing; a closed pipe ends the command quietly with exit 0).
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include <CLI/CLI.hpp>
 
 #include "es/client.h"
 #include "es/status.h"

@@ -1,9 +1,9 @@
 // es: the command-line toolkit for esd. See es(1).
-#include <CLI/CLI.hpp>
-
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+
+#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "context.h"

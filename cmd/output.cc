@@ -21,8 +21,8 @@ std::string event_line(const es::RecordedEvent& e, bool text) {
 std::string written_line(const es::StreamWritten& w, bool text) {
   if (text) {
     return fmt::format("appended {} event{} to {}: versions {}..{}, positions {}..{}", w.count,
-                       w.count == 1 ? "" : "s", w.stream, w.first_version, w.last_version, w.first_position,
-                       w.last_position);
+                       w.count == 1 ? "" : "s", w.stream, w.first_version, w.last_version,
+                       w.first_position, w.last_position);
   }
   return ObjectWriter(false)
       .field("stream", w.stream)
@@ -35,7 +35,8 @@ std::string written_line(const es::StreamWritten& w, bool text) {
 }
 
 std::string stream_line(const es::StreamInfo& s, bool text) {
-  if (text) return fmt::format("{} version {} position {}", s.stream, s.last_version, s.last_position);
+  if (text)
+    return fmt::format("{} version {} position {}", s.stream, s.last_version, s.last_position);
   return ObjectWriter(false)
       .field("stream", s.stream)
       .field("last_version", s.last_version)
@@ -43,7 +44,8 @@ std::string stream_line(const es::StreamInfo& s, bool text) {
       .str();
 }
 
-ObjectWriter& ObjectWriter::raw(std::string_view key, std::string_view json_value, std::string_view text_value) {
+ObjectWriter& ObjectWriter::raw(std::string_view key, std::string_view json_value,
+                                std::string_view text_value) {
   if (text_) {
     out_ += fmt::format("{:<12} {}\n", std::string(key) + ":", text_value);
     return *this;

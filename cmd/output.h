@@ -4,6 +4,7 @@
 #include <string>
 
 #include "es/event.h"
+
 #include "protocol/messages.h"
 
 namespace escmd {

@@ -1,17 +1,19 @@
 // esd: the event store daemon. See esd(8).
-#include <CLI/CLI.hpp>
-#include <pthread.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "es/store.h"
+
 #include "server.h"
+
+#include <pthread.h>
+#include <unistd.h>
 
 namespace {
 
@@ -30,7 +32,8 @@ std::string default_data_dir() {
 // Waits for SIGINT/SIGTERM/SIGHUP (blocked in every thread) and tells the
 // loop over an inproc PAIR. A second signal ends the process at once: the
 // store is crash-safe, so only unacknowledged appends are lost.
-void signal_thread(zmq::context_t& ctx, const std::string& endpoint, sigset_t set, std::atomic<bool>& done) {
+void signal_thread(zmq::context_t& ctx, const std::string& endpoint, sigset_t set,
+                   std::atomic<bool>& done) {
   zmq::socket_t out(ctx, zmq::socket_type::pair);
   out.set(zmq::sockopt::linger, 0);
   out.connect(endpoint);
@@ -60,17 +63,22 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   int heartbeat_ms = 1000;
   app.add_option("--data", data_dir, "Data directory (created if missing)")->capture_default_str();
-  app.add_option("--listen", server_options.listen, "Request endpoint (ZeroMQ ROUTER)")->capture_default_str();
+  app.add_option("--listen", server_options.listen, "Request endpoint (ZeroMQ ROUTER)")
+      ->capture_default_str();
   app.add_option("--publish", server_options.publish,
                  "Publisher endpoint (default: next port, or PATH.pub for ipc)");
   app.add_option("--heartbeat", heartbeat_ms, "Heartbeat interval in milliseconds")
-      ->check(CLI::Range(10, 3'600'000))->capture_default_str();
+      ->check(CLI::Range(10, 3'600'000))
+      ->capture_default_str();
   app.add_option("--durability", durability, "sync (default) or nometasync")
-      ->check(CLI::IsMember({"sync", "nometasync"}))->capture_default_str();
+      ->check(CLI::IsMember({"sync", "nometasync"}))
+      ->capture_default_str();
   app.add_option("--initial-map-size", initial_map_size, "LMDB map size to start with, in bytes")
-      ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 44))->capture_default_str();
+      ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 44))
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))->capture_default_str();
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
   app.set_version_flag("--version", std::string("esd ") + ES_VERSION);
   try {
     app.parse(argc, argv);
@@ -95,15 +103,16 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   es::StoreOptions store_options;
-  store_options.durability = durability == "sync" ? es::Durability::kSync : es::Durability::kNoMetaSync;
+  store_options.durability =
+      durability == "sync" ? es::Durability::kSync : es::Durability::kNoMetaSync;
   store_options.initial_map_size = initial_map_size;
   auto store = es::Store::open(data_dir, store_options);
   if (!store.ok()) {
     spdlog::error("cannot open the store: {}", store.status().message());
     return kExitCannotStart;
   }
-  spdlog::info("esd {} started: data {}, head position {}, {} streams, durability {}", ES_VERSION, data_dir,
-               (*store)->head(), (*store)->stream_count(), durability);
+  spdlog::info("esd {} started: data {}, head position {}, {} streams, durability {}", ES_VERSION,
+               data_dir, (*store)->head(), (*store)->stream_count(), durability);
 
   int code = kExitOk;
   {
@@ -118,7 +127,8 @@ int main(int argc, char** argv) {
     auto reason = esd::ExitReason::kStopped;
     {
       // The loop binds the signal endpoint; inproc allows connecting first.
-      signals = std::thread(signal_thread, std::ref(server.context()), signals_endpoint, set, std::ref(done));
+      signals = std::thread(signal_thread, std::ref(server.context()), signals_endpoint, set,
+                            std::ref(done));
       reason = server.run(signals_endpoint);
     }
     done = true;

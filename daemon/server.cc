@@ -21,7 +21,9 @@ const char* const kCompletionsEndpoint = "inproc://esd-completions";
 const char* const kRouterMonitorEndpoint = "inproc://esd-router-monitor";
 const char* const kPubMonitorEndpoint = "inproc://esd-pub-monitor";
 
-std::string_view view(const zmq::message_t& m) { return {static_cast<const char*>(m.data()), m.size()}; }
+std::string_view view(const zmq::message_t& m) {
+  return {static_cast<const char*>(m.data()), m.size()};
+}
 
 // Canonicalizes data and metadata in place: nothing from the network is
 // stored before it parsed, within limits.
@@ -77,15 +79,18 @@ Server::~Server() {
 
 Status Server::bind() {
   try {
-    for (auto* s : {&router_, &pub_, &completions_in_, &completions_out_, &router_monitor_, &pub_monitor_}) {
+    for (auto* s :
+         {&router_, &pub_, &completions_in_, &completions_out_, &router_monitor_, &pub_monitor_}) {
       s->set(zmq::sockopt::linger, 0);
     }
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(es::kMaxFrameBytes));
     router_.set(zmq::sockopt::sndhwm, 100'000);
     router_.set(zmq::sockopt::rcvhwm, 100'000);
     pub_.set(zmq::sockopt::sndhwm, 100'000);
-    zmq_socket_monitor(router_.handle(), kRouterMonitorEndpoint, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
-    zmq_socket_monitor(pub_.handle(), kPubMonitorEndpoint, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+    zmq_socket_monitor(router_.handle(), kRouterMonitorEndpoint,
+                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+    zmq_socket_monitor(pub_.handle(), kPubMonitorEndpoint,
+                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
     router_monitor_.connect(kRouterMonitorEndpoint);
     pub_monitor_.connect(kPubMonitorEndpoint);
     completions_in_.bind(kCompletionsEndpoint);
@@ -106,10 +111,11 @@ Status Server::bind() {
     return Status::unavailable("cannot publish on " + options_.publish + ": " + e.what());
   }
   spdlog::info("listening on {}, publishing on {}", bound_listen_, bound_publish_);
-  writer_ = std::make_unique<es::Writer>(store_, es::Writer::Options{}, [this](es::GroupOutcome&& o) {
-    auto* outcome = new es::GroupOutcome(std::move(o));
-    completions_out_.send(zmq::buffer(&outcome, sizeof outcome));  // the writer thread's socket
-  });
+  writer_ =
+      std::make_unique<es::Writer>(store_, es::Writer::Options{}, [this](es::GroupOutcome&& o) {
+        auto* outcome = new es::GroupOutcome(std::move(o));
+        completions_out_.send(zmq::buffer(&outcome, sizeof outcome));  // the writer thread's socket
+      });
   return {};
 }
 
@@ -120,11 +126,13 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   auto next_heartbeat = std::chrono::steady_clock::now() + options_.heartbeat;
   int turns_since_reader_check = 0;
   while (!stopping_ && !storage_failed_) {
-    zmq::pollitem_t items[] = {
-        {completions_in_.handle(), 0, ZMQ_POLLIN, 0}, {signals.handle(), 0, ZMQ_POLLIN, 0},
-        {router_monitor_.handle(), 0, ZMQ_POLLIN, 0}, {pub_monitor_.handle(), 0, ZMQ_POLLIN, 0},
-        {router_.handle(), 0, ZMQ_POLLIN, 0}};
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_heartbeat - std::chrono::steady_clock::now());
+    zmq::pollitem_t items[] = {{completions_in_.handle(), 0, ZMQ_POLLIN, 0},
+                               {signals.handle(), 0, ZMQ_POLLIN, 0},
+                               {router_monitor_.handle(), 0, ZMQ_POLLIN, 0},
+                               {pub_monitor_.handle(), 0, ZMQ_POLLIN, 0},
+                               {router_.handle(), 0, ZMQ_POLLIN, 0}};
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        next_heartbeat - std::chrono::steady_clock::now());
     try {
       zmq::poll(items, 5, std::max(wait, std::chrono::milliseconds(0)));
     } catch (const zmq::error_t& e) {
@@ -144,13 +152,16 @@ ExitReason Server::run(const std::string& signals_endpoint) {
       for (int i = 0; i < kMaxRequestsPerTurn && !stopping_; ++i) {
         zmq::message_t identity, payload;
         if (!router_.recv(identity, zmq::recv_flags::dontwait)) break;
-        bool one_frame = identity.more() && router_.recv(payload, zmq::recv_flags::dontwait) && !payload.more();
+        bool one_frame =
+            identity.more() && router_.recv(payload, zmq::recv_flags::dontwait) && !payload.more();
         if (!one_frame) {
           // A peer that sends several frames gets one error, then its
           // remaining frames are discarded.
           zmq::message_t rest;
-          while (router_.get(zmq::sockopt::rcvmore)) (void)router_.recv(rest, zmq::recv_flags::dontwait);
-          reply_error(std::string(view(identity)), 0, Status::protocol("a request is exactly one frame"));
+          while (router_.get(zmq::sockopt::rcvmore))
+            (void)router_.recv(rest, zmq::recv_flags::dontwait);
+          reply_error(std::string(view(identity)), 0,
+                      Status::protocol("a request is exactly one frame"));
           continue;
         }
         handle_request(identity, payload);
@@ -161,7 +172,8 @@ ExitReason Server::run(const std::string& signals_endpoint) {
       next_heartbeat = std::chrono::steady_clock::now() + options_.heartbeat;
       if (++turns_since_reader_check >= 60) {
         turns_since_reader_check = 0;
-        if (int dead = store_.check_readers(); dead > 0) spdlog::warn("cleared {} stale reader slots", dead);
+        if (int dead = store_.check_readers(); dead > 0)
+          spdlog::warn("cleared {} stale reader slots", dead);
       }
     }
   }
@@ -171,7 +183,8 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   protocol::HeartbeatNotice bye{store_.head(), "primary"};
   pub_.send(zmq::buffer(protocol::encode(Kind::kStopping, 0, bye)), zmq::send_flags::dontwait);
   if (stop_requested_by_client_) {
-    reply(stop_identity_, protocol::encode(Kind::kStopOk, stop_request_id_, protocol::StopReply{store_.head()}));
+    reply(stop_identity_,
+          protocol::encode(Kind::kStopOk, stop_request_id_, protocol::StopReply{store_.head()}));
   }
   // Give the last replies and notices a moment to leave.
   router_.set(zmq::sockopt::linger, 2000);
@@ -221,7 +234,9 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
       reply(identity, protocol::encode(Kind::kHelloOk, id, r));
       return;
     }
-    case Kind::kAppend: handle_append(identity, id, frame); return;
+    case Kind::kAppend:
+      handle_append(identity, id, frame);
+      return;
     case Kind::kRead: {
       auto rq = protocol::decode_body<es::ReadRequest>(frame);
       if (!rq.ok()) return reply_error(identity, id, rq.status());
@@ -233,7 +248,8 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
     case Kind::kStreams: {
       auto rq = protocol::decode_body<protocol::StreamsRequest>(frame);
       if (!rq.ok()) return reply_error(identity, id, rq.status());
-      std::size_t limit = std::min<std::size_t>(rq->limit == 0 ? 1000 : rq->limit, es::kMaxReadLimit);
+      std::size_t limit =
+          std::min<std::size_t>(rq->limit == 0 ? 1000 : rq->limit, es::kMaxReadLimit);
       auto result = store_.streams(rq->prefix, rq->after, limit);
       if (!result.ok()) return reply_error(identity, id, result.status());
       protocol::StreamsReply r{std::move(result).value(), false};
@@ -241,7 +257,9 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
       reply(identity, protocol::encode(Kind::kStreamsOk, id, r));
       return;
     }
-    case Kind::kStatus: reply(identity, protocol::encode(Kind::kStatusOk, id, status_reply())); return;
+    case Kind::kStatus:
+      reply(identity, protocol::encode(Kind::kStatusOk, id, status_reply()));
+      return;
     case Kind::kStop:
       spdlog::info("stopping: asked by a client");
       stopping_ = true;
@@ -250,17 +268,21 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
       stop_request_id_ = id;
       return;
     default:
-      reply_error(identity, id, Status::protocol("unknown request kind " + std::to_string(static_cast<int>(header->kind))));
+      reply_error(identity, id,
+                  Status::protocol("unknown request kind " +
+                                   std::to_string(static_cast<int>(header->kind))));
   }
 }
 
-void Server::handle_append(const std::string& identity, std::uint64_t request_id, std::string_view frame) {
+void Server::handle_append(const std::string& identity, std::uint64_t request_id,
+                           std::string_view frame) {
   auto rq = protocol::decode_body<es::AppendRequest>(frame);
   if (!rq.ok()) return reply_error(identity, request_id, rq.status());
   if (Status s = canonicalize(*rq); !s.ok()) return reply_error(identity, request_id, s);
   const std::uint64_t tag = next_tag_++;
   if (!writer_->submit(std::move(rq).value(), tag)) {
-    return reply_error(identity, request_id, Status::unavailable("the node is stopping or its store failed"));
+    return reply_error(identity, request_id,
+                       Status::unavailable("the node is stopping or its store failed"));
   }
   pending_.emplace(tag, PendingReply{identity, request_id});
 }
@@ -330,8 +352,9 @@ protocol::StatusReply Server::status_reply() const {
   r.streams = store_.stream_count();
   r.store_bytes = store_.size_bytes();
   r.map_bytes = store_.map_size();
-  r.uptime_us = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());
+  r.uptime_us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                               std::chrono::steady_clock::now() - started_)
+                                               .count());
   r.clients = clients_;
   r.subscribers = subscribers_;
   r.appends = appends_;

@@ -18,10 +18,12 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+
 #include <zmq.hpp>
 
 #include "es/store.h"
 #include "es/writer.h"
+
 #include "protocol/messages.h"
 
 namespace esd {

@@ -1,15 +1,18 @@
 #include "es/client.h"
 
-#include <fmt/format.h>
-
 #include <utility>
+
+#include <fmt/format.h>
 
 namespace es {
 
 using protocol::Kind;
 
 Client::Client(std::string endpoint, ClientOptions options)
-    : endpoint_(std::move(endpoint)), options_(options), ctx_(1), sock_(ctx_, zmq::socket_type::dealer) {
+    : endpoint_(std::move(endpoint)),
+      options_(options),
+      ctx_(1),
+      sock_(ctx_, zmq::socket_type::dealer) {
   sock_.set(zmq::sockopt::linger, 0);
   sock_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
   sock_.connect(endpoint_);
@@ -27,11 +30,13 @@ Result<Reply> Client::call(Kind kind, Kind ok_kind, const Request& request) {
     }
     auto deadline = std::chrono::steady_clock::now() + options_.timeout;
     for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0}};
       if (left.count() <= 0 || zmq::poll(items, 1, left) == 0) {
-        return Status::unavailable(fmt::format("no answer from {} within {:g} s (is esd running there?)",
-                                               endpoint_, static_cast<double>(options_.timeout.count()) / 1000));
+        return Status::unavailable(
+            fmt::format("no answer from {} within {:g} s (is esd running there?)", endpoint_,
+                        static_cast<double>(options_.timeout.count()) / 1000));
       }
       zmq::message_t msg;
       if (!sock_.recv(msg, zmq::recv_flags::dontwait)) continue;
@@ -45,7 +50,8 @@ Result<Reply> Client::call(Kind kind, Kind ok_kind, const Request& request) {
         return err->to_status();
       }
       if (header->kind != ok_kind) {
-        return Status::protocol("unexpected reply kind " + std::to_string(static_cast<int>(header->kind)));
+        return Status::protocol("unexpected reply kind " +
+                                std::to_string(static_cast<int>(header->kind)));
       }
       return protocol::decode_body<Reply>(reply);
     }

@@ -24,11 +24,12 @@ Result<Position> Subscription::head(Client& client) {
 }
 
 // Pages the store from next_ until it reaches `until` (0: the end of the log).
-Status Subscription::catch_up(const std::function<bool(const RecordedEvent&)>& deliver, Position until,
-                              bool* keep_going) {
+Status Subscription::catch_up(const std::function<bool(const RecordedEvent&)>& deliver,
+                              Position until, bool* keep_going) {
   ReadRequest rq;
   rq.limit = 1000;
-  rq.category = filter_.stream.empty() ? filter_.category : std::string(category_of(filter_.stream));
+  rq.category =
+      filter_.stream.empty() ? filter_.category : std::string(category_of(filter_.stream));
   rq.types = filter_.types;
   for (;;) {
     rq.from = next_;
@@ -80,7 +81,8 @@ Status Subscription::run(const std::function<bool(const RecordedEvent&)>& delive
     if (header->kind == Kind::kHeartbeat) {
       auto hb = protocol::decode_body<protocol::HeartbeatNotice>(frame);
       // Everything up to hb->head was published before this heartbeat.
-      if (hb.ok() && hb->head >= next_) ES_RETURN_IF_ERROR(catch_up(deliver, hb->head + 1, &keep_going));
+      if (hb.ok() && hb->head >= next_)
+        ES_RETURN_IF_ERROR(catch_up(deliver, hb->head + 1, &keep_going));
       continue;
     }
     if (header->kind != Kind::kEvents) continue;

@@ -19,10 +19,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+
 #include <zmq.hpp>
 
 #include "es/event.h"
 #include "es/result.h"
+
 #include "protocol/messages.h"
 
 namespace es {
@@ -65,9 +67,9 @@ class Client {
 };
 
 struct SubscriptionFilter {
-  std::string stream;             // empty: any
-  std::string category;           // empty: any
-  std::vector<std::string> types; // empty: any
+  std::string stream;              // empty: any
+  std::string category;            // empty: any
+  std::vector<std::string> types;  // empty: any
   bool matches(const RecordedEvent& e) const;
 };
 
@@ -84,7 +86,8 @@ class Subscription {
   // false, `stop` turns true, or an error occurs (kUnavailable when the node
   // stays silent past the client's timeout while catching up). Waiting for
   // live events never times out.
-  Status run(const std::function<bool(const RecordedEvent&)>& deliver, const std::atomic<bool>& stop);
+  Status run(const std::function<bool(const RecordedEvent&)>& deliver,
+             const std::atomic<bool>& stop);
 
   Position next_position() const { return next_; }
 

@@ -96,9 +96,9 @@ struct AppendResult {
 
 // A read of one stream (by version) or of the whole log (by position).
 struct ReadRequest {
-  std::string stream;        // empty: the whole log
-  std::uint64_t from = 0;    // version, or position; see from_end
-  bool from_end = false;     // start at the last event (with backwards)
+  std::string stream;      // empty: the whole log
+  std::uint64_t from = 0;  // version, or position; see from_end
+  bool from_end = false;   // start at the last event (with backwards)
   bool backwards = false;
   std::uint32_t limit = 1000;
   std::vector<std::string> types;  // any of these; empty: all
@@ -142,11 +142,20 @@ void StreamExpectation::load(Archive& ar) {
   Version v = 0;
   ar(stream, kind, v);
   switch (static_cast<ExpectedVersion::Kind>(kind)) {
-    case ExpectedVersion::Kind::kAny: expected = ExpectedVersion::any(); break;
-    case ExpectedVersion::Kind::kNoStream: expected = ExpectedVersion::no_stream(); break;
-    case ExpectedVersion::Kind::kExists: expected = ExpectedVersion::exists(); break;
-    case ExpectedVersion::Kind::kExact: expected = ExpectedVersion::exact(v); break;
-    default: throw std::runtime_error("unknown expected-version kind");
+    case ExpectedVersion::Kind::kAny:
+      expected = ExpectedVersion::any();
+      break;
+    case ExpectedVersion::Kind::kNoStream:
+      expected = ExpectedVersion::no_stream();
+      break;
+    case ExpectedVersion::Kind::kExists:
+      expected = ExpectedVersion::exists();
+      break;
+    case ExpectedVersion::Kind::kExact:
+      expected = ExpectedVersion::exact(v);
+      break;
+    default:
+      throw std::runtime_error("unknown expected-version kind");
   }
 }
 

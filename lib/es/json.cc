@@ -1,14 +1,14 @@
 #include "es/json.h"
 
-#include <rapidjson/error/en.h>
-#include <rapidjson/reader.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <memory>
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 namespace es {
 namespace {
@@ -25,13 +25,21 @@ class BoundedCopy {
   bool Int64(std::int64_t i) { return w_.Int64(i); }
   bool Uint64(std::uint64_t i) { return w_.Uint64(i); }
   bool Double(double d) { return w_.Double(d); }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool) { return w_.RawValue(s, n, rapidjson::kNumberType); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    return w_.RawValue(s, n, rapidjson::kNumberType);
+  }
   bool String(const char* s, rapidjson::SizeType n, bool) { return w_.String(s, n); }
   bool Key(const char* s, rapidjson::SizeType n, bool) { return w_.Key(s, n); }
   bool StartObject() { return enter() && w_.StartObject(); }
-  bool EndObject(rapidjson::SizeType n) { --depth_; return w_.EndObject(n); }
+  bool EndObject(rapidjson::SizeType n) {
+    --depth_;
+    return w_.EndObject(n);
+  }
   bool StartArray() { return enter() && w_.StartArray(); }
-  bool EndArray(rapidjson::SizeType n) { --depth_; return w_.EndArray(n); }
+  bool EndArray(rapidjson::SizeType n) {
+    --depth_;
+    return w_.EndArray(n);
+  }
 
   bool too_deep() const { return too_deep_; }
 
@@ -56,13 +64,23 @@ class EventFieldsReader {
   using W = rapidjson::Writer<rapidjson::StringBuffer>;
   explicit EventFieldsReader(EventFields& out) : out_(out) {}
 
-  bool Null() { return scalar([](W& w) { return w.Null(); }, nullptr, true); }
-  bool Bool(bool b) { return scalar([b](W& w) { return w.Bool(b); }, nullptr); }
+  bool Null() {
+    return scalar([](W& w) { return w.Null(); }, nullptr, true);
+  }
+  bool Bool(bool b) {
+    return scalar([b](W& w) { return w.Bool(b); }, nullptr);
+  }
   bool Int(int i) { return Int64(i); }
   bool Uint(unsigned i) { return Uint64(i); }
-  bool Int64(std::int64_t i) { return scalar([i](W& w) { return w.Int64(i); }, nullptr); }
-  bool Uint64(std::uint64_t i) { return scalar([i](W& w) { return w.Uint64(i); }, nullptr); }
-  bool Double(double d) { return scalar([d](W& w) { return w.Double(d); }, nullptr); }
+  bool Int64(std::int64_t i) {
+    return scalar([i](W& w) { return w.Int64(i); }, nullptr);
+  }
+  bool Uint64(std::uint64_t i) {
+    return scalar([i](W& w) { return w.Uint64(i); }, nullptr);
+  }
+  bool Double(double d) {
+    return scalar([d](W& w) { return w.Double(d); }, nullptr);
+  }
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
     return scalar([s, n](W& w) { return w.RawValue(s, n, rapidjson::kNumberType); }, nullptr);
   }
@@ -77,13 +95,19 @@ class EventFieldsReader {
     }
     return !capturing() || writer_->Key(s, n);
   }
-  bool StartObject() { return open([](W& w) { return w.StartObject(); }); }
-  bool EndObject(rapidjson::SizeType n) { return close([n](W& w) { return w.EndObject(n); }); }
+  bool StartObject() {
+    return open([](W& w) { return w.StartObject(); });
+  }
+  bool EndObject(rapidjson::SizeType n) {
+    return close([n](W& w) { return w.EndObject(n); });
+  }
   bool StartArray() {
     if (depth_ == 0) return fail("an event must be a JSON object");
     return open([](W& w) { return w.StartArray(); });
   }
-  bool EndArray(rapidjson::SizeType n) { return close([n](W& w) { return w.EndArray(n); }); }
+  bool EndArray(rapidjson::SizeType n) {
+    return close([n](W& w) { return w.EndArray(n); });
+  }
 
   const std::string& error() const { return error_; }
 
@@ -115,8 +139,10 @@ class EventFieldsReader {
     if (capturing()) return write(*writer_);
     if (depth_ > 1) return true;  // inside an ignored member
     if (auto* target = string_target()) {
-      if (str != nullptr) *target = std::string(*str);
-      else if (!is_null) return fail("\"" + key_ + "\" must be a string");
+      if (str != nullptr)
+        *target = std::string(*str);
+      else if (!is_null)
+        return fail("\"" + key_ + "\" must be a string");
       return true;
     }
     if (key_ == "metadata" && is_null) return true;
@@ -128,7 +154,8 @@ class EventFieldsReader {
   }
   template <class F>
   bool open(F write) {
-    if (++depth_ > kMaxJsonDepth + 1) return fail("the event nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    if (++depth_ > kMaxJsonDepth + 1)
+      return fail("the event nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     if (depth_ == 1) return true;
     if (capturing()) return write(*writer_);
     if (depth_ == 2) {
@@ -189,9 +216,9 @@ Result<std::string> canonical_json(std::string_view text, std::string_view what,
                            std::to_string(kMaxJsonDepth) + " levels");
   }
   if (r.IsError()) {
-    return Status::invalid(std::string(what) + " is not valid JSON: " +
-                           rapidjson::GetParseError_En(r.Code()) + " (at byte " +
-                           std::to_string(r.Offset()) + ")");
+    return Status::invalid(std::string(what) +
+                           " is not valid JSON: " + rapidjson::GetParseError_En(r.Code()) +
+                           " (at byte " + std::to_string(r.Offset()) + ")");
   }
   std::string out(buf.GetString(), buf.GetSize());
   // The input is valid UTF-8, but RapidJSON 1.1 decodes a lone low surrogate
@@ -234,13 +261,27 @@ void append_json_string(std::string& out, std::string_view s) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out += "\\u00";

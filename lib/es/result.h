@@ -14,7 +14,7 @@ namespace es {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok());
   }
@@ -41,8 +41,8 @@ class [[nodiscard]] Result {
 }  // namespace es
 
 // Returns the Status of `expr` from the enclosing function when it failed.
-#define ES_RETURN_IF_ERROR(expr)        \
-  do {                                  \
-    ::es::Status es_status_ = (expr);   \
+#define ES_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::es::Status es_status_ = (expr);        \
     if (!es_status_.ok()) return es_status_; \
   } while (0)

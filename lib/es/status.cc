@@ -4,17 +4,28 @@ namespace es {
 
 const char* code_name(Code code) {
   switch (code) {
-    case Code::kOk: return "ok";
-    case Code::kInvalidArgument: return "invalid-argument";
-    case Code::kWrongExpectedVersion: return "wrong-expected-version";
-    case Code::kNotFound: return "not-found";
-    case Code::kUnavailable: return "unavailable";
-    case Code::kIOError: return "io-error";
-    case Code::kCorruption: return "corruption";
-    case Code::kDiskFull: return "disk-full";
-    case Code::kBusy: return "busy";
-    case Code::kDuplicateId: return "duplicate-id";
-    case Code::kProtocol: return "protocol";
+    case Code::kOk:
+      return "ok";
+    case Code::kInvalidArgument:
+      return "invalid-argument";
+    case Code::kWrongExpectedVersion:
+      return "wrong-expected-version";
+    case Code::kNotFound:
+      return "not-found";
+    case Code::kUnavailable:
+      return "unavailable";
+    case Code::kIOError:
+      return "io-error";
+    case Code::kCorruption:
+      return "corruption";
+    case Code::kDiskFull:
+      return "disk-full";
+    case Code::kBusy:
+      return "busy";
+    case Code::kDuplicateId:
+      return "duplicate-id";
+    case Code::kProtocol:
+      return "protocol";
   }
   return "unknown";
 }

@@ -16,16 +16,16 @@ namespace es {
 
 enum class Code : std::uint8_t {
   kOk = 0,
-  kInvalidArgument = 1,      // bad input: names what was wrong
-  kWrongExpectedVersion = 2, // optimistic concurrency conflict
-  kNotFound = 3,             // no such stream
-  kUnavailable = 4,          // server not reachable, timed out, stopping
-  kIOError = 5,              // storage failed; fatal for the writer
-  kCorruption = 6,           // stored bytes do not decode
-  kDiskFull = 7,             // no room left; nothing was written
-  kBusy = 8,                 // the resource is held by someone else
-  kDuplicateId = 9,          // an event id is stored with other content or elsewhere
-  kProtocol = 10,            // malformed or unsupported frame
+  kInvalidArgument = 1,       // bad input: names what was wrong
+  kWrongExpectedVersion = 2,  // optimistic concurrency conflict
+  kNotFound = 3,              // no such stream
+  kUnavailable = 4,           // server not reachable, timed out, stopping
+  kIOError = 5,               // storage failed; fatal for the writer
+  kCorruption = 6,            // stored bytes do not decode
+  kDiskFull = 7,              // no room left; nothing was written
+  kBusy = 8,                  // the resource is held by someone else
+  kDuplicateId = 9,           // an event id is stored with other content or elsewhere
+  kProtocol = 10,             // malformed or unsupported frame
 };
 
 const char* code_name(Code code);

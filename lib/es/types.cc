@@ -19,20 +19,28 @@ Result<ExpectedVersion> ExpectedVersion::parse(std::string_view text) {
 
 std::string ExpectedVersion::to_string() const {
   switch (kind_) {
-    case Kind::kAny: return "any";
-    case Kind::kNoStream: return "no-stream";
-    case Kind::kExists: return "exists";
-    case Kind::kExact: return std::to_string(version_);
+    case Kind::kAny:
+      return "any";
+    case Kind::kNoStream:
+      return "no-stream";
+    case Kind::kExists:
+      return "exists";
+    case Kind::kExact:
+      return std::to_string(version_);
   }
   return "?";
 }
 
 bool ExpectedVersion::admits(std::optional<Version> actual) const {
   switch (kind_) {
-    case Kind::kAny: return true;
-    case Kind::kNoStream: return !actual.has_value();
-    case Kind::kExists: return actual.has_value();
-    case Kind::kExact: return actual.has_value() && *actual == version_;
+    case Kind::kAny:
+      return true;
+    case Kind::kNoStream:
+      return !actual.has_value();
+    case Kind::kExists:
+      return actual.has_value();
+    case Kind::kExact:
+      return actual.has_value() && *actual == version_;
   }
   return false;
 }
@@ -68,9 +76,7 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
-std::string_view category_of(std::string_view stream) {
-  return stream.substr(0, stream.find('-'));
-}
+std::string_view category_of(std::string_view stream) { return stream.substr(0, stream.find('-')); }
 
 Status validate_name(std::string_view what, std::string_view name) {
   if (name.empty()) return Status::invalid(std::string(what) + " must not be empty");

@@ -26,10 +26,10 @@ inline constexpr std::size_t kMaxDataBytes = 1u << 20;       // 1 MiB of JSON
 inline constexpr std::size_t kMaxMetadataBytes = 64u << 10;  // 64 KiB
 inline constexpr int kMaxJsonDepth = 64;
 inline constexpr std::size_t kMaxAppendEvents = 100'000;
-inline constexpr std::size_t kMaxAppendBytes = 32u << 20;    // 32 MiB
-inline constexpr std::size_t kMaxFrameBytes = 48u << 20;     // ZMQ_MAXMSGSIZE
-inline constexpr std::size_t kMaxReadLimit = 10'000;         // events per reply
-inline constexpr std::size_t kMaxReplyBytes = 8u << 20;      // soft cap per reply
+inline constexpr std::size_t kMaxAppendBytes = 32u << 20;  // 32 MiB
+inline constexpr std::size_t kMaxFrameBytes = 48u << 20;   // ZMQ_MAXMSGSIZE
+inline constexpr std::size_t kMaxReadLimit = 10'000;       // events per reply
+inline constexpr std::size_t kMaxReplyBytes = 8u << 20;    // soft cap per reply
 
 // What an append expects of its stream before it writes.
 class ExpectedVersion {

@@ -18,7 +18,8 @@ ErrorReply ErrorReply::from(const Status& s) {
 }
 
 Status ErrorReply::to_status() const {
-  Code c = code <= static_cast<std::uint8_t>(Code::kProtocol) ? static_cast<Code>(code) : Code::kProtocol;
+  Code c = code <= static_cast<std::uint8_t>(Code::kProtocol) ? static_cast<Code>(code)
+                                                              : Code::kProtocol;
   if (c == Code::kOk) c = Code::kProtocol;
   if (c == Code::kWrongExpectedVersion) {
     return Status::wrong_expected_version(
@@ -54,7 +55,8 @@ Result<Header> decode_header(std::string_view frame) {
   h.kind = static_cast<Kind>(kind);
   if (h.version != kProtocolVersion) {
     return Status::protocol("protocol version " + std::to_string(h.version) +
-                            " is not supported (this side speaks " + std::to_string(kProtocolVersion) + ")");
+                            " is not supported (this side speaks " +
+                            std::to_string(kProtocolVersion) + ")");
   }
   return h;
 }
@@ -66,15 +68,16 @@ Result<T> decode_body(std::string_view frame) {
   try {
     wire::InputArchive ar(frame.substr(kHeaderBytes));
     ar(body);
-    if (ar.remaining() != 0) return Status::protocol("frame has " + std::to_string(ar.remaining()) + " trailing bytes");
+    if (ar.remaining() != 0)
+      return Status::protocol("frame has " + std::to_string(ar.remaining()) + " trailing bytes");
   } catch (const std::exception& e) {
     return Status::protocol(std::string("malformed frame: ") + e.what());
   }
   return body;
 }
 
-#define ES_WIRE_TYPE(T)                                                   \
-  template std::string encode<T>(Kind, std::uint64_t, const T&);         \
+#define ES_WIRE_TYPE(T)                                          \
+  template std::string encode<T>(Kind, std::uint64_t, const T&); \
   template Result<T> decode_body<T>(std::string_view);
 
 ES_WIRE_TYPE(Empty)

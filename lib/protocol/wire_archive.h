@@ -10,8 +10,6 @@
 // memory), so a 48 MiB frame of empty items would otherwise cost ~350 MB.
 #pragma once
 
-#include <cereal/cereal.hpp>
-
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -19,6 +17,8 @@
 #include <string_view>
 #include <type_traits>
 #include <vector>
+
+#include <cereal/cereal.hpp>
 
 #include "es/types.h"
 
@@ -30,8 +30,11 @@ inline constexpr std::uint32_t kMaxWireItems = static_cast<std::uint32_t>(es::kM
 
 class OutputArchive : public cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision> {
  public:
-  explicit OutputArchive(std::string& out) : cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision>(this), out_(out) {}
-  void save_bytes(const void* data, std::size_t size) { out_.append(static_cast<const char*>(data), size); }
+  explicit OutputArchive(std::string& out)
+      : cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision>(this), out_(out) {}
+  void save_bytes(const void* data, std::size_t size) {
+    out_.append(static_cast<const char*>(data), size);
+  }
 
  private:
   std::string& out_;
@@ -39,7 +42,8 @@ class OutputArchive : public cereal::OutputArchive<OutputArchive, cereal::AllowE
 
 class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision> {
  public:
-  explicit InputArchive(std::string_view in) : cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision>(this), in_(in) {}
+  explicit InputArchive(std::string_view in)
+      : cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision>(this), in_(in) {}
   void load_bytes(void* data, std::size_t size) {
     if (size > in_.size()) throw cereal::Exception("frame ends early");
     std::memcpy(data, in_.data(), size);
@@ -70,13 +74,13 @@ template <class T>
 inline void epilogue(InputArchive&, const T&) {}
 
 template <class T>
-inline std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>> CEREAL_SAVE_FUNCTION_NAME(
-    OutputArchive& ar, const T& t) {
+inline std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>>
+CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const T& t) {
   ar.save_bytes(&t, sizeof t);
 }
 template <class T>
-inline std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>> CEREAL_LOAD_FUNCTION_NAME(
-    InputArchive& ar, T& t) {
+inline std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>>
+CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, T& t) {
   ar.load_bytes(&t, sizeof t);
 }
 inline void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const bool& b) {
@@ -121,8 +125,8 @@ inline void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::vector<T>& v) {
   // Every item we send is at least 4 bytes on the wire (a count or a u32+).
   std::uint32_t n = ar.load_count(4);
   if (n > kMaxWireItems) {
-    throw cereal::Exception("a vector in the frame has " + std::to_string(n) + " items, more than " +
-                            std::to_string(kMaxWireItems));
+    throw cereal::Exception("a vector in the frame has " + std::to_string(n) +
+                            " items, more than " + std::to_string(kMaxWireItems));
   }
   v.clear();
   v.reserve(std::min<std::uint32_t>(n, 1024));

@@ -5,8 +5,12 @@
 namespace es::store {
 namespace {
 
-void put_u32(std::string* out, std::uint32_t v) { out->append(reinterpret_cast<const char*>(&v), 4); }
-void put_u64(std::string* out, std::uint64_t v) { out->append(reinterpret_cast<const char*>(&v), 8); }
+void put_u32(std::string* out, std::uint32_t v) {
+  out->append(reinterpret_cast<const char*>(&v), 4);
+}
+void put_u64(std::string* out, std::uint64_t v) {
+  out->append(reinterpret_cast<const char*>(&v), 8);
+}
 void put_bytes(std::string* out, std::string_view s) {
   put_u32(out, static_cast<std::uint32_t>(s.size()));
   out->append(s);
@@ -59,8 +63,8 @@ Status decode_record(std::string_view value, RecordedEvent* e) {
     return Status::corruption("record has unknown format " + std::to_string(format));
   }
   if (!r.bytes(&e->stream) || !r.u64(&e->version) || !r.raw(e->id.bytes.data(), 16) ||
-      !r.i64(&e->time_us) || !r.bytes(&e->type) || !r.bytes(&e->data) ||
-      !r.bytes(&e->metadata) || !r.done()) {
+      !r.i64(&e->time_us) || !r.bytes(&e->type) || !r.bytes(&e->data) || !r.bytes(&e->metadata) ||
+      !r.done()) {
     return Status::corruption("record is truncated or has trailing bytes");
   }
   return {};

@@ -5,12 +5,12 @@
 // commit fails. Errors become a Status at this edge (lmdb_status).
 #pragma once
 
-#include <lmdb.h>
-
 #include <cstdint>
 #include <cstring>
 #include <string_view>
 #include <utility>
+
+#include <lmdb.h>
 
 #include "es/result.h"
 
@@ -19,9 +19,7 @@ namespace es::store {
 // Maps an LMDB or errno return code onto a Status naming the operation.
 Status lmdb_status(int rc, std::string_view op);
 
-inline MDB_val to_val(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
+inline MDB_val to_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 inline std::string_view to_view(const MDB_val& v) {
   return {static_cast<const char*>(v.mv_data), v.mv_size};
 }
@@ -83,7 +81,9 @@ class Cursor {
     return lmdb_status(mdb_cursor_open(txn.get(), dbi, &cur_), "mdb_cursor_open");
   }
   // Positions the cursor; returns MDB_SUCCESS, MDB_NOTFOUND or an error.
-  int get(MDB_val* key, MDB_val* value, MDB_cursor_op op) { return mdb_cursor_get(cur_, key, value, op); }
+  int get(MDB_val* key, MDB_val* value, MDB_cursor_op op) {
+    return mdb_cursor_get(cur_, key, value, op);
+  }
 
  private:
   MDB_cursor* cur_ = nullptr;
@@ -101,7 +101,9 @@ inline std::uint64_t get_be64(const char* in) {
   for (int i = 0; i < 8; ++i) v = v << 8 | static_cast<unsigned char>(in[i]);
   return v;
 }
-inline void put_le64(char* out, std::uint64_t v) { std::memcpy(out, &v, 8); }  // x86-64, checked below
+inline void put_le64(char* out, std::uint64_t v) {
+  std::memcpy(out, &v, 8);
+}  // x86-64, checked below
 inline std::uint64_t get_le64(const char* in) {
   std::uint64_t v;
   std::memcpy(&v, in, 8);

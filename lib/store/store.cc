@@ -1,13 +1,5 @@
 #include "es/store.h"
 
-#include <fcntl.h>
-#include <lmdb.h>
-#include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -15,9 +7,19 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <lmdb.h>
+#include <spdlog/spdlog.h>
+
 #include "es/json.h"
+
 #include "store/codec.h"
 #include "store/lmdb.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 namespace es {
 
@@ -56,7 +58,8 @@ std::string stream_row_value(const StreamRow& row) {
 }
 
 Result<StreamRow> parse_stream_row(std::string_view v, std::string_view name) {
-  if (v.size() != 24) return Status::corruption("stream row of '" + std::string(name) + "' is malformed");
+  if (v.size() != 24)
+    return Status::corruption("stream row of '" + std::string(name) + "' is malformed");
   StreamRow row;
   row.id = get_le64(v.data());
   row.last = get_le64(v.data() + 8);
@@ -142,11 +145,14 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const StoreOp
 Status Store::open_env(const StoreOptions& options) {
   ES_RETURN_IF_ERROR(lmdb_status(mdb_env_create(&env_), "mdb_env_create"));
   ES_RETURN_IF_ERROR(lmdb_status(mdb_env_set_maxdbs(env_, 8), "mdb_env_set_maxdbs"));
-  ES_RETURN_IF_ERROR(lmdb_status(mdb_env_set_maxreaders(env_, options.max_readers), "mdb_env_set_maxreaders"));
-  ES_RETURN_IF_ERROR(lmdb_status(mdb_env_set_mapsize(env_, options.initial_map_size), "mdb_env_set_mapsize"));
+  ES_RETURN_IF_ERROR(
+      lmdb_status(mdb_env_set_maxreaders(env_, options.max_readers), "mdb_env_set_maxreaders"));
+  ES_RETURN_IF_ERROR(
+      lmdb_status(mdb_env_set_mapsize(env_, options.initial_map_size), "mdb_env_set_mapsize"));
   unsigned flags = MDB_NOTLS;
   if (options.durability == Durability::kNoMetaSync) flags |= MDB_NOMETASYNC;
-  ES_RETURN_IF_ERROR(lmdb_status(mdb_env_open(env_, dir_.c_str(), flags, 0644), "mdb_env_open " + dir_));
+  ES_RETURN_IF_ERROR(
+      lmdb_status(mdb_env_open(env_, dir_.c_str(), flags, 0644), "mdb_env_open " + dir_));
   MDB_envinfo info{};
   mdb_env_info(env_, &info);
   map_size_ = info.me_mapsize;
@@ -156,9 +162,14 @@ Status Store::open_env(const StoreOptions& options) {
   auto txn = Txn::begin(env_, 0);
   if (!txn.ok()) return txn.status();
   dbs_ = std::make_unique<Dbs>();
-  struct Named { const char* name; MDB_dbi* dbi; } named[] = {
-      {"log", &dbs_->log}, {"streams", &dbs_->streams}, {"index", &dbs_->index},
-      {"ids", &dbs_->ids}, {"meta", &dbs_->meta}};
+  struct Named {
+    const char* name;
+    MDB_dbi* dbi;
+  } named[] = {{"log", &dbs_->log},
+               {"streams", &dbs_->streams},
+               {"index", &dbs_->index},
+               {"ids", &dbs_->ids},
+               {"meta", &dbs_->meta}};
   for (auto& n : named) {
     ES_RETURN_IF_ERROR(lmdb_status(mdb_dbi_open(txn->get(), n.name, MDB_CREATE, n.dbi),
                                    std::string("mdb_dbi_open ") + n.name));
@@ -173,8 +184,9 @@ Status Store::open_env(const StoreOptions& options) {
     std::uint32_t v = 0;
     if (format.size() == 4) std::memcpy(&v, format.data(), 4);
     if (v != kFormatVersion) {
-      return Status::corruption("data directory " + dir_ + " has store format " + std::to_string(v) +
-                                "; this esd reads format " + std::to_string(kFormatVersion));
+      return Status::corruption("data directory " + dir_ + " has store format " +
+                                std::to_string(v) + "; this esd reads format " +
+                                std::to_string(kFormatVersion));
     }
   } else {
     return lmdb_status(rc, "mdb_get format");
@@ -236,9 +248,11 @@ Status Store::validate(const AppendRequest& request) {
     bytes += e.stream.size() + e.type.size() + e.data.size() + e.metadata.size() + 64;
   }
   if (bytes > kMaxAppendBytes) {
-    return Status::invalid("an append holds at most " + std::to_string(kMaxAppendBytes >> 20) + " MiB");
+    return Status::invalid("an append holds at most " + std::to_string(kMaxAppendBytes >> 20) +
+                           " MiB");
   }
-  for (const auto& x : request.expectations) ES_RETURN_IF_ERROR(validate_name("stream name", x.stream));
+  for (const auto& x : request.expectations)
+    ES_RETURN_IF_ERROR(validate_name("stream name", x.stream));
   return {};
 }
 
@@ -247,7 +261,8 @@ Result<std::string> Store::record_at(void* txn_ptr, Position p) const {
   std::string key = pos_key(p);
   MDB_val k = to_val(key), v{};
   int rc = mdb_get(txn, dbs_->log, &k, &v);
-  if (rc == MDB_NOTFOUND) return Status::corruption("position " + std::to_string(p) + " is indexed but not in the log");
+  if (rc == MDB_NOTFOUND)
+    return Status::corruption("position " + std::to_string(p) + " is indexed but not in the log");
   if (rc != 0) return lmdb_status(rc, "mdb_get log");
   return std::string(to_view(v));
 }
@@ -255,7 +270,8 @@ Result<std::string> Store::record_at(void* txn_ptr, Position p) const {
 namespace {
 
 // Reads (and caches for the transaction) the row of `name`.
-Result<StreamRow*> load_row(Txn& txn, MDB_dbi streams, std::unordered_map<std::string, StreamRow>& rows,
+Result<StreamRow*> load_row(Txn& txn, MDB_dbi streams,
+                            std::unordered_map<std::string, StreamRow>& rows,
                             const std::string& name) {
   auto it = rows.find(name);
   if (it != rows.end()) return &it->second;
@@ -332,13 +348,13 @@ Status Store::apply_group(std::span<const AppendRequest* const> requests,
       auto row = load_row(g.txn, dbs_->streams, g.rows, x.stream);
       if (!row.ok()) return row.status();
       if (!x.expected.admits((*row)->last)) {
-        conflict = Status::wrong_expected_version(
-            "stream " + x.stream + ": expected " +
-                (x.expected.kind() == ExpectedVersion::Kind::kExact
-                     ? "version " + x.expected.to_string()
-                     : x.expected.to_string()) +
-                ", but it is at " + describe_version((*row)->last),
-            (*row)->last);
+        conflict =
+            Status::wrong_expected_version("stream " + x.stream + ": expected " +
+                                               (x.expected.kind() == ExpectedVersion::Kind::kExact
+                                                    ? "version " + x.expected.to_string()
+                                                    : x.expected.to_string()) +
+                                               ", but it is at " + describe_version((*row)->last),
+                                           (*row)->last);
         break;
       }
     }
@@ -430,9 +446,11 @@ Result<AppendResult> Store::check_retry(GroupState& g, const AppendRequest& requ
     ES_RETURN_IF_ERROR(store::decode_record(*raw, &stored));
     const auto& e = events[i];
     std::string where = " is already stored in " + stored.stream + " at version " +
-                        std::to_string(stored.version) + " (position " + std::to_string(found[i]) + ")";
+                        std::to_string(stored.version) + " (position " + std::to_string(found[i]) +
+                        ")";
     if (stored.type != e.type || stored.data != e.data || stored.metadata != e.metadata) {
-      return Status(Code::kDuplicateId, "event id " + e.id.to_string() + where + " with other content");
+      return Status(Code::kDuplicateId,
+                    "event id " + e.id.to_string() + where + " with other content");
     }
     if (stored.stream != e.stream || found[i] != found[0] + i) {
       return Status(Code::kDuplicateId, "event id " + e.id.to_string() + where + ", another place");
@@ -443,10 +461,17 @@ Result<AppendResult> Store::check_retry(GroupState& g, const AppendRequest& requ
         if (x.stream != stored.stream) continue;
         bool same_place = true;
         switch (x.expected.kind()) {
-          case ExpectedVersion::Kind::kAny: break;
-          case ExpectedVersion::Kind::kNoStream: same_place = stored.version == 0; break;
-          case ExpectedVersion::Kind::kExists: same_place = stored.version > 0; break;
-          case ExpectedVersion::Kind::kExact: same_place = stored.version == x.expected.version() + 1; break;
+          case ExpectedVersion::Kind::kAny:
+            break;
+          case ExpectedVersion::Kind::kNoStream:
+            same_place = stored.version == 0;
+            break;
+          case ExpectedVersion::Kind::kExists:
+            same_place = stored.version > 0;
+            break;
+          case ExpectedVersion::Kind::kExact:
+            same_place = stored.version == x.expected.version() + 1;
+            break;
         }
         if (!same_place) {
           return Status(Code::kDuplicateId, "event id " + e.id.to_string() + where +
@@ -466,13 +491,15 @@ Result<AppendResult> Store::check_retry(GroupState& g, const AppendRequest& requ
 Status Store::check_room(std::span<const AppendRequest* const> requests) const {
   std::size_t need = kDiskReserve;
   for (const AppendRequest* r : requests) {
-    for (const auto& e : r->events) need += 4 * (e.data.size() + e.metadata.size() + e.stream.size() + e.type.size() + 96);
+    for (const auto& e : r->events)
+      need += 4 * (e.data.size() + e.metadata.size() + e.stream.size() + e.type.size() + 96);
   }
-  struct statvfs vfs{};
+  struct statvfs vfs {};
   if (::statvfs(dir_.c_str(), &vfs) != 0) return {};
   std::size_t avail = static_cast<std::size_t>(vfs.f_bavail) * vfs.f_frsize;
   if (avail >= need) return {};
-  return Status(Code::kDiskFull, "disk full: " + std::to_string(avail) + " bytes left on the disk of " + dir_ +
+  return Status(Code::kDiskFull, "disk full: " + std::to_string(avail) +
+                                     " bytes left on the disk of " + dir_ +
                                      ", this append needs about " + std::to_string(need) +
                                      " (with a reserve of " + std::to_string(kDiskReserve) + ")");
 }
@@ -512,7 +539,7 @@ Status Store::grow_map() {
   std::unique_lock lock(resize_mu_);
   std::size_t step = std::min(std::max<std::size_t>(map_size_, 64u << 20), kGrowStepMax);
   std::size_t want = map_size_ + step;
-  struct statvfs vfs{};
+  struct statvfs vfs {};
   if (::statvfs(dir_.c_str(), &vfs) == 0) {
     std::size_t room = size_bytes() + static_cast<std::size_t>(vfs.f_bavail) * vfs.f_frsize;
     if (want > room) want = room & ~std::size_t{0xffff};
@@ -570,8 +597,9 @@ Status Store::read_stream(void* txn_ptr, const ReadRequest& rq, ReadResult* out)
   if (!row.ok()) return row.status();
   const Version last = *row->last;
   std::size_t limit = page_limit(rq.limit), scanned = 0, bytes = 0;
-  std::int64_t ver = rq.from_end ? static_cast<std::int64_t>(last)
-                                 : static_cast<std::int64_t>(std::min<std::uint64_t>(rq.from, last + 1));
+  std::int64_t ver = rq.from_end
+                         ? static_cast<std::int64_t>(last)
+                         : static_cast<std::int64_t>(std::min<std::uint64_t>(rq.from, last + 1));
   if (rq.backwards && ver > static_cast<std::int64_t>(last)) ver = static_cast<std::int64_t>(last);
   const std::int64_t step = rq.backwards ? -1 : 1;
   RecordedEvent e;
@@ -677,7 +705,7 @@ Result<std::optional<StreamInfo>> Store::stream_info(std::string_view name) cons
 }
 
 std::uint64_t Store::size_bytes() const {
-  struct stat st{};
+  struct stat st {};
   std::string path = dir_ + "/data.mdb";
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }

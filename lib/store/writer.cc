@@ -5,7 +5,10 @@
 namespace es {
 
 Writer::Writer(Store& store, Options options, OnGroup on_group)
-    : store_(store), options_(options), on_group_(std::move(on_group)), thread_([this] { run(); }) {}
+    : store_(store),
+      options_(options),
+      on_group_(std::move(on_group)),
+      thread_([this] { run(); }) {}
 
 Writer::~Writer() { close(); }
 
@@ -64,8 +67,9 @@ void Writer::run() {
     GroupOutcome outcome;
     outcome.status = store_.append_group(requests, &results, &outcome.committed);
     for (std::size_t i = 0; i < group.size(); ++i) {
-      outcome.results.emplace_back(group[i].tag, outcome.status.ok() ? std::move(results[i])
-                                                                       : Result<AppendResult>(outcome.status));
+      outcome.results.emplace_back(group[i].tag, outcome.status.ok()
+                                                     ? std::move(results[i])
+                                                     : Result<AppendResult>(outcome.status));
     }
     bool fatal = !outcome.status.ok() && outcome.status.code() != Code::kDiskFull;
     if (fatal) {

@@ -11,16 +11,6 @@
 // with the peers' columns, the disk, W7 details and the other checks.
 // Progress goes to stderr. Every loop is bounded by a count and a time.
 // Exit status: 0 when every step ran, every check passed and esd exited 0.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -49,6 +39,16 @@
 #include "es/types.h"
 #include "es/uuid.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 namespace {
 
 // ------------------------------------------------------------------ basics
@@ -57,7 +57,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
 }
 double secs_since(int64_t t0) { return static_cast<double>(now_ns() - t0) / 1e9; }
 
@@ -133,8 +134,10 @@ es::Uuid make_id(Rng& r) {
   a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
   b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 10
   es::Uuid u;
-  for (int i = 0; i < 8; i++) u.bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(a >> (56 - 8 * i));
-  for (int i = 0; i < 8; i++) u.bytes[static_cast<size_t>(8 + i)] = static_cast<uint8_t>(b >> (56 - 8 * i));
+  for (int i = 0; i < 8; i++)
+    u.bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(a >> (56 - 8 * i));
+  for (int i = 0; i < 8; i++)
+    u.bytes[static_cast<size_t>(8 + i)] = static_cast<uint8_t>(b >> (56 - 8 * i));
   return u;
 }
 
@@ -156,7 +159,8 @@ std::string make_data(uint64_t n, size_t bytes) {
       "{\"n\":\"%012llu\",\"orderId\":\"ord-%08llu\",\"customer\":\"cust-%04llu\","
       "\"items\":[{\"sku\":\"apple\",\"qty\":3,\"price\":0.5},{\"sku\":\"pear\",\"qty\":2,"
       "\"price\":0.75}],\"total\":3.0,\"note\":\"",
-      (unsigned long long)n, (unsigned long long)(n % 100000000ULL), (unsigned long long)(n % 10000));
+      (unsigned long long)n, (unsigned long long)(n % 100000000ULL),
+      (unsigned long long)(n % 10000));
   std::string s(head, static_cast<size_t>(len));
   size_t tail = 2;
   if (bytes > s.size() + tail) s.append(bytes - s.size() - tail, 'x');
@@ -203,9 +207,9 @@ T pct(const std::vector<T>& sorted, double q) {
 
 // ------------------------------------------------------------------ results
 
-std::string g_label;                         // esd-<durability>
-std::map<std::string, std::string> g_out;    // metric -> value (label g_label)
-std::map<std::string, std::string> g_disk;   // metric -> value (label disk)
+std::string g_label;                        // esd-<durability>
+std::map<std::string, std::string> g_out;   // metric -> value (label g_label)
+std::map<std::string, std::string> g_disk;  // metric -> value (label disk)
 bool g_failed = false;
 
 void emit(const std::string& label, const std::string& metric, const std::string& value) {
@@ -366,7 +370,7 @@ Esd start_esd(const std::string& esd_path, const std::string& data, const std::s
     Esd e;
     e.endpoint = "tcp://127.0.0.1:" + std::to_string(port);
     e.log_path = log_path;
-    std::vector<std::string> args = {esd_path, "--data", data, "--listen", e.endpoint,
+    std::vector<std::string> args = {esd_path,    "--data",           data, "--listen", e.endpoint,
                                      "--publish", "tcp://127.0.0.1:*"};
     if (!durability.empty()) {
       args.push_back("--durability");
@@ -462,9 +466,11 @@ void preload(es::Client& c, Rng& rng, long n, const std::function<std::string(lo
   for (long i = 0; i < n; i += Settings::kPreloadPerRequest) {
     rq.events.clear();
     long end = std::min(n, i + Settings::kPreloadPerRequest);
-    for (long j = i; j < end; j++) rq.events.push_back(make_event(rng, static_cast<uint64_t>(j), stream_of(j)));
+    for (long j = i; j < end; j++)
+      rq.events.push_back(make_event(rng, static_cast<uint64_t>(j), stream_of(j)));
     append_or_throw(c, rq, "preload append");
-    if (secs_since(t0) > static_cast<double>(S().read_timeout_s) * 5) throw std::runtime_error("preload timed out");
+    if (secs_since(t0) > static_cast<double>(S().read_timeout_s) * 5)
+      throw std::runtime_error("preload timed out");
   }
   outf(metric, static_cast<double>(n) / secs_since(t0), 0);
 }
@@ -510,7 +516,8 @@ void w6(es::Client& c) {
     if (r->end) break;
     if (r->next <= rq.from) throw std::runtime_error("W6: the read does not advance");
     rq.from = r->next;
-    if (secs_since(t0) > static_cast<double>(S().read_timeout_s)) throw std::runtime_error("read timed out");
+    if (secs_since(t0) > static_cast<double>(S().read_timeout_s))
+      throw std::runtime_error("read timed out");
   }
   report_read("W6", t0, rc, S().all_events);
 }
@@ -529,7 +536,8 @@ void w5(es::Client& c) {
     auto r = c.read(rq);
     if (!r.ok()) fail("W5 read", r.status());
     for (const auto& e : r->events) {
-      if (static_cast<int64_t>(e.version) != last_ver + 1 || e.position <= last_pos) rc.order_ok = false;
+      if (static_cast<int64_t>(e.version) != last_ver + 1 || e.position <= last_pos)
+        rc.order_ok = false;
       last_ver = static_cast<int64_t>(e.version);
       last_pos = e.position;
       body_check(rc, e, rc.n);
@@ -538,7 +546,8 @@ void w5(es::Client& c) {
     if (r->end) break;
     if (r->next <= rq.from) throw std::runtime_error("W5: the read does not advance");
     rq.from = r->next;
-    if (secs_since(t0) > static_cast<double>(S().read_timeout_s)) throw std::runtime_error("read timed out");
+    if (secs_since(t0) > static_cast<double>(S().read_timeout_s))
+      throw std::runtime_error("read timed out");
   }
   report_read("W5", t0, rc, S().big_events);
 }
@@ -562,7 +571,8 @@ void single_client(es::Client& c, const std::string& w, bool expected) {
     rq.expectations.clear();
     auto& v = ver[static_cast<size_t>(k)];
     if (expected)
-      rq.expectations.push_back({rq.events[0].stream, v ? es::ExpectedVersion::exact(*v) : es::ExpectedVersion::no_stream()});
+      rq.expectations.push_back({rq.events[0].stream, v ? es::ExpectedVersion::exact(*v)
+                                                        : es::ExpectedVersion::no_stream()});
     int64_t a = now_ns();
     auto r = c.append(rq);
     int64_t z = now_ns();
@@ -604,7 +614,8 @@ void w2() {
       try {
         for (long i = 0; i < cap; i++) {
           long k = static_cast<long>(rng.next() % static_cast<uint64_t>(S().streams));
-          rq.events[0] = make_event(rng, static_cast<uint64_t>(ci * 100000000L + i), sname("w2-", k));
+          rq.events[0] =
+              make_event(rng, static_cast<uint64_t>(ci * 100000000L + i), sname("w2-", k));
           int64_t a = now_ns();
           auto r = b.append(rq);
           int64_t z = now_ns();
@@ -650,7 +661,8 @@ void w3(es::Client& c) {
   while (n + S().batch <= S().max_events) {
     rq.events.clear();
     std::string stream = sname("w3-", batches % S().streams);
-    for (long j = 0; j < S().batch; j++) rq.events.push_back(make_event(rng, static_cast<uint64_t>(n + j), stream));
+    for (long j = 0; j < S().batch; j++)
+      rq.events.push_back(make_event(rng, static_cast<uint64_t>(n + j), stream));
     int64_t a = now_ns();
     auto r = c.append(rq);
     int64_t z = now_ns();
@@ -710,7 +722,8 @@ void w7(es::Client& c) {
     Rng rng(0x7777);
     for (long i = 0; i < N; i++) {
       ids[static_cast<size_t>(i)] = make_id(rng);
-      if (!seq_of.emplace(ids[static_cast<size_t>(i)], i).second) throw std::runtime_error("W7: duplicate id made");
+      if (!seq_of.emplace(ids[static_cast<size_t>(i)], i).second)
+        throw std::runtime_error("W7: duplicate id made");
     }
   }
   std::vector<int64_t> t_send(static_cast<size_t>(N), 0), t_ack(static_cast<size_t>(N), 0),
@@ -783,7 +796,8 @@ void w7(es::Client& c) {
     if (!live) {
       stop = true;
       subt.join();
-      throw std::runtime_error("W7: the subscription did not go live within 10 s " + sub_err);  // joined: safe
+      throw std::runtime_error("W7: the subscription did not go live within 10 s " +
+                               sub_err);  // joined: safe
     }
   }
 
@@ -850,7 +864,10 @@ void w7(es::Client& c) {
   }
   out("W7_target_evps", std::to_string(S().w7_rate));
   out("W7_writers", std::to_string(W));
-  outf("W7_sent_evps", last_ack > t0 ? static_cast<double>(sent.load()) / (static_cast<double>(last_ack - t0) / 1e9) : 0.0, 0);
+  outf("W7_sent_evps",
+       last_ack > t0 ? static_cast<double>(sent.load()) / (static_cast<double>(last_ack - t0) / 1e9)
+                     : 0.0,
+       0);
   out("W7_sent", std::to_string(sent.load()));
   out("W7_received", std::to_string(received.load()));
   out("W7_missing", std::to_string(sent.load() - received.load()));
@@ -930,36 +947,43 @@ std::string disk(const std::string& m) {
   return it == g_disk.end() ? "-" : it->second;
 }
 
-void print_report(const std::string& durability, const std::string& esd_exit, const std::string& store_info) {
+void print_report(const std::string& durability, const std::string& esd_exit,
+                  const std::string& store_info) {
   const Settings& s = S();
   const bool durable = durability == "sync";
   std::printf("\n## esd results (%s)\n\n", g_label.c_str());
-  std::printf("Settings: streams=%ld all=%ld big=%ld secs=%ld max_events=%ld clients=%ld batch=%ld "
-              "read_batch=%ld data_bytes=%ld W7 rate=%ld/s for %lds with %ld writers, drain_ms=%ld, "
-              "settle_ms=%ld, disk_secs=%ld, ids=%s, workloads=%s.\n\n",
-              s.streams, s.all_events, s.big_events, s.secs, s.max_events, s.w2_clients, s.batch,
-              s.read_batch, s.data_bytes, s.w7_rate, s.w7_secs, s.w7_writers, s.w7_drain_ms, s.settle_ms,
-              s.disk_secs, s.uuid_kind.c_str(), s.workloads.c_str());
-  std::printf("| config | durable | W1 ev/s | W1 p50 µs | W1 p99 µs | W2 ev/s (%ld cl) | W2 p99 µs | "
-              "W3 ev/s (×%ld) | W4 ev/s | W5 ev/s | W6 ev/s | W7 p50 µs | W7 p99 µs |\n",
-              s.w2_clients, s.batch);
+  std::printf(
+      "Settings: streams=%ld all=%ld big=%ld secs=%ld max_events=%ld clients=%ld batch=%ld "
+      "read_batch=%ld data_bytes=%ld W7 rate=%ld/s for %lds with %ld writers, drain_ms=%ld, "
+      "settle_ms=%ld, disk_secs=%ld, ids=%s, workloads=%s.\n\n",
+      s.streams, s.all_events, s.big_events, s.secs, s.max_events, s.w2_clients, s.batch,
+      s.read_batch, s.data_bytes, s.w7_rate, s.w7_secs, s.w7_writers, s.w7_drain_ms, s.settle_ms,
+      s.disk_secs, s.uuid_kind.c_str(), s.workloads.c_str());
+  std::printf(
+      "| config | durable | W1 ev/s | W1 p50 µs | W1 p99 µs | W2 ev/s (%ld cl) | W2 p99 µs | "
+      "W3 ev/s (×%ld) | W4 ev/s | W5 ev/s | W6 ev/s | W7 p50 µs | W7 p99 µs |\n",
+      s.w2_clients, s.batch);
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::printf("| %s | %s |", g_label.c_str(), durable ? "yes" : "no");
-  for (const char* m : {"W1_evps", "W1_p50_us", "W1_p99_us", "W2_evps", "W2_p99_us", "W3_evps", "W4_evps",
-                        "W5_evps", "W6_evps", "W7_p50_us", "W7_p99_us"})
+  for (const char* m : {"W1_evps", "W1_p50_us", "W1_p99_us", "W2_evps", "W2_p99_us", "W3_evps",
+                        "W4_evps", "W5_evps", "W6_evps", "W7_p50_us", "W7_p99_us"})
     std::printf(" %s |", cell(m).c_str());
   std::printf("\n\n");
-  std::printf("Ack means: %s\n\n",
-              durable ? "LMDB commit with its full sync (data pages, then the meta page) before the reply"
-                      : "LMDB commit with MDB_NOMETASYNC: data pages synced, the meta page not; an OS crash "
-                        "may undo the last commit (acked events)");
+  std::printf(
+      "Ack means: %s\n\n",
+      durable
+          ? "LMDB commit with its full sync (data pages, then the meta page) before the reply"
+          : "LMDB commit with MDB_NOMETASYNC: data pages synced, the meta page not; an OS crash "
+            "may undo the last commit (acked events)");
 
   std::printf("### The disk (same run, data directory's filesystem)\n\n");
   std::printf("| measure | value |\n|---|---|\n");
-  std::printf("| 4 KiB append + fdatasync, 1 thread (ops/s) | %s |\n", disk("fsync_append_per_s").c_str());
+  std::printf("| 4 KiB append + fdatasync, 1 thread (ops/s) | %s |\n",
+              disk("fsync_append_per_s").c_str());
   std::printf("|   p50 / p99 latency (µs) | %s / %s |\n", disk("fsync_append_p50_us").c_str(),
               disk("fsync_append_p99_us").c_str());
-  std::printf("| 4 KiB overwrite + fdatasync, 1 thread (ops/s) | %s |\n", disk("fsync_overwrite_per_s").c_str());
+  std::printf("| 4 KiB overwrite + fdatasync, 1 thread (ops/s) | %s |\n",
+              disk("fsync_overwrite_per_s").c_str());
   std::printf("|   p50 / p99 latency (µs) | %s / %s |\n", disk("fsync_overwrite_p50_us").c_str(),
               disk("fsync_overwrite_p99_us").c_str());
   std::printf("| 4 KiB append + fdatasync again at the END (ops/s) | %s |\n",
@@ -970,10 +994,12 @@ void print_report(const std::string& durability, const std::string& esd_exit, co
   std::printf("\n");
 
   std::printf("### W7 details\n\n| measure | value |\n|---|---|\n");
-  std::printf("| sent ev/s (target) | %s (%s) |\n", fmt("W7_sent_evps").c_str(), fmt("W7_target_evps").c_str());
+  std::printf("| sent ev/s (target) | %s (%s) |\n", fmt("W7_sent_evps").c_str(),
+              fmt("W7_target_evps").c_str());
   std::printf("| writers | %s |\n", fmt("W7_writers").c_str());
-  std::printf("| sent / received / missing / duplicate | %s / %s / %s / %s |\n", fmt("W7_sent").c_str(),
-              fmt("W7_received").c_str(), fmt("W7_missing").c_str(), fmt("W7_dups").c_str());
+  std::printf("| sent / received / missing / duplicate | %s / %s / %s / %s |\n",
+              fmt("W7_sent").c_str(), fmt("W7_received").c_str(), fmt("W7_missing").c_str(),
+              fmt("W7_dups").c_str());
   std::printf("| received before ack | %s |\n", fmt("W7_recv_before_ack").c_str());
   std::printf("| ack→receipt p50 / p99 / max µs | %s / %s / %s |\n", fmt("W7_p50_us").c_str(),
               fmt("W7_p99_us").c_str(), fmt("W7_max_us").c_str());
@@ -992,8 +1018,10 @@ void print_report(const std::string& durability, const std::string& esd_exit, co
       {"W3 n / batch p50 / p99 µs", {"W3_n", "W3_batch_p50_us", "W3_batch_p99_us"}},
       {"W4 n / p50 / p99 µs", {"W4_n", "W4_p50_us", "W4_p99_us"}},
       {"W4 stale version refused", {"W4_conflict_detected"}},
-      {"W5 n / complete / ordered / bodies intact", {"W5_n", "W5_complete", "W5_order_ok", "W5_data_ok"}},
-      {"W6 n / complete / ordered / bodies intact", {"W6_n", "W6_complete", "W6_order_ok", "W6_data_ok"}},
+      {"W5 n / complete / ordered / bodies intact",
+       {"W5_n", "W5_complete", "W5_order_ok", "W5_data_ok"}},
+      {"W6 n / complete / ordered / bodies intact",
+       {"W6_n", "W6_complete", "W6_order_ok", "W6_data_ok"}},
   };
   for (auto& [name, ms] : rows) {
     std::string v;
@@ -1013,15 +1041,16 @@ void print_report(const std::string& durability, const std::string& esd_exit, co
 }
 
 void usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s --esd PATH [--quick] [--data DIR] [--durability sync|nometasync] [--keep]\n"
-               "  --esd PATH        the esd binary to start\n"
-               "  --quick           the peers' QUICK sizes (100k log, 10k stream, 2 s per write workload)\n"
-               "  --data DIR        esd's data directory (must hold no store; default: a fresh temp dir)\n"
-               "  --durability D    passed to esd; the config is then named esd-D (default esd-sync)\n"
-               "  --keep            keep the temp dir (data, esd.log) at the end\n"
-               "Environment: the peers' PB_* variables, DISK_SECS, SKIP_DISK, ESB_UUID=v4|v7.\n",
-               argv0);
+  std::fprintf(
+      stderr,
+      "usage: %s --esd PATH [--quick] [--data DIR] [--durability sync|nometasync] [--keep]\n"
+      "  --esd PATH        the esd binary to start\n"
+      "  --quick           the peers' QUICK sizes (100k log, 10k stream, 2 s per write workload)\n"
+      "  --data DIR        esd's data directory (must hold no store; default: a fresh temp dir)\n"
+      "  --durability D    passed to esd; the config is then named esd-D (default esd-sync)\n"
+      "  --keep            keep the temp dir (data, esd.log) at the end\n"
+      "Environment: the peers' PB_* variables, DISK_SECS, SKIP_DISK, ESB_UUID=v4|v7.\n",
+      argv0);
 }
 
 }  // namespace
@@ -1038,11 +1067,16 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--esd") esd_path = value();
-    else if (a == "--data") data_arg = value();
-    else if (a == "--durability") durability = value();
-    else if (a == "--quick") quick = true;
-    else if (a == "--keep") keep = true;
+    if (a == "--esd")
+      esd_path = value();
+    else if (a == "--data")
+      data_arg = value();
+    else if (a == "--durability")
+      durability = value();
+    else if (a == "--quick")
+      quick = true;
+    else if (a == "--keep")
+      keep = true;
     else if (a == "-h" || a == "--help") {
       usage(argv[0]);
       return 0;
@@ -1066,10 +1100,11 @@ int main(int argc, char** argv) {
   }
   Settings settings(quick);
   g_settings = &settings;
-  if (settings.streams <= 0 || settings.read_batch <= 0 || settings.batch <= 0 || settings.w2_clients <= 0 ||
-      settings.data_bytes < 170 || settings.w7_rate <= 0) {
-    std::fprintf(stderr, "PB_STREAMS, PB_READ_BATCH, PB_BATCH, PB_W2_CLIENTS, PB_W7_RATE must be > 0 and "
-                         "PB_DATA_BYTES >= 170\n");
+  if (settings.streams <= 0 || settings.read_batch <= 0 || settings.batch <= 0 ||
+      settings.w2_clients <= 0 || settings.data_bytes < 170 || settings.w7_rate <= 0) {
+    std::fprintf(stderr,
+                 "PB_STREAMS, PB_READ_BATCH, PB_BATCH, PB_W2_CLIENTS, PB_W7_RATE must be > 0 and "
+                 "PB_DATA_BYTES >= 170\n");
     return 2;
   }
   if (settings.read_batch > static_cast<long>(es::kMaxReadLimit) ||
@@ -1098,12 +1133,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s already holds a store; esbench needs an empty one\n", data.c_str());
     return 2;
   }
-  std::fprintf(stderr, "== esbench %s (%s), work dir %s, data %s\n", g_label.c_str(), quick ? "quick" : "full",
-               work.c_str(), data.c_str());
+  std::fprintf(stderr, "== esbench %s (%s), work dir %s, data %s\n", g_label.c_str(),
+               quick ? "quick" : "full", work.c_str(), data.c_str());
 
   emit(g_label + "@1", "settings",
-       "streams=" + std::to_string(settings.streams) + " all=" + std::to_string(settings.all_events) +
-           " big=" + std::to_string(settings.big_events) + " secs=" + std::to_string(settings.secs) +
+       "streams=" + std::to_string(settings.streams) + " all=" +
+           std::to_string(settings.all_events) + " big=" + std::to_string(settings.big_events) +
+           " secs=" + std::to_string(settings.secs) +
            " data_bytes=" + std::to_string(settings.data_bytes));
   disk_step(data, false);
 
@@ -1115,20 +1151,22 @@ int main(int argc, char** argv) {
     return 1;
   }
   g_endpoint = esd.endpoint;
-  std::fprintf(stderr, "== esd pid %d on %s, log %s\n", static_cast<int>(esd.pid), esd.endpoint.c_str(),
-               esd.log_path.c_str());
+  std::fprintf(stderr, "== esd pid %d on %s, log %s\n", static_cast<int>(esd.pid),
+               esd.endpoint.c_str(), esd.log_path.c_str());
 
   std::string store_info = "-";
   {
     es::Client c(g_endpoint, client_options());
     auto st = c.status();
     if (!st.ok() || st->head != 0) {
-      std::fprintf(stderr, "esd status: %s\n", st.ok() ? "the store is not empty" : st.status().to_string().c_str());
+      std::fprintf(stderr, "esd status: %s\n",
+                   st.ok() ? "the store is not empty" : st.status().to_string().c_str());
       g_failed = true;
     } else {
       const std::string want = durability.empty() ? "sync" : durability;
       if (st->durability != want) {
-        std::fprintf(stderr, "esd reports durability %s, expected %s\n", st->durability.c_str(), want.c_str());
+        std::fprintf(stderr, "esd reports durability %s, expected %s\n", st->durability.c_str(),
+                     want.c_str());
         g_failed = true;
       }
     }
@@ -1136,26 +1174,37 @@ int main(int argc, char** argv) {
       Rng rng(0xABCDEF);
       const long streams = settings.streams;
       run_step("preload", [&] {
-        preload(c, rng, settings.all_events, [&](long i) { return sname("load-", i % streams); },
-                "preload_all_evps");
+        preload(
+            c, rng, settings.all_events, [&](long i) { return sname("load-", i % streams); },
+            "preload_all_evps");
       });
       run_step("W6", [&] { w6(c); });
       run_step("preload", [&] {
-        preload(c, rng, settings.big_events, [](long) { return std::string("big-0"); }, "preload_big_evps");
+        preload(
+            c, rng, settings.big_events, [](long) { return std::string("big-0"); },
+            "preload_big_evps");
       });
       run_step("W5", [&] { w5(c); });
-      run_step("W1", [&] { single_client(c, "W1", false); }, true);
-      run_step("W2", [&] { w2(); }, true);
-      run_step("W3", [&] { w3(c); }, true);
-      run_step("W4", [&] { w4(c); }, true);
-      run_step("W7", [&] { w7(c); }, true);
+      run_step(
+          "W1", [&] { single_client(c, "W1", false); }, true);
+      run_step(
+          "W2", [&] { w2(); }, true);
+      run_step(
+          "W3", [&] { w3(c); }, true);
+      run_step(
+          "W4", [&] { w4(c); }, true);
+      run_step(
+          "W7", [&] { w7(c); }, true);
       auto st2 = c.status();
       if (st2.ok()) {
         char b[256];
-        std::snprintf(b, sizeof b, "head %" PRIu64 ", %" PRIu64 " streams, data.mdb %.1f MiB, map %.0f MiB, "
+        std::snprintf(b, sizeof b,
+                      "head %" PRIu64 ", %" PRIu64
+                      " streams, data.mdb %.1f MiB, map %.0f MiB, "
                       "%" PRIu64 " appends, %" PRIu64 " conflicts",
                       st2->head, st2->streams, static_cast<double>(st2->store_bytes) / 1048576.0,
-                      static_cast<double>(st2->map_bytes) / 1048576.0, st2->appends, st2->conflicts);
+                      static_cast<double>(st2->map_bytes) / 1048576.0, st2->appends,
+                      st2->conflicts);
         store_info = b;
       }
     }

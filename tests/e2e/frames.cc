@@ -10,13 +10,6 @@
 // that is not JSON. Each (but the oversize one) must get an ErrorReply
 // within 2 s; esd's memory must stay small; afterwards ordinary requests
 // still work; SIGTERM stops esd with exit 0. Prints one line per case.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -31,10 +24,19 @@
 #include <string>
 #include <thread>
 #include <vector>
+
 #include <zmq.hpp>
 
 #include "es/client.h"
+
 #include "protocol/messages.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -113,8 +115,8 @@ bool start_esd(Esd& esd, const char* binary) {
     if (pid == 0) {
       FILE* f = std::freopen(esd.log.c_str(), "w", stderr);
       (void)f;
-      std::vector<std::string> args = {binary, "--data", data, "--listen", esd.endpoint,
-                                       "--publish", "tcp://127.0.0.1:*"};
+      std::vector<std::string> args = {
+          binary, "--data", data, "--listen", esd.endpoint, "--publish", "tcp://127.0.0.1:*"};
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -201,9 +203,11 @@ struct Expect {
 
 // Waits up to 2 s for one reply on `sock` and checks it is the ErrorReply
 // expected.
-void expect_error(const std::string& name, zmq::socket_t& sock, const Expect& want, Clock::time_point sent) {
+void expect_error(const std::string& name, zmq::socket_t& sock, const Expect& want,
+                  Clock::time_point sent) {
   zmq::pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0}};
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(sent + kReplyTimeout - Clock::now());
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(sent + kReplyTimeout - Clock::now());
   if (left.count() <= 0 || zmq::poll(items, 1, left) == 0) {
     return fail(name + ": no reply within 2 s");
   }
@@ -215,7 +219,8 @@ void expect_error(const std::string& name, zmq::socket_t& sock, const Expect& wa
   auto h = protocol::decode_header(frame);
   if (!h.ok()) return fail(name + ": reply header does not decode: " + h.status().message());
   if (h->kind != Kind::kError) {
-    return fail(name + ": reply kind " + std::to_string(static_cast<int>(h->kind)) + ", not 100 (error)");
+    return fail(name + ": reply kind " + std::to_string(static_cast<int>(h->kind)) +
+                ", not 100 (error)");
   }
   if (h->request_id != want.request_id) {
     return fail(name + ": reply request id " + std::to_string(h->request_id) + ", expected " +
@@ -225,18 +230,20 @@ void expect_error(const std::string& name, zmq::socket_t& sock, const Expect& wa
   if (!body.ok()) return fail(name + ": ErrorReply does not decode: " + body.status().message());
   auto code = static_cast<es::Code>(body->code);
   if (code != want.code) {
-    return fail(name + ": error code " + es::code_name(code) + " (" + body->message + "), expected " +
-                es::code_name(want.code));
+    return fail(name + ": error code " + es::code_name(code) + " (" + body->message +
+                "), expected " + es::code_name(want.code));
   }
   if (!want.message_part.empty() && body->message.find(want.message_part) == std::string::npos) {
-    return fail(name + ": message '" + body->message + "' does not mention '" + want.message_part + "'");
+    return fail(name + ": message '" + body->message + "' does not mention '" + want.message_part +
+                "'");
   }
-  std::printf("ok   %-44s -> error %s: %s (%lld ms)\n", name.c_str(), es::code_name(code), body->message.c_str(),
-              static_cast<long long>(ms));
+  std::printf("ok   %-44s -> error %s: %s (%lld ms)\n", name.c_str(), es::code_name(code),
+              body->message.c_str(), static_cast<long long>(ms));
   std::fflush(stdout);
 }
 
-void send_case(const std::string& name, zmq::socket_t& sock, const std::string& frame, const Expect& want) {
+void send_case(const std::string& name, zmq::socket_t& sock, const std::string& frame,
+               const Expect& want) {
   auto sent = Clock::now();
   if (!sock.send(zmq::buffer(frame), zmq::send_flags::none)) return fail(name + ": send failed");
   expect_error(name, sock, want, sent);
@@ -246,10 +253,12 @@ void check_memory(const std::string& after, pid_t pid) {
   auto [rss, hwm] = memory_kb(pid);
   if (rss < 0) return fail("cannot read /proc/" + std::to_string(pid) + "/status");
   if (rss > kMaxRssKb || hwm > kMaxRssKb) {
-    return fail("esd memory after " + after + ": VmRSS " + std::to_string(rss / 1024) + " MB, VmHWM " +
-                std::to_string(hwm / 1024) + " MB (limit " + std::to_string(kMaxRssKb / 1024) + " MB)");
+    return fail("esd memory after " + after + ": VmRSS " + std::to_string(rss / 1024) +
+                " MB, VmHWM " + std::to_string(hwm / 1024) + " MB (limit " +
+                std::to_string(kMaxRssKb / 1024) + " MB)");
   }
-  std::printf("ok   memory after %-31s -> VmRSS %ld MB, VmHWM %ld MB\n", after.c_str(), rss / 1024, hwm / 1024);
+  std::printf("ok   memory after %-31s -> VmRSS %ld MB, VmHWM %ld MB\n", after.c_str(), rss / 1024,
+              hwm / 1024);
   std::fflush(stdout);
 }
 
@@ -270,7 +279,8 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   Esd esd;
   const char* tmp_env = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp_env != nullptr && *tmp_env != '\0' ? tmp_env : "/tmp") + "/es-e2e-frames.XXXXXX";
+  std::string pattern = std::string(tmp_env != nullptr && *tmp_env != '\0' ? tmp_env : "/tmp") +
+                        "/es-e2e-frames.XXXXXX";
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   if (::mkdtemp(buf.data()) == nullptr) {
@@ -296,17 +306,20 @@ int main(int argc, char** argv) {
     send_case("5 random bytes", sock, junk.substr(0, 5), {0, kProtocol, "shorter than a header"});
   }
 
-  send_case("valid header, protocol version 2", sock, header(2, static_cast<std::uint8_t>(Kind::kStatus), 3),
-            {0, kProtocol, "version 2"});
-  send_case("valid header, protocol version 0", sock, header(0, static_cast<std::uint8_t>(Kind::kHello), 4),
-            {0, kProtocol, "version 0"});
+  send_case("valid header, protocol version 2", sock,
+            header(2, static_cast<std::uint8_t>(Kind::kStatus), 3), {0, kProtocol, "version 2"});
+  send_case("valid header, protocol version 0", sock,
+            header(0, static_cast<std::uint8_t>(Kind::kHello), 4), {0, kProtocol, "version 0"});
   send_case("header with unknown kind 77", sock, header(1, 77, 5), {5, kProtocol, "77"});
-  send_case("header with a reply kind (100) as request", sock, header(1, 100, 6), {6, kProtocol, "100"});
+  send_case("header with a reply kind (100) as request", sock, header(1, 100, 6),
+            {6, kProtocol, "100"});
 
   {
     std::string full = protocol::encode(Kind::kAppend, 7, one_event("frames-1", "{\"a\":1}"));
-    send_case("truncated append body (10 bytes short)", sock, full.substr(0, full.size() - 10), {7, kProtocol, ""});
-    send_case("append header without a body", sock, full.substr(0, protocol::kHeaderBytes), {7, kProtocol, ""});
+    send_case("truncated append body (10 bytes short)", sock, full.substr(0, full.size() - 10),
+              {7, kProtocol, ""});
+    send_case("append header without a body", sock, full.substr(0, protocol::kHeaderBytes),
+              {7, kProtocol, ""});
     send_case("append with 3 trailing bytes", sock, full + "xyz", {7, kProtocol, "trailing"});
   }
 
@@ -356,7 +369,8 @@ int main(int argc, char** argv) {
 
   {
     auto sent = Clock::now();
-    bool ok = sock.send(zmq::buffer(header(1, static_cast<std::uint8_t>(Kind::kStatus), 14)), zmq::send_flags::sndmore) &&
+    bool ok = sock.send(zmq::buffer(header(1, static_cast<std::uint8_t>(Kind::kStatus), 14)),
+                        zmq::send_flags::sndmore) &&
               sock.send(zmq::buffer(std::string("second frame")), zmq::send_flags::none);
     if (!ok) {
       fail("two-frame message: send failed");
@@ -372,9 +386,11 @@ int main(int argc, char** argv) {
     send_case("append: data that is not UTF-8", sock, f, {16, es::Code::kInvalidArgument, "data"});
     auto rq = one_event("frames-1", "{}");
     rq.events[0].metadata = "[1]";
-    send_case("append: metadata that is not an object", sock, protocol::encode(Kind::kAppend, 17, rq),
+    send_case("append: metadata that is not an object", sock,
+              protocol::encode(Kind::kAppend, 17, rq),
               {17, es::Code::kInvalidArgument, "metadata"});
-    send_case("append: empty stream name", sock, protocol::encode(Kind::kAppend, 18, one_event("", "{}")),
+    send_case("append: empty stream name", sock,
+              protocol::encode(Kind::kAppend, 18, one_event("", "{}")),
               {18, es::Code::kInvalidArgument, ""});
   }
 
@@ -392,9 +408,11 @@ int main(int argc, char** argv) {
       if (zmq::poll(items, 1, std::chrono::milliseconds(2000)) != 0) {
         fail("60 MiB frame: got a reply; ZeroMQ should have dropped the connection");
       } else {
-        std::printf("ok   %-44s -> no reply (connection dropped), %lld ms\n", "60 MiB frame (over the 48 MiB limit)",
+        std::printf("ok   %-44s -> no reply (connection dropped), %lld ms\n",
+                    "60 MiB frame (over the 48 MiB limit)",
                     static_cast<long long>(
-                        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sent).count()));
+                        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sent)
+                            .count()));
       }
     }
     // The first connection still gets answers.
@@ -431,7 +449,9 @@ int main(int argc, char** argv) {
       fail("append after the malformed frames: " + appended.status().to_string());
     } else if (appended->streams.size() != 1 || appended->streams[0].first_position != 1 ||
                appended->streams[0].first_version != 0) {
-      fail("append after the malformed frames: unexpected result (nothing else may have been stored)");
+      fail(
+          "append after the malformed frames: unexpected result (nothing else may have been "
+          "stored)");
     } else {
       std::printf("ok   %-44s -> position %llu\n", "append via es::Client",
                   static_cast<unsigned long long>(appended->streams[0].first_position));
@@ -449,19 +469,22 @@ int main(int argc, char** argv) {
     }
     // And so does the raw socket that sent all the junk.
     auto sent = Clock::now();
-    sock.send(zmq::buffer(protocol::encode(Kind::kStatus, 20, protocol::Empty{})), zmq::send_flags::none);
+    sock.send(zmq::buffer(protocol::encode(Kind::kStatus, 20, protocol::Empty{})),
+              zmq::send_flags::none);
     zmq::pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0}};
     zmq::message_t msg;
     if (zmq::poll(items, 1, kReplyTimeout) == 0 || !sock.recv(msg, zmq::recv_flags::dontwait)) {
       fail("status on the junk socket: no reply within 2 s");
     } else {
-      auto h = protocol::decode_header(std::string_view(static_cast<const char*>(msg.data()), msg.size()));
+      auto h = protocol::decode_header(
+          std::string_view(static_cast<const char*>(msg.data()), msg.size()));
       if (!h.ok() || h->kind != Kind::kStatusOk || h->request_id != 20) {
         fail("status on the junk socket: not a StatusOk for request 20");
       } else {
         std::printf("ok   %-44s -> status ok (%lld ms)\n", "status on the same raw socket",
                     static_cast<long long>(
-                        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sent).count()));
+                        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sent)
+                            .count()));
       }
     }
   }

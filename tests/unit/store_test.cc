@@ -1,6 +1,6 @@
 // Unit tests of the LMDB event store (es/store.h, es/writer.h) and of the
 // vocabulary it is built on (types, json, uuid).
-#include <rapidjson/document.h>
+#include "es/store.h"
 
 #include <algorithm>
 #include <array>
@@ -17,15 +17,16 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <rapidjson/document.h>
 
 #include "es/event.h"
 #include "es/json.h"
 #include "es/result.h"
 #include "es/status.h"
-#include "es/store.h"
 #include "es/types.h"
 #include "es/uuid.h"
 #include "es/writer.h"
+
 #include "temp_dir.h"
 
 using Catch::Matchers::Contains;
@@ -41,7 +42,8 @@ ProposedEvent ev(const std::string& stream, const std::string& type = "Happened"
   return ProposedEvent{stream, Uuid::v7(), type, data, ""};
 }
 
-AppendRequest req(std::vector<ProposedEvent> events, std::vector<StreamExpectation> expectations = {}) {
+AppendRequest req(std::vector<ProposedEvent> events,
+                  std::vector<StreamExpectation> expectations = {}) {
   AppendRequest r;
   r.events = std::move(events);
   r.expectations = std::move(expectations);
@@ -196,7 +198,8 @@ TEST_CASE("expectation exists succeeds on an existing stream and fails on a miss
   auto store = open_store(dir.path());
   must_append(*store, req({ev("present")}));
 
-  auto ok = must_append(*store, req({ev("present")}, {expect("present", ExpectedVersion::exists())}));
+  auto ok =
+      must_append(*store, req({ev("present")}, {expect("present", ExpectedVersion::exists())}));
   CHECK(ok.streams.at(0).first_version == 1);
 
   auto res = store->append(req({ev("absent")}, {expect("absent", ExpectedVersion::exists())}));
@@ -307,8 +310,9 @@ TEST_CASE("reading a stream forwards, backwards, from a version, with a limit", 
   auto store = open_store(dir.path());
   // Stream s gets versions 0..5; interleave another stream so positions differ.
   for (int i = 0; i < 6; ++i) {
-    must_append(*store, req({ev("s", i % 2 == 0 ? "Even" : "Odd", "{\"i\":" + std::to_string(i) + "}"),
-                             ev("other")}));
+    must_append(*store,
+                req({ev("s", i % 2 == 0 ? "Even" : "Odd", "{\"i\":" + std::to_string(i) + "}"),
+                     ev("other")}));
   }
   REQUIRE(store->head() == 12);
 
@@ -385,10 +389,10 @@ TEST_CASE("reading the whole log from a position, backwards, filtered", "[store]
   TempDir dir;
   auto store = open_store(dir.path());
   must_append(*store, req({ev("order-1", "Placed"), ev("order-1", "Paid")}));  // 1, 2
-  must_append(*store, req({ev("user-1", "Registered")}));                       // 3
-  must_append(*store, req({ev("order-2", "Placed")}));                          // 4
-  must_append(*store, req({ev("orders", "Placed")}));                           // 5: category "orders"
-  must_append(*store, req({ev("order-1", "Shipped"), ev("user-1", "Paid")}));   // 6, 7
+  must_append(*store, req({ev("user-1", "Registered")}));                      // 3
+  must_append(*store, req({ev("order-2", "Placed")}));                         // 4
+  must_append(*store, req({ev("orders", "Placed")}));  // 5: category "orders"
+  must_append(*store, req({ev("order-1", "Shipped"), ev("user-1", "Paid")}));  // 6, 7
   REQUIRE(store->head() == 7);
 
   SECTION("forwards from the start") {
@@ -503,7 +507,8 @@ TEST_CASE("reading an empty store", "[store][read]") {
 TEST_CASE("listing streams by prefix and after", "[store][read]") {
   TempDir dir;
   auto store = open_store(dir.path());
-  for (const char* s : {"order-1", "order-2", "order-3", "user-1", "zeta"}) must_append(*store, req({ev(s)}));
+  for (const char* s : {"order-1", "order-2", "order-3", "user-1", "zeta"})
+    must_append(*store, req({ev(s)}));
   must_append(*store, req({ev("order-2")}));
   auto names = [](const std::vector<StreamInfo>& v) {
     std::vector<std::string> out;
@@ -652,9 +657,9 @@ TEST_CASE("a multi-stream append with a failing expectation writes nothing", "[s
   TempDir dir;
   auto store = open_store(dir.path());
   must_append(*store, req({ev("b")}));  // b at version 0
-  auto res = store->append(req({ev("a"), ev("b"), ev("a")},
-                               {expect("a", ExpectedVersion::no_stream()),
-                                expect("b", ExpectedVersion::exact(5))}));
+  auto res =
+      store->append(req({ev("a"), ev("b"), ev("a")}, {expect("a", ExpectedVersion::no_stream()),
+                                                      expect("b", ExpectedVersion::exact(5))}));
   require_conflict(res, "expected version 5", "at version 0", Version{0});
   CHECK_THAT(res.status().message(), Contains("b"));
   CHECK(store->head() == 1);
@@ -807,7 +812,8 @@ TEST_CASE("Writer: concurrent appenders get gapless, unique positions", "[writer
     std::thread reader([&] {
       ReadRequest rq = all_rq();
       rq.from = 1;
-      while (rq.from <= kTotal && std::chrono::steady_clock::now() < start + std::chrono::seconds(10)) {
+      while (rq.from <= kTotal &&
+             std::chrono::steady_clock::now() < start + std::chrono::seconds(10)) {
         auto page = store->read(rq);
         if (!page.ok()) {
           ++reader_errors;
@@ -848,8 +854,8 @@ TEST_CASE("Writer: concurrent appenders get gapless, unique positions", "[writer
     CHECK_FALSE(writer.is_failed());
   }
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  INFO("took " << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms in "
-               << seen.groups << " groups");
+  INFO("took " << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()
+               << " ms in " << seen.groups << " groups");
   CHECK(elapsed < std::chrono::seconds(10));
 
   CHECK(refused == 0);
@@ -874,7 +880,7 @@ TEST_CASE("Writer: concurrent appenders get gapless, unique positions", "[writer
   CHECK(failed == 0);
   CHECK(out_of_order == 0);
   std::sort(got.begin(), got.end());
-  CHECK(got == iota(1, kTotal));            // exactly 1..N, no repeats
+  CHECK(got == iota(1, kTotal));             // exactly 1..N, no repeats
   CHECK(seen.committed == iota(1, kTotal));  // groups reported in commit order
 
   CHECK(store->head() == kTotal);
@@ -964,7 +970,8 @@ TEST_CASE("the map grows when it is full", "[store][map]") {
     int n = 0;
     for (int a = 0; a < kAppends; ++a) {
       std::vector<ProposedEvent> events;
-      for (int k = 0; k < kPerAppend; ++k, ++n) events.push_back(ev("big-" + std::to_string(a % 3), "Big", data_of(n)));
+      for (int k = 0; k < kPerAppend; ++k, ++n)
+        events.push_back(ev("big-" + std::to_string(a % 3), "Big", data_of(n)));
       auto res = must_append(*store, req(std::move(events)));
       CHECK(res.streams.size() == 1);
     }
@@ -986,7 +993,8 @@ TEST_CASE("the map grows when it is full", "[store][map]") {
     auto store = open_store(dir.path(), options);
     CHECK(store->head() == kAppends * kPerAppend);
     std::vector<ProposedEvent> events;
-    for (int k = 0; k < kPerAppend; ++k) events.push_back(ev("big-0", "Big", data_of(kAppends * kPerAppend + k)));
+    for (int k = 0; k < kPerAppend; ++k)
+      events.push_back(ev("big-0", "Big", data_of(kAppends * kPerAppend + k)));
     must_append(*store, req(std::move(events)));
     CHECK(store->head() == (kAppends + 1) * kPerAppend);
     auto rq = all_rq();
@@ -1079,12 +1087,17 @@ TEST_CASE("validate() rejects malformed appends with a clear message", "[store][
     invalid(req({ev(std::string("a\0b", 3))}), "stream name must not contain control characters");
     invalid(req({ev("a\x7f")}), "stream name must not contain control characters");
   }
-  SECTION("control characters in the type") { invalid(req({ev("s", "T\t")}), "event type must not contain control"); }
+  SECTION("control characters in the type") {
+    invalid(req({ev("s", "T\t")}), "event type must not contain control");
+  }
   SECTION("names too long") {
     CHECK(Store::validate(req({ev(std::string(kMaxNameBytes, 's'))})).ok());
-    invalid(req({ev(std::string(kMaxNameBytes + 1, 's'))}), "stream name is 256 bytes; the limit is 255");
+    invalid(req({ev(std::string(kMaxNameBytes + 1, 's'))}),
+            "stream name is 256 bytes; the limit is 255");
   }
-  SECTION("invalid UTF-8 in a name") { invalid(req({ev("s", "T\xff")}), "event type is not valid UTF-8"); }
+  SECTION("invalid UTF-8 in a name") {
+    invalid(req({ev("s", "T\xff")}), "event type is not valid UTF-8");
+  }
   SECTION("nil id") {
     ProposedEvent e = ev("s");
     e.id = Uuid{};
@@ -1105,7 +1118,8 @@ TEST_CASE("validate() rejects malformed appends with a clear message", "[store][
   SECTION("data over 1 MiB") {
     std::string at_limit = "\"" + std::string(kMaxDataBytes - 2, 'x') + "\"";
     CHECK(Store::validate(req({ev("s", "T", at_limit)})).ok());
-    invalid(req({ev("s", "T", at_limit + " ")}), "event data is 1048577 bytes; the limit is 1048576");
+    invalid(req({ev("s", "T", at_limit + " ")}),
+            "event data is 1048577 bytes; the limit is 1048576");
   }
   SECTION("empty data") { invalid(req({ev("s", "T", "")}), "data"); }
   SECTION("metadata over 64 KiB") {
@@ -1137,13 +1151,15 @@ TEST_CASE("append() validates and writes nothing when invalid", "[store][validat
 // ================================================================= json
 
 TEST_CASE("canonical_json minifies and keeps numbers as written", "[json]") {
-  auto c = canonical_json(" { \"a\" : [ 1 , 2 ,\n3 ] ,\t\"b\" : \"x y\" , \"c\" : { } , \"d\":null,\"e\":true } ",
-                          "data", kMaxDataBytes);
+  auto c = canonical_json(
+      " { \"a\" : [ 1 , 2 ,\n3 ] ,\t\"b\" : \"x y\" , \"c\" : { } , \"d\":null,\"e\":true } ",
+      "data", kMaxDataBytes);
   REQUIRE(c.ok());
   CHECK(*c == R"({"a":[1,2,3],"b":"x y","c":{},"d":null,"e":true})");
 
-  auto n = canonical_json("[12345678901234567890123, 1.10, -0.0, 1E5, 0.1e-3, 18446744073709551616]", "data",
-                          kMaxDataBytes);
+  auto n =
+      canonical_json("[12345678901234567890123, 1.10, -0.0, 1E5, 0.1e-3, 18446744073709551616]",
+                     "data", kMaxDataBytes);
   INFO(n.status().to_string());
   REQUIRE(n.ok());
   CHECK(*n == "[12345678901234567890123,1.10,-0.0,1E5,0.1e-3,18446744073709551616]");
@@ -1159,7 +1175,8 @@ TEST_CASE("canonical_json minifies and keeps numbers as written", "[json]") {
 }
 
 TEST_CASE("canonical_json rejects invalid JSON and names the field", "[json]") {
-  for (const char* bad : {"", "{", "{\"a\":}", "[1,]", "{\"a\":1} {}", "nul", "'x'", "{a:1}", "01"}) {
+  for (const char* bad :
+       {"", "{", "{\"a\":}", "[1,]", "{\"a\":1} {}", "nul", "'x'", "{a:1}", "01"}) {
     auto r = canonical_json(bad, "metadata", kMaxMetadataBytes);
     INFO("input: '" << bad << "'");
     REQUIRE_FALSE(r.ok());
@@ -1185,7 +1202,8 @@ TEST_CASE("canonical_json bounds the size and the nesting depth", "[json]") {
   CHECK(ok64.ok());
   CHECK(canonical_json(nested_obj(kMaxJsonDepth), "data", kMaxDataBytes).ok());
 
-  for (const auto& deep : {nested(kMaxJsonDepth + 1), nested_obj(kMaxJsonDepth + 1), nested(100'000)}) {
+  for (const auto& deep :
+       {nested(kMaxJsonDepth + 1), nested_obj(kMaxJsonDepth + 1), nested(100'000)}) {
     auto r = canonical_json(deep, "data", kMaxDataBytes);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == Code::kInvalidArgument);
@@ -1202,8 +1220,9 @@ TEST_CASE("canonical_json bounds the size and the nesting depth", "[json]") {
 }
 
 TEST_CASE("canonical_json rejects invalid UTF-8", "[json]") {
-  for (std::string bad : {std::string("\"\xff\""), std::string("\"a\xc3\""), std::string("\"\xc0\xaf\""),
-                          std::string("\"\xed\xa0\x80\""), std::string("{\"k\xfe\":1}")}) {
+  for (std::string bad :
+       {std::string("\"\xff\""), std::string("\"a\xc3\""), std::string("\"\xc0\xaf\""),
+        std::string("\"\xed\xa0\x80\""), std::string("{\"k\xfe\":1}")}) {
     auto r = canonical_json(bad, "data", kMaxDataBytes);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == Code::kInvalidArgument);
@@ -1294,7 +1313,8 @@ TEST_CASE("parse_event_fields reads one event line", "[json]") {
     CHECK(f->stream == std::optional<std::string>("order-1"));
     CHECK(f->type == std::optional<std::string>("Placed"));
     CHECK(f->id == std::optional<std::string>("0189abcd-ef01-7abc-8def-0123456789ab"));
-    CHECK(f->data == std::optional<std::string>(R"({"n":12345678901234567890123,"f":1.10,"a":[{"data":1}]})"));
+    CHECK(f->data ==
+          std::optional<std::string>(R"({"n":12345678901234567890123,"f":1.10,"a":[{"data":1}]})"));
     CHECK(f->metadata == std::optional<std::string>(R"({"u":"v"})"));
   }
   SECTION("scalar data, absent and null fields") {
@@ -1309,7 +1329,8 @@ TEST_CASE("parse_event_fields reads one event line", "[json]") {
     CHECK(g->data == std::optional<std::string>("-0.5e3"));
   }
   SECTION("other members are ignored, however nested") {
-    auto f = parse_event_fields(R"({"extra":{"data":[1],"stream":"no"},"more":[["type"]],"type":"T","data":[]})");
+    auto f = parse_event_fields(
+        R"({"extra":{"data":[1],"stream":"no"},"more":[["type"]],"type":"T","data":[]})");
     REQUIRE(f.ok());
     CHECK(f->data == std::optional<std::string>("[]"));
     CHECK(f->type == std::optional<std::string>("T"));
@@ -1325,11 +1346,13 @@ TEST_CASE("parse_event_fields reads one event line", "[json]") {
     }
     auto named = parse_event_fields(R"({"type":7})");
     CHECK_THAT(named.status().message(), Contains("\"type\" must be a string"));
-    std::string deep = R"({"data":)" + std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']') + "}";
+    std::string deep = R"({"data":)" + std::string(kMaxJsonDepth + 1, '[') +
+                       std::string(kMaxJsonDepth + 1, ']') + "}";
     auto too_deep = parse_event_fields(deep);
     REQUIRE_FALSE(too_deep.ok());
     CHECK_THAT(too_deep.status().message(), Contains("deeper than 64"));
-    std::string ok_deep = R"({"data":)" + std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']') + "}";
+    std::string ok_deep =
+        R"({"data":)" + std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']') + "}";
     CHECK(parse_event_fields(ok_deep).ok());
   }
 }
@@ -1394,18 +1417,17 @@ TEST_CASE("Uuid parse and to_string round trip", "[uuid]") {
 
 TEST_CASE("Uuid::parse rejects bad input", "[uuid]") {
   for (const char* bad : {
-           "",
-           "not-a-uuid",
-           "0189abcd-ef01-7abc-8def-0123456789a",     // 35 chars
-           "0189abcd-ef01-7abc-8def-0123456789abc",   // 37 chars
-           "0189abcdef017abc8def0123456789ab",        // no dashes
-           "0189abcd-ef01-7abc-8def-0123456789ag",    // bad hex digit
-           "0189abcdef-01-7abc-8def-0123456789a",     // dash misplaced
-           "{189abcd-ef01-7abc-8def-0123456789ab",    // brace
-           " 189abcd-ef01-7abc-8def-0123456789ab",    // space
-           "--89abcd-ef01-7abc-8def-0123456789ab",    // dashes for hex digits
-           "0189abcd-ef01-7abc-8def-01234567--ab",    // dashes for hex digits
-           "0189abcd-ef01-7abc-8def-0123456789-b",    // dash in last group
+           "", "not-a-uuid",
+           "0189abcd-ef01-7abc-8def-0123456789a",    // 35 chars
+           "0189abcd-ef01-7abc-8def-0123456789abc",  // 37 chars
+           "0189abcdef017abc8def0123456789ab",       // no dashes
+           "0189abcd-ef01-7abc-8def-0123456789ag",   // bad hex digit
+           "0189abcdef-01-7abc-8def-0123456789a",    // dash misplaced
+           "{189abcd-ef01-7abc-8def-0123456789ab",   // brace
+           " 189abcd-ef01-7abc-8def-0123456789ab",   // space
+           "--89abcd-ef01-7abc-8def-0123456789ab",   // dashes for hex digits
+           "0189abcd-ef01-7abc-8def-01234567--ab",   // dashes for hex digits
+           "0189abcd-ef01-7abc-8def-0123456789-b",   // dash in last group
        }) {
     INFO("input: '" << bad << "'");
     auto r = Uuid::parse(bad);
