@@ -78,6 +78,7 @@ Server::~Server() {
 }
 
 Status Server::bind() {
+  published_head_ = store_.head();  // everything stored before start counts as published
   try {
     for (auto* s :
          {&router_, &pub_, &completions_in_, &completions_out_, &router_monitor_, &pub_monitor_}) {
@@ -180,7 +181,7 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   // Commit and answer what is queued, then say goodbye.
   writer_->close();
   drain_completions(false);
-  protocol::HeartbeatNotice bye{store_.head(), "primary"};
+  protocol::HeartbeatNotice bye{published_head_, "primary"};
   pub_.send(zmq::buffer(protocol::encode(Kind::kStopping, 0, bye)), zmq::send_flags::dontwait);
   if (stop_requested_by_client_) {
     reply(stop_identity_,
@@ -332,6 +333,7 @@ void Server::publish_events(const std::vector<es::RecordedEvent>& events) {
     bytes = 0;
   };
   for (const auto& e : events) {
+    published_head_ = e.position;
     notice.events.push_back(e);
     bytes += e.data.size() + e.metadata.size() + e.stream.size() + 64;
     if (notice.events.size() >= kPublishChunkEvents || bytes >= kPublishChunkBytes) flush();
@@ -340,7 +342,7 @@ void Server::publish_events(const std::vector<es::RecordedEvent>& events) {
 }
 
 void Server::publish_heartbeat() {
-  protocol::HeartbeatNotice hb{store_.head(), "primary"};
+  protocol::HeartbeatNotice hb{published_head_, "primary"};
   pub_.send(zmq::buffer(protocol::encode(Kind::kHeartbeat, 0, hb)), zmq::send_flags::dontwait);
 }
 

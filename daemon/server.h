@@ -81,6 +81,9 @@ class Server {
   std::unique_ptr<es::Writer> writer_;
   std::unordered_map<std::uint64_t, PendingReply> pending_;
   std::uint64_t next_tag_ = 1;
+  // The last position published: heartbeats carry this, not the store's
+  // head, which the writer moves at commit before the loop publishes.
+  es::Position published_head_ = 0;
   std::string bound_listen_;  // as bound: a port of * resolved
   std::string bound_publish_;
   bool stopping_ = false;
