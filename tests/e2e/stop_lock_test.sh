@@ -59,25 +59,24 @@ assert_exit 0 es append one -t T -d '{"x":3}'
 assert_eq "$(jq -c '[.first_version, .first_position]' <<<"$OUT")" '[2,28]' "append after restart"
 grep -q "head position 27" "$ESD_LOG" || fail "the start log line does not give head 27: $(cat "$ESD_LOG")"
 
+# Sends SIG to the running esd: it must exit 0 and log the signal and the
+# position it stopped at.
+stop_by_signal() {
+  local sig=$1 pid=$ESD_PID log=$ESD_LOG
+  kill -"$sig" "$pid"
+  wait_pid "$pid" 15
+  assert_eq "$WAIT_RC" 0 "esd exit status after SIG$sig"
+  grep -q "stopping: signal" "$log" || fail "the log does not say a signal stopped esd: $(cat "$log")"
+  grep -q "stopped at position 28" "$log" || fail "no 'stopped at position 28' in the log: $(cat "$log")"
+}
+
 check "SIGTERM: esd exits 0 and logs the stop"
-pid=$ESD_PID
-log=$ESD_LOG
-kill -TERM "$pid"
-wait_pid "$pid" 15
-assert_eq "$WAIT_RC" 0 "esd exit status after SIGTERM"
-grep -q "stopping: signal" "$log" || fail "the log does not say a signal stopped esd: $(cat "$log")"
-grep -q "stopped at position 28" "$log" || fail "no 'stopped at position 28' in the log: $(cat "$log")"
+stop_by_signal TERM
 
 check "SIGINT: esd exits 0 too"
 start_esd "$data"
 assert_eq "$(es status | jq .head)" 28 "head after restart"
-pid=$ESD_PID
-log=$ESD_LOG
-kill -INT "$pid"
-wait_pid "$pid" 15
-assert_eq "$WAIT_RC" 0 "esd exit status after SIGINT"
-grep -q "stopping: signal" "$log" || fail "the log does not say a signal stopped esd: $(cat "$log")"
-grep -q "stopped at position 28" "$log" || fail "no 'stopped at position 28' in the log: $(cat "$log")"
+stop_by_signal INT
 
 check "the lock is released on stop: a new esd takes the directory"
 start_esd "$data"
