@@ -1,9 +1,17 @@
-// cmd/cmd_tail.cc: `es tail [STREAM|--category C|--all]`
+// cmd/cmd_tail.cc: `es tail [STREAM | --stream S | --category C | --all]`
 //
-// Prints every event appended from now on (or from --from, then live), one
-// line per event, flushed per line, in position order with no gap and no
-// duplicate (es::Subscription), until interrupted: SIGINT/SIGTERM exit 0.
+// Prints every committed event that matches, one line per event, flushed per
+// line, in position order with no gap and no duplicate (es::Subscription):
+// from --from (default: the end), then live, through restarts of the node.
+// Ends with 0 on SIGINT/SIGTERM, after --count events, at the head with
+// --until-head, or when stdout closes; with 5 when the node is lost and
+// --no-reconnect is given. A named subscription (--name) saves its
+// checkpoint on the node before it exits.
 #include <csignal>
+#include <cstdio>
+#include <optional>
+
+#include "es/subscription.h"
 
 #include "commands.h"
 #include "output.h"
@@ -16,42 +24,68 @@ extern "C" void on_interrupt(int) { g_interrupted = true; }
 
 struct TailArgs {
   std::string stream;
+  std::string stream_option;
   bool all = false;
   std::string category;
   std::vector<std::string> types;
   std::string from = "end";
+  std::optional<std::uint64_t> count;
+  bool until_head = false;
+  std::string name;
+  bool no_reconnect = false;
 };
 
-ExitCode run_tail(const TailArgs& args, Context& ctx) {
-  if (!args.stream.empty() && (args.all || !args.category.empty())) {
-    return ctx.usage("give a STREAM, --category or --all (one of them)");
+// Parses --from: a position, start or end.
+es::Status parse_from(const std::string& text, es::SubscriptionOptions* options) {
+  if (text == "end") {
+    options->from_end = true;
+    return {};
   }
-  if (args.all && !args.category.empty()) return ctx.usage("give --category or --all, not both");
-  auto client = ctx.connect();
-  es::Position from = 1;
-  if (args.from == "end") {
-    auto head = es::Subscription::head(*client);
-    if (!head.ok()) return ctx.fail(head.status());
-    from = *head + 1;
-  } else if (args.from != "start") {
-    try {
-      std::size_t used = 0;
-      from = std::stoull(args.from, &used);
-      if (used != args.from.size()) throw std::invalid_argument(args.from);
-    } catch (const std::exception&) {
-      return ctx.usage("--from takes a position, start or end, not '" + args.from + "'");
-    }
+  if (text == "start") {
+    options->from = 1;
+    return {};
   }
+  try {
+    std::size_t used = 0;
+    options->from = std::stoull(text, &used);
+    if (used == text.size() && text[0] != '-') return {};
+  } catch (const std::exception&) {
+  }
+  return es::Status::invalid("--from takes a position, start or end, not '" + text + "'");
+}
+
+ExitCode run_tail(TailArgs args, Context& ctx) {
+  if (!args.stream.empty() && !args.stream_option.empty())
+    return ctx.usage("give the stream once: as STREAM or as --stream");
+  if (args.stream.empty()) args.stream = args.stream_option;
+  int scopes = !args.stream.empty() + args.all + !args.category.empty();
+  if (scopes > 1) return ctx.usage("give one of STREAM, --stream, --category and --all");
+  if (args.count && *args.count == 0) return ctx.usage("--count takes a number above 0");
+  es::SubscriptionOptions options;
+  options.filter = es::SubscriptionFilter{args.stream, args.category, args.types};
+  if (es::Status s = parse_from(args.from, &options); !s.ok()) return ctx.usage(s.message());
+  options.name = args.name;
+  options.until_head = args.until_head;
+  options.reconnect = !args.no_reconnect;
+  options.on_notice = [](const std::string& what) {
+    std::fprintf(stderr, "es: tail: %s\n", what.c_str());
+  };
+
   struct sigaction sa {};
-  sa.sa_handler = on_interrupt;
+  sa.sa_handler = on_interrupt;  // no SA_RESTART: a wait ends with EINTR
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  es::Subscription sub(*client, es::SubscriptionFilter{args.stream, args.category, args.types},
-                       from);
-  es::Status s =
-      sub.run([&](const es::RecordedEvent& e) { return ctx.emit(event_line(e, ctx.text()), true); },
-              g_interrupted);
-  if (!s.ok() && !g_interrupted) return ctx.fail(s);
+  auto client = ctx.connect();
+  es::Subscription sub(*client, std::move(options));
+  std::uint64_t left = args.count.value_or(0);
+  es::Status s = sub.run(
+      [&](const es::RecordedEvent& e) {
+        if (!ctx.emit(event_line(e, ctx.text()), true)) return es::Delivery::kRefused;
+        if (args.count && --left == 0) return es::Delivery::kStop;
+        return es::Delivery::kContinue;
+      },
+      g_interrupted);
+  if (!s.ok()) return ctx.fail(s);
   return ExitCode::kSuccess;
 }
 
@@ -60,16 +94,30 @@ ExitCode run_tail(const TailArgs& args, Context& ctx) {
 void register_tail(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<TailArgs>();
   CLI::App* sub = app.add_subcommand(
-      "tail", "Print events as they are appended (from now on, or --from a position)");
+      "tail",
+      "Print events as they are committed, from now on or --from a position, with no gap and "
+      "no duplicate");
   sub->add_option("stream", args->stream, "Only this stream")->type_name("STREAM");
+  sub->add_option("--stream", args->stream_option, "Only this stream (as the argument)")
+      ->type_name("STREAM");
   sub->add_flag("--all", args->all, "Every stream (the default)");
   sub->add_option("--category", args->category, "Only streams of this category")
       ->type_name("CATEGORY");
   sub->add_option("--type", args->types, "Only events of this type (repeatable)")
       ->type_name("TYPE")
       ->allow_extra_args(false);
-  sub->add_option("--from", args->from, "Where to start: a position, start or end (default end)")
+  sub->add_option("--from", args->from,
+                  "Where to start: a position, start or end (default end: new events only)")
       ->type_name("POSITION");
+  sub->add_option("-n,--count", args->count, "Exit after printing N events")->type_name("N");
+  sub->add_flag("--until-head", args->until_head,
+                "Exit once caught up with the head as of the start (replay history)");
+  sub->add_option("--name", args->name,
+                  "Durable subscription: resume after the checkpoint the node keeps for NAME, "
+                  "and move it as events are written out")
+      ->type_name("NAME");
+  sub->add_flag("--no-reconnect", args->no_reconnect,
+                "Exit with 5 when the node stops or goes silent, instead of waiting for it");
   sub->callback([args, &ctx] { ctx.exit_code = run_tail(*args, ctx); });
 }
 

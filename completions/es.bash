@@ -24,8 +24,8 @@ _es_cmd()
             npos=1
             ;;
         'es tail')
-            opts='-h --help --all --category --type --from -s --server -o --output --timeout'
-            vopts='--category --type --from -s --server -o --output --timeout'
+            opts='-h --help --stream --all --category --type --from -n --count --until-head --name --no-reconnect -s --server -o --output --timeout'
+            vopts='--stream --category --type --from -n --count --name -s --server -o --output --timeout'
             npos=1
             ;;
         'es streams')
@@ -58,7 +58,7 @@ _es_values()
         'es append|-e' | 'es append|--expect')
             _es_words 'any no-stream exists'
             ;;
-        'es append|@0' | 'es read|@0' | 'es tail|@0')
+        'es append|@0' | 'es read|@0' | 'es tail|--stream' | 'es tail|@0')
             _es_names 's/.*"stream":"\([^"]*\)".*/\1/p'
             ;;
         'es read|--category' | 'es tail|--category')

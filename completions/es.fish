@@ -29,7 +29,7 @@ function __es_state
                 case 'es read'
                     set vopts -f --from -n --limit --type --category -s --server -o --output --timeout
                 case 'es tail'
-                    set vopts --category --type --from -s --server -o --output --timeout
+                    set vopts --stream --category --type --from -n --count --name -s --server -o --output --timeout
                 case 'es streams'
                     set vopts --prefix -s --server -o --output --timeout
                 case 'es status'
@@ -89,7 +89,7 @@ complete -c es -f
 # es
 complete -c es -n "__es_is es" -a append -d 'Append events to a stream (one with --data, else NDJSON from stdin)'
 complete -c es -n "__es_is es" -a read -d 'Read a stream, or the whole log with --all, as NDJSON'
-complete -c es -n "__es_is es" -a tail -d 'Print events as they are appended (from now on, or --from a position)'
+complete -c es -n "__es_is es" -a tail -d 'Print events as they are committed, from now on or --from a position, with no gap and no duplicate'
 complete -c es -n "__es_is es" -a streams -d 'List streams with their last version and position'
 complete -c es -n "__es_is es" -a status -d 'Show the node\'s role, head, streams, size, uptime and connections'
 complete -c es -n "__es_is es" -a stop -d 'Stop the node gracefully and wait for its confirmation'
@@ -129,10 +129,15 @@ complete -c es -n "__es_is 'es read' 0 0" -a '(__es_names \'.*"stream":"([^"]*)"
 
 # es tail
 complete -c es -n "__es_is 'es tail'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es tail'" -l stream -x -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'Only this stream (as the argument)'
 complete -c es -n "__es_is 'es tail'" -l all -d 'Every stream (the default)'
 complete -c es -n "__es_is 'es tail'" -l category -x -a '(__es_names \'.*"stream":"([^"-]*).*\')' -d 'Only streams of this category'
 complete -c es -n "__es_is 'es tail'" -l type -x -d 'Only events of this type (repeatable)'
-complete -c es -n "__es_is 'es tail'" -l from -x -a 'start end' -d 'Where to start: a position, start or end (default end)'
+complete -c es -n "__es_is 'es tail'" -l from -x -a 'start end' -d 'Where to start: a position, start or end (default end: new events only)'
+complete -c es -n "__es_is 'es tail'" -s n -l count -x -d 'Exit after printing N events'
+complete -c es -n "__es_is 'es tail'" -l until-head -d 'Exit once caught up with the head as of the start (replay history)'
+complete -c es -n "__es_is 'es tail'" -l name -x -d 'Durable subscription: resume after the checkpoint the node keeps for NAME, and move it as events are written out'
+complete -c es -n "__es_is 'es tail'" -l no-reconnect -d 'Exit with 5 when the node stops or goes silent, instead of waiting for it'
 complete -c es -n "__es_is 'es tail'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es tail'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es tail'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'

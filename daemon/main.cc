@@ -52,6 +52,24 @@ void signal_thread(zmq::context_t& ctx, const std::string& endpoint, sigset_t se
   }
 }
 
+// ESD_FAILPOINT=NAME:N (a testing aid, esd(8)): the group count at which
+// the named failpoint fires; 0 when it is not set.
+es::Result<std::uint64_t> failpoint_group(const std::string& name) {
+  const char* env = std::getenv("ESD_FAILPOINT");
+  if (env == nullptr || *env == '\0') return std::uint64_t{0};
+  std::string spec(env);
+  std::string prefix = name + ":";
+  try {
+    std::size_t used = 0;
+    if (spec.rfind(prefix, 0) == 0) {
+      std::uint64_t n = std::stoull(spec.substr(prefix.size()), &used);
+      if (used == spec.size() - prefix.size() && n > 0) return n;
+    }
+  } catch (const std::exception&) {
+  }
+  return es::Status::invalid("ESD_FAILPOINT: expected " + prefix + "N (N > 0), not '" + spec + "'");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,6 +87,11 @@ int main(int argc, char** argv) {
                  "Publisher endpoint (default: next port, or PATH.pub for ipc)");
   app.add_option("--heartbeat", heartbeat_ms, "Heartbeat interval in milliseconds")
       ->check(CLI::Range(10, 3'600'000))
+      ->capture_default_str();
+  app.add_option("--publish-hwm", server_options.publish_hwm,
+                 "Frames queued per subscriber before the publisher drops (subscribers "
+                 "repair drops from the store)")
+      ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();
   app.add_option("--durability", durability, "sync (default) or nometasync")
       ->check(CLI::IsMember({"sync", "nometasync"}))
@@ -91,6 +114,12 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
   spdlog::set_level(spdlog::level::from_str(log_level));
   server_options.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+  if (auto fp = failpoint_group("exit-before-publish"); fp.ok()) {
+    server_options.exit_before_publish_group = *fp;
+  } else {
+    spdlog::error("{}", fp.status().message());
+    return kExitUsage;
+  }
   server_options.durability = durability;
 
   // Signals are taken by one thread only; the rest never see them.

@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include <cstdlib>
+
 #include <spdlog/spdlog.h>
 #include <zmq.h>
 
@@ -16,7 +18,9 @@ namespace {
 
 constexpr int kMaxRequestsPerTurn = 1000;
 constexpr std::size_t kPublishChunkEvents = 1000;
-constexpr std::size_t kPublishChunkBytes = 1u << 20;
+// A published frame holds at most this much, so that publish_hwm frames per
+// subscriber stay within a known bound (1000 x 256 KiB = 256 MiB at worst).
+constexpr std::size_t kPublishChunkBytes = 256u << 10;
 const char* const kCompletionsEndpoint = "inproc://esd-completions";
 const char* const kRouterMonitorEndpoint = "inproc://esd-router-monitor";
 const char* const kPubMonitorEndpoint = "inproc://esd-pub-monitor";
@@ -87,7 +91,7 @@ Status Server::bind() {
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(es::kMaxFrameBytes));
     router_.set(zmq::sockopt::sndhwm, 100'000);
     router_.set(zmq::sockopt::rcvhwm, 100'000);
-    pub_.set(zmq::sockopt::sndhwm, 100'000);
+    pub_.set(zmq::sockopt::sndhwm, options_.publish_hwm);
     zmq_socket_monitor(router_.handle(), kRouterMonitorEndpoint,
                        ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
     zmq_socket_monitor(pub_.handle(), kPubMonitorEndpoint,
@@ -231,7 +235,8 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
   const std::uint64_t id = header->request_id;
   switch (header->kind) {
     case Kind::kHello: {
-      protocol::HelloReply r{bound_publish_, ES_VERSION, "primary", store_.head()};
+      protocol::HelloReply r{bound_publish_, ES_VERSION, "primary", store_.head(),
+                             static_cast<std::uint32_t>(options_.heartbeat.count())};
       reply(identity, protocol::encode(Kind::kHelloOk, id, r));
       return;
     }
@@ -261,6 +266,15 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
     case Kind::kStatus:
       reply(identity, protocol::encode(Kind::kStatusOk, id, status_reply()));
       return;
+    case Kind::kCheckpointGet:
+      handle_checkpoint_get(identity, id, frame);
+      return;
+    case Kind::kCheckpointSet:
+      handle_checkpoint_set(identity, id, frame);
+      return;
+    case Kind::kCheckpointList:
+      handle_checkpoint_list(identity, id);
+      return;
     case Kind::kStop:
       spdlog::info("stopping: asked by a client");
       stopping_ = true;
@@ -288,6 +302,38 @@ void Server::handle_append(const std::string& identity, std::uint64_t request_id
   pending_.emplace(tag, PendingReply{identity, request_id});
 }
 
+void Server::handle_checkpoint_get(const std::string& identity, std::uint64_t request_id,
+                                   std::string_view frame) {
+  auto rq = protocol::decode_body<protocol::CheckpointQuery>(frame);
+  if (!rq.ok()) return reply_error(identity, request_id, rq.status());
+  if (Status v = es::Store::validate(es::Checkpoint{rq->name, 0}); !v.ok())
+    return reply_error(identity, request_id, v);
+  auto stored = store_.checkpoint(rq->name);
+  if (!stored.ok()) return reply_error(identity, request_id, stored.status());
+  protocol::CheckpointReply r{stored->has_value(), stored->value_or(0)};
+  reply(identity, protocol::encode(Kind::kCheckpointOk, request_id, r));
+}
+
+void Server::handle_checkpoint_set(const std::string& identity, std::uint64_t request_id,
+                                   std::string_view frame) {
+  auto rq = protocol::decode_body<es::Checkpoint>(frame);
+  if (!rq.ok()) return reply_error(identity, request_id, rq.status());
+  if (Status v = es::Store::validate(*rq); !v.ok()) return reply_error(identity, request_id, v);
+  const std::uint64_t tag = next_tag_++;
+  if (!writer_->submit(std::move(rq).value(), tag)) {
+    return reply_error(identity, request_id,
+                       Status::unavailable("the node is stopping or its store failed"));
+  }
+  pending_.emplace(tag, PendingReply{identity, request_id});
+}
+
+void Server::handle_checkpoint_list(const std::string& identity, std::uint64_t request_id) {
+  auto all = store_.checkpoints();
+  if (!all.ok()) return reply_error(identity, request_id, all.status());
+  protocol::CheckpointListReply r{std::move(all).value()};
+  reply(identity, protocol::encode(Kind::kCheckpointListOk, request_id, r));
+}
+
 void Server::drain_completions(bool) {
   zmq::message_t m;
   while (completions_in_.recv(m, zmq::recv_flags::dontwait)) {
@@ -300,6 +346,22 @@ void Server::drain_completions(bool) {
 }
 
 void Server::handle_group(es::GroupOutcome& outcome) {
+  if (!outcome.committed.empty() && ++groups_committed_ == options_.exit_before_publish_group) {
+    spdlog::critical("failpoint exit-before-publish: exiting after commit of group {}",
+                     groups_committed_);
+    std::_Exit(99);
+  }
+  for (auto& [tag, result] : outcome.checkpoint_results) {
+    auto it = pending_.find(tag);
+    if (it == pending_.end()) continue;
+    if (result.ok()) {
+      reply(it->second.identity, protocol::encode(Kind::kCheckpointOk, it->second.request_id,
+                                                  protocol::CheckpointReply{true, *result}));
+    } else {
+      reply_error(it->second.identity, it->second.request_id, result.status());
+    }
+    pending_.erase(it);
+  }
   for (auto& [tag, result] : outcome.results) {
     auto it = pending_.find(tag);
     if (it == pending_.end()) continue;

@@ -33,6 +33,13 @@ struct ServerOptions {
   std::string publish;  // derived from listen when empty
   std::chrono::milliseconds heartbeat{1000};
   std::string durability = "sync";
+  // Frames the publisher queues per subscriber before it drops (ZMQ_SNDHWM):
+  // what bounds the memory a slow subscriber can cost. A subscriber repairs
+  // what was dropped from the store.
+  int publish_hwm = 1000;
+  // Testing aid (ESD_FAILPOINT=exit-before-publish:N): _exit(99) right after
+  // the Nth committed group, before its replies and its publish. 0: never.
+  std::uint64_t exit_before_publish_group = 0;
 };
 
 enum class ExitReason { kStopped, kStorageFailed };
@@ -60,6 +67,11 @@ class Server {
   };
   void handle_request(zmq::message_t& identity, zmq::message_t& payload);
   void handle_append(const std::string& identity, std::uint64_t request_id, std::string_view frame);
+  void handle_checkpoint_set(const std::string& identity, std::uint64_t request_id,
+                             std::string_view frame);
+  void handle_checkpoint_get(const std::string& identity, std::uint64_t request_id,
+                             std::string_view frame);
+  void handle_checkpoint_list(const std::string& identity, std::uint64_t request_id);
   void handle_group(es::GroupOutcome& outcome);
   void reply(const std::string& identity, const std::string& frame);
   void reply_error(const std::string& identity, std::uint64_t request_id, const es::Status& s);
@@ -96,6 +108,7 @@ class Server {
   std::uint64_t subscribers_ = 0;
   std::uint64_t appends_ = 0;
   std::uint64_t conflicts_ = 0;
+  std::uint64_t groups_committed_ = 0;
 };
 
 }  // namespace esd

@@ -9,37 +9,40 @@ namespace es {
 using protocol::Kind;
 
 Client::Client(std::string endpoint, ClientOptions options)
-    : endpoint_(std::move(endpoint)),
-      options_(options),
-      ctx_(1),
-      sock_(ctx_, zmq::socket_type::dealer) {
-  sock_.set(zmq::sockopt::linger, 0);
-  sock_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
-  sock_.connect(endpoint_);
+    : endpoint_(std::move(endpoint)), options_(options), ctx_(1) {
+  reset();
 }
 
 Client::~Client() = default;
+
+void Client::reset() {
+  sock_.reset();
+  sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
+  sock_->set(zmq::sockopt::linger, 0);
+  sock_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
+  sock_->connect(endpoint_);
+}
 
 template <class Reply, class Request>
 Result<Reply> Client::call(Kind kind, Kind ok_kind, const Request& request) {
   const std::uint64_t id = next_request_id_++;
   std::string frame = protocol::encode(kind, id, request);
   try {
-    if (!sock_.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
+    if (!sock_->send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
       return Status::unavailable("cannot send to " + endpoint_ + ": the queue is full");
     }
     auto deadline = std::chrono::steady_clock::now() + options_.timeout;
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
-      zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::pollitem_t items[] = {{sock_->handle(), 0, ZMQ_POLLIN, 0}};
       if (left.count() <= 0 || zmq::poll(items, 1, left) == 0) {
         return Status::unavailable(
             fmt::format("no answer from {} within {:g} s (is esd running there?)", endpoint_,
                         static_cast<double>(options_.timeout.count()) / 1000));
       }
       zmq::message_t msg;
-      if (!sock_.recv(msg, zmq::recv_flags::dontwait)) continue;
+      if (!sock_->recv(msg, zmq::recv_flags::dontwait)) continue;
       std::string_view reply(static_cast<const char*>(msg.data()), msg.size());
       auto header = protocol::decode_header(reply);
       if (!header.ok()) return header.status();
@@ -79,10 +82,20 @@ Result<protocol::StopReply> Client::stop() {
   return call<protocol::StopReply>(Kind::kStop, Kind::kStopOk, protocol::Empty{});
 }
 
-Result<std::string> Client::publish_endpoint() {
-  auto hello_reply = hello();
-  if (!hello_reply.ok()) return hello_reply.status();
-  std::string pub = hello_reply->publish;
+Result<protocol::CheckpointReply> Client::checkpoint(const std::string& name) {
+  return call<protocol::CheckpointReply>(Kind::kCheckpointGet, Kind::kCheckpointOk,
+                                         protocol::CheckpointQuery{name});
+}
+Result<protocol::CheckpointReply> Client::set_checkpoint(const Checkpoint& checkpoint) {
+  return call<protocol::CheckpointReply>(Kind::kCheckpointSet, Kind::kCheckpointOk, checkpoint);
+}
+Result<protocol::CheckpointListReply> Client::checkpoints() {
+  return call<protocol::CheckpointListReply>(Kind::kCheckpointList, Kind::kCheckpointListOk,
+                                             protocol::Empty{});
+}
+
+std::string Client::publish_endpoint(const protocol::HelloReply& hello) const {
+  std::string pub = hello.publish;
   // tcp://0.0.0.0:P or tcp://*:P: reach it through the host we know.
   const std::string tcp = "tcp://";
   if (pub.rfind(tcp, 0) == 0 && endpoint_.rfind(tcp, 0) == 0) {

@@ -1,10 +1,15 @@
-#include <algorithm>
+#include "es/subscription.h"
 
-#include "es/client.h"
+#include <algorithm>
+#include <thread>
+
+#include <fmt/format.h>
 
 namespace es {
 
 using protocol::Kind;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
 
 bool SubscriptionFilter::matches(const RecordedEvent& e) const {
   if (!stream.empty() && e.stream != stream) return false;
@@ -12,93 +17,259 @@ bool SubscriptionFilter::matches(const RecordedEvent& e) const {
   return types.empty() || std::find(types.begin(), types.end(), e.type) != types.end();
 }
 
-Subscription::Subscription(Client& client, SubscriptionFilter filter, Position from)
-    : client_(client), filter_(std::move(filter)), next_(std::max<Position>(from, 1)) {}
+Subscription::Subscription(Client& client, SubscriptionOptions options)
+    : client_(client), options_(std::move(options)), next_(std::max<Position>(options_.from, 1)) {}
 
 Subscription::~Subscription() = default;
 
-Result<Position> Subscription::head(Client& client) {
-  auto hello = client.hello();
-  if (!hello.ok()) return hello.status();
-  return hello->head;
+void Subscription::notice(const std::string& what) const {
+  if (options_.on_notice) options_.on_notice(what);
 }
 
-// Pages the store from next_ until it reaches `until` (0: the end of the log).
-Status Subscription::catch_up(const std::function<bool(const RecordedEvent&)>& deliver,
-                              Position until, bool* keep_going) {
-  ReadRequest rq;
-  rq.limit = 1000;
-  rq.category =
-      filter_.stream.empty() ? filter_.category : std::string(category_of(filter_.stream));
-  rq.types = filter_.types;
-  for (;;) {
-    rq.from = next_;
-    auto page = client_.read(rq);
-    if (!page.ok()) return page.status();
-    for (const auto& e : page->events) {
-      if (e.position < next_) continue;
-      next_ = e.position + 1;
-      if (filter_.matches(e) && !deliver(e)) {
-        *keep_going = false;
+Status Subscription::run(const Deliver& deliver, const std::atomic<bool>& stop) {
+  ES_RETURN_IF_ERROR(first_contact());
+  next_save_ = Clock::now() + options_.checkpoint_interval;
+  Status followed = follow(deliver, stop);
+  Status saved = save_checkpoint(true);
+  return followed.ok() ? saved : followed;
+}
+
+Status Subscription::first_contact() {
+  auto hello = client_.hello();
+  if (!hello.ok()) return hello.status();
+  head_seen_ = hello->head;
+  target_ = hello->head;
+  if (options_.from_end) next_ = hello->head + 1;
+  if (!options_.name.empty()) {
+    auto cp = client_.checkpoint(options_.name);
+    if (!cp.ok()) return cp.status();
+    if (cp->exists) {
+      saved_ = cp->position;
+      next_ = cp->position + 1;
+    }
+  }
+  if (options_.until_head) {
+    connected_ = true;  // paging only: no live feed needed
+    return {};
+  }
+  return connect_feed(*hello);
+}
+
+Status Subscription::connect_feed(const protocol::HelloReply& hello) {
+  silence_limit_ = milliseconds(3 * static_cast<std::int64_t>(hello.heartbeat_ms) + 1000);
+  std::string endpoint = client_.publish_endpoint(hello);
+  feed_.reset();
+  try {
+    auto sock = std::make_unique<zmq::socket_t>(client_.context(), zmq::socket_type::sub);
+    sock->set(zmq::sockopt::linger, 0);
+    sock->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
+    sock->set(zmq::sockopt::rcvhwm, options_.receive_hwm);
+    sock->set(zmq::sockopt::subscribe, "");
+    sock->connect(endpoint);
+    feed_ = std::move(sock);
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable("cannot subscribe to " + endpoint + ": " + e.what());
+  }
+  // Subscribed before the history is read, so nothing committed from here
+  // on can slip between the two.
+  last_heard_ = Clock::now();
+  connected_ = true;
+  behind_ = true;
+  return {};
+}
+
+void Subscription::lost(const std::string& why) {
+  connected_ = false;
+  feed_.reset();
+  lost_reason_ = why;
+  notice(fmt::format("lost {} at position {}: {}{}", client_.endpoint(), next_, why,
+                     options_.reconnect ? "; waiting for it" : ""));
+}
+
+Status Subscription::reconnect(const std::atomic<bool>& stop) {
+  if (!options_.reconnect) return Status::unavailable(lost_reason_);
+  milliseconds backoff(100);
+  while (!stop.load()) {
+    client_.reset();
+    auto hello = client_.hello();
+    if (hello.ok()) {
+      if (hello->head + 1 < next_) {
+        return Status::corruption(fmt::format(
+            "{} is at position {}, behind position {} that this subscription has seen: it is "
+            "not the same store, or it lost acknowledged events",
+            client_.endpoint(), hello->head, next_ - 1));
+      }
+      head_seen_ = std::max(head_seen_, hello->head);
+      Status s;
+      if (options_.until_head) {
+        connected_ = true;
+      } else {
+        s = connect_feed(*hello);
+      }
+      if (s.ok()) {
+        notice(fmt::format("reconnected to {} at position {} (head {})", client_.endpoint(), next_,
+                           hello->head));
         return {};
       }
     }
-    next_ = std::max(next_, page->next);
-    if (page->end || (until != 0 && next_ >= until)) return {};
+    for (auto slept = milliseconds(0); slept < backoff && !stop.load(); slept += milliseconds(50))
+      std::this_thread::sleep_for(milliseconds(50));
+    backoff = std::min(backoff * 2, milliseconds(1000));
+  }
+  return {};
+}
+
+Status Subscription::follow(const Deliver& deliver, const std::atomic<bool>& stop) {
+  zmq::message_t msg;
+  while (!done_ && !stop.load()) {
+    if (options_.until_head && next_ > target_) return {};
+    if (!connected_) {
+      ES_RETURN_IF_ERROR(reconnect(stop));
+      continue;
+    }
+    Status s;
+    if (behind_ || options_.until_head) {
+      s = catch_up(deliver, options_.until_head ? target_ + 1 : 0, stop);
+    } else {
+      bool got = false;
+      try {
+        zmq::pollitem_t items[] = {{feed_->handle(), 0, ZMQ_POLLIN, 0}};
+        if (zmq::poll(items, 1, milliseconds(200)) > 0)
+          got = feed_->recv(msg, zmq::recv_flags::dontwait).has_value();
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) return Status::unavailable(std::string("subscription: ") + e.what());
+      }
+      if (got) {
+        last_heard_ = Clock::now();
+        s = on_frame(msg, deliver, stop);
+      } else if (Clock::now() - last_heard_ > silence_limit_) {
+        // Silent past three heartbeats: is the node there at all?
+        auto hello = client_.hello();
+        if (hello.ok()) {
+          s = connect_feed(*hello);
+        } else {
+          lost(fmt::format("no heartbeat for {} ms", silence_limit_.count()));
+        }
+      }
+    }
+    if (s.code() == Code::kUnavailable) {
+      lost(s.message());
+      continue;
+    }
+    ES_RETURN_IF_ERROR(s);
+    ES_RETURN_IF_ERROR(save_checkpoint(false));
+  }
+  return {};
+}
+
+Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
+                              const std::atomic<bool>& stop) {
+  std::string_view frame(static_cast<const char*>(msg.data()), msg.size());
+  auto header = protocol::decode_header(frame);
+  if (!header.ok()) return {};  // not ours; the next heartbeat repairs any loss
+  switch (header->kind) {
+    case Kind::kHeartbeat: {
+      auto hb = protocol::decode_body<protocol::HeartbeatNotice>(frame);
+      if (!hb.ok()) return {};
+      head_seen_ = std::max(head_seen_, hb->head);
+      // Everything up to hb->head was published before this heartbeat.
+      if (hb->head >= next_) return catch_up(deliver, hb->head + 1, stop);
+      return {};
+    }
+    case Kind::kStopping:
+      return Status::unavailable("the node is stopping");
+    case Kind::kEvents: {
+      auto notice = protocol::decode_body<protocol::EventsNotice>(frame);
+      if (!notice.ok()) return {};
+      for (const auto& e : notice->events) {
+        if (done_ || stop.load()) return {};
+        if (e.position < next_) continue;  // delivered already
+        if (e.position > next_) {          // a gap: read it from the store first
+          ES_RETURN_IF_ERROR(catch_up(deliver, e.position, stop));
+          if (done_) return {};
+          if (next_ < e.position) {  // stopped short: catch up before anything live
+            behind_ = true;
+            return {};
+          }
+        }
+        offer(e, deliver);
+      }
+      return {};
+    }
+    default:
+      return {};
   }
 }
 
-Status Subscription::run(const std::function<bool(const RecordedEvent&)>& deliver,
-                         const std::atomic<bool>& stop) {
-  auto pub = client_.publish_endpoint();
-  if (!pub.ok()) return pub.status();
-  try {
-    sub_ = std::make_unique<zmq::socket_t>(client_.context(), zmq::socket_type::sub);
-    sub_->set(zmq::sockopt::linger, 0);
-    sub_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
-    sub_->set(zmq::sockopt::rcvhwm, 100'000);
-    sub_->set(zmq::sockopt::subscribe, "");
-    sub_->connect(*pub);
-  } catch (const zmq::error_t& e) {
-    return Status::unavailable("cannot subscribe to " + *pub + ": " + e.what());
+// Reads [next_, until) from the store (until 0: to its end) and delivers it.
+Status Subscription::catch_up(const Deliver& deliver, Position until,
+                              const std::atomic<bool>& stop) {
+  const auto& f = options_.filter;
+  ReadRequest rq;
+  rq.limit = options_.page_events;
+  // By position over the log; a stream filter narrows by its category.
+  rq.category = f.stream.empty() ? f.category : std::string(category_of(f.stream));
+  rq.types = f.types;
+  while (!done_ && !stop.load()) {
+    if (until != 0 && next_ >= until) return {};
+    rq.from = next_;
+    auto page = client_.read(rq);
+    if (!page.ok()) return page.status();
+    head_seen_ = std::max(head_seen_, page->head);
+    for (const auto& e : page->events) {
+      if (e.position < next_) continue;
+      if (until != 0 && e.position >= until) break;
+      offer(e, deliver);
+      if (done_) return {};
+    }
+    // Whatever the page scanned without a match is behind us too.
+    Position scanned = until != 0 ? std::min<Position>(page->next, until) : page->next;
+    next_ = std::max(next_, scanned);
+    if (page->end) {
+      if (until == 0) behind_ = false;
+      return {};
+    }
+    Status saved = save_checkpoint(false);
+    if (!saved.ok()) return saved;
   }
-  bool keep_going = true;
-  // Subscribed first, so nothing committed after this read can slip by.
-  ES_RETURN_IF_ERROR(catch_up(deliver, 0, &keep_going));
-  zmq::message_t msg;
-  while (keep_going && !stop.load()) {
-    zmq::pollitem_t items[] = {{sub_->handle(), 0, ZMQ_POLLIN, 0}};
-    try {
-      if (zmq::poll(items, 1, std::chrono::milliseconds(200)) == 0) continue;
-      if (!sub_->recv(msg, zmq::recv_flags::dontwait)) continue;
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      return Status::unavailable(std::string("subscription: ") + e.what());
-    }
-    std::string_view frame(static_cast<const char*>(msg.data()), msg.size());
-    auto header = protocol::decode_header(frame);
-    if (!header.ok()) continue;  // not ours; the next heartbeat repairs any loss
-    if (header->kind == Kind::kHeartbeat) {
-      auto hb = protocol::decode_body<protocol::HeartbeatNotice>(frame);
-      // Everything up to hb->head was published before this heartbeat.
-      if (hb.ok() && hb->head >= next_)
-        ES_RETURN_IF_ERROR(catch_up(deliver, hb->head + 1, &keep_going));
-      continue;
-    }
-    if (header->kind != Kind::kEvents) continue;
-    auto notice = protocol::decode_body<protocol::EventsNotice>(frame);
-    if (!notice.ok()) continue;
-    for (const auto& e : notice->events) {
-      if (!keep_going) break;
-      if (e.position < next_) continue;  // delivered already
-      if (e.position > next_) {          // a gap: fetch it from the store
-        ES_RETURN_IF_ERROR(catch_up(deliver, e.position, &keep_going));
-        if (!keep_going || e.position < next_) continue;
-      }
+  return {};
+}
+
+void Subscription::offer(const RecordedEvent& e, const Deliver& deliver) {
+  head_seen_ = std::max(head_seen_, e.position);
+  if (!options_.filter.matches(e)) {
+    next_ = e.position + 1;
+    return;
+  }
+  switch (deliver(e)) {
+    case Delivery::kContinue:
       next_ = e.position + 1;
-      if (filter_.matches(e) && !deliver(e)) keep_going = false;
-    }
+      break;
+    case Delivery::kStop:
+      next_ = e.position + 1;
+      done_ = true;
+      break;
+    case Delivery::kRefused:
+      done_ = true;
+      break;
   }
+}
+
+Status Subscription::save_checkpoint(bool force) {
+  if (options_.name.empty()) return {};
+  // Never past what the node has: --from beyond the head examines nothing.
+  const Position pos = std::min(next_ - 1, head_seen_);
+  if (pos <= saved_) return {};
+  const auto now = Clock::now();
+  if (!force && now < next_save_) return {};
+  next_save_ = now + options_.checkpoint_interval;
+  auto r = client_.set_checkpoint(Checkpoint{options_.name, pos});
+  if (!r.ok()) {
+    if (!force && r.status().code() == Code::kUnavailable) return {};  // again next time
+    return Status(r.status().code(), "saving checkpoint " + options_.name + " at " +
+                                         std::to_string(pos) + ": " + r.status().message());
+  }
+  saved_ = std::max(saved_, r->position);
   return {};
 }
 

@@ -5,13 +5,9 @@
 // that does not answer in time gives Code::kUnavailable. Replies to earlier,
 // timed-out requests are recognised by their request id and dropped.
 //
-// Subscription delivers every committed event matching a filter, from a
-// position on, exactly once and in position order: it subscribes to the
-// node's publisher first, pages the history over requests, then follows the
-// live feed, and repairs any gap it sees (a skipped position, or a heartbeat
-// ahead of what it has) from the store.
+// Subscriptions (es/subscription.h) are built on a Client.
 //
-// Thread safety: a Client or Subscription belongs to one thread.
+// Thread safety: a Client belongs to one thread.
 #pragma once
 
 #include <atomic>
@@ -48,12 +44,21 @@ class Client {
   Result<protocol::StreamsReply> streams(const protocol::StreamsRequest& request);
   Result<protocol::StatusReply> status();
   Result<protocol::StopReply> stop();
+  Result<protocol::CheckpointReply> checkpoint(const std::string& name);
+  // Moves a named subscription's checkpoint forward; the reply holds the
+  // position stored after the commit (never less than before).
+  Result<protocol::CheckpointReply> set_checkpoint(const Checkpoint& checkpoint);
+  Result<protocol::CheckpointListReply> checkpoints();
+
+  // Drops the connection and whatever it had queued, and connects anew
+  // (after the node was lost: no stale request reaches it later).
+  void reset();
 
   const std::string& endpoint() const { return endpoint_; }
   zmq::context_t& context() { return ctx_; }
-  // The node's publisher, with the host this client used when the node
-  // bound a wildcard address.
-  Result<std::string> publish_endpoint();
+  // The node's publisher as `hello` gives it, with the host this client
+  // used when the node bound a wildcard address.
+  std::string publish_endpoint(const protocol::HelloReply& hello) const;
 
  private:
   template <class Reply, class Request>
@@ -62,43 +67,8 @@ class Client {
   std::string endpoint_;
   ClientOptions options_;
   zmq::context_t ctx_;
-  zmq::socket_t sock_;
+  std::unique_ptr<zmq::socket_t> sock_;
   std::uint64_t next_request_id_ = 1;
-};
-
-struct SubscriptionFilter {
-  std::string stream;              // empty: any
-  std::string category;            // empty: any
-  std::vector<std::string> types;  // empty: any
-  bool matches(const RecordedEvent& e) const;
-};
-
-class Subscription {
- public:
-  // Delivers from position `from` (1 = the start of the log).
-  Subscription(Client& client, SubscriptionFilter filter, Position from);
-  ~Subscription();
-
-  // The head position when the node was asked (for --from end).
-  static Result<Position> head(Client& client);
-
-  // Calls `deliver` for every matching event in order until it returns
-  // false, `stop` turns true, or an error occurs (kUnavailable when the node
-  // stays silent past the client's timeout while catching up). Waiting for
-  // live events never times out.
-  Status run(const std::function<bool(const RecordedEvent&)>& deliver,
-             const std::atomic<bool>& stop);
-
-  Position next_position() const { return next_; }
-
- private:
-  Status catch_up(const std::function<bool(const RecordedEvent&)>& deliver, Position until,
-                  bool* keep_going);
-
-  Client& client_;
-  SubscriptionFilter filter_;
-  Position next_;
-  std::unique_ptr<zmq::socket_t> sub_;
 };
 
 }  // namespace es

@@ -136,6 +136,18 @@ struct StreamInfo {
   }
 };
 
+// A named subscription's checkpoint: the last position its consumer has
+// written out (0: none yet). It only moves forward.
+struct Checkpoint {
+  std::string name;
+  Position position = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, position);
+  }
+};
+
 template <class Archive>
 void StreamExpectation::load(Archive& ar) {
   std::uint8_t kind = 0;

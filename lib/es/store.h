@@ -14,6 +14,7 @@
 //   "index"   stream_id:u64be version:u64be  -> position:u64le
 //   "ids"     event id (16 bytes)            -> position:u64le
 //   "meta"    "format" -> u32le, "next_stream_id" -> u64le
+//   "checkpoints" subscription name      -> position:u64le
 // No MDB_DUPSORT anywhere.
 //
 // Thread safety: reads are safe from any thread and never block appends.
@@ -65,9 +66,15 @@ class Store {
   // non-ok return means the transaction failed as a whole and nothing was
   // written: kDiskFull (esd goes on) or kIOError (fatal for the writer).
   // Callers are serialized; the Writer is meant to be the only one.
+  // `checkpoints` are moved in the same transaction, after the appends, each
+  // checked on its own: forward only (an older position leaves the stored
+  // one), never beyond the head. `checkpoint_results` gets the position each
+  // name holds afterwards.
   Status append_group(std::span<const AppendRequest* const> requests,
                       std::vector<Result<AppendResult>>* results,
-                      std::vector<RecordedEvent>* committed);
+                      std::vector<RecordedEvent>* committed,
+                      std::span<const Checkpoint> checkpoints = {},
+                      std::vector<Result<Position>>* checkpoint_results = nullptr);
 
   // One append, committed on its own; safe from any thread.
   Result<AppendResult> append(const AppendRequest& request);
@@ -76,7 +83,14 @@ class Store {
   // sizes. The JSON of data and metadata must already be canonical.
   static Status validate(const AppendRequest& request);
 
+  // A checkpoint's name: 1..kMaxNameBytes bytes, no control bytes.
+  static Status validate(const Checkpoint& checkpoint);
+
   Result<ReadResult> read(const ReadRequest& request) const;
+  // The stored position of a named subscription; nullopt when it has none.
+  Result<std::optional<Position>> checkpoint(std::string_view name) const;
+  // Every named subscription's checkpoint, by name.
+  Result<std::vector<Checkpoint>> checkpoints() const;
   Result<std::vector<StreamInfo>> streams(std::string_view prefix, std::string_view after,
                                           std::size_t limit) const;
   Result<std::optional<StreamInfo>> stream_info(std::string_view name) const;
@@ -99,7 +113,8 @@ class Store {
   Status check_room(std::span<const AppendRequest* const> requests) const;
   Status apply_group(std::span<const AppendRequest* const> requests,
                      std::vector<Result<AppendResult>>* results,
-                     std::vector<RecordedEvent>* committed);
+                     std::vector<RecordedEvent>* committed, std::span<const Checkpoint> checkpoints,
+                     std::vector<Result<Position>>* checkpoint_results);
   Result<std::string> record_at(void* txn, Position p) const;
   Result<AppendResult> check_retry(GroupState& g, const AppendRequest& request,
                                    const std::vector<Position>& found) const;

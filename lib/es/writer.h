@@ -1,10 +1,10 @@
 // es/writer.h
 //
 // The Writer owns every write to a Store: one thread takes all queued
-// appends as a group (up to max_group_events events), applies them in one
-// LMDB write transaction (Store::append_group: each checked on its own),
-// commits once, and only then hands the outcome to `on_group`, which replies
-// and publishes. One fsync covers the whole group.
+// appends and checkpoint moves as a group (up to max_group_events events),
+// applies them in one LMDB write transaction (Store::append_group: each
+// checked on its own), commits once, and only then hands the outcome to
+// `on_group`, which replies and publishes. One fsync covers the whole group.
 //
 // A group whose transaction fails with kDiskFull is reported to each of its
 // appends and the Writer goes on. Any other storage error (kIOError, ...) is
@@ -20,6 +20,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -30,6 +31,8 @@ namespace es {
 struct GroupOutcome {
   // One per submitted append, in submission order: its tag and outcome.
   std::vector<std::pair<std::uint64_t, Result<AppendResult>>> results;
+  // One per submitted checkpoint move: its tag and the position it holds.
+  std::vector<std::pair<std::uint64_t, Result<Position>>> checkpoint_results;
   std::vector<RecordedEvent> committed;  // in position order
   Status status;                         // the transaction's own outcome
 };
@@ -49,6 +52,8 @@ class Writer {
   // Queues an append; its outcome comes back through on_group with `tag`.
   // Returns false when the writer is closed or failed (nothing was queued).
   bool submit(AppendRequest request, std::uint64_t tag);
+  // Queues a checkpoint move; its outcome comes back in checkpoint_results.
+  bool submit(Checkpoint checkpoint, std::uint64_t tag);
   // Stops taking appends, commits everything queued, joins the thread.
   void close();
   bool is_failed() const;
@@ -57,8 +62,10 @@ class Writer {
  private:
   struct Pending {
     AppendRequest request;
+    std::optional<Checkpoint> checkpoint;  // set: a checkpoint move, not an append
     std::uint64_t tag;
   };
+  bool enqueue(Pending pending);
   void run();
   bool pop_group(std::vector<Pending>* group);
 

@@ -93,5 +93,9 @@ ES_WIRE_TYPE(StatusReply)
 ES_WIRE_TYPE(StopReply)
 ES_WIRE_TYPE(EventsNotice)
 ES_WIRE_TYPE(HeartbeatNotice)
+ES_WIRE_TYPE(Checkpoint)
+ES_WIRE_TYPE(CheckpointQuery)
+ES_WIRE_TYPE(CheckpointReply)
+ES_WIRE_TYPE(CheckpointListReply)
 
 }  // namespace es::protocol

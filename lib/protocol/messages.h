@@ -7,7 +7,9 @@
 // Requests go over DEALER -> ROUTER and are answered with the same
 // request_id; a client may pipeline. The node publishes on PUB, with
 // request_id 0: kEvents after each commit (in position order), kHeartbeat
-// every interval (the head position), kStopping when it shuts down.
+// every interval (the last position published), kStopping when it shuts
+// down. A subscriber that misses a frame learns it from the next event's
+// position or the next heartbeat, and reads the gap from the store.
 // A frame whose version differs from kProtocolVersion gets kError/kProtocol.
 #pragma once
 
@@ -22,7 +24,7 @@
 namespace es::protocol {
 
 inline constexpr std::uint16_t kMagic = 0x5345;
-inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::uint16_t kProtocolVersion = 2;
 inline constexpr std::size_t kHeaderBytes = 2 + 2 + 1 + 8;
 
 enum class Kind : std::uint8_t {
@@ -33,6 +35,9 @@ enum class Kind : std::uint8_t {
   kStreams = 4,
   kStatus = 5,
   kStop = 6,
+  kCheckpointGet = 7,   // CheckpointQuery -> kCheckpointOk
+  kCheckpointSet = 8,   // Checkpoint -> kCheckpointOk (after commit)
+  kCheckpointList = 9,  // Empty -> kCheckpointListOk
   // replies
   kError = 100,
   kHelloOk = 101,
@@ -41,6 +46,8 @@ enum class Kind : std::uint8_t {
   kStreamsOk = 104,
   kStatusOk = 105,
   kStopOk = 106,
+  kCheckpointOk = 107,
+  kCheckpointListOk = 108,
   // published
   kEvents = 200,
   kHeartbeat = 201,
@@ -77,10 +84,36 @@ struct HelloReply {
   std::string version;
   std::string role;
   Position head = 0;
+  std::uint32_t heartbeat_ms = 1000;  // how often the publisher sends kHeartbeat
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(publish, version, role, head);
+    ar(publish, version, role, head, heartbeat_ms);
+  }
+};
+
+struct CheckpointQuery {
+  std::string name;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name);
+  }
+};
+
+struct CheckpointReply {
+  bool exists = false;
+  Position position = 0;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(exists, position);
+  }
+};
+
+struct CheckpointListReply {
+  std::vector<Checkpoint> checkpoints;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(checkpoints);
   }
 };
 

@@ -34,7 +34,7 @@ using store::to_view;
 using store::Txn;
 
 struct Store::Dbs {
-  MDB_dbi log = 0, streams = 0, index = 0, ids = 0, meta = 0;
+  MDB_dbi log = 0, streams = 0, index = 0, ids = 0, meta = 0, checkpoints = 0;
 };
 
 namespace {
@@ -165,11 +165,9 @@ Status Store::open_env(const StoreOptions& options) {
   struct Named {
     const char* name;
     MDB_dbi* dbi;
-  } named[] = {{"log", &dbs_->log},
-               {"streams", &dbs_->streams},
-               {"index", &dbs_->index},
-               {"ids", &dbs_->ids},
-               {"meta", &dbs_->meta}};
+  } named[] = {{"log", &dbs_->log},     {"streams", &dbs_->streams},
+               {"index", &dbs_->index}, {"ids", &dbs_->ids},
+               {"meta", &dbs_->meta},   {"checkpoints", &dbs_->checkpoints}};
   for (auto& n : named) {
     ES_RETURN_IF_ERROR(lmdb_status(mdb_dbi_open(txn->get(), n.name, MDB_CREATE, n.dbi),
                                    std::string("mdb_dbi_open ") + n.name));
@@ -310,9 +308,12 @@ void note_written(StreamWritten& w, Version v, Position p) {
 
 Status Store::apply_group(std::span<const AppendRequest* const> requests,
                           std::vector<Result<AppendResult>>* results,
-                          std::vector<RecordedEvent>* committed) {
+                          std::vector<RecordedEvent>* committed,
+                          std::span<const Checkpoint> checkpoints,
+                          std::vector<Result<Position>>* checkpoint_results) {
   results->clear();
   committed->clear();
+  checkpoint_results->clear();
   auto begun = Txn::begin(env_, 0);
   if (!begun.ok()) return begun.status();
   GroupState g;
@@ -411,7 +412,33 @@ Status Store::apply_group(std::span<const AppendRequest* const> requests,
     if (rc == MDB_MAP_FULL) map_full_ = true;
     if (rc != 0) return lmdb_status(rc, "mdb_put meta");
   }
-  if (committed->empty()) return {};  // nothing written: the transaction aborts
+  bool checkpoint_moved = false;
+  for (const Checkpoint& c : checkpoints) {
+    if (Status v = validate(c); !v.ok()) {
+      checkpoint_results->push_back(v);
+      continue;
+    }
+    if (c.position > g.head) {
+      checkpoint_results->push_back(
+          Status::invalid("checkpoint " + c.name + ": position " + std::to_string(c.position) +
+                          " is beyond the head " + std::to_string(g.head)));
+      continue;
+    }
+    std::string_view stored;
+    int rc = g.txn.get(dbs_->checkpoints, c.name, &stored);
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_get checkpoints");
+    if (rc == 0 && stored.size() == 8 && get_le64(stored.data()) >= c.position) {
+      checkpoint_results->push_back(get_le64(stored.data()));  // forward only
+      continue;
+    }
+    rc = g.txn.put(dbs_->checkpoints, c.name, le64_value(c.position));
+    if (rc == MDB_MAP_FULL) map_full_ = true;
+    if (rc != 0) return lmdb_status(rc, "mdb_put checkpoints");
+    checkpoint_results->push_back(c.position);
+    checkpoint_moved = true;
+  }
+  // Nothing written: the transaction aborts.
+  if (committed->empty() && !checkpoint_moved) return {};
   int rc = g.txn.commit_rc();
   if (rc == MDB_MAP_FULL) map_full_ = true;
   ES_RETURN_IF_ERROR(lmdb_status(rc, "mdb_txn_commit"));
@@ -506,20 +533,26 @@ Status Store::check_room(std::span<const AppendRequest* const> requests) const {
 
 Status Store::append_group(std::span<const AppendRequest* const> requests,
                            std::vector<Result<AppendResult>>* results,
-                           std::vector<RecordedEvent>* committed) {
+                           std::vector<RecordedEvent>* committed,
+                           std::span<const Checkpoint> checkpoints,
+                           std::vector<Result<Position>>* checkpoint_results) {
+  std::vector<Result<Position>> ignored;
+  if (checkpoint_results == nullptr) checkpoint_results = &ignored;
   std::lock_guard lock(append_mu_);  // one writer at a time, whoever calls
   if (Status room = check_room(requests); !room.ok()) {
     results->clear();
     committed->clear();
+    checkpoint_results->clear();
     return room;
   }
   for (;;) {
     map_full_ = false;
-    Status s = apply_group(requests, results, committed);
+    Status s = apply_group(requests, results, committed, checkpoints, checkpoint_results);
     if (s.ok() || !map_full_) {
       if (!s.ok()) {
         results->clear();
         committed->clear();
+        checkpoint_results->clear();
       }
       return s;
     }
@@ -666,6 +699,41 @@ Status Store::read_all(void* txn_ptr, const ReadRequest& rq, ReadResult* out) co
   if (rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get log");
   out->next = rq.backwards ? 0 : pos + 1;
   return {};
+}
+
+Status Store::validate(const Checkpoint& checkpoint) {
+  return validate_name("subscription name", checkpoint.name);
+}
+
+Result<std::optional<Position>> Store::checkpoint(std::string_view name) const {
+  std::shared_lock lock(resize_mu_);
+  auto txn = Txn::begin(env_, MDB_RDONLY);
+  if (!txn.ok()) return txn.status();
+  std::string_view v;
+  int rc = txn->get(dbs_->checkpoints, name, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<Position>();
+  ES_RETURN_IF_ERROR(lmdb_status(rc, "mdb_get checkpoints"));
+  if (v.size() != 8) return Status::corruption("checkpoint " + std::string(name) + " is malformed");
+  return std::optional<Position>(get_le64(v.data()));
+}
+
+Result<std::vector<Checkpoint>> Store::checkpoints() const {
+  std::shared_lock lock(resize_mu_);
+  auto txn = Txn::begin(env_, MDB_RDONLY);
+  if (!txn.ok()) return txn.status();
+  Cursor cur;
+  ES_RETURN_IF_ERROR(cur.open(*txn, dbs_->checkpoints));
+  MDB_val k{}, v{};
+  std::vector<Checkpoint> out;
+  int rc = cur.get(&k, &v, MDB_FIRST);
+  for (; rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
+    if (v.mv_size != 8)
+      return Status::corruption("checkpoint " + std::string(to_view(k)) + " is malformed");
+    out.push_back(
+        Checkpoint{std::string(to_view(k)), get_le64(static_cast<const char*>(v.mv_data))});
+  }
+  if (rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get checkpoints");
+  return out;
 }
 
 Result<std::vector<StreamInfo>> Store::streams(std::string_view prefix, std::string_view after,

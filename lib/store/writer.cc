@@ -13,10 +13,18 @@ Writer::Writer(Store& store, Options options, OnGroup on_group)
 Writer::~Writer() { close(); }
 
 bool Writer::submit(AppendRequest request, std::uint64_t tag) {
+  return enqueue(Pending{std::move(request), std::nullopt, tag});
+}
+
+bool Writer::submit(Checkpoint checkpoint, std::uint64_t tag) {
+  return enqueue(Pending{AppendRequest{}, std::move(checkpoint), tag});
+}
+
+bool Writer::enqueue(Pending pending) {
   {
     std::lock_guard lock(mu_);
     if (closed_ || failed_) return false;
-    queue_.push_back(Pending{std::move(request), tag});
+    queue_.push_back(std::move(pending));
   }
   cv_.notify_one();
   return true;
@@ -60,16 +68,36 @@ bool Writer::pop_group(std::vector<Pending>* group) {
 void Writer::run() {
   std::vector<Pending> group;
   std::vector<const AppendRequest*> requests;
+  std::vector<std::uint64_t> append_tags, checkpoint_tags;
+  std::vector<Checkpoint> checkpoints;
   std::vector<Result<AppendResult>> results;
+  std::vector<Result<Position>> checkpoint_results;
   while (pop_group(&group)) {
     requests.clear();
-    for (const auto& p : group) requests.push_back(&p.request);
+    checkpoints.clear();
+    append_tags.clear();
+    checkpoint_tags.clear();
+    for (auto& p : group) {
+      if (p.checkpoint) {
+        checkpoints.push_back(std::move(*p.checkpoint));
+        checkpoint_tags.push_back(p.tag);
+      } else {
+        requests.push_back(&p.request);
+        append_tags.push_back(p.tag);
+      }
+    }
     GroupOutcome outcome;
-    outcome.status = store_.append_group(requests, &results, &outcome.committed);
-    for (std::size_t i = 0; i < group.size(); ++i) {
-      outcome.results.emplace_back(group[i].tag, outcome.status.ok()
-                                                     ? std::move(results[i])
-                                                     : Result<AppendResult>(outcome.status));
+    outcome.status = store_.append_group(requests, &results, &outcome.committed, checkpoints,
+                                         &checkpoint_results);
+    for (std::size_t i = 0; i < append_tags.size(); ++i) {
+      outcome.results.emplace_back(append_tags[i], outcome.status.ok()
+                                                       ? std::move(results[i])
+                                                       : Result<AppendResult>(outcome.status));
+    }
+    for (std::size_t i = 0; i < checkpoint_tags.size(); ++i) {
+      outcome.checkpoint_results.emplace_back(
+          checkpoint_tags[i], outcome.status.ok() ? std::move(checkpoint_results[i])
+                                                  : Result<Position>(outcome.status));
     }
     bool fatal = !outcome.status.ok() && outcome.status.code() != Code::kDiskFull;
     if (fatal) {
@@ -90,7 +118,13 @@ void Writer::run() {
   if (!rest.empty()) {
     GroupOutcome outcome;
     outcome.status = Status::io_error("the store failed; this append was not written");
-    for (auto& p : rest) outcome.results.emplace_back(p.tag, Result<AppendResult>(outcome.status));
+    for (auto& p : rest) {
+      if (p.checkpoint) {
+        outcome.checkpoint_results.emplace_back(p.tag, Result<Position>(outcome.status));
+      } else {
+        outcome.results.emplace_back(p.tag, Result<AppendResult>(outcome.status));
+      }
+    }
     on_group_(std::move(outcome));
   }
 }

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "es/client.h"
+#include "es/subscription.h"
 #include "es/event.h"
 #include "es/types.h"
 #include "es/uuid.h"
@@ -733,14 +734,16 @@ void w7(es::Client& c) {
   std::atomic<int64_t> marker_seen{-1}, marker_recv_ns{0};
   std::string sub_err;
 
-  auto hd = es::Subscription::head(c);
+  auto hd = c.hello();
   if (!hd.ok()) fail("W7 head", hd.status());
-  const es::Position from = *hd + 1;
+  const es::Position from = hd->head + 1;
 
   std::thread subt([&] {
     try {
       es::Client sc(g_endpoint, client_options());
-      es::Subscription sub(sc, es::SubscriptionFilter{}, from);
+      es::SubscriptionOptions so;
+      so.from = from;
+      es::Subscription sub(sc, so);
       es::Status st = sub.run(
           [&](const es::RecordedEvent& e) {
             int64_t t = now_ns();
@@ -752,17 +755,17 @@ void w7(es::Client& c) {
               } else {
                 foreign++;
               }
-              return true;
+              return es::Delivery::kContinue;
             }
             size_t seq = static_cast<size_t>(it->second);
             if (data_seq(e.data) != seq) body_mismatch++;
             if (t_recv[seq] != 0) {
               dups++;
-              return true;
+              return es::Delivery::kContinue;
             }
             t_recv[seq] = t;
             received++;
-            return true;
+            return es::Delivery::kContinue;
           },
           stop);
       if (!st.ok()) sub_err = st.to_string();

@@ -306,12 +306,12 @@ int main(int argc, char** argv) {
     send_case("5 random bytes", sock, junk.substr(0, 5), {0, kProtocol, "shorter than a header"});
   }
 
-  send_case("valid header, protocol version 2", sock,
-            header(2, static_cast<std::uint8_t>(Kind::kStatus), 3), {0, kProtocol, "version 2"});
+  send_case("valid header, protocol version 3", sock,
+            header(3, static_cast<std::uint8_t>(Kind::kStatus), 3), {0, kProtocol, "version 3"});
   send_case("valid header, protocol version 0", sock,
             header(0, static_cast<std::uint8_t>(Kind::kHello), 4), {0, kProtocol, "version 0"});
-  send_case("header with unknown kind 77", sock, header(1, 77, 5), {5, kProtocol, "77"});
-  send_case("header with a reply kind (100) as request", sock, header(1, 100, 6),
+  send_case("header with unknown kind 77", sock, header(protocol::kProtocolVersion, 77, 5), {5, kProtocol, "77"});
+  send_case("header with a reply kind (100) as request", sock, header(protocol::kProtocolVersion, 100, 6),
             {6, kProtocol, "100"});
 
   {
@@ -325,7 +325,7 @@ int main(int argc, char** argv) {
 
   {
     // events: count 1; the first event's stream name claims 2^32-1 bytes.
-    std::string f = header(1, static_cast<std::uint8_t>(Kind::kAppend), 9);
+    std::string f = header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kAppend), 9);
     put_u32(f, 1);
     put_u32(f, 0xFFFFFFFFu);
     f += "abc";
@@ -333,7 +333,7 @@ int main(int argc, char** argv) {
   }
   {
     // events: count 2^32-1, a few bytes follow.
-    std::string f = header(1, static_cast<std::uint8_t>(Kind::kAppend), 10);
+    std::string f = header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kAppend), 10);
     put_u32(f, 0xFFFFFFFFu);
     f += std::string(64, '\0');
     send_case("append: event count 2^32-1", sock, f, {10, kProtocol, ""});
@@ -348,7 +348,7 @@ int main(int argc, char** argv) {
   }
   {
     // a read whose types vector claims 2^32-1 entries.
-    std::string f = header(1, static_cast<std::uint8_t>(Kind::kRead), 12);
+    std::string f = header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kRead), 12);
     put_str(f, "frames-1");
     put_u64(f, 0);
     f.push_back(0);  // from_end
@@ -360,7 +360,7 @@ int main(int argc, char** argv) {
   }
   {
     // a streams request whose "after" claims 2^32-1 bytes.
-    std::string f = header(1, static_cast<std::uint8_t>(Kind::kStreams), 13);
+    std::string f = header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kStreams), 13);
     put_str(f, "");
     put_u32(f, 0xFFFFFFFFu);
     send_case("streams: string length 2^32-1", sock, f, {13, kProtocol, ""});
@@ -369,7 +369,7 @@ int main(int argc, char** argv) {
 
   {
     auto sent = Clock::now();
-    bool ok = sock.send(zmq::buffer(header(1, static_cast<std::uint8_t>(Kind::kStatus), 14)),
+    bool ok = sock.send(zmq::buffer(header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kStatus), 14)),
                         zmq::send_flags::sndmore) &&
               sock.send(zmq::buffer(std::string("second frame")), zmq::send_flags::none);
     if (!ok) {
@@ -398,7 +398,7 @@ int main(int argc, char** argv) {
     // 60 MiB on its own connection: over ZMQ_MAXMSGSIZE, the node's ZeroMQ
     // drops that connection without a reply; nothing else is affected.
     zmq::socket_t big = dealer(ctx, esd.endpoint);
-    std::string f = header(1, static_cast<std::uint8_t>(Kind::kAppend), 19);
+    std::string f = header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kAppend), 19);
     f.resize(60u << 20, 'x');
     auto sent = Clock::now();
     if (!big.send(zmq::buffer(f), zmq::send_flags::none)) {
@@ -424,7 +424,7 @@ int main(int argc, char** argv) {
     // bytes each on the wire, ~150 decoded) in a 47 MiB frame, under the
     // frame limit. Refused before decoding: no vector holds more items than
     // an append may have events.
-    std::string f = header(1, static_cast<std::uint8_t>(Kind::kAppend), 21);
+    std::string f = header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kAppend), 21);
     std::uint32_t n = ((47u << 20) - 64) / 32;
     put_u32(f, n);
     f += std::string(std::size_t{n} * 32, '\0');
@@ -433,7 +433,7 @@ int main(int argc, char** argv) {
     check_memory("1.5M empty events", esd.pid);
     // 100,000 (the most an append may hold) still decode; the empty data
     // is then refused as not JSON.
-    f = header(1, static_cast<std::uint8_t>(Kind::kAppend), 22);
+    f = header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kAppend), 22);
     put_u32(f, static_cast<std::uint32_t>(es::kMaxAppendEvents));
     f += std::string(es::kMaxAppendEvents * 32, '\0');
     put_u32(f, 0);
