@@ -33,6 +33,7 @@ struct TailArgs {
   bool until_head = false;
   std::string name;
   bool no_reconnect = false;
+  bool stats = false;
 };
 
 // Parses --from: a position, start or end.
@@ -85,6 +86,17 @@ ExitCode run_tail(TailArgs args, Context& ctx) {
         return es::Delivery::kContinue;
       },
       g_interrupted);
+  if (args.stats) {
+    const auto& st = sub.stats();
+    std::fprintf(stderr,
+                 "{\"delivered\":%llu,\"live\":%llu,\"reads\":%llu,\"gaps\":%llu,"
+                 "\"reconnects\":%llu,\"next\":%llu}\n",
+                 static_cast<unsigned long long>(st.delivered),
+                 static_cast<unsigned long long>(st.live), static_cast<unsigned long long>(st.reads),
+                 static_cast<unsigned long long>(st.gaps),
+                 static_cast<unsigned long long>(st.reconnects),
+                 static_cast<unsigned long long>(sub.next_position()));
+  }
   if (!s.ok()) return ctx.fail(s);
   return ExitCode::kSuccess;
 }
@@ -118,6 +130,9 @@ void register_tail(CLI::App& app, Context& ctx) {
       ->type_name("NAME");
   sub->add_flag("--no-reconnect", args->no_reconnect,
                 "Exit with 5 when the node stops or goes silent, instead of waiting for it");
+  sub->add_flag("--stats", args->stats,
+                "At exit, print to stderr a JSON line of what the subscription did: events "
+                "delivered, live, store reads, gaps repaired, reconnects");
   sub->callback([args, &ctx] { ctx.exit_code = run_tail(*args, ctx); });
 }
 

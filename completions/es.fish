@@ -138,6 +138,7 @@ complete -c es -n "__es_is 'es tail'" -s n -l count -x -d 'Exit after printing N
 complete -c es -n "__es_is 'es tail'" -l until-head -d 'Exit once caught up with the head as of the start (replay history)'
 complete -c es -n "__es_is 'es tail'" -l name -x -d 'Durable subscription: resume after the checkpoint the node keeps for NAME, and move it as events are written out'
 complete -c es -n "__es_is 'es tail'" -l no-reconnect -d 'Exit with 5 when the node stops or goes silent, instead of waiting for it'
+complete -c es -n "__es_is 'es tail'" -l stats -d 'At exit, print to stderr a JSON line of what the subscription did: events delivered, live, store reads, gaps repaired, reconnects'
 complete -c es -n "__es_is 'es tail'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es tail'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es tail'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'

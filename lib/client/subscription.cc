@@ -72,7 +72,7 @@ Status Subscription::connect_feed(const protocol::HelloReply& hello) {
   }
   // Subscribed before the history is read, so nothing committed from here
   // on can slip between the two.
-  last_heard_ = Clock::now();
+  quiet_ = milliseconds(0);
   connected_ = true;
   behind_ = true;
   return {};
@@ -107,6 +107,7 @@ Status Subscription::reconnect(const std::atomic<bool>& stop) {
         s = connect_feed(*hello);
       }
       if (s.ok()) {
+        ++stats_.reconnects;
         notice(fmt::format("reconnected to {} at position {} (head {})", client_.endpoint(), next_,
                            hello->head));
         return {};
@@ -132,21 +133,33 @@ Status Subscription::follow(const Deliver& deliver, const std::atomic<bool>& sto
       s = catch_up(deliver, options_.until_head ? target_ + 1 : 0, stop);
     } else {
       bool got = false;
+      constexpr milliseconds kPollWait(200);
+      const auto polled = Clock::now();
       try {
         zmq::pollitem_t items[] = {{feed_->handle(), 0, ZMQ_POLLIN, 0}};
-        if (zmq::poll(items, 1, milliseconds(200)) > 0)
+        if (zmq::poll(items, 1, kPollWait) > 0)
           got = feed_->recv(msg, zmq::recv_flags::dontwait).has_value();
       } catch (const zmq::error_t& e) {
         if (e.num() != EINTR) return Status::unavailable(std::string("subscription: ") + e.what());
       }
       if (got) {
-        last_heard_ = Clock::now();
+        quiet_ = milliseconds(0);
         s = on_frame(msg, deliver, stop);
-      } else if (Clock::now() - last_heard_ > silence_limit_) {
+      } else {
+        // Silence is counted in time spent waiting, at most one wait's worth
+        // per poll: a consumer that was slow, or a process that was paused,
+        // has frames queued, not a silent node.
+        quiet_ +=
+            std::min(kPollWait, std::chrono::duration_cast<milliseconds>(Clock::now() - polled));
+      }
+      if (!got && quiet_ > silence_limit_) {
         // Silent past three heartbeats: is the node there at all?
         auto hello = client_.hello();
         if (hello.ok()) {
           s = connect_feed(*hello);
+          ++stats_.reconnects;
+          notice(fmt::format("no frame from the publisher for {} ms; resubscribed at position {}",
+                             silence_limit_.count(), next_));
         } else {
           lost(fmt::format("no heartbeat for {} ms", silence_limit_.count()));
         }
@@ -173,7 +186,9 @@ Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
       if (!hb.ok()) return {};
       head_seen_ = std::max(head_seen_, hb->head);
       // Everything up to hb->head was published before this heartbeat.
-      if (hb->head >= next_) return catch_up(deliver, hb->head + 1, stop);
+      if (hb->head < next_) return {};
+      ++stats_.gaps;
+      return catch_up(deliver, hb->head + 1, stop);
       return {};
     }
     case Kind::kStopping:
@@ -185,6 +200,7 @@ Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
         if (done_ || stop.load()) return {};
         if (e.position < next_) continue;  // delivered already
         if (e.position > next_) {          // a gap: read it from the store first
+          ++stats_.gaps;
           ES_RETURN_IF_ERROR(catch_up(deliver, e.position, stop));
           if (done_) return {};
           if (next_ < e.position) {  // stopped short: catch up before anything live
@@ -192,7 +208,7 @@ Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
             return {};
           }
         }
-        offer(e, deliver);
+        offer(e, deliver, true);
       }
       return {};
     }
@@ -213,13 +229,14 @@ Status Subscription::catch_up(const Deliver& deliver, Position until,
   while (!done_ && !stop.load()) {
     if (until != 0 && next_ >= until) return {};
     rq.from = next_;
+    ++stats_.reads;
     auto page = client_.read(rq);
     if (!page.ok()) return page.status();
     head_seen_ = std::max(head_seen_, page->head);
     for (const auto& e : page->events) {
       if (e.position < next_) continue;
       if (until != 0 && e.position >= until) break;
-      offer(e, deliver);
+      offer(e, deliver, false);
       if (done_) return {};
     }
     // Whatever the page scanned without a match is behind us too.
@@ -235,19 +252,20 @@ Status Subscription::catch_up(const Deliver& deliver, Position until,
   return {};
 }
 
-void Subscription::offer(const RecordedEvent& e, const Deliver& deliver) {
+void Subscription::offer(const RecordedEvent& e, const Deliver& deliver, bool live) {
   head_seen_ = std::max(head_seen_, e.position);
   if (!options_.filter.matches(e)) {
     next_ = e.position + 1;
     return;
   }
-  switch (deliver(e)) {
+  const Delivery result = deliver(e);
+  switch (result) {
     case Delivery::kContinue:
-      next_ = e.position + 1;
-      break;
     case Delivery::kStop:
       next_ = e.position + 1;
-      done_ = true;
+      ++stats_.delivered;
+      if (live) ++stats_.live;
+      done_ = done_ || result == Delivery::kStop;
       break;
     case Delivery::kRefused:
       done_ = true;

@@ -15,7 +15,7 @@
 //   - a consumer that falls behind makes the publisher drop frames for it
 //     (esd --publish-hwm bounds what it queues), never wait: the subscription
 //     then reads from the store and catches up;
-//   - a node that goes silent (no frame for three heartbeat intervals) or says
+//   - a node that goes silent (no frame in three heartbeat intervals of waiting) or says
 //     it is stopping is waited for: the subscription asks until it answers,
 //     reconnects and reads what it missed. With `reconnect` off it fails with
 //     kUnavailable instead.
@@ -68,6 +68,16 @@ struct SubscriptionOptions {
   std::function<void(const std::string&)> on_notice;
 };
 
+// What a subscription has done so far: the repairs show that the fault
+// paths ran.
+struct SubscriptionStats {
+  std::uint64_t delivered = 0;   // events the consumer accepted
+  std::uint64_t live = 0;        // of those, taken from the live feed
+  std::uint64_t reads = 0;       // catch-up reads from the store
+  std::uint64_t gaps = 0;        // repairs of a hole seen in the live feed
+  std::uint64_t reconnects = 0;  // times the node was lost and found again
+};
+
 class Subscription {
  public:
   Subscription(Client& client, SubscriptionOptions options);
@@ -87,6 +97,7 @@ class Subscription {
 
   // The next position the subscription will examine.
   Position next_position() const { return next_; }
+  const SubscriptionStats& stats() const { return stats_; }
 
  private:
   Status first_contact();
@@ -96,7 +107,7 @@ class Subscription {
   Status follow(const Deliver& deliver, const std::atomic<bool>& stop);
   Status on_frame(const zmq::message_t& msg, const Deliver& deliver, const std::atomic<bool>& stop);
   Status catch_up(const Deliver& deliver, Position until, const std::atomic<bool>& stop);
-  void offer(const RecordedEvent& e, const Deliver& deliver);
+  void offer(const RecordedEvent& e, const Deliver& deliver, bool live);
   Status save_checkpoint(bool force);
   void notice(const std::string& what) const;
 
@@ -111,9 +122,10 @@ class Subscription {
   bool behind_ = true;  // the store may hold positions >= next_ not yet seen
   std::string lost_reason_;
   std::chrono::milliseconds silence_limit_{3000};
-  std::chrono::steady_clock::time_point last_heard_;
+  std::chrono::milliseconds quiet_{0};  // waited without a frame since the last one
   std::chrono::steady_clock::time_point next_save_;
   std::unique_ptr<zmq::socket_t> feed_;
+  SubscriptionStats stats_;
 };
 
 }  // namespace es
