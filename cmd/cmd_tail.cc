@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "es/group_subscription.h"
 #include "es/subscription.h"
 
 #include "commands.h"
@@ -32,6 +33,7 @@ struct TailArgs {
   std::optional<std::uint64_t> count;
   bool until_head = false;
   std::string name;
+  std::string group;
   bool no_reconnect = false;
   bool stats = false;
 };
@@ -62,6 +64,8 @@ ExitCode run_tail(TailArgs args, Context& ctx) {
   int scopes = !args.stream.empty() + args.all + !args.category.empty();
   if (scopes > 1) return ctx.usage("give one of STREAM, --stream, --category and --all");
   if (args.count && *args.count == 0) return ctx.usage("--count takes a number above 0");
+  if (!args.name.empty() && !args.group.empty())
+    return ctx.usage("give --name or --group, not both");
   es::SubscriptionOptions options;
   options.filter = es::SubscriptionFilter{args.stream, args.category, args.types};
   if (es::Status s = parse_from(args.from, &options); !s.ok()) return ctx.usage(s.message());
@@ -77,25 +81,34 @@ ExitCode run_tail(TailArgs args, Context& ctx) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   auto client = ctx.connect();
-  es::Subscription sub(*client, std::move(options));
   std::uint64_t left = args.count.value_or(0);
-  es::Status s = sub.run(
-      [&](const es::RecordedEvent& e) {
-        if (!ctx.emit(event_line(e, ctx.text()), true)) return es::Delivery::kRefused;
-        if (args.count && --left == 0) return es::Delivery::kStop;
-        return es::Delivery::kContinue;
-      },
-      g_interrupted);
+  auto deliver = [&](const es::RecordedEvent& e) {
+    if (!ctx.emit(event_line(e, ctx.text()), true)) return es::Delivery::kRefused;
+    if (args.count && --left == 0) return es::Delivery::kStop;
+    return es::Delivery::kContinue;
+  };
+  es::Status s;
+  es::SubscriptionStats stats;
+  es::Position next = 0;
+  if (args.group.empty()) {
+    es::Subscription sub(*client, std::move(options));
+    s = sub.run(deliver, g_interrupted);
+    stats = sub.stats();
+    next = sub.next_position();
+  } else {
+    es::GroupSubscription member(*client, std::move(options), es::GroupOptions{args.group, {}});
+    s = member.run(deliver, g_interrupted);
+    stats = member.stats();
+  }
   if (args.stats) {
-    const auto& st = sub.stats();
-    std::fprintf(stderr,
-                 "{\"delivered\":%llu,\"live\":%llu,\"reads\":%llu,\"gaps\":%llu,"
-                 "\"reconnects\":%llu,\"next\":%llu}\n",
-                 static_cast<unsigned long long>(st.delivered),
-                 static_cast<unsigned long long>(st.live), static_cast<unsigned long long>(st.reads),
-                 static_cast<unsigned long long>(st.gaps),
-                 static_cast<unsigned long long>(st.reconnects),
-                 static_cast<unsigned long long>(sub.next_position()));
+    std::fprintf(
+        stderr,
+        "{\"delivered\":%llu,\"live\":%llu,\"reads\":%llu,\"gaps\":%llu,"
+        "\"reconnects\":%llu,\"next\":%llu}\n",
+        static_cast<unsigned long long>(stats.delivered),
+        static_cast<unsigned long long>(stats.live), static_cast<unsigned long long>(stats.reads),
+        static_cast<unsigned long long>(stats.gaps),
+        static_cast<unsigned long long>(stats.reconnects), static_cast<unsigned long long>(next));
   }
   if (!s.ok()) return ctx.fail(s);
   return ExitCode::kSuccess;
@@ -128,6 +141,10 @@ void register_tail(CLI::App& app, Context& ctx) {
                   "Durable subscription: resume after the checkpoint the node keeps for NAME, "
                   "and move it as events are written out")
       ->type_name("NAME");
+  sub->add_option("--group", args->group,
+                  "Competing consumers: share the matching streams with the other members of "
+                  "group G, each stream to one member, in order")
+      ->type_name("GROUP");
   sub->add_flag("--no-reconnect", args->no_reconnect,
                 "Exit with 5 when the node stops or goes silent, instead of waiting for it");
   sub->add_flag("--stats", args->stats,

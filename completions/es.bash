@@ -24,8 +24,8 @@ _es_cmd()
             npos=1
             ;;
         'es tail')
-            opts='-h --help --stream --all --category --type --from -n --count --until-head --name --no-reconnect --stats -s --server -o --output --timeout'
-            vopts='--stream --category --type --from -n --count --name -s --server -o --output --timeout'
+            opts='-h --help --stream --all --category --type --from -n --count --until-head --name --group --no-reconnect --stats -s --server -o --output --timeout'
+            vopts='--stream --category --type --from -n --count --name --group -s --server -o --output --timeout'
             npos=1
             ;;
         'es streams')

@@ -29,7 +29,7 @@ function __es_state
                 case 'es read'
                     set vopts -f --from -n --limit --type --category -s --server -o --output --timeout
                 case 'es tail'
-                    set vopts --stream --category --type --from -n --count --name -s --server -o --output --timeout
+                    set vopts --stream --category --type --from -n --count --name --group -s --server -o --output --timeout
                 case 'es streams'
                     set vopts --prefix -s --server -o --output --timeout
                 case 'es status'
@@ -137,6 +137,7 @@ complete -c es -n "__es_is 'es tail'" -l from -x -a 'start end' -d 'Where to sta
 complete -c es -n "__es_is 'es tail'" -s n -l count -x -d 'Exit after printing N events'
 complete -c es -n "__es_is 'es tail'" -l until-head -d 'Exit once caught up with the head as of the start (replay history)'
 complete -c es -n "__es_is 'es tail'" -l name -x -d 'Durable subscription: resume after the checkpoint the node keeps for NAME, and move it as events are written out'
+complete -c es -n "__es_is 'es tail'" -l group -x -d 'Competing consumers: share the matching streams with the other members of group G, each stream to one member, in order'
 complete -c es -n "__es_is 'es tail'" -l no-reconnect -d 'Exit with 5 when the node stops or goes silent, instead of waiting for it'
 complete -c es -n "__es_is 'es tail'" -l stats -d 'At exit, print to stderr a JSON line of what the subscription did: events delivered, live, store reads, gaps repaired, reconnects'
 complete -c es -n "__es_is 'es tail'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'

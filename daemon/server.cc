@@ -275,6 +275,9 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
     case Kind::kCheckpointList:
       handle_checkpoint_list(identity, id);
       return;
+    case Kind::kGroupSync:
+      handle_group_sync(identity, id, frame);
+      return;
     case Kind::kStop:
       spdlog::info("stopping: asked by a client");
       stopping_ = true;
@@ -299,7 +302,7 @@ void Server::handle_append(const std::string& identity, std::uint64_t request_id
     return reply_error(identity, request_id,
                        Status::unavailable("the node is stopping or its store failed"));
   }
-  pending_.emplace(tag, PendingReply{identity, request_id});
+  pending_.emplace(tag, PendingReply{identity, request_id, std::nullopt});
 }
 
 void Server::handle_checkpoint_get(const std::string& identity, std::uint64_t request_id,
@@ -319,12 +322,62 @@ void Server::handle_checkpoint_set(const std::string& identity, std::uint64_t re
   auto rq = protocol::decode_body<es::Checkpoint>(frame);
   if (!rq.ok()) return reply_error(identity, request_id, rq.status());
   if (Status v = es::Store::validate(*rq); !v.ok()) return reply_error(identity, request_id, v);
+  if (rq->name[0] == '$') {
+    return reply_error(identity, request_id,
+                       Status::invalid("subscription name " + rq->name +
+                                       ": names that start with $ are reserved"));
+  }
   const std::uint64_t tag = next_tag_++;
-  if (!writer_->submit(std::move(rq).value(), tag)) {
+  if (!writer_->submit(std::vector<es::Checkpoint>{std::move(rq).value()}, tag)) {
     return reply_error(identity, request_id,
                        Status::unavailable("the node is stopping or its store failed"));
   }
-  pending_.emplace(tag, PendingReply{identity, request_id});
+  pending_.emplace(tag, PendingReply{identity, request_id, std::nullopt});
+}
+
+void Server::handle_group_sync(const std::string& identity, std::uint64_t request_id,
+                               std::string_view frame) {
+  auto rq = protocol::decode_body<protocol::GroupSyncRequest>(frame);
+  if (!rq.ok()) return reply_error(identity, request_id, rq.status());
+  if (Status v = es::validate_name("group name", rq->group); !v.ok())
+    return reply_error(identity, request_id, v);
+  if (Status v = es::validate_name("group member", rq->member); !v.ok())
+    return reply_error(identity, request_id, v);
+  if (rq->held.size() > es::kGroupSlots) {
+    return reply_error(identity, request_id,
+                       Status::invalid("a group member holds at most " +
+                                       std::to_string(es::kGroupSlots) + " slots"));
+  }
+  // Checkpoints first (only of slots the member holds), the answer after
+  // their commit: a slot is handed on only with its last checkpoint stored.
+  auto accepted = groups_.accepted(*rq, std::chrono::steady_clock::now());
+  const std::uint64_t tag = next_tag_++;
+  if (!writer_->submit(std::move(accepted), tag)) {
+    return reply_error(identity, request_id,
+                       Status::unavailable("the node is stopping or its store failed"));
+  }
+  pending_.emplace(tag, PendingReply{identity, request_id, std::move(rq).value()});
+}
+
+void Server::answer_checkpoint_move(const PendingReply& pending,
+                                    const es::Result<std::vector<es::Position>>& moved) {
+  if (!moved.ok()) return reply_error(pending.identity, pending.request_id, moved.status());
+  if (!pending.group_sync) {
+    protocol::CheckpointReply r{true, moved->empty() ? 0 : moved->front()};
+    return reply(pending.identity, protocol::encode(Kind::kCheckpointOk, pending.request_id, r));
+  }
+  Status lookup;
+  auto r = groups_.sync(*pending.group_sync, std::chrono::steady_clock::now(),
+                        [&](const std::string& name) -> std::optional<es::Position> {
+                          auto p = store_.checkpoint(name);
+                          if (!p.ok()) {
+                            lookup = p.status();
+                            return std::nullopt;
+                          }
+                          return *p;
+                        });
+  if (!lookup.ok()) return reply_error(pending.identity, pending.request_id, lookup);
+  reply(pending.identity, protocol::encode(Kind::kGroupSyncOk, pending.request_id, r));
 }
 
 void Server::handle_checkpoint_list(const std::string& identity, std::uint64_t request_id) {
@@ -351,15 +404,10 @@ void Server::handle_group(es::GroupOutcome& outcome) {
                      groups_committed_);
     std::_Exit(99);
   }
-  for (auto& [tag, result] : outcome.checkpoint_results) {
+  for (auto& [tag, moved] : outcome.checkpoint_results) {
     auto it = pending_.find(tag);
     if (it == pending_.end()) continue;
-    if (result.ok()) {
-      reply(it->second.identity, protocol::encode(Kind::kCheckpointOk, it->second.request_id,
-                                                  protocol::CheckpointReply{true, *result}));
-    } else {
-      reply_error(it->second.identity, it->second.request_id, result.status());
-    }
+    answer_checkpoint_move(it->second, moved);
     pending_.erase(it);
   }
   for (auto& [tag, result] : outcome.results) {

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -24,6 +25,7 @@
 #include "es/store.h"
 #include "es/writer.h"
 
+#include "groups.h"
 #include "protocol/messages.h"
 
 namespace esd {
@@ -64,6 +66,7 @@ class Server {
   struct PendingReply {
     std::string identity;
     std::uint64_t request_id;
+    std::optional<es::protocol::GroupSyncRequest> group_sync;  // answered by groups_
   };
   void handle_request(zmq::message_t& identity, zmq::message_t& payload);
   void handle_append(const std::string& identity, std::uint64_t request_id, std::string_view frame);
@@ -72,6 +75,10 @@ class Server {
   void handle_checkpoint_get(const std::string& identity, std::uint64_t request_id,
                              std::string_view frame);
   void handle_checkpoint_list(const std::string& identity, std::uint64_t request_id);
+  void handle_group_sync(const std::string& identity, std::uint64_t request_id,
+                         std::string_view frame);
+  void answer_checkpoint_move(const PendingReply& pending,
+                              const es::Result<std::vector<es::Position>>& moved);
   void handle_group(es::GroupOutcome& outcome);
   void reply(const std::string& identity, const std::string& frame);
   void reply_error(const std::string& identity, std::uint64_t request_id, const es::Status& s);
@@ -109,6 +116,7 @@ class Server {
   std::uint64_t appends_ = 0;
   std::uint64_t conflicts_ = 0;
   std::uint64_t groups_committed_ = 0;
+  GroupTable groups_{std::chrono::milliseconds(es::kGroupLeaseMs)};
 };
 
 }  // namespace esd

@@ -94,6 +94,10 @@ Result<protocol::CheckpointListReply> Client::checkpoints() {
                                              protocol::Empty{});
 }
 
+Result<protocol::GroupSyncReply> Client::group_sync(const protocol::GroupSyncRequest& request) {
+  return call<protocol::GroupSyncReply>(Kind::kGroupSync, Kind::kGroupSyncOk, request);
+}
+
 std::string Client::publish_endpoint(const protocol::HelloReply& hello) const {
   std::string pub = hello.publish;
   // tcp://0.0.0.0:P or tcp://*:P: reach it through the host we know.

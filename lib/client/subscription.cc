@@ -123,6 +123,8 @@ Status Subscription::reconnect(const std::atomic<bool>& stop) {
 Status Subscription::follow(const Deliver& deliver, const std::atomic<bool>& stop) {
   zmq::message_t msg;
   while (!done_ && !stop.load()) {
+    ES_RETURN_IF_ERROR(tick(held_));
+    held_ = false;
     if (options_.until_head && next_ > target_) return {};
     if (!connected_) {
       ES_RETURN_IF_ERROR(reconnect(stop));
@@ -197,12 +199,12 @@ Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
       auto notice = protocol::decode_body<protocol::EventsNotice>(frame);
       if (!notice.ok()) return {};
       for (const auto& e : notice->events) {
-        if (done_ || stop.load()) return {};
+        if (done_ || held_ || stop.load()) return {};
         if (e.position < next_) continue;  // delivered already
         if (e.position > next_) {          // a gap: read it from the store first
           ++stats_.gaps;
           ES_RETURN_IF_ERROR(catch_up(deliver, e.position, stop));
-          if (done_) return {};
+          if (done_ || held_) return {};
           if (next_ < e.position) {  // stopped short: catch up before anything live
             behind_ = true;
             return {};
@@ -237,7 +239,7 @@ Status Subscription::catch_up(const Deliver& deliver, Position until,
       if (e.position < next_) continue;
       if (until != 0 && e.position >= until) break;
       offer(e, deliver, false);
-      if (done_) return {};
+      if (done_ || held_) return {};
     }
     // Whatever the page scanned without a match is behind us too.
     Position scanned = until != 0 ? std::min<Position>(page->next, until) : page->next;
@@ -246,8 +248,8 @@ Status Subscription::catch_up(const Deliver& deliver, Position until,
       if (until == 0) behind_ = false;
       return {};
     }
-    Status saved = save_checkpoint(false);
-    if (!saved.ok()) return saved;
+    ES_RETURN_IF_ERROR(save_checkpoint(false));
+    ES_RETURN_IF_ERROR(tick(false));
   }
   return {};
 }
@@ -270,7 +272,29 @@ void Subscription::offer(const RecordedEvent& e, const Deliver& deliver, bool li
     case Delivery::kRefused:
       done_ = true;
       break;
+    case Delivery::kSkip:
+      next_ = e.position + 1;
+      break;
+    case Delivery::kHold:
+      held_ = true;
+      behind_ = true;  // read it again from the store after the tick
+      break;
   }
+}
+
+void Subscription::rewind(Position position) {
+  position = std::max<Position>(position, 1);
+  if (position >= next_) return;
+  next_ = position;
+  behind_ = true;
+}
+
+Status Subscription::tick(bool force) {
+  if (!options_.on_tick) return {};
+  const auto now = Clock::now();
+  if (!force && now < next_tick_) return {};
+  next_tick_ = now + options_.tick_interval;
+  return options_.on_tick(*this);
 }
 
 Status Subscription::save_checkpoint(bool force) {

@@ -49,6 +49,7 @@ class Client {
   // position stored after the commit (never less than before).
   Result<protocol::CheckpointReply> set_checkpoint(const Checkpoint& checkpoint);
   Result<protocol::CheckpointListReply> checkpoints();
+  Result<protocol::GroupSyncReply> group_sync(const protocol::GroupSyncRequest& request);
 
   // Drops the connection and whatever it had queued, and connects anew
   // (after the node was lost: no stale request reaches it later).

@@ -27,6 +27,7 @@
 // may be set from anywhere, a signal handler included.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -50,6 +51,8 @@ enum class Delivery {
   kContinue,  // accepted (written out): send the next
   kStop,      // accepted, and stop after it (say, a count was reached)
   kRefused,   // not accepted (say, the output closed): stop before it
+  kSkip,      // not for this consumer: pass over it
+  kHold,      // not now: stop here, tick, and offer it again
 };
 
 struct SubscriptionOptions {
@@ -66,6 +69,10 @@ struct SubscriptionOptions {
   std::uint32_t page_events = 5000;  // events per catch-up read
   // Told of connection changes ("lost ...", "reconnected ..."), for a log.
   std::function<void(const std::string&)> on_notice;
+  // Called every tick_interval while running (and at once after kHold),
+  // between deliveries; may rewind(). An error ends run().
+  std::function<Status(class Subscription&)> on_tick;
+  std::chrono::milliseconds tick_interval{200};
 };
 
 // What a subscription has done so far: the repairs show that the fault
@@ -97,6 +104,12 @@ class Subscription {
 
   // The next position the subscription will examine.
   Position next_position() const { return next_; }
+  // The last position examined (never past the node's head): every match at
+  // or below it was accepted or skipped.
+  Position checkpoint_position() const { return std::min(next_ - 1, head_seen_); }
+  // Goes back to examine from `position` again (from on_tick): for a
+  // consumer that took over events it had skipped.
+  void rewind(Position position);
   const SubscriptionStats& stats() const { return stats_; }
 
  private:
@@ -109,6 +122,7 @@ class Subscription {
   Status catch_up(const Deliver& deliver, Position until, const std::atomic<bool>& stop);
   void offer(const RecordedEvent& e, const Deliver& deliver, bool live);
   Status save_checkpoint(bool force);
+  Status tick(bool force);
   void notice(const std::string& what) const;
 
   Client& client_;
@@ -118,12 +132,14 @@ class Subscription {
   Position saved_ = 0;      // the checkpoint the node holds for our name
   Position head_seen_ = 0;  // the highest head the node has shown
   bool done_ = false;       // the consumer said stop, or refused
+  bool held_ = false;       // the consumer said hold: tick before going on
   bool connected_ = false;
   bool behind_ = true;  // the store may hold positions >= next_ not yet seen
   std::string lost_reason_;
   std::chrono::milliseconds silence_limit_{3000};
   std::chrono::milliseconds quiet_{0};  // waited without a frame since the last one
   std::chrono::steady_clock::time_point next_save_;
+  std::chrono::steady_clock::time_point next_tick_;
   std::unique_ptr<zmq::socket_t> feed_;
   SubscriptionStats stats_;
 };

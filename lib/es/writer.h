@@ -31,8 +31,9 @@ namespace es {
 struct GroupOutcome {
   // One per submitted append, in submission order: its tag and outcome.
   std::vector<std::pair<std::uint64_t, Result<AppendResult>>> results;
-  // One per submitted checkpoint move: its tag and the position it holds.
-  std::vector<std::pair<std::uint64_t, Result<Position>>> checkpoint_results;
+  // One per submitted checkpoint move: its tag and the positions its
+  // checkpoints hold afterwards (a failed one fails the whole move).
+  std::vector<std::pair<std::uint64_t, Result<std::vector<Position>>>> checkpoint_results;
   std::vector<RecordedEvent> committed;  // in position order
   Status status;                         // the transaction's own outcome
 };
@@ -52,8 +53,9 @@ class Writer {
   // Queues an append; its outcome comes back through on_group with `tag`.
   // Returns false when the writer is closed or failed (nothing was queued).
   bool submit(AppendRequest request, std::uint64_t tag);
-  // Queues a checkpoint move; its outcome comes back in checkpoint_results.
-  bool submit(Checkpoint checkpoint, std::uint64_t tag);
+  // Queues checkpoint moves (possibly none: the reply then still comes after
+  // everything queued before it); the outcome comes back in checkpoint_results.
+  bool submit(std::vector<Checkpoint> checkpoints, std::uint64_t tag);
   // Stops taking appends, commits everything queued, joins the thread.
   void close();
   bool is_failed() const;
@@ -62,7 +64,7 @@ class Writer {
  private:
   struct Pending {
     AppendRequest request;
-    std::optional<Checkpoint> checkpoint;  // set: a checkpoint move, not an append
+    std::optional<std::vector<Checkpoint>> checkpoints;  // set: a checkpoint move, not an append
     std::uint64_t tag;
   };
   bool enqueue(Pending pending);

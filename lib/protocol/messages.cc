@@ -97,5 +97,7 @@ ES_WIRE_TYPE(Checkpoint)
 ES_WIRE_TYPE(CheckpointQuery)
 ES_WIRE_TYPE(CheckpointReply)
 ES_WIRE_TYPE(CheckpointListReply)
+ES_WIRE_TYPE(GroupSyncRequest)
+ES_WIRE_TYPE(GroupSyncReply)
 
 }  // namespace es::protocol

@@ -38,6 +38,7 @@ enum class Kind : std::uint8_t {
   kCheckpointGet = 7,   // CheckpointQuery -> kCheckpointOk
   kCheckpointSet = 8,   // Checkpoint -> kCheckpointOk (after commit)
   kCheckpointList = 9,  // Empty -> kCheckpointListOk
+  kGroupSync = 10,      // GroupSyncRequest -> kGroupSyncOk (after commit)
   // replies
   kError = 100,
   kHelloOk = 101,
@@ -48,6 +49,7 @@ enum class Kind : std::uint8_t {
   kStopOk = 106,
   kCheckpointOk = 107,
   kCheckpointListOk = 108,
+  kGroupSyncOk = 109,
   // published
   kEvents = 200,
   kHeartbeat = 201,
@@ -106,6 +108,39 @@ struct CheckpointReply {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(exists, position);
+  }
+};
+
+// A slot of a group (es/group.h) and its checkpoint.
+struct SlotCheckpoint {
+  std::uint16_t slot = 0;
+  Position position = 0;
+  bool stored = true;  // in replies: false when the slot has no checkpoint yet
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(slot, position, stored);
+  }
+};
+
+struct GroupSyncRequest {
+  std::string group;
+  std::string member;
+  bool leave = false;                // let every slot go (after committing `held`)
+  std::vector<SlotCheckpoint> held;  // the slots the member holds, with their checkpoints
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(group, member, leave, held);
+  }
+};
+
+struct GroupSyncReply {
+  std::uint64_t generation = 0;  // moves when the members change
+  std::uint32_t members = 0;
+  std::uint32_t lease_ms = 0;
+  std::vector<SlotCheckpoint> owned;  // the slots the member holds from now on
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(generation, members, lease_ms, owned);
   }
 };
 

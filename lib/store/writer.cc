@@ -16,8 +16,8 @@ bool Writer::submit(AppendRequest request, std::uint64_t tag) {
   return enqueue(Pending{std::move(request), std::nullopt, tag});
 }
 
-bool Writer::submit(Checkpoint checkpoint, std::uint64_t tag) {
-  return enqueue(Pending{AppendRequest{}, std::move(checkpoint), tag});
+bool Writer::submit(std::vector<Checkpoint> checkpoints, std::uint64_t tag) {
+  return enqueue(Pending{AppendRequest{}, std::move(checkpoints), tag});
 }
 
 bool Writer::enqueue(Pending pending) {
@@ -68,7 +68,8 @@ bool Writer::pop_group(std::vector<Pending>* group) {
 void Writer::run() {
   std::vector<Pending> group;
   std::vector<const AppendRequest*> requests;
-  std::vector<std::uint64_t> append_tags, checkpoint_tags;
+  std::vector<std::uint64_t> append_tags;
+  std::vector<std::pair<std::uint64_t, std::size_t>> checkpoint_moves;  // tag, how many
   std::vector<Checkpoint> checkpoints;
   std::vector<Result<AppendResult>> results;
   std::vector<Result<Position>> checkpoint_results;
@@ -76,11 +77,11 @@ void Writer::run() {
     requests.clear();
     checkpoints.clear();
     append_tags.clear();
-    checkpoint_tags.clear();
+    checkpoint_moves.clear();
     for (auto& p : group) {
-      if (p.checkpoint) {
-        checkpoints.push_back(std::move(*p.checkpoint));
-        checkpoint_tags.push_back(p.tag);
+      if (p.checkpoints) {
+        checkpoint_moves.emplace_back(p.tag, p.checkpoints->size());
+        for (auto& c : *p.checkpoints) checkpoints.push_back(std::move(c));
       } else {
         requests.push_back(&p.request);
         append_tags.push_back(p.tag);
@@ -94,10 +95,19 @@ void Writer::run() {
                                                        ? std::move(results[i])
                                                        : Result<AppendResult>(outcome.status));
     }
-    for (std::size_t i = 0; i < checkpoint_tags.size(); ++i) {
-      outcome.checkpoint_results.emplace_back(
-          checkpoint_tags[i], outcome.status.ok() ? std::move(checkpoint_results[i])
-                                                  : Result<Position>(outcome.status));
+    std::size_t at = 0;
+    for (const auto& [tag, count] : checkpoint_moves) {
+      Result<std::vector<Position>> moved = std::vector<Position>();
+      if (!outcome.status.ok()) moved = outcome.status;
+      for (std::size_t i = at; i < at + count && moved.ok(); ++i) {
+        if (checkpoint_results[i].ok()) {
+          moved->push_back(*checkpoint_results[i]);
+        } else {
+          moved = checkpoint_results[i].status();
+        }
+      }
+      at += count;
+      outcome.checkpoint_results.emplace_back(tag, std::move(moved));
     }
     bool fatal = !outcome.status.ok() && outcome.status.code() != Code::kDiskFull;
     if (fatal) {
@@ -119,8 +129,9 @@ void Writer::run() {
     GroupOutcome outcome;
     outcome.status = Status::io_error("the store failed; this append was not written");
     for (auto& p : rest) {
-      if (p.checkpoint) {
-        outcome.checkpoint_results.emplace_back(p.tag, Result<Position>(outcome.status));
+      if (p.checkpoints) {
+        outcome.checkpoint_results.emplace_back(p.tag,
+                                                Result<std::vector<Position>>(outcome.status));
       } else {
         outcome.results.emplace_back(p.tag, Result<AppendResult>(outcome.status));
       }

@@ -1,14 +1,15 @@
 // esbench: the workloads of the peer benchmark (../shared/bench/peers: W1-W7,
 // the same event shape, sizes, durations, caps and PB_* variables) against an
 // esd that this program starts, uses through es::Client / es::Subscription,
-// and stops. See README.md next to this file.
+// and stops; plus W8 (W7's latency through `es tail` output, not a peers'
+// workload). See README.md next to this file.
 //
-//   esbench --esd PATH [--quick] [--data DIR] [--durability sync|nometasync] [--keep]
+//   esbench --esd PATH [--es PATH] [--quick] [--data DIR] [--durability sync|nometasync] [--keep]
 //
 // Output (stdout): one "R <tab> label <tab> metric <tab> value" line per
 // measured value (the peers' raw format, label esd-<durability>@1, so the
 // lines can go into a peers raw-*.tsv), then the results table in Markdown
-// with the peers' columns, the disk, W7 details and the other checks.
+// with the peers' columns, the disk, W7/W8 details and the other checks.
 // Progress goes to stderr. Every loop is bounded by a count and a time.
 // Exit status: 0 when every step ran, every check passed and esd exited 0.
 #include <algorithm>
@@ -30,19 +31,21 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "es/client.h"
-#include "es/subscription.h"
 #include "es/event.h"
+#include "es/subscription.h"
 #include "es/types.h"
 #include "es/uuid.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -82,6 +85,7 @@ struct Settings {
         secs(env_long("PB_SECS", quick ? 2 : 10)),
         w7_secs(env_long("PB_W7_SECS", quick ? 2 : 10)),
         w7_drain_ms(env_long("PB_W7_DRAIN_MS", quick ? 1500 : 3000)),
+        w8_secs(env_long("PB_W8_SECS", quick ? 2 : 10)),
         settle_ms(env_long("PB_SETTLE_MS", quick ? 500 : 1000)),
         disk_secs(env_long("DISK_SECS", quick ? 2 : 5)) {}
   long streams = env_long("PB_STREAMS", 1000);
@@ -97,11 +101,14 @@ struct Settings {
   long w7_secs;
   long w7_writers = env_long("PB_W7_WRITERS", 4);
   long w7_drain_ms;
+  // W8 (not a peers' workload): W7's schedule, received through `es tail`.
+  long w8_rate = env_long("PB_W8_RATE", 5000);
+  long w8_secs;
   long read_timeout_s = env_long("PB_READ_TIMEOUT_S", 180);
   long settle_ms;
   long disk_secs;
   bool skip_disk = env_long("SKIP_DISK", 0) == 1;
-  std::string workloads = env_str("PB_WORKLOADS", "preload,W6,W5,W1,W2,W3,W4,W7");
+  std::string workloads = env_str("PB_WORKLOADS", "preload,W6,W5,W1,W2,W3,W4,W7,W8");
   // es ids are 16 bytes; the peers send UUID v4 text. v4 (default) keeps the
   // same random ids; v7 is what es clients make by default (time-ordered).
   std::string uuid_kind = env_str("ESB_UUID", "v4");
@@ -170,7 +177,7 @@ std::string make_data(uint64_t n, size_t bytes) {
 }
 
 // The sequence number of a body made by make_data (UINT64_MAX if none).
-uint64_t data_seq(const std::string& s) {
+uint64_t data_seq(std::string_view s) {
   const char* d = s.data();
   size_t len = s.size(), i = 0;
   const size_t lim = len < 32 ? len : 32;
@@ -240,10 +247,11 @@ void log(const std::string& s) {
   std::fflush(stderr);
 }
 
-// Latency summary in microseconds: p50, p99, max.
-void out_lat(const std::string& w, std::vector<int64_t>& v) {
+// Latency summary in microseconds: p50, (p90,) p99, max.
+void out_lat(const std::string& w, std::vector<int64_t>& v, bool p90 = false) {
   std::sort(v.begin(), v.end());
   outf(w + "_p50_us", static_cast<double>(pct(v, 0.50)) / 1e3);
+  if (p90) outf(w + "_p90_us", static_cast<double>(pct(v, 0.90)) / 1e3);
   outf(w + "_p99_us", static_cast<double>(pct(v, 0.99)) / 1e3);
   outf(w + "_max_us", v.empty() ? 0.0 : static_cast<double>(v.back()) / 1e3);
 }
@@ -360,6 +368,52 @@ int free_loopback_port() {
   return port;
 }
 
+// Forks and execs args[0] with stdout on out_fd and stderr on err_fd. The
+// child gets SIGTERM when the forking thread ends (PR_SET_PDEATHSIG: call this
+// from the main thread), so nothing outlives a crashed esbench. Returns the
+// pid, or -1 with errno when fork failed; a failed exec shows as exit 127.
+pid_t spawn_child(std::vector<std::string> args, int out_fd, int err_fd) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  // Only async-signal-safe calls here: other threads may hold locks.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) ::_exit(127);
+  ::dup2(out_fd, 1);
+  ::dup2(err_fd, 2);
+  if (out_fd > 2) ::close(out_fd);
+  if (err_fd > 2 && err_fd != out_fd) ::close(err_fd);
+  ::execv(argv[0], argv.data());
+  ::_exit(127);
+}
+
+// SIGTERM, then a bounded wait (then SIGKILL). Returns the exit status text:
+// "0" when the child exited normally with 0.
+std::string stop_child(pid_t& pid, int wait_s) {
+  if (pid <= 0) return "not running";
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  int64_t deadline = now_ns() + wait_s * 1'000'000'000LL;
+  while (now_ns() < deadline) {
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid || r < 0) {
+      pid = -1;
+      if (r < 0) return std::string("waitpid: ") + std::strerror(errno);
+      if (WIFEXITED(status)) return std::to_string(WEXITSTATUS(status));
+      if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
+      return "status " + std::to_string(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  pid = -1;
+  return "did not stop within " + std::to_string(wait_s) + " s (killed)";
+}
+
 // Starts esd on a free loopback port (the publisher on a wildcard port, which
 // es::Client learns from hello) and waits until it answers. Bounded: 5
 // attempts of up to 15 s each.
@@ -377,25 +431,12 @@ Esd start_esd(const std::string& esd_path, const std::string& data, const std::s
       args.push_back("--durability");
       args.push_back(durability);
     }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int logfd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int logfd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (logfd < 0) throw std::runtime_error("open " + log_path + ": " + std::strerror(errno));
-    const pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-      // Only async-signal-safe calls here. esd gets SIGTERM if we die.
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != parent) ::_exit(127);
-      ::dup2(logfd, 1);
-      ::dup2(logfd, 2);
-      ::close(logfd);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
+    pid_t pid = spawn_child(args, logfd, logfd);
+    int fork_errno = errno;
     ::close(logfd);
+    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(fork_errno));
     e.pid = pid;
     es::Client c(e.endpoint, es::ClientOptions{std::chrono::milliseconds(200)});
     int64_t deadline = now_ns() + 15'000'000'000LL;
@@ -423,28 +464,8 @@ Esd start_esd(const std::string& esd_path, const std::string& data, const std::s
   throw std::runtime_error("esd did not start in 5 attempts (log: " + log_path + ")");
 }
 
-// SIGTERM, then a bounded wait (30 s; then SIGKILL). Returns the exit status
-// text: "0" when esd exited normally with 0.
-std::string stop_esd(Esd& e) {
-  if (e.pid <= 0) return "not running";
-  ::kill(e.pid, SIGTERM);
-  int status = 0;
-  int64_t deadline = now_ns() + 30'000'000'000LL;
-  while (now_ns() < deadline) {
-    pid_t r = ::waitpid(e.pid, &status, WNOHANG);
-    if (r == e.pid) {
-      e.pid = -1;
-      if (WIFEXITED(status)) return std::to_string(WEXITSTATUS(status));
-      if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
-      return "status " + std::to_string(status);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(e.pid, SIGKILL);
-  ::waitpid(e.pid, &status, 0);
-  e.pid = -1;
-  return "did not stop within 30 s (killed)";
-}
+// SIGTERM, then a bounded wait (30 s: esd finishes its commits; then SIGKILL).
+std::string stop_esd(Esd& e) { return stop_child(e.pid, 30); }
 
 // ------------------------------------------------------------------ workloads
 
@@ -708,106 +729,106 @@ void w4(es::Client& c) {
   single_client(c, "W4", true);
 }
 
-// W7: a subscriber (es::Subscription from head+1, everything) and
-// PB_W7_WRITERS writers on an open-loop schedule totalling PB_W7_RATE ev/s.
-// Latency = receipt time in the subscriber - ack time in the writer, matched
-// by event id, same steady clock, same process.
-void w7(es::Client& c) {
-  const long N = S().w7_rate * S().w7_secs, W = S().w7_writers;
-  if (N <= 0 || W <= 0) throw std::runtime_error("W7: nothing to do");
-  // Every id made before the run, so the subscriber can match by id.
-  std::vector<es::Uuid> ids(static_cast<size_t>(N));
-  std::unordered_map<es::Uuid, long, UuidHash> seq_of;
-  seq_of.reserve(static_cast<size_t>(N) * 2);
-  {
-    Rng rng(0x7777);
-    for (long i = 0; i < N; i++) {
+// ------------------------------------------------------------------ W7 and W8
+// Both measure append ack -> receipt at a steady rate; they differ only in the
+// receiver (W7: es::Subscription in this process; W8: `es tail` output).
+
+// What W7 and W8 share: every id made before the run (so the receiver matches
+// an event by id), the writers' send and ack times, the receipt times and the
+// counts. Only the receiver thread writes t_recv, only the writers t_send and
+// t_ack; the main thread reads them after joining those threads.
+struct DeliveryRun {
+  DeliveryRun(std::string w_, long rate_, long secs_, uint64_t seed_)
+      : w(std::move(w_)), rate(rate_), secs(secs_), n(rate_ * secs_), seed(seed_) {
+    if (n <= 0 || S().w7_writers <= 0) throw std::runtime_error(w + ": nothing to do");
+    std::string lower = w;
+    lower[0] = 'w';
+    prefix = lower + "-";
+    warm_stream = lower + "warm-0";
+    ids.resize(static_cast<size_t>(n));
+    seq_of.reserve(static_cast<size_t>(n) * 2);
+    Rng rng(seed);
+    for (long i = 0; i < n; i++) {
       ids[static_cast<size_t>(i)] = make_id(rng);
       if (!seq_of.emplace(ids[static_cast<size_t>(i)], i).second)
-        throw std::runtime_error("W7: duplicate id made");
+        throw std::runtime_error(w + ": duplicate id made");
     }
+    t_send.assign(static_cast<size_t>(n), 0);
+    t_ack.assign(static_cast<size_t>(n), 0);
+    t_recv.assign(static_cast<size_t>(n), 0);
   }
-  std::vector<int64_t> t_send(static_cast<size_t>(N), 0), t_ack(static_cast<size_t>(N), 0),
-      t_recv(static_cast<size_t>(N), 0);
-  std::atomic<long> received{0}, dups{0}, foreign{0}, body_mismatch{0};
-  std::atomic<bool> stop{false}, sub_failed{false};
-  std::atomic<int64_t> marker_seen{-1}, marker_recv_ns{0};
-  std::string sub_err;
 
-  auto hd = c.hello();
-  if (!hd.ok()) fail("W7 head", hd.status());
-  const es::Position from = hd->head + 1;
-
-  std::thread subt([&] {
-    try {
-      es::Client sc(g_endpoint, client_options());
-      es::SubscriptionOptions so;
-      so.from = from;
-      es::Subscription sub(sc, so);
-      es::Status st = sub.run(
-          [&](const es::RecordedEvent& e) {
-            int64_t t = now_ns();
-            auto it = seq_of.find(e.id);
-            if (it == seq_of.end()) {
-              if (e.stream == "w7warm-0") {
-                marker_seen = static_cast<int64_t>(data_seq(e.data));
-                marker_recv_ns = t;
-              } else {
-                foreign++;
-              }
-              return es::Delivery::kContinue;
-            }
-            size_t seq = static_cast<size_t>(it->second);
-            if (data_seq(e.data) != seq) body_mismatch++;
-            if (t_recv[seq] != 0) {
-              dups++;
-              return es::Delivery::kContinue;
-            }
-            t_recv[seq] = t;
-            received++;
-            return es::Delivery::kContinue;
-          },
-          stop);
-      if (!st.ok()) sub_err = st.to_string();
-    } catch (const std::exception& ex) {
-      sub_err = ex.what();
-    }
-    if (!sub_err.empty()) sub_failed = true;
-  });
-
-  // Warm-up: the live feed must be connected before the measurement, or the
-  // first events would arrive only with the next heartbeat's repair. Append
-  // markers until one arrives within 50 ms of its ack (bounded: 10 s).
-  {
-    Rng rng(0x7778);
-    bool live = false;
-    int64_t until = now_ns() + 10'000'000'000LL;
-    for (uint64_t k = 0; !live && now_ns() < until && !sub_failed.load(); k++) {
-      es::AppendRequest rq;
-      rq.events.push_back(make_event(rng, k, "w7warm-0"));
-      auto r = c.append(rq);
-      if (!r.ok()) fail("W7 warm-up append", r.status());
-      int64_t ack = now_ns();
-      while (now_ns() < ack + 200'000'000LL) {
-        if (marker_seen.load() == static_cast<int64_t>(k)) {
-          live = marker_recv_ns.load() - ack < 50'000'000LL;
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // One event seen by the receiver at time t (taken as it arrived).
+  void receipt(const es::Uuid& id, std::string_view stream, std::string_view data, int64_t t) {
+    auto it = seq_of.find(id);
+    if (it == seq_of.end()) {
+      if (stream == warm_stream) {
+        // The time first: warm_up reads it once it sees the number.
+        marker_recv_ns = t;
+        marker_seen = static_cast<int64_t>(data_seq(data));
+      } else {
+        foreign++;
       }
+      return;
     }
-    if (!live) {
-      stop = true;
-      subt.join();
-      throw std::runtime_error("W7: the subscription did not go live within 10 s " +
-                               sub_err);  // joined: safe
+    size_t seq = static_cast<size_t>(it->second);
+    if (data_seq(data) != seq) body_mismatch++;
+    if (t_recv[seq] != 0) {
+      dups++;
+      return;
     }
+    t_recv[seq] = t;
+    received++;
   }
 
+  const std::string w;  // "W7" or "W8": the metrics' prefix
+  const long rate, secs, n;
+  const uint64_t seed;
+  std::string prefix;       // the measured events' streams: <prefix><k>
+  std::string warm_stream;  // the warm-up markers' stream
+  std::vector<es::Uuid> ids;
+  std::unordered_map<es::Uuid, long, UuidHash> seq_of;
+  std::vector<int64_t> t_send, t_ack, t_recv;
+  std::atomic<long> received{0}, dups{0}, foreign{0}, body_mismatch{0}, malformed{0};
+  std::atomic<int64_t> marker_seen{-1}, marker_recv_ns{0};
+  std::atomic<bool> receiver_failed{false};
+  std::atomic<long> sent{0};
+  int64_t t0 = 0;  // the writers' schedule starts here
+};
+
+// Warm-up: the receiver must be live before the measurement, or the first
+// events would arrive only with the next heartbeat's repair (or, for W8, after
+// es starts and connects). Appends markers until one arrives within 50 ms of
+// its ack (bounded: 10 s).
+void warm_up(es::Client& c, DeliveryRun& run) {
+  Rng rng(run.seed + 1);
+  int64_t until = now_ns() + 10'000'000'000LL;
+  for (uint64_t k = 0; now_ns() < until && !run.receiver_failed.load(); k++) {
+    es::AppendRequest rq;
+    rq.events.push_back(make_event(rng, k, run.warm_stream));
+    auto r = c.append(rq);
+    if (!r.ok()) fail(run.w + " warm-up append", r.status());
+    int64_t ack = now_ns();
+    while (now_ns() < ack + 200'000'000LL) {
+      if (run.marker_seen.load() == static_cast<int64_t>(k)) {
+        if (run.marker_recv_ns.load() - ack < 50'000'000LL) return;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  throw std::runtime_error(run.w + (run.receiver_failed.load()
+                                        ? ": the receiver failed during the warm-up"
+                                        : ": the receiver did not go live within 10 s"));
+}
+
+// PB_W7_WRITERS threads, one es::Client each, append single events on an
+// open-loop schedule (event i is due at t0 + i/rate, whatever the acks do)
+// over <prefix>*, recording send and ack times.
+void open_loop_writers(DeliveryRun& run) {
+  const long W = S().w7_writers, N = run.n;
   std::vector<std::string> err(static_cast<size_t>(W));
   std::latch ready(W + 1), go(1);
-  std::atomic<long> sent{0};
-  std::atomic<int64_t> t0a{0};
   std::vector<std::thread> th;
   for (long w = 0; w < W; w++) {
     th.emplace_back([&, w] {
@@ -815,9 +836,9 @@ void w7(es::Client& c) {
       ready.count_down();
       go.wait();
       Rng rng(static_cast<uint64_t>(w) + 77);
-      const int64_t start = t0a.load();
-      const double gap_ns = 1e9 / static_cast<double>(S().w7_rate);
-      const int64_t hard_stop = start + (S().w7_secs * 3 + 5) * 1000000000LL;
+      const int64_t start = run.t0;  // set before go
+      const double gap_ns = 1e9 / static_cast<double>(run.rate);
+      const int64_t hard_stop = start + (run.secs * 3 + 5) * 1000000000LL;
       es::AppendRequest rq;
       rq.events.resize(1);
       try {
@@ -827,14 +848,15 @@ void w7(es::Client& c) {
           if (now < target) std::this_thread::sleep_for(std::chrono::nanoseconds(target - now));
           if (now_ns() > hard_stop) break;
           es::ProposedEvent& e = rq.events[0];
-          e = make_event(rng, static_cast<uint64_t>(seq), sname("w7-", seq % S().streams));
-          e.id = ids[static_cast<size_t>(seq)];
-          t_send[static_cast<size_t>(seq)] = now_ns();
+          e = make_event(rng, static_cast<uint64_t>(seq),
+                         sname(run.prefix.c_str(), seq % S().streams));
+          e.id = run.ids[static_cast<size_t>(seq)];
+          run.t_send[static_cast<size_t>(seq)] = now_ns();
           auto r = b.append(rq);
           int64_t z = now_ns();
           if (!r.ok()) fail("append", r.status());
-          t_ack[static_cast<size_t>(seq)] = z;
-          sent++;
+          run.t_ack[static_cast<size_t>(seq)] = z;
+          run.sent++;
         }
       } catch (const std::exception& ex) {
         err[static_cast<size_t>(w)] = ex.what();
@@ -842,47 +864,245 @@ void w7(es::Client& c) {
     });
   }
   ready.arrive_and_wait();
-  const int64_t t0 = now_ns() + 2000000;  // first event 2 ms from now
-  t0a.store(t0);
+  run.t0 = now_ns() + 2000000;  // first event 2 ms from now
   go.count_down();
   for (auto& t : th) t.join();
-  int64_t last_ack = 0;
-  for (long i = 0; i < N; i++) last_ack = std::max(last_ack, t_ack[static_cast<size_t>(i)]);
-  int64_t drain_until = now_ns() + S().w7_drain_ms * 1000000LL;
-  while (received.load() < sent.load() && now_ns() < drain_until && !sub_failed.load())
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  stop.store(true);
-  subt.join();
   for (auto& e : err)
-    if (!e.empty()) throw std::runtime_error("W7 writer: " + e);
-  if (!sub_err.empty()) throw std::runtime_error("W7 subscriber: " + sub_err);
+    if (!e.empty()) throw std::runtime_error(run.w + " writer: " + e);
+}
+
+void report_delivery(DeliveryRun& run) {
+  const std::string& w = run.w;
   std::vector<int64_t> from_ack, from_send;
+  int64_t last_ack = 0;
   long negative = 0;
-  for (long i = 0; i < N; i++) {
+  for (long i = 0; i < run.n; i++) {
     size_t u = static_cast<size_t>(i);
-    if (t_ack[u] == 0 || t_recv[u] == 0) continue;
-    from_ack.push_back(t_recv[u] - t_ack[u]);
-    from_send.push_back(t_recv[u] - t_send[u]);
-    if (t_recv[u] < t_ack[u]) negative++;
+    last_ack = std::max(last_ack, run.t_ack[u]);
+    if (run.t_ack[u] == 0 || run.t_recv[u] == 0) continue;
+    from_ack.push_back(run.t_recv[u] - run.t_ack[u]);
+    from_send.push_back(run.t_recv[u] - run.t_send[u]);
+    if (run.t_recv[u] < run.t_ack[u]) negative++;
   }
-  out("W7_target_evps", std::to_string(S().w7_rate));
-  out("W7_writers", std::to_string(W));
-  outf("W7_sent_evps",
-       last_ack > t0 ? static_cast<double>(sent.load()) / (static_cast<double>(last_ack - t0) / 1e9)
-                     : 0.0,
+  const long sent = run.sent.load(), received = run.received.load();
+  out(w + "_target_evps", std::to_string(run.rate));
+  out(w + "_writers", std::to_string(S().w7_writers));
+  outf(w + "_sent_evps",
+       last_ack > run.t0
+           ? static_cast<double>(sent) / (static_cast<double>(last_ack - run.t0) / 1e9)
+           : 0.0,
        0);
-  out("W7_sent", std::to_string(sent.load()));
-  out("W7_received", std::to_string(received.load()));
-  out("W7_missing", std::to_string(sent.load() - received.load()));
-  out("W7_dups", std::to_string(dups.load()));
-  out("W7_recv_before_ack", std::to_string(negative));
-  out("W7_foreign", std::to_string(foreign.load()));
-  out_lat("W7", from_ack);        // append ack -> subscriber receipt
-  out_lat("W7_send", from_send);  // append call -> subscriber receipt
+  out(w + "_sent", std::to_string(sent));
+  out(w + "_received", std::to_string(received));
+  out(w + "_missing", std::to_string(sent - received));
+  out(w + "_dups", std::to_string(run.dups.load()));
+  out(w + "_recv_before_ack", std::to_string(negative));
+  out(w + "_foreign", std::to_string(run.foreign.load()));
+  out(w + "_malformed", std::to_string(run.malformed.load()));
+  out_lat(w, from_ack, true);             // append ack -> receipt
+  out_lat(w + "_send", from_send, true);  // append call -> receipt
   // Delivery, not the rate: every acked event exactly once, nothing else.
-  // (A disk too slow for the target rate shows in W7_sent_evps, as for the peers.)
-  check("W7_complete", received.load() == sent.load() && dups.load() == 0 && foreign.load() == 0 &&
-                           body_mismatch.load() == 0);
+  // (A disk too slow for the target rate shows in <w>_sent_evps, as for the peers.)
+  check(w + "_complete", received == sent && run.dups.load() == 0 && run.foreign.load() == 0 &&
+                             run.body_mismatch.load() == 0 && run.malformed.load() == 0);
+}
+
+// The part W7 and W8 share, with the receiver already started: warm-up,
+// writers, drain (up to PB_W7_DRAIN_MS after the last ack), report.
+// `stop_receiver` ends the receiver (bounded) and returns its error, if any;
+// it runs on every path, so no receiver outlives the workload.
+void measure_delivery(es::Client& c, DeliveryRun& run,
+                      const std::function<std::string()>& stop_receiver) {
+  try {
+    warm_up(c, run);
+    open_loop_writers(run);
+    int64_t drain_until = now_ns() + S().w7_drain_ms * 1000000LL;
+    while (run.received.load() < run.sent.load() && now_ns() < drain_until &&
+           !run.receiver_failed.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  } catch (const std::exception& ex) {
+    std::string receiver_err = stop_receiver();
+    throw std::runtime_error(ex.what() +
+                             (receiver_err.empty() ? "" : " (receiver: " + receiver_err + ")"));
+  }
+  std::string receiver_err = stop_receiver();
+  if (!receiver_err.empty()) throw std::runtime_error(run.w + " receiver: " + receiver_err);
+  report_delivery(run);
+}
+
+es::Position next_position(es::Client& c, const std::string& w) {
+  auto hd = c.hello();
+  if (!hd.ok()) fail(w + " head", hd.status());
+  return hd->head + 1;
+}
+
+// W7: a subscriber (es::Subscription from head+1, everything) and
+// PB_W7_WRITERS writers on an open-loop schedule totalling PB_W7_RATE ev/s.
+// Latency = receipt time in the subscriber - ack time in the writer, matched
+// by event id, same steady clock, same process.
+void w7(es::Client& c) {
+  DeliveryRun run("W7", S().w7_rate, S().w7_secs, 0x7777);
+  const es::Position from = next_position(c, run.w);
+  std::atomic<bool> stop{false};
+  std::string sub_err;
+  std::thread subt([&] {
+    try {
+      es::Client sc(g_endpoint, client_options());
+      es::SubscriptionOptions so;
+      so.from = from;
+      es::Subscription sub(sc, so);
+      es::Status st = sub.run(
+          [&](const es::RecordedEvent& e) {
+            run.receipt(e.id, e.stream, e.data, now_ns());
+            return es::Delivery::kContinue;
+          },
+          stop);
+      if (!st.ok()) sub_err = st.to_string();
+    } catch (const std::exception& ex) {
+      sub_err = ex.what();
+    }
+    if (!sub_err.empty()) run.receiver_failed = true;
+  });
+  measure_delivery(c, run, [&] {
+    stop = true;
+    subt.join();
+    return sub_err;  // joined: safe to read
+  });
+}
+
+// The event id, stream and data of one `es tail` line, by substring search:
+// the fields come in a fixed order (es::append_event_json), and our stream
+// names need no escaping. "data" is the rest of the line (data_seq reads only
+// its start).
+bool parse_tail_line(std::string_view line, es::Uuid* id, std::string_view* stream,
+                     std::string_view* data) {
+  static constexpr std::string_view kStream = "\"stream\":\"", kId = ",\"id\":\"",
+                                    kData = ",\"data\":";
+  size_t s = line.find(kStream);
+  if (s == std::string_view::npos) return false;
+  s += kStream.size();
+  size_t s_end = line.find('"', s);
+  if (s_end == std::string_view::npos) return false;
+  size_t i = line.find(kId, s_end);
+  if (i == std::string_view::npos || i + kId.size() + 36 > line.size()) return false;
+  auto parsed = es::Uuid::parse(line.substr(i + kId.size(), 36));
+  if (!parsed.ok()) return false;
+  size_t d = line.find(kData, i);
+  if (d == std::string_view::npos) return false;
+  *id = *parsed;
+  *stream = line.substr(s, s_end - s);
+  *data = line.substr(d + kData.size());
+  return true;
+}
+
+// W8's receiver: reads `es tail`'s stdout, stamps each line as the read that
+// completed it returns, and hands it to run.receipt. Ends at EOF (es ended),
+// on a read error, at `deadline`, or 5 s after `stop` (so lines es wrote
+// before it was stopped are still counted).
+void read_tail_lines(int fd, DeliveryRun& run, const std::atomic<bool>& stop, int64_t deadline,
+                     std::string* err) {
+  constexpr size_t kMaxLine = 1 << 20;  // es lines here are ~400 bytes
+  std::string buf;
+  char chunk[65536];
+  int64_t stop_seen = 0;
+  for (long reads = 0; reads < 100'000'000; reads++) {
+    int64_t now = now_ns();
+    if (now > deadline) {
+      *err = "es tail output still open at the reader's deadline";
+      break;
+    }
+    if (stop.load()) {
+      if (stop_seen == 0) stop_seen = now;
+      if (now - stop_seen > 5'000'000'000LL) break;
+    }
+    pollfd p{fd, POLLIN, 0};
+    int pr = ::poll(&p, 1, 100);
+    if (pr < 0 && errno != EINTR) {
+      *err = std::string("poll: ") + std::strerror(errno);
+      break;
+    }
+    if (pr <= 0) continue;
+    ssize_t got = ::read(fd, chunk, sizeof chunk);
+    int64_t t = now_ns();
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (got < 0) {
+      *err = std::string("read: ") + std::strerror(errno);
+      break;
+    }
+    if (got == 0) {
+      if (!stop.load()) *err = "es tail ended (see es-tail.log in the work dir)";
+      break;
+    }
+    buf.append(chunk, static_cast<size_t>(got));
+    size_t begin = 0;
+    for (size_t nl; (nl = buf.find('\n', begin)) != std::string::npos; begin = nl + 1) {
+      std::string_view line(buf.data() + begin, nl - begin);
+      es::Uuid id;
+      std::string_view stream, data;
+      if (parse_tail_line(line, &id, &stream, &data)) {
+        run.receipt(id, stream, data, t);
+      } else {
+        run.malformed++;
+      }
+    }
+    buf.erase(0, begin);
+    if (buf.size() > kMaxLine) {  // no newline in sight: count it, resync at the next one
+      run.malformed++;
+      buf.clear();
+    }
+  }
+  if (!err->empty()) run.receiver_failed = true;
+}
+
+std::string g_es_path;   // the es binary (W8)
+std::string g_work_dir;  // esbench's work dir (W8 puts es-tail.log there)
+
+// W8: W7 with `es tail --all --from <head+1>` as the receiver, its stdout on
+// a pipe read by a thread here. Latency = the time a line arrives on the pipe
+// - the ack time in the writer: es's receive, JSON formatting, per-line flush
+// and the pipe, on top of W7's path.
+void w8(es::Client& c) {
+  if (::access(g_es_path.c_str(), X_OK) != 0)
+    throw std::runtime_error("W8: cannot execute the es binary " + g_es_path + " (" +
+                             std::strerror(errno) + "); build the target es or give --es PATH");
+  DeliveryRun run("W8", S().w8_rate, S().w8_secs, 0x8888);
+  const es::Position from = next_position(c, run.w);
+  const std::string log_path = g_work_dir + "/es-tail.log";
+  int logfd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (logfd < 0) throw std::runtime_error("open " + log_path + ": " + std::strerror(errno));
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
+    ::close(logfd);
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  }
+  pid_t pid =
+      spawn_child({g_es_path, "-s", g_endpoint, "tail", "--all", "--from", std::to_string(from)},
+                  pipefd[1], logfd);
+  int fork_errno = errno;
+  ::close(pipefd[1]);  // ours closed, so EOF comes when es ends
+  ::close(logfd);
+  if (pid < 0) {
+    ::close(pipefd[0]);
+    throw std::runtime_error(std::string("fork: ") + std::strerror(fork_errno));
+  }
+  // The reader's own bound: warm-up, the writers' hard stop, drain, and slack.
+  const int64_t deadline =
+      now_ns() + (10 + run.secs * 3 + 5 + 30) * 1'000'000'000LL + S().w7_drain_ms * 1000000LL;
+  std::atomic<bool> stop{false};
+  std::string reader_err;
+  std::thread reader([&] { read_tail_lines(pipefd[0], run, stop, deadline, &reader_err); });
+  std::string tail_exit;
+  measure_delivery(c, run, [&] {
+    // The reader keeps reading after `stop` until EOF (bounded), so it sees the
+    // lines es wrote before SIGTERM (it exits 0 on it), and takes EOF as the end.
+    stop = true;
+    tail_exit = stop_child(pid, 5);
+    reader.join();
+    ::close(pipefd[0]);
+    if (!reader_err.empty()) return reader_err + "; es exit status " + tail_exit;  // joined
+    return tail_exit == "0" ? std::string() : "es tail exit status after SIGTERM: " + tail_exit;
+  });
+  out("W8_tail_exit", tail_exit);
 }
 
 // ------------------------------------------------------------------ steps
@@ -950,6 +1170,29 @@ std::string disk(const std::string& m) {
   return it == g_disk.end() ? "-" : it->second;
 }
 
+// W7's or W8's details table.
+void print_delivery_details(const std::string& w, const char* receiver) {
+  auto f = [&](const char* m) { return fmt(w + m); };
+  std::printf("### %s details (receiver: %s)\n\n| measure | value |\n|---|---|\n", w.c_str(),
+              receiver);
+  std::printf("| sent ev/s (target) | %s (%s) |\n", f("_sent_evps").c_str(),
+              f("_target_evps").c_str());
+  std::printf("| writers | %s |\n", f("_writers").c_str());
+  std::printf("| sent / received / missing / duplicate | %s / %s / %s / %s |\n", f("_sent").c_str(),
+              f("_received").c_str(), f("_missing").c_str(), f("_dups").c_str());
+  std::printf("| received before ack | %s |\n", f("_recv_before_ack").c_str());
+  std::printf("| ack→receipt p50 / p90 / p99 / max µs | %s / %s / %s / %s |\n",
+              f("_p50_us").c_str(), f("_p90_us").c_str(), f("_p99_us").c_str(),
+              f("_max_us").c_str());
+  std::printf("| send→receipt p50 / p90 / p99 / max µs | %s / %s / %s / %s |\n",
+              f("_send_p50_us").c_str(), f("_send_p90_us").c_str(), f("_send_p99_us").c_str(),
+              f("_send_max_us").c_str());
+  std::printf("| events of other streams / malformed lines / all checks | %s / %s / %s |\n",
+              f("_foreign").c_str(), f("_malformed").c_str(), f("_complete").c_str());
+  if (g_out.count(w + "_error")) std::printf("| error | %s |\n", g_out[w + "_error"].c_str());
+  std::printf("\n");
+}
+
 void print_report(const std::string& durability, const std::string& esd_exit,
                   const std::string& store_info) {
   const Settings& s = S();
@@ -958,10 +1201,10 @@ void print_report(const std::string& durability, const std::string& esd_exit,
   std::printf(
       "Settings: streams=%ld all=%ld big=%ld secs=%ld max_events=%ld clients=%ld batch=%ld "
       "read_batch=%ld data_bytes=%ld W7 rate=%ld/s for %lds with %ld writers, drain_ms=%ld, "
-      "settle_ms=%ld, disk_secs=%ld, ids=%s, workloads=%s.\n\n",
+      "W8 rate=%ld/s for %lds, settle_ms=%ld, disk_secs=%ld, ids=%s, workloads=%s.\n\n",
       s.streams, s.all_events, s.big_events, s.secs, s.max_events, s.w2_clients, s.batch,
-      s.read_batch, s.data_bytes, s.w7_rate, s.w7_secs, s.w7_writers, s.w7_drain_ms, s.settle_ms,
-      s.disk_secs, s.uuid_kind.c_str(), s.workloads.c_str());
+      s.read_batch, s.data_bytes, s.w7_rate, s.w7_secs, s.w7_writers, s.w7_drain_ms, s.w8_rate,
+      s.w8_secs, s.settle_ms, s.disk_secs, s.uuid_kind.c_str(), s.workloads.c_str());
   std::printf(
       "| config | durable | W1 ev/s | W1 p50 µs | W1 p99 µs | W2 ev/s (%ld cl) | W2 p99 µs | "
       "W3 ev/s (×%ld) | W4 ev/s | W5 ev/s | W6 ev/s | W7 p50 µs | W7 p99 µs |\n",
@@ -996,21 +1239,8 @@ void print_report(const std::string& durability, const std::string& esd_exit,
     if (g_disk.count(m)) std::printf("| %s | %s |\n", m, g_disk[m].c_str());
   std::printf("\n");
 
-  std::printf("### W7 details\n\n| measure | value |\n|---|---|\n");
-  std::printf("| sent ev/s (target) | %s (%s) |\n", fmt("W7_sent_evps").c_str(),
-              fmt("W7_target_evps").c_str());
-  std::printf("| writers | %s |\n", fmt("W7_writers").c_str());
-  std::printf("| sent / received / missing / duplicate | %s / %s / %s / %s |\n",
-              fmt("W7_sent").c_str(), fmt("W7_received").c_str(), fmt("W7_missing").c_str(),
-              fmt("W7_dups").c_str());
-  std::printf("| received before ack | %s |\n", fmt("W7_recv_before_ack").c_str());
-  std::printf("| ack→receipt p50 / p99 / max µs | %s / %s / %s |\n", fmt("W7_p50_us").c_str(),
-              fmt("W7_p99_us").c_str(), fmt("W7_max_us").c_str());
-  std::printf("| send→receipt p50 / p99 / max µs | %s / %s / %s |\n", fmt("W7_send_p50_us").c_str(),
-              fmt("W7_send_p99_us").c_str(), fmt("W7_send_max_us").c_str());
-  std::printf("| events of other streams / all checks | %s / %s |\n", fmt("W7_foreign").c_str(),
-              fmt("W7_complete").c_str());
-  std::printf("\n");
+  print_delivery_details("W7", "es::Subscription in esbench");
+  if (wants("W8")) print_delivery_details("W8", "`es tail` output, read from a pipe");
 
   std::printf("### Details and checks\n\n| measure | value |\n|---|---|\n");
   std::vector<std::pair<std::string, std::vector<std::string>>> rows = {
@@ -1046,20 +1276,23 @@ void print_report(const std::string& durability, const std::string& esd_exit,
 void usage(const char* argv0) {
   std::fprintf(
       stderr,
-      "usage: %s --esd PATH [--quick] [--data DIR] [--durability sync|nometasync] [--keep]\n"
+      "usage: %s --esd PATH [--es PATH] [--quick] [--data DIR] [--durability sync|nometasync] "
+      "[--keep]\n"
       "  --esd PATH        the esd binary to start\n"
+      "  --es PATH         the es binary W8 runs (default: ESD_DIR/../cmd/es)\n"
       "  --quick           the peers' QUICK sizes (100k log, 10k stream, 2 s per write workload)\n"
       "  --data DIR        esd's data directory (must hold no store; default: a fresh temp dir)\n"
       "  --durability D    passed to esd; the config is then named esd-D (default esd-sync)\n"
       "  --keep            keep the temp dir (data, esd.log) at the end\n"
-      "Environment: the peers' PB_* variables, DISK_SECS, SKIP_DISK, ESB_UUID=v4|v7.\n",
+      "Environment: the peers' PB_* variables, PB_W8_RATE, PB_W8_SECS, DISK_SECS, SKIP_DISK, "
+      "ESB_UUID=v4|v7.\n",
       argv0);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string esd_path, data_arg, durability;
+  std::string esd_path, es_path, data_arg, durability;
   bool quick = false, keep = false;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -1072,6 +1305,8 @@ int main(int argc, char** argv) {
     };
     if (a == "--esd")
       esd_path = value();
+    else if (a == "--es")
+      es_path = value();
     else if (a == "--data")
       data_arg = value();
     else if (a == "--durability")
@@ -1101,13 +1336,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--durability must be sync or nometasync\n");
     return 2;
   }
+  // es is built next to esd (build/daemon/esd, build/cmd/es); W8 checks it.
+  g_es_path = !es_path.empty()
+                  ? es_path
+                  : (std::filesystem::path(esd_path).parent_path() / ".." / "cmd" / "es")
+                        .lexically_normal()
+                        .string();
   Settings settings(quick);
   g_settings = &settings;
   if (settings.streams <= 0 || settings.read_batch <= 0 || settings.batch <= 0 ||
-      settings.w2_clients <= 0 || settings.data_bytes < 170 || settings.w7_rate <= 0) {
+      settings.w2_clients <= 0 || settings.data_bytes < 170 || settings.w7_rate <= 0 ||
+      settings.w8_rate <= 0) {
     std::fprintf(stderr,
-                 "PB_STREAMS, PB_READ_BATCH, PB_BATCH, PB_W2_CLIENTS, PB_W7_RATE must be > 0 and "
-                 "PB_DATA_BYTES >= 170\n");
+                 "PB_STREAMS, PB_READ_BATCH, PB_BATCH, PB_W2_CLIENTS, PB_W7_RATE, PB_W8_RATE must "
+                 "be > 0 and PB_DATA_BYTES >= 170\n");
     return 2;
   }
   if (settings.read_batch > static_cast<long>(es::kMaxReadLimit) ||
@@ -1125,6 +1367,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string work = tmpl;
+  g_work_dir = work;
   const std::string data = data_arg.empty() ? work + "/data" : data_arg;
   std::error_code ec;
   std::filesystem::create_directories(data, ec);
@@ -1198,6 +1441,8 @@ int main(int argc, char** argv) {
           "W4", [&] { w4(c); }, true);
       run_step(
           "W7", [&] { w7(c); }, true);
+      run_step(
+          "W8", [&] { w8(c); }, true);
       auto st2 = c.status();
       if (st2.ok()) {
         char b[256];
