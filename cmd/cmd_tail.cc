@@ -99,6 +99,7 @@ ExitCode run_tail(TailArgs args, Context& ctx) {
     es::GroupSubscription member(*client, std::move(options), es::GroupOptions{args.group, {}});
     s = member.run(deliver, g_interrupted);
     stats = member.stats();
+    next = member.next_position();
   }
   if (args.stats) {
     std::fprintf(

@@ -52,6 +52,7 @@ Status GroupSubscription::run(const Subscription::Deliver& deliver, const std::a
   Subscription sub(client_, std::move(so));
   Status ran = sub.run([&](const RecordedEvent& e) { return offer(e, deliver); }, stop);
   stats_ = sub.stats();
+  next_ = sub.next_position();
   Status left = sync(&sub, true);
   return ran.ok() ? left : ran;
 }

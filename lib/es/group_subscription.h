@@ -42,6 +42,8 @@ class GroupSubscription {
   // The slots held now.
   std::vector<std::uint16_t> slots() const;
   const SubscriptionStats& stats() const { return stats_; }
+  // After run(): the next position its reader would have examined.
+  Position next_position() const { return next_; }
   std::uint64_t syncs() const { return syncs_; }
 
  private:
@@ -62,6 +64,7 @@ class GroupSubscription {
   std::chrono::steady_clock::time_point next_sync_;
   std::uint64_t syncs_ = 0;
   SubscriptionStats stats_;
+  Position next_ = 0;
 };
 
 }  // namespace es

@@ -1,6 +1,7 @@
 // Unit tests of the LMDB event store (es/store.h, es/writer.h) and of the
 // vocabulary it is built on (types, json, uuid).
 #include "es/store.h"
+#include "es/group.h"
 
 #include <algorithm>
 #include <array>
@@ -1483,4 +1484,81 @@ TEST_CASE("ExpectedVersion::admits and category_of", "[types]") {
   CHECK(category_of("order-42") == "order");
   CHECK(category_of("order-42-x") == "order");
   CHECK(category_of("order") == "order");
+}
+
+// ================================================================ checkpoints
+
+namespace {
+
+// Moves checkpoints in one group (no appends) and returns what each holds.
+std::vector<Result<Position>> move_checkpoints(Store& store, std::vector<Checkpoint> moves) {
+  std::vector<Result<AppendResult>> results;
+  std::vector<RecordedEvent> committed;
+  std::vector<Result<Position>> held;
+  Status s = store.append_group({}, &results, &committed, moves, &held);
+  INFO(s.to_string());
+  REQUIRE(s.ok());
+  REQUIRE(held.size() == moves.size());
+  return held;
+}
+
+}  // namespace
+
+TEST_CASE("checkpoints move forward only, never past the head, and survive a reopen",
+          "[store][checkpoint]") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    CHECK_FALSE(store->checkpoint("mailer")->has_value());
+    must_append(*store, req({ev("a"), ev("a"), ev("b")}));  // head 3
+
+    auto held = move_checkpoints(*store, {{"mailer", 2}, {"audit", 1}});
+    CHECK(*held[0] == 2);
+    CHECK(*held[1] == 1);
+    CHECK(store->checkpoint("mailer")->value() == 2);
+
+    // Backwards is ignored: the stored position stays and is reported.
+    held = move_checkpoints(*store, {{"mailer", 1}});
+    CHECK(*held[0] == 2);
+    // Past the head is refused, and names are checked; the others still move.
+    held = move_checkpoints(*store, {{"mailer", 4}, {"", 1}, {"audit", 3}});
+    REQUIRE_FALSE(held[0].ok());
+    CHECK(held[0].status().code() == Code::kInvalidArgument);
+    CHECK(held[0].status().message().find("beyond the head 3") != std::string::npos);
+    REQUIRE_FALSE(held[1].ok());
+    CHECK(*held[2] == 3);
+    CHECK(store->head() == 3);  // moving checkpoints appends nothing
+  }
+  auto store = open_store(dir.path());
+  auto all = store->checkpoints();
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].name == "audit");
+  CHECK((*all)[0].position == 3);
+  CHECK((*all)[1].name == "mailer");
+  CHECK((*all)[1].position == 2);
+}
+
+TEST_CASE("a checkpoint may reach events appended in the same group", "[store][checkpoint]") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  AppendRequest r = req({ev("a"), ev("a")});
+  const AppendRequest* group[] = {&r};
+  std::vector<Result<AppendResult>> results;
+  std::vector<RecordedEvent> committed;
+  std::vector<Result<Position>> held;
+  std::vector<Checkpoint> moves = {{"n", 2}};
+  REQUIRE(store->append_group(group, &results, &committed, moves, &held).ok());
+  REQUIRE(held.size() == 1);
+  CHECK(*held[0] == 2);
+}
+
+TEST_CASE("group slots are a stable hash of the stream name", "[group]") {
+  // FNV-1a: fixed across versions, since members rely on it.
+  CHECK(es::group_slot("") == 14695981039346656037ull % es::kGroupSlots);
+  CHECK(es::group_slot("order-42") == es::group_slot(std::string("order-") + "42"));
+  std::array<int, es::kGroupSlots> hits{};
+  for (int i = 0; i < 6400; ++i) ++hits[es::group_slot("s-" + std::to_string(i))];
+  for (int h : hits) CHECK(h > 40);  // spread: about 100 each
+  CHECK(es::group_checkpoint_name("billing", 7) == "$group/billing/7");
 }
