@@ -297,12 +297,7 @@ void Server::handle_append(const std::string& identity, std::uint64_t request_id
   auto rq = protocol::decode_body<es::AppendRequest>(frame);
   if (!rq.ok()) return reply_error(identity, request_id, rq.status());
   if (Status s = canonicalize(*rq); !s.ok()) return reply_error(identity, request_id, s);
-  const std::uint64_t tag = next_tag_++;
-  if (!writer_->submit(std::move(rq).value(), tag)) {
-    return reply_error(identity, request_id,
-                       Status::unavailable("the node is stopping or its store failed"));
-  }
-  pending_.emplace(tag, PendingReply{identity, request_id, std::nullopt});
+  queue_write(PendingReply{identity, request_id, std::nullopt}, std::move(rq).value());
 }
 
 void Server::handle_checkpoint_get(const std::string& identity, std::uint64_t request_id,
@@ -327,12 +322,8 @@ void Server::handle_checkpoint_set(const std::string& identity, std::uint64_t re
                        Status::invalid("subscription name " + rq->name +
                                        ": names that start with $ are reserved"));
   }
-  const std::uint64_t tag = next_tag_++;
-  if (!writer_->submit(std::vector<es::Checkpoint>{std::move(rq).value()}, tag)) {
-    return reply_error(identity, request_id,
-                       Status::unavailable("the node is stopping or its store failed"));
-  }
-  pending_.emplace(tag, PendingReply{identity, request_id, std::nullopt});
+  queue_write(PendingReply{identity, request_id, std::nullopt},
+              std::vector<es::Checkpoint>{std::move(rq).value()});
 }
 
 void Server::handle_group_sync(const std::string& identity, std::uint64_t request_id,
@@ -351,12 +342,17 @@ void Server::handle_group_sync(const std::string& identity, std::uint64_t reques
   // Checkpoints first (only of slots the member holds), the answer after
   // their commit: a slot is handed on only with its last checkpoint stored.
   auto accepted = groups_.accepted(*rq, std::chrono::steady_clock::now());
+  queue_write(PendingReply{identity, request_id, std::move(rq).value()}, std::move(accepted));
+}
+
+template <class Work>
+void Server::queue_write(PendingReply pending, Work work) {
   const std::uint64_t tag = next_tag_++;
-  if (!writer_->submit(std::move(accepted), tag)) {
-    return reply_error(identity, request_id,
+  if (!writer_->submit(std::move(work), tag)) {
+    return reply_error(pending.identity, pending.request_id,
                        Status::unavailable("the node is stopping or its store failed"));
   }
-  pending_.emplace(tag, PendingReply{identity, request_id, std::move(rq).value()});
+  pending_.emplace(tag, std::move(pending));
 }
 
 void Server::answer_checkpoint_move(const PendingReply& pending,

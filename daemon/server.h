@@ -77,6 +77,10 @@ class Server {
   void handle_checkpoint_list(const std::string& identity, std::uint64_t request_id);
   void handle_group_sync(const std::string& identity, std::uint64_t request_id,
                          std::string_view frame);
+  // Hands `work` (an append or checkpoint moves) to the writer; the reply
+  // goes out when its group has committed.
+  template <class Work>
+  void queue_write(PendingReply pending, Work work);
   void answer_checkpoint_move(const PendingReply& pending,
                               const es::Result<std::vector<es::Position>>& moved);
   void handle_group(es::GroupOutcome& outcome);

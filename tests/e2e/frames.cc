@@ -28,6 +28,7 @@
 #include <zmq.hpp>
 
 #include "es/client.h"
+#include "es/group.h"
 
 #include "protocol/messages.h"
 
@@ -310,9 +311,10 @@ int main(int argc, char** argv) {
             header(3, static_cast<std::uint8_t>(Kind::kStatus), 3), {0, kProtocol, "version 3"});
   send_case("valid header, protocol version 0", sock,
             header(0, static_cast<std::uint8_t>(Kind::kHello), 4), {0, kProtocol, "version 0"});
-  send_case("header with unknown kind 77", sock, header(protocol::kProtocolVersion, 77, 5), {5, kProtocol, "77"});
-  send_case("header with a reply kind (100) as request", sock, header(protocol::kProtocolVersion, 100, 6),
-            {6, kProtocol, "100"});
+  send_case("header with unknown kind 77", sock, header(protocol::kProtocolVersion, 77, 5),
+            {5, kProtocol, "77"});
+  send_case("header with a reply kind (100) as request", sock,
+            header(protocol::kProtocolVersion, 100, 6), {6, kProtocol, "100"});
 
   {
     std::string full = protocol::encode(Kind::kAppend, 7, one_event("frames-1", "{\"a\":1}"));
@@ -333,7 +335,8 @@ int main(int argc, char** argv) {
   }
   {
     // events: count 2^32-1, a few bytes follow.
-    std::string f = header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kAppend), 10);
+    std::string f =
+        header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kAppend), 10);
     put_u32(f, 0xFFFFFFFFu);
     f += std::string(64, '\0');
     send_case("append: event count 2^32-1", sock, f, {10, kProtocol, ""});
@@ -360,7 +363,8 @@ int main(int argc, char** argv) {
   }
   {
     // a streams request whose "after" claims 2^32-1 bytes.
-    std::string f = header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kStreams), 13);
+    std::string f =
+        header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kStreams), 13);
     put_str(f, "");
     put_u32(f, 0xFFFFFFFFu);
     send_case("streams: string length 2^32-1", sock, f, {13, kProtocol, ""});
@@ -369,7 +373,8 @@ int main(int argc, char** argv) {
 
   {
     auto sent = Clock::now();
-    bool ok = sock.send(zmq::buffer(header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kStatus), 14)),
+    bool ok = sock.send(zmq::buffer(header(protocol::kProtocolVersion,
+                                           static_cast<std::uint8_t>(Kind::kStatus), 14)),
                         zmq::send_flags::sndmore) &&
               sock.send(zmq::buffer(std::string("second frame")), zmq::send_flags::none);
     if (!ok) {
@@ -393,12 +398,35 @@ int main(int argc, char** argv) {
               protocol::encode(Kind::kAppend, 18, one_event("", "{}")),
               {18, es::Code::kInvalidArgument, ""});
   }
+  {
+    // Checkpoints and groups: names checked, reserved names and positions
+    // past the head refused, a member's slot list capped.
+    const auto kInvalid = es::Code::kInvalidArgument;
+    send_case("checkpoint set: reserved name", sock,
+              protocol::encode(Kind::kCheckpointSet, 30, es::Checkpoint{"$group/g/1", 1}),
+              {30, kInvalid, "reserved"});
+    send_case("checkpoint set: past the head", sock,
+              protocol::encode(Kind::kCheckpointSet, 31, es::Checkpoint{"n", 1'000'000'000}),
+              {31, kInvalid, "beyond the head"});
+    send_case("checkpoint get: empty name", sock,
+              protocol::encode(Kind::kCheckpointGet, 32, protocol::CheckpointQuery{""}),
+              {32, kInvalid, "subscription name"});
+    protocol::GroupSyncRequest sync{"g", "m", false, {}};
+    sync.held.resize(es::kGroupSlots + 1);
+    send_case("group sync: more slots than a group has", sock,
+              protocol::encode(Kind::kGroupSync, 33, sync), {33, kInvalid, "at most 64"});
+    sync.held.clear();
+    sync.group = "";
+    send_case("group sync: empty group name", sock, protocol::encode(Kind::kGroupSync, 34, sync),
+              {34, kInvalid, "group name"});
+  }
 
   {
     // 60 MiB on its own connection: over ZMQ_MAXMSGSIZE, the node's ZeroMQ
     // drops that connection without a reply; nothing else is affected.
     zmq::socket_t big = dealer(ctx, esd.endpoint);
-    std::string f = header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kAppend), 19);
+    std::string f =
+        header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kAppend), 19);
     f.resize(60u << 20, 'x');
     auto sent = Clock::now();
     if (!big.send(zmq::buffer(f), zmq::send_flags::none)) {
@@ -424,7 +452,8 @@ int main(int argc, char** argv) {
     // bytes each on the wire, ~150 decoded) in a 47 MiB frame, under the
     // frame limit. Refused before decoding: no vector holds more items than
     // an append may have events.
-    std::string f = header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kAppend), 21);
+    std::string f =
+        header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kAppend), 21);
     std::uint32_t n = ((47u << 20) - 64) / 32;
     put_u32(f, n);
     f += std::string(std::size_t{n} * 32, '\0');

@@ -1,7 +1,6 @@
 // Unit tests of the LMDB event store (es/store.h, es/writer.h) and of the
 // vocabulary it is built on (types, json, uuid).
 #include "es/store.h"
-#include "es/group.h"
 
 #include <algorithm>
 #include <array>
@@ -21,6 +20,7 @@
 #include <rapidjson/document.h>
 
 #include "es/event.h"
+#include "es/group.h"
 #include "es/json.h"
 #include "es/result.h"
 #include "es/status.h"
