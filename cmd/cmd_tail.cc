@@ -66,6 +66,8 @@ ExitCode run_tail(TailArgs args, Context& ctx) {
   if (args.count && *args.count == 0) return ctx.usage("--count takes a number above 0");
   if (!args.name.empty() && !args.group.empty())
     return ctx.usage("give --name or --group, not both");
+  if (args.name.rfind('$', 0) == 0)
+    return ctx.usage("--name: names that start with $ are reserved");
   es::SubscriptionOptions options;
   options.filter = es::SubscriptionFilter{args.stream, args.category, args.types};
   if (es::Status s = parse_from(args.from, &options); !s.ok()) return ctx.usage(s.message());

@@ -193,6 +193,28 @@ wait_pid "$tail_pid" 10
 assert_eq "$WAIT_RC" 0 "es tail exit status after SIGTERM"
 assert_eq "$(jq -c '[.stream, .type, .data]' "$TMP/tail3")" '["cat-1","Live",4]' "tail STREAM --type"
 
+check "es tail --count, --until-head, --stream, --name and their usage errors"
+head=$(es status | jq .head)
+assert_exit 0 "$ES" tail --from start --until-head
+assert_eq "$(echo "$OUT" | jq -r .position | paste -sd' ')" "$(seq 1 "$head" | paste -sd' ')" \
+  "tail --from start --until-head"
+assert_exit 0 "$ES" tail --stream cat-1 --from 1 --count 2
+assert_eq "$(echo "$OUT" | jq -c '[.stream, .data]' | paste -sd' ')" '["cat-1",1] ["cat-1",4]' \
+  "tail --stream --count 2"
+assert_exit 0 "$ES" tail --name cli-sub --from start --count 1
+assert_eq "$(echo "$OUT" | jq .position)" 1 "named: first run"
+assert_exit 0 "$ES" tail --name cli-sub --count 1
+assert_eq "$(echo "$OUT" | jq .position)" 2 "named: resumes after its checkpoint"
+assert_exit 0 "$ES" tail --name cli-sub --from start --until-head
+assert_eq "$(echo "$OUT" | jq -r .position | head -1)" 3 "named: a checkpoint wins over --from"
+for bad in "--count 0" "--from soon" "--name a --group b" "--name \$x" "--category c --all" \
+  "cat-1 --stream cat-2"; do
+  # shellcheck disable=SC2086
+  assert_exit 2 "$ES" tail $bad
+done
+assert_contains "$ERR" "give the stream once" "tail STREAM --stream: message"
+assert_exit 5 "$ES" --timeout 0.5 -s "tcp://127.0.0.1:$(pick_port)" tail --no-reconnect
+
 # --- a closed pipe ------------------------------------------------------------
 check "es read --all | head -1 under pipefail: exit 0, nothing on stderr"
 rc=0
