@@ -194,6 +194,16 @@ sleep 0.5
 assert_eq "$(jq -r .position "$TMP/c1.out" | tr '\n' ' ')" \
   "$((before + 1)) $((before + 2)) $((before + 3)) $((before + 4)) " "positions c1 received"
 
+check "a clean stop (es stop) and a restart: the subscriber waits and goes on"
+stop_esd
+assert_eq "$ESD_EXIT" 0 "esd's exit after es stop"
+sleep 1
+start_node
+"$ES" append crash-1 -t T -d '{"i":5}' >/dev/null
+wait_for 15 "c1 to print 5 events" lines_at_least "$TMP/c1.out" 5
+grep -q "the node is stopping" "$TMP/c1.err" || fail "c1 did not see the node stopping: $(cat "$TMP/c1.err")"
+assert_eq "$(jq -r .position "$TMP/c1.out" | tail -1)" $((before + 5)) "c1's last position"
+
 # A named subscription killed with -9 loses nothing; what it printed after
 # its last checkpoint is printed again (at least once), never skipped.
 check "a named subscription killed with -9 resumes without loss"
