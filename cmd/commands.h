@@ -12,6 +12,7 @@ void register_append(CLI::App& app, Context& ctx);
 void register_read(CLI::App& app, Context& ctx);
 void register_tail(CLI::App& app, Context& ctx);
 void register_streams(CLI::App& app, Context& ctx);
+void register_subscriptions(CLI::App& app, Context& ctx);
 void register_status(CLI::App& app, Context& ctx);
 void register_stop(CLI::App& app, Context& ctx);
 void register_completion(CLI::App& app, Context& ctx);
@@ -22,8 +23,13 @@ struct Command {
 };
 
 inline constexpr Command kCommands[] = {
-    {"append", register_append},         {"read", register_read},     {"tail", register_tail},
-    {"streams", register_streams},       {"status", register_status}, {"stop", register_stop},
+    {"append", register_append},
+    {"read", register_read},
+    {"tail", register_tail},
+    {"streams", register_streams},
+    {"subscriptions", register_subscriptions},
+    {"status", register_status},
+    {"stop", register_stop},
     {"completion", register_completion},
 };
 

@@ -9,7 +9,7 @@ _es_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         es)
-            subs='append read tail streams status stop completion'
+            subs='append read tail streams subscriptions status stop completion'
             opts='-h --help --version -s --server -o --output --timeout'
             vopts='-s --server -o --output --timeout'
             ;;
@@ -32,6 +32,10 @@ _es_cmd()
             opts='-h --help --prefix -s --server -o --output --timeout'
             vopts='--prefix -s --server -o --output --timeout'
             ;;
+        'es subscriptions')
+            opts='-h --help -s --server -o --output --timeout'
+            vopts='-s --server -o --output --timeout'
+            ;;
         'es status')
             opts='-h --help -s --server -o --output --timeout'
             vopts='-s --server -o --output --timeout'
@@ -52,7 +56,7 @@ _es_cmd()
 _es_values()
 {
     case "$1|$2" in
-        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es streams|-o' | 'es streams|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output')
+        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output')
             _es_words 'json text'
             ;;
         'es append|-e' | 'es append|--expect')

@@ -22,7 +22,7 @@ function __es_state
             set vopts
             switch $path
                 case es
-                    set subs append read tail streams status stop completion
+                    set subs append read tail streams subscriptions status stop completion
                     set vopts -s --server -o --output --timeout
                 case 'es append'
                     set vopts -t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout
@@ -32,6 +32,8 @@ function __es_state
                     set vopts --stream --category --type --from -n --count --name --group -s --server -o --output --timeout
                 case 'es streams'
                     set vopts --prefix -s --server -o --output --timeout
+                case 'es subscriptions'
+                    set vopts -s --server -o --output --timeout
                 case 'es status'
                     set vopts -s --server -o --output --timeout
                 case 'es stop'
@@ -91,6 +93,7 @@ complete -c es -n "__es_is es" -a append -d 'Append events to a stream (one with
 complete -c es -n "__es_is es" -a read -d 'Read a stream, or the whole log with --all, as NDJSON'
 complete -c es -n "__es_is es" -a tail -d 'Print events as they are committed, from now on or --from a position, with no gap and no duplicate'
 complete -c es -n "__es_is es" -a streams -d 'List streams with their last version and position'
+complete -c es -n "__es_is es" -a subscriptions -d 'List the checkpoints of named subscriptions and groups, with their lag'
 complete -c es -n "__es_is es" -a status -d 'Show the node\'s role, head, streams, size, uptime and connections'
 complete -c es -n "__es_is es" -a stop -d 'Stop the node gracefully and wait for its confirmation'
 complete -c es -n "__es_is es" -a completion -d 'Print a shell completion script'
@@ -151,6 +154,12 @@ complete -c es -n "__es_is 'es streams'" -l prefix -x -d 'Only streams whose nam
 complete -c es -n "__es_is 'es streams'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es streams'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es streams'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+
+# es subscriptions
+complete -c es -n "__es_is 'es subscriptions'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es subscriptions'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es subscriptions'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es subscriptions'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
 
 # es status
 complete -c es -n "__es_is 'es status'" -s h -l help -d 'Print this help message and exit'

@@ -207,6 +207,9 @@ assert_exit 0 "$ES" tail --name cli-sub --count 1
 assert_eq "$(echo "$OUT" | jq .position)" 2 "named: resumes after its checkpoint"
 assert_exit 0 "$ES" tail --name cli-sub --from start --until-head
 assert_eq "$(echo "$OUT" | jq -r .position | head -1)" 3 "named: a checkpoint wins over --from"
+assert_exit 0 "$ES" subscriptions
+assert_eq "$(echo "$OUT" | jq -c 'select(.name == "cli-sub") | [.position, .lag]')" "[$head,0]" \
+  "es subscriptions: cli-sub at the head"
 for bad in "--count 0" "--from soon" "--name a --group b" "--name \$x" "--category c --all" \
   "cat-1 --stream cat-2"; do
   # shellcheck disable=SC2086
