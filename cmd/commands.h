@@ -11,6 +11,7 @@ namespace escmd {
 void register_append(CLI::App& app, Context& ctx);
 void register_read(CLI::App& app, Context& ctx);
 void register_tail(CLI::App& app, Context& ctx);
+void register_replay(CLI::App& app, Context& ctx);
 void register_streams(CLI::App& app, Context& ctx);
 void register_subscriptions(CLI::App& app, Context& ctx);
 void register_status(CLI::App& app, Context& ctx);
@@ -26,6 +27,7 @@ inline constexpr Command kCommands[] = {
     {"append", register_append},
     {"read", register_read},
     {"tail", register_tail},
+    {"replay", register_replay},
     {"streams", register_streams},
     {"subscriptions", register_subscriptions},
     {"status", register_status},

@@ -9,7 +9,7 @@ _es_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         es)
-            subs='append read tail streams subscriptions status stop completion'
+            subs='append read tail replay streams subscriptions status stop completion'
             opts='-h --help --version -s --server -o --output --timeout'
             vopts='-s --server -o --output --timeout'
             ;;
@@ -26,6 +26,11 @@ _es_cmd()
         'es tail')
             opts='-h --help --stream --all --category --type --from -n --count --until-head --name --group --no-reconnect --stats -s --server -o --output --timeout'
             vopts='--stream --category --type --from -n --count --name --group -s --server -o --output --timeout'
+            npos=1
+            ;;
+        'es replay')
+            opts='-h --help --from --to --key -s --server -o --output --timeout'
+            vopts='--from --to --key -s --server -o --output --timeout'
             npos=1
             ;;
         'es streams')
@@ -56,7 +61,7 @@ _es_cmd()
 _es_values()
 {
     case "$1|$2" in
-        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output')
+        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output')
             _es_words 'json text'
             ;;
         'es append|-e' | 'es append|--expect')

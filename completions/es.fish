@@ -22,7 +22,7 @@ function __es_state
             set vopts
             switch $path
                 case es
-                    set subs append read tail streams subscriptions status stop completion
+                    set subs append read tail replay streams subscriptions status stop completion
                     set vopts -s --server -o --output --timeout
                 case 'es append'
                     set vopts -t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout
@@ -30,6 +30,8 @@ function __es_state
                     set vopts -f --from -n --limit --type --category -s --server -o --output --timeout
                 case 'es tail'
                     set vopts --stream --category --type --from -n --count --name --group -s --server -o --output --timeout
+                case 'es replay'
+                    set vopts --from --to --key -s --server -o --output --timeout
                 case 'es streams'
                     set vopts --prefix -s --server -o --output --timeout
                 case 'es subscriptions'
@@ -92,6 +94,7 @@ complete -c es -f
 complete -c es -n "__es_is es" -a append -d 'Append events to a stream (one with --data, else NDJSON from stdin)'
 complete -c es -n "__es_is es" -a read -d 'Read a stream, or the whole log with --all, as NDJSON'
 complete -c es -n "__es_is es" -a tail -d 'Print events as they are committed, from now on or --from a position, with no gap and no duplicate'
+complete -c es -n "__es_is es" -a replay -d 'Run a projection (a jq file) over the log here and print its final states'
 complete -c es -n "__es_is es" -a streams -d 'List streams with their last version and position'
 complete -c es -n "__es_is es" -a subscriptions -d 'List the checkpoints of named subscriptions and groups, with their lag'
 complete -c es -n "__es_is es" -a status -d 'Show the node\'s role, head, streams, size, uptime and connections'
@@ -147,6 +150,15 @@ complete -c es -n "__es_is 'es tail'" -s s -l server -x -d 'Node request endpoin
 complete -c es -n "__es_is 'es tail'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es tail'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
 complete -c es -n "__es_is 'es tail' 0 0" -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'Only this stream'
+
+# es replay
+complete -c es -n "__es_is 'es replay'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es replay'" -l from -x -d 'First position to read (default 1)'
+complete -c es -n "__es_is 'es replay'" -l to -x -d 'Last position to read (default: the head at the start)'
+complete -c es -n "__es_is 'es replay'" -l key -x -d 'Print only this partition (exit 4 if it has no state)'
+complete -c es -n "__es_is 'es replay'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es replay'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es replay'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
 
 # es streams
 complete -c es -n "__es_is 'es streams'" -s h -l help -d 'Print this help message and exit'

@@ -1,0 +1,85 @@
+// es/projection.h
+//
+// A Projection folds events into read-model states, one per partition, with
+// reducers written in jq (libjq). Its file is a jq program that defines some
+// of these (the rest take their defaults):
+//
+//   def from: {category: "order", types: ["OrderPlaced"]};  # or {stream: S}; default: all
+//   def key:  .data.product;          # an event's partition, a string (or empty:
+//                                     # the event is left out); default: .stream
+//   def init: {quantity: 0, total: 0}; # a partition's first state; default: null
+//   def when: ...;                    # {state, event} -> the new state
+//   def when_OrderPlaced: ...;        # the same for one type; wins over `when`
+//
+// Events look as `es read` prints them (position, stream, version, id,
+// type, time, data, metadata). An event whose type has no reducer leaves its
+// partition as it is. Every partition's state is its own jq value, so the
+// cost of an event does not grow with the number of partitions. Applying the
+// same events gives the same states, byte for byte.
+//
+// A reducer that fails, or a key that is not a string, fails apply() with an
+// error naming the event's position and jq's message; the states are then as
+// they were before that event.
+//
+// Thread safety: a Projection belongs to one thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "es/event.h"
+#include "es/result.h"
+
+namespace es {
+
+// Which events a projection reads (its `from`).
+struct ProjectionSource {
+  std::string stream;              // empty: any
+  std::string category;            // empty: any
+  std::vector<std::string> types;  // empty: any
+};
+
+class Projection {
+ public:
+  // Reads and compiles a projection file; errors name the file and, for jq
+  // syntax errors, the line.
+  static Result<std::unique_ptr<Projection>> load(const std::string& path);
+  static Result<std::unique_ptr<Projection>> compile(const std::string& source,
+                                                     const std::string& name);
+  ~Projection();
+  Projection(const Projection&) = delete;
+  Projection& operator=(const Projection&) = delete;
+
+  const std::string& name() const { return name_; }
+  const ProjectionSource& source() const { return source_; }
+  // The types that have a reducer of their own (when_<Type>).
+  const std::vector<std::string>& typed_reducers() const { return typed_; }
+
+  // Folds one event in (events must come in position order).
+  Status apply(const RecordedEvent& event);
+
+  Position position() const { return position_; }  // the last event applied
+  std::uint64_t applied() const { return applied_; }
+  std::size_t partitions() const;
+  // A partition's state as compact JSON; nullopt when it has none.
+  std::optional<std::string> state(const std::string& key) const;
+  // Every partition in key order (bytewise): fn(key, state as JSON).
+  void for_each(const std::function<void(const std::string&, const std::string&)>& fn) const;
+
+ private:
+  struct Impl;
+  explicit Projection(std::string name);
+
+  std::string name_;
+  ProjectionSource source_;
+  std::vector<std::string> typed_;
+  Position position_ = 0;
+  std::uint64_t applied_ = 0;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace es

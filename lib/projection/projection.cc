@@ -1,0 +1,251 @@
+#include "es/projection.h"
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include "es/json.h"
+
+#include "projection/jq.h"
+
+namespace es {
+
+using projection::JqProgram;
+using projection::Jv;
+
+struct Projection::Impl {
+  std::optional<JqProgram> key;  // none: the stream name
+  JqProgram reduce;
+  Jv init;
+  std::unordered_map<std::string, Jv> states;
+};
+
+namespace {
+
+// Whether `source` defines `name/0`: jq says "name/0 is not defined" when
+// it does not.
+Result<bool> defines(const std::string& source, const std::string& name,
+                     const std::string& projection) {
+  auto p = JqProgram::compile(source + "\n" + name, "projection " + projection);
+  if (p.ok()) return true;
+  if (p.status().message().find(name + "/0 is not defined") != std::string::npos) return false;
+  return p.status();
+}
+
+// The types named by `def when_<Type>:` (only names jq allows after when_).
+std::vector<std::string> typed_candidates(const std::string& source) {
+  static const std::regex def_re(R"(def\s+when_([A-Za-z0-9_]+)\s*:)");
+  std::set<std::string> out;
+  for (std::sregex_iterator it(source.begin(), source.end(), def_re), end; it != end; ++it)
+    out.insert((*it)[1].str());
+  return {out.begin(), out.end()};
+}
+
+Result<std::string> string_field(const Jv& object, const char* field, const std::string& what) {
+  Jv v(jv_object_get(object.copy(), jv_string(field)));
+  if (v.kind() == JV_KIND_NULL || v.kind() == JV_KIND_INVALID) return std::string();
+  if (v.kind() != JV_KIND_STRING)
+    return Status::invalid(what + ": ." + field + " must be a string");
+  jv s = v.take();
+  std::string out = jv_string_value(s);
+  jv_free(s);
+  return out;
+}
+
+Status read_source(const std::string& src, const std::string& name, ProjectionSource* out) {
+  const std::string what = "projection " + name + ": from";
+  auto prog = JqProgram::compile(src + "\nfrom", what);
+  if (!prog.ok()) return prog.status();
+  auto v = prog->run(Jv());
+  if (!v.ok()) return v.status();
+  if (v->kind() != JV_KIND_OBJECT) return Status::invalid(what + " must give an object");
+  auto stream = string_field(*v, "stream", what);
+  if (!stream.ok()) return stream.status();
+  auto category = string_field(*v, "category", what);
+  if (!category.ok()) return category.status();
+  out->stream = *stream;
+  out->category = *category;
+  Jv types(jv_object_get(v->copy(), jv_string("types")));
+  if (types.kind() == JV_KIND_ARRAY) {
+    jv arr = types.take();
+    int n = jv_array_length(jv_copy(arr));
+    for (int i = 0; i < n; ++i) {
+      Jv t(jv_array_get(jv_copy(arr), i));
+      if (t.kind() != JV_KIND_STRING) {
+        jv_free(arr);
+        return Status::invalid(what + ": .types must be an array of strings");
+      }
+      jv s = t.take();
+      out->types.emplace_back(jv_string_value(s));
+      jv_free(s);
+    }
+    jv_free(arr);
+  } else if (types.kind() != JV_KIND_NULL && types.kind() != JV_KIND_INVALID) {
+    return Status::invalid(what + ": .types must be an array of strings");
+  }
+  return {};
+}
+
+}  // namespace
+
+Projection::Projection(std::string name) : name_(std::move(name)) {}
+Projection::~Projection() = default;
+
+Result<std::unique_ptr<Projection>> Projection::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::invalid("cannot read projection file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string name = path.substr(path.find_last_of('/') + 1);
+  name = name.substr(0, name.find('.'));
+  return compile(text.str(), name.empty() ? path : name);
+}
+
+Result<std::unique_ptr<Projection>> Projection::compile(const std::string& src,
+                                                        const std::string& name) {
+  std::unique_ptr<Projection> p(new Projection(name));
+  const std::string what = "projection " + name;
+  // Compiles the file alone first, so that its own errors come with its lines.
+  if (auto alone = JqProgram::compile(src + "\n.", what); !alone.ok()) return alone.status();
+
+  auto has_from = defines(src, "from", name);
+  if (!has_from.ok()) return has_from.status();
+  if (*has_from) ES_RETURN_IF_ERROR(read_source(src, name, &p->source_));
+
+  for (const auto& type : typed_candidates(src)) {
+    auto has = defines(src, "when_" + type, name);
+    if (!has.ok()) return has.status();
+    if (*has) p->typed_.push_back(type);
+  }
+  auto has_when = defines(src, "when", name);
+  if (!has_when.ok()) return has_when.status();
+  if (!*has_when && p->typed_.empty())
+    return Status::invalid(what + " defines no reducer: define when, or when_<Type>");
+  // Reads only the types it reduces when it says nothing else.
+  if (!*has_when && p->source_.types.empty()) p->source_.types = p->typed_;
+
+  // One reducer: the type's own, else `when`, else the state unchanged.
+  std::string dispatch = "def __es_reduce: ";
+  for (const auto& type : p->typed_)
+    dispatch += "if .event.type == \"" + type + "\" then when_" + type + " else ";
+  dispatch += *has_when ? "when" : ".state";
+  for (std::size_t i = 0; i < p->typed_.size(); ++i) dispatch += " end";
+  dispatch += ";\n__es_reduce";
+  auto reduce = JqProgram::compile(src + "\n" + dispatch, what + ": when");
+
+  auto has_key = defines(src, "key", name);
+  if (!has_key.ok()) return has_key.status();
+  auto has_init = defines(src, "init", name);
+  if (!has_init.ok()) return has_init.status();
+  if (!reduce.ok()) return reduce.status();
+  p->impl_ = std::make_unique<Impl>(Impl{std::nullopt, std::move(reduce).value(), Jv(), {}});
+  if (*has_key) {
+    auto key = JqProgram::compile(src + "\nkey", what + ": key");
+    if (!key.ok()) return key.status();
+    p->impl_->key.emplace(std::move(key).value());
+  }
+  if (*has_init) {
+    auto init = JqProgram::compile(src + "\ninit", what + ": init");
+    if (!init.ok()) return init.status();
+    auto value = init->run(Jv());
+    if (!value.ok()) return value.status();
+    p->impl_->init = std::move(value).value();
+  }
+  return p;
+}
+
+namespace {
+
+jv string_value(std::string_view s) {
+  return jv_string_sized(s.data(), static_cast<int>(s.size()));
+}
+
+// The event as es prints it (es/json.h append_event_json), built as a jq
+// value directly: only data and metadata are parsed.
+Jv event_value(const RecordedEvent& e) {
+  Jv data(jv_parse_sized(e.data.data(), static_cast<int>(e.data.size())));
+  if (data.kind() == JV_KIND_INVALID) return data;
+  Jv metadata;
+  if (!e.metadata.empty()) {
+    metadata = Jv(jv_parse_sized(e.metadata.data(), static_cast<int>(e.metadata.size())));
+    if (metadata.kind() == JV_KIND_INVALID) return metadata;
+  }
+  jv o = jv_object();
+  o = jv_object_set(o, jv_string("position"), jv_number(static_cast<double>(e.position)));
+  o = jv_object_set(o, jv_string("stream"), string_value(e.stream));
+  o = jv_object_set(o, jv_string("version"), jv_number(static_cast<double>(e.version)));
+  o = jv_object_set(o, jv_string("id"), string_value(e.id.to_string()));
+  o = jv_object_set(o, jv_string("type"), string_value(e.type));
+  o = jv_object_set(o, jv_string("time"), string_value(format_time_us(e.time_us)));
+  o = jv_object_set(o, jv_string("data"), data.take());
+  if (!e.metadata.empty()) o = jv_object_set(o, jv_string("metadata"), metadata.take());
+  return Jv(o);
+}
+
+}  // namespace
+
+Status Projection::apply(const RecordedEvent& e) {
+  Impl& m = *impl_;
+  Jv event = event_value(e);
+  if (event.kind() == JV_KIND_INVALID) {
+    return Status::corruption(
+        "projection " + name_ + ": event at position " + std::to_string(e.position) +
+        " does not parse in jq: " + projection::invalid_message(event.take()));
+  }
+  auto where = [&] {
+    return "projection " + name_ + ": event at position " + std::to_string(e.position) + " (" +
+           e.type + " in " + e.stream + ")";
+  };
+  std::string key = e.stream;
+  if (m.key) {
+    bool none = false;
+    auto k = m.key->run(Jv(event.copy()), &none);
+    if (!k.ok()) return Status::invalid(where() + ": " + k.status().message());
+    if (none) {  // `empty`: the event is not for this projection
+      position_ = e.position;
+      return {};
+    }
+    if (k->kind() != JV_KIND_STRING) {
+      return Status::invalid(where() + ": key gave " + k->dump() + ", not a string");
+    }
+    jv s = k->take();
+    key.assign(jv_string_value(s), static_cast<std::size_t>(jv_string_length_bytes(jv_copy(s))));
+    jv_free(s);
+  }
+  auto it = m.states.find(key);
+  // The stored state stays until the reducer succeeds, so a failing event
+  // changes nothing. (jq then copies the partition's top level when it
+  // updates it: a cost in the size of one partition, not of all of them.)
+  jv state = it == m.states.end() ? m.init.copy() : it->second.copy();
+  Jv input(jv_object_set(jv_object_set(jv_object(), jv_string("state"), state), jv_string("event"),
+                         event.take()));
+  auto next = m.reduce.run(std::move(input));
+  if (!next.ok()) return Status::invalid(where() + ": " + next.status().message());
+  if (it == m.states.end()) it = m.states.emplace(key, Jv()).first;
+  it->second = std::move(next).value();
+  position_ = e.position;
+  ++applied_;
+  return {};
+}
+
+std::size_t Projection::partitions() const { return impl_->states.size(); }
+
+std::optional<std::string> Projection::state(const std::string& key) const {
+  auto it = impl_->states.find(key);
+  if (it == impl_->states.end()) return std::nullopt;
+  return it->second.dump();
+}
+
+void Projection::for_each(
+    const std::function<void(const std::string&, const std::string&)>& fn) const {
+  std::vector<const std::string*> keys;
+  keys.reserve(impl_->states.size());
+  for (const auto& [k, v] : impl_->states) keys.push_back(&k);
+  std::sort(keys.begin(), keys.end(), [](auto* a, auto* b) { return *a < *b; });
+  for (const auto* k : keys) fn(*k, impl_->states.at(*k).dump());
+}
+
+}  // namespace es
