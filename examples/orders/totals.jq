@@ -7,5 +7,5 @@ def init: {quantity: 0, total: 0};
 def when_OrderPlaced:
   .event.data as $order
   | .state
-  | .quantity += $order.quantity
-  | .total += $order.quantity * $order.unit_price;
+  | .quantity = .quantity + $order.quantity
+  | .total = .total + $order.quantity * $order.unit_price;

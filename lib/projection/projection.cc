@@ -18,12 +18,21 @@ using projection::Jv;
 
 struct Projection::Impl {
   std::optional<JqProgram> key;  // none: the stream name
+  // When `key` is a plain path (.data.product), its fields: read without
+  // jq while every step is an object and the end a string; jq answers the
+  // rest (and words the errors).
+  std::vector<std::string> key_path;
   JqProgram reduce;
   Jv init;
   std::unordered_map<std::string, Jv> states;
+  // Events of one commit share their time: format it once.
+  std::int64_t time_us = -1;
+  std::string time;
 };
 
 namespace {
+
+std::vector<std::string> plain_key_path(const std::string& source);
 
 // Whether `source` defines `name/0`: jq says "name/0 is not defined" when
 // it does not.
@@ -141,11 +150,13 @@ Result<std::unique_ptr<Projection>> Projection::compile(const std::string& src,
   auto has_init = defines(src, "init", name);
   if (!has_init.ok()) return has_init.status();
   if (!reduce.ok()) return reduce.status();
-  p->impl_ = std::make_unique<Impl>(Impl{std::nullopt, std::move(reduce).value(), Jv(), {}});
+  p->impl_ =
+      std::make_unique<Impl>(Impl{std::nullopt, {}, std::move(reduce).value(), Jv(), {}, -1, {}});
   if (*has_key) {
     auto key = JqProgram::compile(src + "\nkey", what + ": key");
     if (!key.ok()) return key.status();
     p->impl_->key.emplace(std::move(key).value());
+    p->impl_->key_path = plain_key_path(src);
   }
   if (*has_init) {
     auto init = JqProgram::compile(src + "\ninit", what + ": init");
@@ -163,9 +174,47 @@ jv string_value(std::string_view s) {
   return jv_string_sized(s.data(), static_cast<int>(s.size()));
 }
 
+// The fields of `def key: .a.b.c;` when that is the file's only key and a
+// plain path (comments aside); empty otherwise.
+std::vector<std::string> plain_key_path(const std::string& source) {
+  static const std::regex comment_re("#[^\n]*");
+  static const std::regex def_re(R"(def\s+key\s*:\s*([^;]*);)");
+  static const std::regex path_re(R"(^\s*((\.[A-Za-z_][A-Za-z0-9_]*)+)\s*$)");
+  static const std::regex field_re(R"(\.([A-Za-z_][A-Za-z0-9_]*))");
+  const std::string code = std::regex_replace(source, comment_re, "");
+  auto defs = std::sregex_iterator(code.begin(), code.end(), def_re);
+  if (std::distance(defs, std::sregex_iterator()) != 1) return {};
+  const std::string body = (*defs)[1].str();
+  std::smatch path;
+  if (!std::regex_match(body, path, path_re)) return {};
+  std::vector<std::string> fields;
+  const std::string p = path[1].str();
+  for (std::sregex_iterator it(p.begin(), p.end(), field_re), end; it != end; ++it)
+    fields.push_back((*it)[1].str());
+  return fields;
+}
+
+// Follows `path` through objects to a string; false when a step is not an
+// object or the end is not a string (jq then decides).
+bool read_plain_key(const Jv& event, const std::vector<std::string>& path, std::string* key) {
+  jv v = event.copy();
+  for (const auto& field : path) {
+    if (jv_get_kind(v) != JV_KIND_OBJECT) {
+      jv_free(v);
+      return false;
+    }
+    v = jv_object_get(v, jv_string_sized(field.data(), static_cast<int>(field.size())));
+  }
+  const bool ok = jv_get_kind(v) == JV_KIND_STRING;
+  if (ok)
+    key->assign(jv_string_value(v), static_cast<std::size_t>(jv_string_length_bytes(jv_copy(v))));
+  jv_free(v);
+  return ok;
+}
+
 // The event as es prints it (es/json.h append_event_json), built as a jq
 // value directly: only data and metadata are parsed.
-Jv event_value(const RecordedEvent& e) {
+Jv event_value(const RecordedEvent& e, const std::string& time) {
   Jv data(jv_parse_sized(e.data.data(), static_cast<int>(e.data.size())));
   if (data.kind() == JV_KIND_INVALID) return data;
   Jv metadata;
@@ -179,7 +228,7 @@ Jv event_value(const RecordedEvent& e) {
   o = jv_object_set(o, jv_string("version"), jv_number(static_cast<double>(e.version)));
   o = jv_object_set(o, jv_string("id"), string_value(e.id.to_string()));
   o = jv_object_set(o, jv_string("type"), string_value(e.type));
-  o = jv_object_set(o, jv_string("time"), string_value(format_time_us(e.time_us)));
+  o = jv_object_set(o, jv_string("time"), string_value(time));
   o = jv_object_set(o, jv_string("data"), data.take());
   if (!e.metadata.empty()) o = jv_object_set(o, jv_string("metadata"), metadata.take());
   return Jv(o);
@@ -189,7 +238,11 @@ Jv event_value(const RecordedEvent& e) {
 
 Status Projection::apply(const RecordedEvent& e) {
   Impl& m = *impl_;
-  Jv event = event_value(e);
+  if (e.time_us != m.time_us) {
+    m.time_us = e.time_us;
+    m.time = format_time_us(e.time_us);
+  }
+  Jv event = event_value(e, m.time);
   if (event.kind() == JV_KIND_INVALID) {
     return Status::corruption(
         "projection " + name_ + ": event at position " + std::to_string(e.position) +
@@ -200,7 +253,7 @@ Status Projection::apply(const RecordedEvent& e) {
            e.type + " in " + e.stream + ")";
   };
   std::string key = e.stream;
-  if (m.key) {
+  if (m.key && !(!m.key_path.empty() && read_plain_key(event, m.key_path, &key))) {
     bool none = false;
     auto k = m.key->run(Jv(event.copy()), &none);
     if (!k.ok()) return Status::invalid(where() + ": " + k.status().message());

@@ -38,7 +38,7 @@ for key in k10 k10k k100k; do
 def from: {category: "order", types: ["OrderPlaced"]};
 def key: .data.$key;
 def init: {quantity: 0, total: 0};
-def when_OrderPlaced: .event.data as \$o | .state | .quantity += \$o.quantity | .total += \$o.quantity * \$o.unit_price;
+def when_OrderPlaced: .event.data as \$o | .state | .quantity = .quantity + \$o.quantity | .total = .total + \$o.quantity * \$o.unit_price;
 JQ
   best=""
   for run in 1 2; do
