@@ -12,6 +12,8 @@ void register_append(CLI::App& app, Context& ctx);
 void register_read(CLI::App& app, Context& ctx);
 void register_tail(CLI::App& app, Context& ctx);
 void register_replay(CLI::App& app, Context& ctx);
+void register_project(CLI::App& app, Context& ctx);
+void register_state(CLI::App& app, Context& ctx);
 void register_streams(CLI::App& app, Context& ctx);
 void register_subscriptions(CLI::App& app, Context& ctx);
 void register_status(CLI::App& app, Context& ctx);
@@ -28,6 +30,8 @@ inline constexpr Command kCommands[] = {
     {"read", register_read},
     {"tail", register_tail},
     {"replay", register_replay},
+    {"project", register_project},
+    {"state", register_state},
     {"streams", register_streams},
     {"subscriptions", register_subscriptions},
     {"status", register_status},

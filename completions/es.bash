@@ -9,7 +9,7 @@ _es_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         es)
-            subs='append read tail replay streams subscriptions status stop completion'
+            subs='append read tail replay project state streams subscriptions status stop completion'
             opts='-h --help --version -s --server -o --output --timeout'
             vopts='-s --server -o --output --timeout'
             ;;
@@ -32,6 +32,43 @@ _es_cmd()
             opts='-h --help --from --to --key -s --server -o --output --timeout'
             vopts='--from --to --key -s --server -o --output --timeout'
             npos=1
+            ;;
+        'es project')
+            subs='add status reset stop start rm list'
+            opts='-h --help -s --server -o --output --timeout'
+            vopts='-s --server -o --output --timeout'
+            ;;
+        'es project add')
+            opts='-h --help'
+            npos=2
+            ;;
+        'es project status')
+            opts='-h --help'
+            npos=1
+            ;;
+        'es project reset')
+            opts='-h --help'
+            npos=2
+            ;;
+        'es project stop')
+            opts='-h --help'
+            npos=1
+            ;;
+        'es project start')
+            opts='-h --help'
+            npos=1
+            ;;
+        'es project rm')
+            opts='-h --help'
+            npos=1
+            ;;
+        'es project list')
+            opts='-h --help'
+            ;;
+        'es state')
+            opts='-h --help --at -s --server -o --output --timeout'
+            vopts='--at -s --server -o --output --timeout'
+            npos=2
             ;;
         'es streams')
             opts='-h --help --prefix -s --server -o --output --timeout'
@@ -61,7 +98,7 @@ _es_cmd()
 _es_values()
 {
     case "$1|$2" in
-        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output')
+        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output')
             _es_words 'json text'
             ;;
         'es append|-e' | 'es append|--expect')

@@ -22,7 +22,7 @@ function __es_state
             set vopts
             switch $path
                 case es
-                    set subs append read tail replay streams subscriptions status stop completion
+                    set subs append read tail replay project state streams subscriptions status stop completion
                     set vopts -s --server -o --output --timeout
                 case 'es append'
                     set vopts -t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout
@@ -32,6 +32,11 @@ function __es_state
                     set vopts --stream --category --type --from -n --count --name --group -s --server -o --output --timeout
                 case 'es replay'
                     set vopts --from --to --key -s --server -o --output --timeout
+                case 'es project'
+                    set subs add status reset stop start rm list
+                    set vopts -s --server -o --output --timeout
+                case 'es state'
+                    set vopts --at -s --server -o --output --timeout
                 case 'es streams'
                     set vopts --prefix -s --server -o --output --timeout
                 case 'es subscriptions'
@@ -95,6 +100,8 @@ complete -c es -n "__es_is es" -a append -d 'Append events to a stream (one with
 complete -c es -n "__es_is es" -a read -d 'Read a stream, or the whole log with --all, as NDJSON'
 complete -c es -n "__es_is es" -a tail -d 'Print events as they are committed, from now on or --from a position, with no gap and no duplicate'
 complete -c es -n "__es_is es" -a replay -d 'Run a projection (a jq file) over the log here and print its final states'
+complete -c es -n "__es_is es" -a project -d 'Manage the projections (read models in jq) a node hosts'
+complete -c es -n "__es_is es" -a state -d 'Print a hosted projection\'s states: every partition, or one (KEY)'
 complete -c es -n "__es_is es" -a streams -d 'List streams with their last version and position'
 complete -c es -n "__es_is es" -a subscriptions -d 'List the checkpoints of named subscriptions and groups, with their lag'
 complete -c es -n "__es_is es" -a status -d 'Show the node\'s role, head, streams, size, uptime and connections'
@@ -159,6 +166,47 @@ complete -c es -n "__es_is 'es replay'" -l key -x -d 'Print only this partition 
 complete -c es -n "__es_is 'es replay'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es replay'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es replay'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+
+# es project
+complete -c es -n "__es_is 'es project'" -a add -d 'Host a projection: fold the log into its read model, from the start, then live'
+complete -c es -n "__es_is 'es project'" -a status -d 'Show a projection: checkpoint, head, lag, partitions, events/s, errors'
+complete -c es -n "__es_is 'es project'" -a reset -d 'Rebuild from the start (with FILE\'s new program), swapped in once caught up'
+complete -c es -n "__es_is 'es project'" -a stop -d 'Stop folding events (queries go on)'
+complete -c es -n "__es_is 'es project'" -a start -d 'Start again a stopped or failed projection'
+complete -c es -n "__es_is 'es project'" -a rm -d 'Remove a projection and its states'
+complete -c es -n "__es_is 'es project'" -a list -d 'List the projections, one line each'
+complete -c es -n "__es_is 'es project'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es project'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es project'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es project'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+
+# es project add
+complete -c es -n "__es_is 'es project add'" -s h -l help -d 'Print this help message and exit'
+
+# es project status
+complete -c es -n "__es_is 'es project status'" -s h -l help -d 'Print this help message and exit'
+
+# es project reset
+complete -c es -n "__es_is 'es project reset'" -s h -l help -d 'Print this help message and exit'
+
+# es project stop
+complete -c es -n "__es_is 'es project stop'" -s h -l help -d 'Print this help message and exit'
+
+# es project start
+complete -c es -n "__es_is 'es project start'" -s h -l help -d 'Print this help message and exit'
+
+# es project rm
+complete -c es -n "__es_is 'es project rm'" -s h -l help -d 'Print this help message and exit'
+
+# es project list
+complete -c es -n "__es_is 'es project list'" -s h -l help -d 'Print this help message and exit'
+
+# es state
+complete -c es -n "__es_is 'es state'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es state'" -l at -x -d 'The states as they were at POSITION: the projection\'s file replayed here'
+complete -c es -n "__es_is 'es state'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es state'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es state'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
 
 # es streams
 complete -c es -n "__es_is 'es streams'" -s h -l help -d 'Print this help message and exit'

@@ -8,6 +8,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "es/projection_store.h"
 #include "es/store.h"
 
 #include "server.h"
@@ -143,9 +144,14 @@ int main(int argc, char** argv) {
   spdlog::info("esd {} started: data {}, head position {}, {} streams, durability {}", ES_VERSION,
                data_dir, (*store)->head(), (*store)->stream_count(), durability);
 
+  auto projections = es::ProjectionStore::open(data_dir + "/projections");
+  if (!projections.ok()) {
+    spdlog::error("cannot open the projections' store: {}", projections.status().message());
+    return kExitCannotStart;
+  }
   int code = kExitOk;
   {
-    esd::Server server(**store, server_options);
+    esd::Server server(**store, **projections, server_options);
     if (es::Status s = server.bind(); !s.ok()) {
       spdlog::error("{}", s.message());
       return kExitCannotStart;

@@ -63,8 +63,9 @@ std::string default_publish_endpoint(const std::string& listen) {
   return listen + ".pub";
 }
 
-Server::Server(es::Store& store, ServerOptions options)
+Server::Server(es::Store& store, es::ProjectionStore& projections, ServerOptions options)
     : store_(store),
+      projection_store_(projections),
       options_(std::move(options)),
       ctx_(1),
       router_(ctx_, zmq::socket_type::router),
@@ -116,6 +117,7 @@ Status Server::bind() {
     return Status::unavailable("cannot publish on " + options_.publish + ": " + e.what());
   }
   spdlog::info("listening on {}, publishing on {}", bound_listen_, bound_publish_);
+  projections_ = std::make_unique<ProjectionHost>(projection_store_, bound_listen_);
   writer_ =
       std::make_unique<es::Writer>(store_, es::Writer::Options{}, [this](es::GroupOutcome&& o) {
         auto* outcome = new es::GroupOutcome(std::move(o));
@@ -130,6 +132,8 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   signals.bind(signals_endpoint);
   auto next_heartbeat = std::chrono::steady_clock::now() + options_.heartbeat;
   int turns_since_reader_check = 0;
+  if (Status s = projections_->start_all(); !s.ok())
+    spdlog::error("projections not started: {}", s.message());
   while (!stopping_ && !storage_failed_) {
     zmq::pollitem_t items[] = {{completions_in_.handle(), 0, ZMQ_POLLIN, 0},
                                {signals.handle(), 0, ZMQ_POLLIN, 0},
@@ -182,6 +186,8 @@ ExitReason Server::run(const std::string& signals_endpoint) {
       }
     }
   }
+  // Projections first: their runners' last commits need nothing from here.
+  projections_->close();
   // Commit and answer what is queued, then say goodbye.
   writer_->close();
   drain_completions(false);
@@ -278,6 +284,12 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
     case Kind::kGroupSync:
       handle_group_sync(identity, id, frame);
       return;
+    case Kind::kProjectionAdd:
+    case Kind::kProjectionControl:
+    case Kind::kProjectionList:
+    case Kind::kProjectionState:
+      handle_projection(identity, id, header->kind, frame);
+      return;
     case Kind::kStop:
       spdlog::info("stopping: asked by a client");
       stopping_ = true;
@@ -324,6 +336,90 @@ void Server::handle_checkpoint_set(const std::string& identity, std::uint64_t re
   }
   queue_write(PendingReply{identity, request_id, std::nullopt},
               std::vector<es::Checkpoint>{std::move(rq).value()});
+}
+
+void Server::reply_projection(const std::string& identity, std::uint64_t request_id,
+                              const std::string& name) {
+  auto info = projections_->info(name, store_.head());
+  if (!info.ok()) return reply_error(identity, request_id, info.status());
+  reply(identity, protocol::encode(Kind::kProjectionOk, request_id, info->front()));
+}
+
+void Server::handle_projection(const std::string& identity, std::uint64_t request_id, Kind kind,
+                               std::string_view frame) {
+  constexpr std::size_t kMaxSourceBytes = 1u << 20;
+  auto fail = [&](const Status& s) { reply_error(identity, request_id, s); };
+  auto check_name = [](const std::string& name) {
+    return es::validate_name("projection name", name);
+  };
+  switch (kind) {
+    case Kind::kProjectionAdd: {
+      auto rq = protocol::decode_body<protocol::ProjectionAddRequest>(frame);
+      if (!rq.ok()) return fail(rq.status());
+      if (Status v = check_name(rq->name); !v.ok()) return fail(v);
+      if (rq->source.size() > kMaxSourceBytes)
+        return fail(Status::invalid("a projection file is at most 1 MiB"));
+      if (Status s = projections_->add(rq->name, rq->source); !s.ok()) return fail(s);
+      return reply_projection(identity, request_id, rq->name);
+    }
+    case Kind::kProjectionControl: {
+      auto rq = protocol::decode_body<protocol::ProjectionControlRequest>(frame);
+      if (!rq.ok()) return fail(rq.status());
+      if (Status v = check_name(rq->name); !v.ok()) return fail(v);
+      if (rq->source.size() > kMaxSourceBytes)
+        return fail(Status::invalid("a projection file is at most 1 MiB"));
+      Status s;
+      if (rq->op == "stop") {
+        s = projections_->stop(rq->name);
+      } else if (rq->op == "start") {
+        s = projections_->start(rq->name);
+      } else if (rq->op == "reset") {
+        s = projections_->reset(rq->name, rq->source);
+      } else if (rq->op == "rm") {
+        s = projections_->remove(rq->name);
+        if (s.ok()) {
+          protocol::ProjectionInfo gone;
+          gone.name = rq->name;
+          gone.status = "removed";
+          gone.head = store_.head();
+          return reply(identity, protocol::encode(Kind::kProjectionOk, request_id, gone));
+        }
+      } else {
+        s = Status::invalid("unknown projection operation '" + rq->op + "'");
+      }
+      if (!s.ok()) return fail(s);
+      return reply_projection(identity, request_id, rq->name);
+    }
+    case Kind::kProjectionList: {
+      auto rq = protocol::decode_body<protocol::ProjectionQuery>(frame);
+      if (!rq.ok()) return fail(rq.status());
+      auto info = projections_->info(rq->name, store_.head());
+      if (!info.ok()) return fail(info.status());
+      protocol::ProjectionListReply r{std::move(info).value()};
+      return reply(identity, protocol::encode(Kind::kProjectionListOk, request_id, r));
+    }
+    case Kind::kProjectionState: {
+      auto rq = protocol::decode_body<protocol::ProjectionStateRequest>(frame);
+      if (!rq.ok()) return fail(rq.status());
+      const std::size_t limit =
+          std::min<std::size_t>(rq->limit == 0 ? 1000 : rq->limit, es::kMaxReadLimit);
+      auto view =
+          projection_store_.view(rq->name, rq->has_key ? &rq->key : nullptr, rq->after, limit);
+      if (!view.ok()) return fail(view.status());
+      if (!view->has_value()) return fail(Status::not_found("no projection named " + rq->name));
+      protocol::ProjectionStateReply r;
+      r.position = (*view)->checkpoint;
+      for (auto& [key, state] : (*view)->states)
+        r.partitions.push_back(protocol::PartitionEntry{std::move(key), std::move(state)});
+      r.end = rq->has_key || r.partitions.size() < limit;
+      if (rq->has_key && r.partitions.empty()) {
+        return fail(Status::not_found("projection " + rq->name + " has no partition " + rq->key));
+      }
+      return reply(identity, protocol::encode(Kind::kProjectionStateOk, request_id, r));
+    }
+    default:
+      return;
+  }
 }
 
 void Server::handle_group_sync(const std::string& identity, std::uint64_t request_id,

@@ -26,9 +26,12 @@
 #include "es/writer.h"
 
 #include "groups.h"
+#include "projection_host.h"
 #include "protocol/messages.h"
 
 namespace esd {
+
+using es::protocol::Kind;
 
 struct ServerOptions {
   std::string listen = "tcp://127.0.0.1:7150";
@@ -52,7 +55,8 @@ std::string default_publish_endpoint(const std::string& listen);
 
 class Server {
  public:
-  Server(es::Store& store, ServerOptions options);
+  // `projections`: where hosted projections keep their states (es project).
+  Server(es::Store& store, es::ProjectionStore& projections, ServerOptions options);
   ~Server();
 
   // Binds both sockets; an error names the endpoint.
@@ -75,6 +79,10 @@ class Server {
   void handle_checkpoint_get(const std::string& identity, std::uint64_t request_id,
                              std::string_view frame);
   void handle_checkpoint_list(const std::string& identity, std::uint64_t request_id);
+  void handle_projection(const std::string& identity, std::uint64_t request_id, Kind kind,
+                         std::string_view frame);
+  void reply_projection(const std::string& identity, std::uint64_t request_id,
+                        const std::string& name);
   void handle_group_sync(const std::string& identity, std::uint64_t request_id,
                          std::string_view frame);
   // Hands `work` (an append or checkpoint moves) to the writer; the reply
@@ -93,6 +101,8 @@ class Server {
   es::protocol::StatusReply status_reply() const;
 
   es::Store& store_;
+  es::ProjectionStore& projection_store_;
+  std::unique_ptr<ProjectionHost> projections_;  // made once the endpoint is bound
   ServerOptions options_;
   zmq::context_t ctx_;
   zmq::socket_t router_;

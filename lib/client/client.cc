@@ -98,6 +98,24 @@ Result<protocol::GroupSyncReply> Client::group_sync(const protocol::GroupSyncReq
   return call<protocol::GroupSyncReply>(Kind::kGroupSync, Kind::kGroupSyncOk, request);
 }
 
+Result<protocol::ProjectionInfo> Client::projection_add(
+    const protocol::ProjectionAddRequest& request) {
+  return call<protocol::ProjectionInfo>(Kind::kProjectionAdd, Kind::kProjectionOk, request);
+}
+Result<protocol::ProjectionInfo> Client::projection_control(
+    const protocol::ProjectionControlRequest& request) {
+  return call<protocol::ProjectionInfo>(Kind::kProjectionControl, Kind::kProjectionOk, request);
+}
+Result<protocol::ProjectionListReply> Client::projections(const protocol::ProjectionQuery& query) {
+  return call<protocol::ProjectionListReply>(Kind::kProjectionList, Kind::kProjectionListOk,
+                                             query);
+}
+Result<protocol::ProjectionStateReply> Client::projection_state(
+    const protocol::ProjectionStateRequest& request) {
+  return call<protocol::ProjectionStateReply>(Kind::kProjectionState, Kind::kProjectionStateOk,
+                                              request);
+}
+
 std::string Client::publish_endpoint(const protocol::HelloReply& hello) const {
   std::string pub = hello.publish;
   // tcp://0.0.0.0:P or tcp://*:P: reach it through the host we know.

@@ -50,6 +50,12 @@ class Client {
   Result<protocol::CheckpointReply> set_checkpoint(const Checkpoint& checkpoint);
   Result<protocol::CheckpointListReply> checkpoints();
   Result<protocol::GroupSyncReply> group_sync(const protocol::GroupSyncRequest& request);
+  Result<protocol::ProjectionInfo> projection_add(const protocol::ProjectionAddRequest& request);
+  Result<protocol::ProjectionInfo> projection_control(
+      const protocol::ProjectionControlRequest& request);
+  Result<protocol::ProjectionListReply> projections(const protocol::ProjectionQuery& query);
+  Result<protocol::ProjectionStateReply> projection_state(
+      const protocol::ProjectionStateRequest& request);
 
   // Drops the connection and whatever it had queued, and connects anew
   // (after the node was lost: no stale request reaches it later).

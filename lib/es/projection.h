@@ -70,6 +70,13 @@ class Projection {
   // Every partition in key order (bytewise): fn(key, state as JSON).
   void for_each(const std::function<void(const std::string&, const std::string&)>& fn) const;
 
+  // For a host that keeps the states elsewhere: puts back a partition's
+  // stored state and the position it was stored at.
+  Status restore(const std::string& key, const std::string& state_json);
+  void restore_position(Position position) { position_ = position; }
+  // The partitions changed since the last call, with their states as JSON.
+  std::vector<std::pair<std::string, std::string>> take_changed();
+
  private:
   struct Impl;
   explicit Projection(std::string name);

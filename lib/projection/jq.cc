@@ -59,7 +59,7 @@ Result<Jv> JqProgram::run(Jv input, bool* none) {
   }
   std::string msg = invalid_message(out.take());
   if (msg.empty()) msg = errors_->empty() ? "gave no value" : *errors_;
-  return Status::invalid(what_ + ": " + msg);
+  return Status::invalid(msg);
 }
 
 }  // namespace es::projection

@@ -53,8 +53,9 @@ class JqProgram {
   JqProgram(JqProgram&&) noexcept = default;
   JqProgram& operator=(JqProgram&&) noexcept = default;
 
-  // Runs the program on `input` and returns its first value: an error when
-  // jq fails, or gives none and `none` is null (else *none turns true).
+  // Runs the program on `input` and returns its first value: an error (jq's
+  // message alone) when jq fails, or gives none and `none` is null (else
+  // *none turns true).
   Result<Jv> run(Jv input, bool* none = nullptr);
   const std::string& what() const { return what_; }
 

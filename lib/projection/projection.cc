@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "es/json.h"
 
@@ -25,6 +26,7 @@ struct Projection::Impl {
   JqProgram reduce;
   Jv init;
   std::unordered_map<std::string, Jv> states;
+  std::unordered_set<std::string> changed;  // since take_changed()
   // Events of one commit share their time: format it once.
   std::int64_t time_us = -1;
   std::string time;
@@ -69,7 +71,7 @@ Status read_source(const std::string& src, const std::string& name, ProjectionSo
   auto prog = JqProgram::compile(src + "\nfrom", what);
   if (!prog.ok()) return prog.status();
   auto v = prog->run(Jv());
-  if (!v.ok()) return v.status();
+  if (!v.ok()) return Status::invalid(what + ": " + v.status().message());
   if (v->kind() != JV_KIND_OBJECT) return Status::invalid(what + " must give an object");
   auto stream = string_field(*v, "stream", what);
   if (!stream.ok()) return stream.status();
@@ -150,8 +152,8 @@ Result<std::unique_ptr<Projection>> Projection::compile(const std::string& src,
   auto has_init = defines(src, "init", name);
   if (!has_init.ok()) return has_init.status();
   if (!reduce.ok()) return reduce.status();
-  p->impl_ =
-      std::make_unique<Impl>(Impl{std::nullopt, {}, std::move(reduce).value(), Jv(), {}, -1, {}});
+  p->impl_ = std::make_unique<Impl>(
+      Impl{std::nullopt, {}, std::move(reduce).value(), Jv(), {}, {}, -1, {}});
   if (*has_key) {
     auto key = JqProgram::compile(src + "\nkey", what + ": key");
     if (!key.ok()) return key.status();
@@ -162,7 +164,7 @@ Result<std::unique_ptr<Projection>> Projection::compile(const std::string& src,
     auto init = JqProgram::compile(src + "\ninit", what + ": init");
     if (!init.ok()) return init.status();
     auto value = init->run(Jv());
-    if (!value.ok()) return value.status();
+    if (!value.ok()) return Status::invalid(what + ": init: " + value.status().message());
     p->impl_->init = std::move(value).value();
   }
   return p;
@@ -256,7 +258,7 @@ Status Projection::apply(const RecordedEvent& e) {
   if (m.key && !(!m.key_path.empty() && read_plain_key(event, m.key_path, &key))) {
     bool none = false;
     auto k = m.key->run(Jv(event.copy()), &none);
-    if (!k.ok()) return Status::invalid(where() + ": " + k.status().message());
+    if (!k.ok()) return Status::invalid(where() + ": key: " + k.status().message());
     if (none) {  // `empty`: the event is not for this projection
       position_ = e.position;
       return {};
@@ -277,11 +279,32 @@ Status Projection::apply(const RecordedEvent& e) {
                          event.take()));
   auto next = m.reduce.run(std::move(input));
   if (!next.ok()) return Status::invalid(where() + ": " + next.status().message());
+
   if (it == m.states.end()) it = m.states.emplace(key, Jv()).first;
   it->second = std::move(next).value();
+  m.changed.insert(it->first);
   position_ = e.position;
   ++applied_;
   return {};
+}
+
+Status Projection::restore(const std::string& key, const std::string& state_json) {
+  Jv state(jv_parse_sized(state_json.data(), static_cast<int>(state_json.size())));
+  if (state.kind() == JV_KIND_INVALID) {
+    return Status::corruption("projection " + name_ + ": stored state of " + key +
+                              " does not parse: " + projection::invalid_message(state.take()));
+  }
+  impl_->states[key] = std::move(state);
+  return {};
+}
+
+std::vector<std::pair<std::string, std::string>> Projection::take_changed() {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(impl_->changed.size());
+  for (const auto& key : impl_->changed) out.emplace_back(key, impl_->states.at(key).dump());
+  impl_->changed.clear();
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::size_t Projection::partitions() const { return impl_->states.size(); }

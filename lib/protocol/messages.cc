@@ -99,5 +99,12 @@ ES_WIRE_TYPE(CheckpointReply)
 ES_WIRE_TYPE(CheckpointListReply)
 ES_WIRE_TYPE(GroupSyncRequest)
 ES_WIRE_TYPE(GroupSyncReply)
+ES_WIRE_TYPE(ProjectionInfo)
+ES_WIRE_TYPE(ProjectionAddRequest)
+ES_WIRE_TYPE(ProjectionControlRequest)
+ES_WIRE_TYPE(ProjectionQuery)
+ES_WIRE_TYPE(ProjectionListReply)
+ES_WIRE_TYPE(ProjectionStateRequest)
+ES_WIRE_TYPE(ProjectionStateReply)
 
 }  // namespace es::protocol

@@ -39,6 +39,10 @@ enum class Kind : std::uint8_t {
   kCheckpointSet = 8,   // Checkpoint -> kCheckpointOk (after commit)
   kCheckpointList = 9,  // Empty -> kCheckpointListOk
   kGroupSync = 10,      // GroupSyncRequest -> kGroupSyncOk (after commit)
+  kProjectionAdd = 11,      // ProjectionAddRequest -> kProjectionOk
+  kProjectionControl = 12,  // ProjectionControlRequest -> kProjectionOk
+  kProjectionList = 13,     // ProjectionQuery -> kProjectionListOk
+  kProjectionState = 14,    // ProjectionStateRequest -> kProjectionStateOk
   // replies
   kError = 100,
   kHelloOk = 101,
@@ -50,6 +54,9 @@ enum class Kind : std::uint8_t {
   kCheckpointOk = 107,
   kCheckpointListOk = 108,
   kGroupSyncOk = 109,
+  kProjectionOk = 110,
+  kProjectionListOk = 111,
+  kProjectionStateOk = 112,
   // published
   kEvents = 200,
   kHeartbeat = 201,
@@ -141,6 +148,93 @@ struct GroupSyncReply {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(generation, members, lease_ms, owned);
+  }
+};
+
+// A hosted projection as `es project status` shows it.
+struct ProjectionInfo {
+  std::string name;
+  std::string status;  // running | stopped | failed
+  Position position = 0;  // its checkpoint: every event up to here is folded in
+  Position head = 0;      // the node's head
+  std::uint64_t partitions = 0;
+  double events_per_s = 0;
+  std::string error;  // failed: the event's position, type and stream, and jq's message
+  Position error_position = 0;
+  std::uint32_t generation = 0;
+  bool rebuilding = false;  // a reset's new build runs beside the old one
+  Position rebuild_position = 0;
+  std::string source;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, status, position, head, partitions, events_per_s, error, error_position, generation,
+       rebuilding, rebuild_position, source);
+  }
+};
+
+struct ProjectionAddRequest {
+  std::string name;
+  std::string source;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, source);
+  }
+};
+
+struct ProjectionControlRequest {
+  std::string name;
+  std::string op;      // stop | start | reset | rm
+  std::string source;  // reset: the new program (empty: the current one)
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, op, source);
+  }
+};
+
+struct ProjectionQuery {
+  std::string name;  // empty: every projection
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name);
+  }
+};
+
+struct ProjectionListReply {
+  std::vector<ProjectionInfo> projections;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(projections);
+  }
+};
+
+struct ProjectionStateRequest {
+  std::string name;
+  bool has_key = false;
+  std::string key;
+  std::string after;  // paging: partitions after this key
+  std::uint32_t limit = 1000;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, has_key, key, after, limit);
+  }
+};
+
+struct PartitionEntry {
+  std::string key;
+  std::string state;  // JSON
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(key, state);
+  }
+};
+
+struct ProjectionStateReply {
+  Position position = 0;  // the checkpoint the states are at
+  std::vector<PartitionEntry> partitions;
+  bool end = true;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(position, partitions, end);
   }
 };
 

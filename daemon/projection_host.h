@@ -1,0 +1,96 @@
+// daemon/projection_host.h
+//
+// The ProjectionHost runs the projections a node hosts (es project add ...).
+// Each runs on its own thread with its own es::Subscription to the node's
+// request endpoint (the same client any read side uses), folds events with
+// es::Projection, and every tick (and every page while catching up) commits
+// the changed partitions with the checkpoint they reach, in one transaction
+// of the ProjectionStore. At start it loads the states and goes on after the
+// checkpoint, so a crash loses nothing and applies nothing twice.
+//
+// A projection that fails on an event stops there: its status says failed,
+// with the event's position and jq's message; the states stay as they were
+// before that event. `start` tries again from there.
+//
+// A reset builds a new generation beside the running one, from the start of
+// the log (with the file's new source, if given); queries keep reading the
+// old generation until the new one has caught up with it, then the new one
+// is swapped in, in one transaction, and the old one is dropped.
+//
+// Thread safety: its methods are called from the node's loop thread; runners
+// are its own threads. Methods that stop a runner wait for it (at most about
+// its client's timeout, 1 s, when the runner waits on the loop itself).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "es/projection_store.h"
+
+#include "protocol/messages.h"
+
+namespace esd {
+
+class ProjectionHost {
+ public:
+  // `endpoint`: where runners reach the node's requests.
+  ProjectionHost(es::ProjectionStore& store, std::string endpoint);
+  ~ProjectionHost();
+  ProjectionHost(const ProjectionHost&) = delete;
+  ProjectionHost& operator=(const ProjectionHost&) = delete;
+
+  // Starts every stored projection whose status is running.
+  es::Status start_all();
+  // Stops every runner (their last batch committed).
+  void close();
+
+  es::Status add(const std::string& name, const std::string& source);
+  es::Status stop(const std::string& name);
+  es::Status start(const std::string& name);
+  es::Status reset(const std::string& name, const std::string& source);
+  es::Status remove(const std::string& name);
+
+  // Status of one projection (name) or all (empty name); `head` is the
+  // node's. kNotFound for an unknown name.
+  es::Result<std::vector<es::protocol::ProjectionInfo>> info(const std::string& name,
+                                                             es::Position head);
+
+ private:
+  struct Runner {
+    std::string name;
+    std::uint32_t generation = 0;
+    std::string source;
+    std::atomic<bool> rebuild{false};  // a reset's new generation, not answering queries yet
+    std::atomic<bool> stop{false};
+    std::atomic<bool> done{false};
+    std::atomic<es::Position> position{0};
+    std::atomic<std::uint64_t> partitions{0};
+    std::atomic<double> rate{0};
+    std::thread thread;
+  };
+  using RunnerMap = std::map<std::string, std::unique_ptr<Runner>>;
+
+  void launch(RunnerMap& map, const es::ProjectionDef& def, std::uint32_t generation,
+              const std::string& source, bool rebuild);
+  void run(Runner* runner);
+  // When the build `rebuild` has caught up with the live one, swaps it in
+  // and returns true.
+  bool swap_in(Runner* rebuild);
+  void fail(Runner* runner, const es::Status& why, es::Position at);
+  // Stops and joins; REQUIRES: mu_ not held (runners take it).
+  static void halt(std::unique_ptr<Runner> runner);
+  std::unique_ptr<Runner> take(RunnerMap& map, const std::string& name);
+
+  es::ProjectionStore& store_;
+  std::string endpoint_;
+  std::mutex mu_;  // guards the maps and read-modify-writes of definitions
+  RunnerMap live_;
+  RunnerMap rebuilds_;
+};
+
+}  // namespace esd
