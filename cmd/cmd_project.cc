@@ -8,12 +8,9 @@
 #include <optional>
 #include <sstream>
 
-#include "es/json.h"
-#include "es/projection.h"
-#include "es/subscription.h"
-
 #include "commands.h"
 #include "output.h"
+#include "replay.h"
 
 namespace escmd {
 namespace {
@@ -76,15 +73,6 @@ ExitCode run_list(const std::string& name, Context& ctx) {
   return ExitCode::kSuccess;
 }
 
-std::string partition_line(const std::string& key, const std::string& state) {
-  std::string out = "{\"key\":";
-  es::append_json_string(out, key);
-  out += ",\"state\":";
-  out += state;
-  out += '}';
-  return out;
-}
-
 struct StateArgs {
   std::string name;
   std::optional<std::string> key;
@@ -97,37 +85,7 @@ ExitCode run_state_at(const StateArgs& a, es::Client& client, Context& ctx) {
   if (!list.ok()) return ctx.fail(list.status());
   auto p = es::Projection::compile(list->projections.front().source, a.name);
   if (!p.ok()) return ctx.fail(p.status());
-  es::SubscriptionOptions options;
-  const auto& src = (*p)->source();
-  options.filter = es::SubscriptionFilter{src.stream, src.category, src.types};
-  options.until_head = true;
-  options.reconnect = false;
-  es::Subscription sub(client, options);
-  es::Status failed;
-  std::atomic<bool> stop{false};
-  es::Status s = sub.run(
-      [&](const es::RecordedEvent& e) {
-        if (e.position > *a.at) return es::Delivery::kRefused;
-        failed = (*p)->apply(e);
-        return failed.ok() ? es::Delivery::kContinue : es::Delivery::kRefused;
-      },
-      stop);
-  if (!failed.ok()) return ctx.fail(failed);
-  if (!s.ok()) return ctx.fail(s);
-  if (a.key) {
-    auto state = (*p)->state(*a.key);
-    if (!state) {
-      return ctx.fail(es::Status::not_found("projection " + a.name + " had no partition " + *a.key +
-                                            " at position " + std::to_string(*a.at)));
-    }
-    ctx.emit(partition_line(*a.key, *state));
-    return ExitCode::kSuccess;
-  }
-  bool open = true;
-  (*p)->for_each([&](const std::string& key, const std::string& state) {
-    if (open) open = ctx.emit(partition_line(key, state));
-  });
-  return ExitCode::kSuccess;
+  return replay_and_print(**p, client, 1, a.at, a.key, ctx);
 }
 
 ExitCode run_state(const StateArgs& a, Context& ctx) {

@@ -21,6 +21,14 @@ Status not_found(const std::string& name) {
   return Status::not_found("no projection named " + name);
 }
 
+// The stored definition of `name`; kNotFound when there is none.
+es::Result<es::ProjectionDef> load_def(es::ProjectionStore& store, const std::string& name) {
+  auto def = store.get(name);
+  if (!def.ok()) return def.status();
+  if (!def->has_value()) return not_found(name);
+  return std::move(**def);
+}
+
 }  // namespace
 
 ProjectionHost::ProjectionHost(es::ProjectionStore& store, std::string endpoint)
@@ -234,23 +242,29 @@ Status ProjectionHost::add(const std::string& name, const std::string& source) {
   return {};
 }
 
+std::vector<std::unique_ptr<ProjectionHost::Runner>> ProjectionHost::detach(
+    const std::string& name) {
+  std::vector<std::unique_ptr<Runner>> out;
+  for (auto* map : {&live_, &rebuilds_}) {
+    if (auto r = take(*map, name)) {
+      r->stop = true;
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
 Status ProjectionHost::stop(const std::string& name) {
-  std::unique_ptr<Runner> live, rebuild;
+  std::vector<std::unique_ptr<Runner>> stopping;
   {
     std::lock_guard lock(mu_);
-    auto def = store_.get(name);
-    if (!def.ok()) return def.status();
-    if (!def->has_value()) return not_found(name);
-    es::ProjectionDef d = std::move(**def);
-    if (d.status == "running") d.status = "stopped";
-    ES_RETURN_IF_ERROR(store_.put(d));
-    live = take(live_, name);
-    rebuild = take(rebuilds_, name);
-    if (live) live->stop = true;
-    if (rebuild) rebuild->stop = true;
+    auto d = load_def(store_, name);
+    if (!d.ok()) return d.status();
+    if (d->status == "running") d->status = "stopped";
+    ES_RETURN_IF_ERROR(store_.put(*d));
+    stopping = detach(name);
   }
-  halt(std::move(live));
-  halt(std::move(rebuild));
+  for (auto& r : stopping) halt(std::move(r));
   return {};
 }
 
@@ -258,10 +272,9 @@ Status ProjectionHost::start(const std::string& name) {
   std::unique_ptr<Runner> finished_live, finished_rebuild;
   {
     std::lock_guard lock(mu_);
-    auto def = store_.get(name);
-    if (!def.ok()) return def.status();
-    if (!def->has_value()) return not_found(name);
-    es::ProjectionDef d = std::move(**def);
+    auto loaded = load_def(store_, name);
+    if (!loaded.ok()) return loaded.status();
+    es::ProjectionDef d = std::move(loaded).value();
     // A runner that ended (failed) is replaced; a live one is left alone.
     auto ended = [&](RunnerMap& map) {
       auto it = map.find(name);
@@ -290,10 +303,9 @@ Status ProjectionHost::reset(const std::string& name, const std::string& source)
   std::uint32_t abandoned = 0;
   {
     std::lock_guard lock(mu_);
-    auto def = store_.get(name);
-    if (!def.ok()) return def.status();
-    if (!def->has_value()) return not_found(name);
-    es::ProjectionDef d = std::move(**def);
+    auto loaded = load_def(store_, name);
+    if (!loaded.ok()) return loaded.status();
+    es::ProjectionDef d = std::move(loaded).value();
     const std::string& next_source = source.empty() ? d.source : source;
     if (auto compiled = es::Projection::compile(next_source, name); !compiled.ok())
       return compiled.status();
@@ -316,19 +328,13 @@ Status ProjectionHost::reset(const std::string& name, const std::string& source)
 }
 
 Status ProjectionHost::remove(const std::string& name) {
-  std::unique_ptr<Runner> live, rebuild;
+  std::vector<std::unique_ptr<Runner>> stopping;
   {
     std::lock_guard lock(mu_);
-    auto def = store_.get(name);
-    if (!def.ok()) return def.status();
-    if (!def->has_value()) return not_found(name);
-    live = take(live_, name);
-    rebuild = take(rebuilds_, name);
-    if (live) live->stop = true;
-    if (rebuild) rebuild->stop = true;
+    if (auto d = load_def(store_, name); !d.ok()) return d.status();
+    stopping = detach(name);
   }
-  halt(std::move(live));
-  halt(std::move(rebuild));
+  for (auto& r : stopping) halt(std::move(r));
   std::lock_guard lock(mu_);
   return store_.remove(name);
 }

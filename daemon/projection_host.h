@@ -85,6 +85,9 @@ class ProjectionHost {
   // Stops and joins; REQUIRES: mu_ not held (runners take it).
   static void halt(std::unique_ptr<Runner> runner);
   std::unique_ptr<Runner> take(RunnerMap& map, const std::string& name);
+  // Takes the runners of `name` out, stop flags set. REQUIRES: mu_ held;
+  // halt() them after releasing it.
+  std::vector<std::unique_ptr<Runner>> detach(const std::string& name);
 
   es::ProjectionStore& store_;
   std::string endpoint_;
