@@ -26,21 +26,13 @@ std::string info_line(const es::protocol::ProjectionInfo& i, bool text) {
   return w.str();
 }
 
-es::Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return es::Status::invalid("cannot read projection file " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 struct ProjectArgs {
   std::string name;
   std::string file;
 };
 
 ExitCode run_add(const ProjectArgs& a, Context& ctx) {
-  auto source = read_file(a.file);
+  auto source = es::Projection::read_source(a.file);
   if (!source.ok()) return ctx.fail(source.status());
   auto client = ctx.connect();
   auto info = client->projection_add({a.name, *source});
@@ -52,7 +44,7 @@ ExitCode run_add(const ProjectArgs& a, Context& ctx) {
 ExitCode run_control(const ProjectArgs& a, const std::string& op, Context& ctx) {
   std::string source;
   if (!a.file.empty()) {
-    auto text = read_file(a.file);
+    auto text = es::Projection::read_source(a.file);
     if (!text.ok()) return ctx.fail(text.status());
     source = std::move(text).value();
   }

@@ -46,8 +46,13 @@ struct ProjectionSource {
 class Projection {
  public:
   // Reads and compiles a projection file; errors name the file and, for jq
-  // syntax errors, the line.
+  // syntax errors, the line. "builtin:by-category", "builtin:by-type" and
+  // "builtin:counts" are the built-in projections (see builtin_names()).
   static Result<std::unique_ptr<Projection>> load(const std::string& path);
+  // The jq program `path` names: the file's text, or a built-in's.
+  static Result<std::string> read_source(const std::string& path);
+  // The built-in projections: name and what each gives.
+  static std::vector<std::pair<std::string, std::string>> builtin_names();
   static Result<std::unique_ptr<Projection>> compile(const std::string& source,
                                                      const std::string& name);
   ~Projection();

@@ -10,6 +10,7 @@
 
 #include "es/json.h"
 
+#include "projection/builtins.h"
 #include "projection/jq.h"
 
 namespace es {
@@ -66,7 +67,7 @@ Result<std::string> string_field(const Jv& object, const char* field, const std:
   return out;
 }
 
-Status read_source(const std::string& src, const std::string& name, ProjectionSource* out) {
+Status read_from(const std::string& src, const std::string& name, ProjectionSource* out) {
   const std::string what = "projection " + name + ": from";
   auto prog = JqProgram::compile(src + "\nfrom", what);
   if (!prog.ok()) return prog.status();
@@ -105,14 +106,37 @@ Status read_source(const std::string& src, const std::string& name, ProjectionSo
 Projection::Projection(std::string name) : name_(std::move(name)) {}
 Projection::~Projection() = default;
 
-Result<std::unique_ptr<Projection>> Projection::load(const std::string& path) {
+Result<std::string> Projection::read_source(const std::string& path) {
+  constexpr std::string_view kBuiltin = "builtin:";
+  if (path.rfind(kBuiltin, 0) == 0) {
+    auto source = projection::builtin_source(std::string_view(path).substr(kBuiltin.size()));
+    if (!source) {
+      std::string names;
+      for (const auto& b : projection::builtins())
+        names += std::string(names.empty() ? "" : ", ") + b.name;
+      return Status::invalid("no built-in projection " + path + " (there are: " + names + ")");
+    }
+    return *source;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::invalid("cannot read projection file " + path);
   std::ostringstream text;
   text << in.rdbuf();
-  std::string name = path.substr(path.find_last_of('/') + 1);
+  return text.str();
+}
+
+std::vector<std::pair<std::string, std::string>> Projection::builtin_names() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& b : projection::builtins()) out.emplace_back(b.name, b.what);
+  return out;
+}
+
+Result<std::unique_ptr<Projection>> Projection::load(const std::string& path) {
+  auto source = read_source(path);
+  if (!source.ok()) return source.status();
+  std::string name = path.substr(path.find_last_of("/:") + 1);
   name = name.substr(0, name.find('.'));
-  return compile(text.str(), name.empty() ? path : name);
+  return compile(*source, name.empty() ? path : name);
 }
 
 Result<std::unique_ptr<Projection>> Projection::compile(const std::string& src,
@@ -124,7 +148,7 @@ Result<std::unique_ptr<Projection>> Projection::compile(const std::string& src,
 
   auto has_from = defines(src, "from", name);
   if (!has_from.ok()) return has_from.status();
-  if (*has_from) ES_RETURN_IF_ERROR(read_source(src, name, &p->source_));
+  if (*has_from) ES_RETURN_IF_ERROR(read_from(src, name, &p->source_));
 
   for (const auto& type : typed_candidates(src)) {
     auto has = defines(src, "when_" + type, name);

@@ -117,6 +117,21 @@ wait_for 20 "totals to reach the head" position_is_head totals
 assert_exit 0 "$ES" state totals
 assert_eq "$OUT" "$("$ES" replay "$TMP/counts.jq")" "the new states vs es replay of the new file"
 
+check "built-in projections: hosted equals replayed"
+for b in by-category by-type counts; do
+  assert_exit 0 "$ES" project add "$b" "builtin:$b"
+done
+for b in by-category by-type counts; do
+  wait_for 30 "$b to reach the head" position_is_head "$b"
+  assert_exit 0 "$ES" state "$b"
+  assert_eq "$OUT" "$("$ES" replay "builtin:$b")" "es state $b vs es replay builtin:$b"
+done
+assert_eq "$("$ES" state counts all | jq -c '.state | [.events, .streams]')" \
+  "[$("$ES" status | jq .head),$("$ES" status | jq .streams)]" "counts: events and streams"
+for b in by-category by-type counts; do assert_exit 0 "$ES" project rm "$b"; done
+assert_exit 1 "$ES" replay builtin:nope
+assert_contains "$ERR" "there are: by-category, by-type, counts" "an unknown built-in"
+
 check "a restart keeps the projections; list; rm"
 stop_esd
 start_esd "$DATA" --heartbeat 200

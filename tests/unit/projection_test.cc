@@ -130,3 +130,31 @@ TEST_CASE("the same events give the same bytes", "[projection]") {
   CHECK(states(*a) == states(*b));
   CHECK(a->partitions() == 7);
 }
+
+TEST_CASE("the built-in projections: by-category, by-type, counts", "[projection]") {
+  auto names = Projection::builtin_names();
+  REQUIRE(names.size() == 3);
+  std::vector<RecordedEvent> log = {
+      event(1, "order-1", "Placed", "{}"), event(2, "order-2", "Placed", "{}"),
+      event(3, "order-1", "Paid", "{}"), event(4, "user", "Joined", "{}")};
+  log[2].version = 1;  // order-1's second event; the others open their streams
+  for (auto& e : log)
+    if (e.position != 3) e.version = 0;
+  auto run = [&](const std::string& name) {
+    auto p = Projection::load("builtin:" + name);
+    INFO(p.status().to_string());
+    REQUIRE(p.ok());
+    for (const auto& e : log) REQUIRE((*p)->apply(e).ok());
+    return states(**p);
+  };
+  CHECK(run("by-category") ==
+        R"(order={"streams":2,"events":3,"last_position":3} )"
+        R"(user={"streams":1,"events":1,"last_position":4} )");
+  CHECK(run("by-type") == R"(Joined={"events":1,"first_position":4,"last_position":4} )"
+                          R"(Paid={"events":1,"first_position":3,"last_position":3} )"
+                          R"(Placed={"events":2,"first_position":1,"last_position":2} )");
+  CHECK(run("counts") == R"(all={"streams":3,"events":4,"last_position":4} )");
+  auto unknown = Projection::load("builtin:nope");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK_THAT(unknown.status().message(), Catch::Contains("by-category, by-type, counts"));
+}
