@@ -21,7 +21,7 @@ ExitCode replay_and_print(es::Projection& p, es::Client& client, es::Position fr
                           Context& ctx) {
   es::SubscriptionOptions options;
   const auto& src = p.source();
-  options.filter = es::SubscriptionFilter{src.stream, src.category, src.types};
+  options.filter = es::SubscriptionFilter{src.read_stream(), src.read_category(), src.types};
   options.from = std::max<es::Position>(from, 1);
   options.until_head = true;
   options.reconnect = false;

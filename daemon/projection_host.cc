@@ -130,7 +130,7 @@ void ProjectionHost::run(Runner* r) {
   while (!r->stop.load()) {
     es::SubscriptionOptions options;
     const auto& src = p.source();
-    options.filter = es::SubscriptionFilter{src.stream, src.category, src.types};
+    options.filter = es::SubscriptionFilter{src.read_stream(), src.read_category(), src.types};
     options.from = committed + 1;
     options.tick_interval = std::chrono::milliseconds(100);
     options.on_tick = [&](es::Subscription& sub) -> Status {

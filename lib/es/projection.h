@@ -4,7 +4,8 @@
 // reducers written in jq (libjq). Its file is a jq program that defines some
 // of these (the rest take their defaults):
 //
-//   def from: {category: "order", types: ["OrderPlaced"]};  # or {stream: S}; default: all
+//   def from: {category: "order", types: ["OrderPlaced"]};  # default: every event
+//             # also stream: S, streams: [..], categories: [..]; each list means "any of"
 //   def key:  .data.product;          # an event's partition, a string (or empty:
 //                                     # the event is left out); default: .stream
 //   def init: {quantity: 0, total: 0}; # a partition's first state; default: null
@@ -36,11 +37,18 @@
 
 namespace es {
 
-// Which events a projection reads (its `from`).
+// Which events a projection reads (its `from`): an event matches when its
+// stream is one of `streams` (or one of `categories`' streams), and its type
+// one of `types`; an empty list does not narrow.
 struct ProjectionSource {
-  std::string stream;              // empty: any
-  std::string category;            // empty: any
-  std::vector<std::string> types;  // empty: any
+  std::vector<std::string> streams;
+  std::vector<std::string> categories;
+  std::vector<std::string> types;
+  bool matches(const RecordedEvent& e) const;
+  // What to ask the node for: one stream or one category narrows the read;
+  // more are filtered here (empty: any).
+  std::string read_stream() const;
+  std::string read_category() const;
 };
 
 class Projection {

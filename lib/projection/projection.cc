@@ -56,15 +56,31 @@ std::vector<std::string> typed_candidates(const std::string& source) {
   return {out.begin(), out.end()};
 }
 
-Result<std::string> string_field(const Jv& object, const char* field, const std::string& what) {
-  Jv v(jv_object_get(object.copy(), jv_string(field)));
-  if (v.kind() == JV_KIND_NULL || v.kind() == JV_KIND_INVALID) return std::string();
-  if (v.kind() != JV_KIND_STRING)
-    return Status::invalid(what + ": ." + field + " must be a string");
-  jv s = v.take();
-  std::string out = jv_string_value(s);
-  jv_free(s);
-  return out;
+// `singular` (a string) and `plural` (an array of strings) of `object`, as
+// one list.
+Status string_list(const Jv& object, const char* singular, const char* plural,
+                   const std::string& what, std::vector<std::string>* out) {
+  auto take_string = [&](Jv v, const char* field) -> Status {
+    if (v.kind() != JV_KIND_STRING)
+      return Status::invalid(what + ": ." + field + " must be " +
+                             (field == plural ? "an array of strings" : "a string"));
+    jv s = v.take();
+    out->emplace_back(jv_string_value(s),
+                      static_cast<std::size_t>(jv_string_length_bytes(jv_copy(s))));
+    jv_free(s);
+    return {};
+  };
+  Jv one(jv_object_get(object.copy(), jv_string(singular)));
+  if (one.kind() != JV_KIND_NULL && one.kind() != JV_KIND_INVALID)
+    ES_RETURN_IF_ERROR(take_string(std::move(one), singular));
+  Jv many(jv_object_get(object.copy(), jv_string(plural)));
+  if (many.kind() == JV_KIND_NULL || many.kind() == JV_KIND_INVALID) return {};
+  if (many.kind() != JV_KIND_ARRAY)
+    return Status::invalid(what + ": ." + plural + " must be an array of strings");
+  const int n = jv_array_length(many.copy());
+  for (int i = 0; i < n; ++i)
+    ES_RETURN_IF_ERROR(take_string(Jv(jv_array_get(many.copy(), i)), plural));
+  return {};
 }
 
 Status read_from(const std::string& src, const std::string& name, ProjectionSource* out) {
@@ -74,34 +90,32 @@ Status read_from(const std::string& src, const std::string& name, ProjectionSour
   auto v = prog->run(Jv());
   if (!v.ok()) return Status::invalid(what + ": " + v.status().message());
   if (v->kind() != JV_KIND_OBJECT) return Status::invalid(what + " must give an object");
-  auto stream = string_field(*v, "stream", what);
-  if (!stream.ok()) return stream.status();
-  auto category = string_field(*v, "category", what);
-  if (!category.ok()) return category.status();
-  out->stream = *stream;
-  out->category = *category;
-  Jv types(jv_object_get(v->copy(), jv_string("types")));
-  if (types.kind() == JV_KIND_ARRAY) {
-    jv arr = types.take();
-    int n = jv_array_length(jv_copy(arr));
-    for (int i = 0; i < n; ++i) {
-      Jv t(jv_array_get(jv_copy(arr), i));
-      if (t.kind() != JV_KIND_STRING) {
-        jv_free(arr);
-        return Status::invalid(what + ": .types must be an array of strings");
-      }
-      jv s = t.take();
-      out->types.emplace_back(jv_string_value(s));
-      jv_free(s);
-    }
-    jv_free(arr);
-  } else if (types.kind() != JV_KIND_NULL && types.kind() != JV_KIND_INVALID) {
-    return Status::invalid(what + ": .types must be an array of strings");
-  }
+  ES_RETURN_IF_ERROR(string_list(*v, "stream", "streams", what, &out->streams));
+  ES_RETURN_IF_ERROR(string_list(*v, "category", "categories", what, &out->categories));
+  ES_RETURN_IF_ERROR(string_list(*v, "type", "types", what, &out->types));
   return {};
 }
 
+bool any_of(const std::vector<std::string>& list, std::string_view value) {
+  return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
+}
+
 }  // namespace
+
+bool ProjectionSource::matches(const RecordedEvent& e) const {
+  if (!any_of(types, e.type)) return false;
+  if (streams.empty() && categories.empty()) return true;
+  return (!streams.empty() && any_of(streams, e.stream)) ||
+         (!categories.empty() && any_of(categories, category_of(e.stream)));
+}
+
+std::string ProjectionSource::read_stream() const {
+  return streams.size() == 1 && categories.empty() ? streams.front() : std::string();
+}
+
+std::string ProjectionSource::read_category() const {
+  return categories.size() == 1 && streams.empty() ? categories.front() : std::string();
+}
 
 Projection::Projection(std::string name) : name_(std::move(name)) {}
 Projection::~Projection() = default;
@@ -264,6 +278,10 @@ Jv event_value(const RecordedEvent& e, const std::string& time) {
 
 Status Projection::apply(const RecordedEvent& e) {
   Impl& m = *impl_;
+  if (!source_.matches(e)) {  // read wider than `from` (several streams or categories)
+    position_ = e.position;
+    return {};
+  }
   if (e.time_us != m.time_us) {
     m.time_us = e.time_us;
     m.time = format_time_us(e.time_us);

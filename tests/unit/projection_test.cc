@@ -56,13 +56,32 @@ TEST_CASE("from, key, init and per-type reducers", "[projection]") {
     def when_Placed: .event.data.q as $q | .state | .n += $q;  # wins over when
     def when_Cancelled: .event.data.q as $q | .state | .n -= $q;
   )");
-  CHECK(p->source().category == "order");
+  CHECK(p->source().categories == std::vector<std::string>{"order"});
+  CHECK(p->source().read_category() == "order");
   CHECK(p->typed_reducers() == std::vector<std::string>{"Cancelled", "Placed"});
   REQUIRE(p->apply(event(1, "order-1", "Placed", R"({"product":"apple","q":3})")).ok());
   REQUIRE(p->apply(event(2, "order-2", "Placed", R"({"product":"apple","q":4})")).ok());
   REQUIRE(p->apply(event(3, "order-1", "Cancelled", R"({"product":"apple","q":3})")).ok());
   REQUIRE(p->apply(event(4, "order-3", "Noted", R"({"product":"pear"})")).ok());
   CHECK(states(*p) == R"(apple={"n":4,"last":null} pear={"n":0,"last":"Noted"} )");
+}
+
+TEST_CASE("from with several streams and categories filters here", "[projection]") {
+  auto p = must_compile(
+      R"(def from: {streams: ["cart-1", "cart-2"], categories: ["order"], type: "T"};
+         def init: 0; def when: .state + 1;)");
+  CHECK(p->source().read_stream().empty());  // several: the node sends all
+  CHECK(p->source().read_category().empty());
+  CHECK(p->source().types == std::vector<std::string>{"T"});
+  REQUIRE(p->apply(event(1, "cart-1", "T", "{}")).ok());
+  REQUIRE(p->apply(event(2, "cart-3", "T", "{}")).ok());   // not listed
+  REQUIRE(p->apply(event(3, "order-9", "T", "{}")).ok());  // its category is
+  REQUIRE(p->apply(event(4, "order-9", "U", "{}")).ok());  // not its type
+  CHECK(states(*p) == "cart-1=1 order-9=1 ");
+  CHECK(p->position() == 4);
+  auto bad = Projection::compile("def from: {streams: \"x\"}; def when: .state;", "t");
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.status().message(), Catch::Contains(".streams must be an array of strings"));
 }
 
 TEST_CASE("only per-type reducers: reads only those types", "[projection]") {
@@ -147,9 +166,8 @@ TEST_CASE("the built-in projections: by-category, by-type, counts", "[projection
     for (const auto& e : log) REQUIRE((*p)->apply(e).ok());
     return states(**p);
   };
-  CHECK(run("by-category") ==
-        R"(order={"streams":2,"events":3,"last_position":3} )"
-        R"(user={"streams":1,"events":1,"last_position":4} )");
+  CHECK(run("by-category") == R"(order={"streams":2,"events":3,"last_position":3} )"
+                              R"(user={"streams":1,"events":1,"last_position":4} )");
   CHECK(run("by-type") == R"(Joined={"events":1,"first_position":4,"last_position":4} )"
                           R"(Paid={"events":1,"first_position":3,"last_position":3} )"
                           R"(Placed={"events":2,"first_position":1,"last_position":2} )");
