@@ -94,6 +94,10 @@ int main(int argc, char** argv) {
                  "repair drops from the store)")
       ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();
+  app.add_option("--project-from", server_options.project_from,
+                 "Hosted projections read the log of this node (its request endpoint) "
+                 "instead of this one's: a read side apart from the write side")
+      ->type_name("ENDPOINT");
   app.add_option("--durability", durability, "sync (default) or nometasync")
       ->check(CLI::IsMember({"sync", "nometasync"}))
       ->capture_default_str();

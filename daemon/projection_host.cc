@@ -31,8 +31,9 @@ es::Result<es::ProjectionDef> load_def(es::ProjectionStore& store, const std::st
 
 }  // namespace
 
-ProjectionHost::ProjectionHost(es::ProjectionStore& store, std::string endpoint)
-    : store_(store), endpoint_(std::move(endpoint)) {}
+ProjectionHost::ProjectionHost(es::ProjectionStore& store, std::string endpoint,
+                               bool reads_elsewhere)
+    : store_(store), endpoint_(std::move(endpoint)), reads_elsewhere_(reads_elsewhere) {}
 
 ProjectionHost::~ProjectionHost() { close(); }
 
@@ -135,6 +136,7 @@ void ProjectionHost::run(Runner* r) {
     options.tick_interval = std::chrono::milliseconds(100);
     options.on_tick = [&](es::Subscription& sub) -> Status {
       ES_RETURN_IF_ERROR(flush(sub.checkpoint_position()));
+      r->head = sub.head_seen();
       const auto now = Clock::now();
       const double secs = std::chrono::duration<double>(now - window_start).count();
       if (secs >= 1.0) {
@@ -358,7 +360,8 @@ es::Result<std::vector<es::protocol::ProjectionInfo>> ProjectionHost::info(const
     es::protocol::ProjectionInfo i;
     i.name = d.name;
     i.status = d.status;
-    i.head = head;
+    // Another node's head is known only from a running projection.
+    i.head = reads_elsewhere_ ? 0 : head;
     i.error = d.error;
     i.error_position = d.error_position;
     i.generation = d.generation;
@@ -366,6 +369,7 @@ es::Result<std::vector<es::protocol::ProjectionInfo>> ProjectionHost::info(const
     auto live = live_.find(d.name);
     if (live != live_.end() && !live->second->done.load()) {
       i.position = live->second->position.load();
+      i.head = std::max(i.head, live->second->head.load());
       i.partitions = live->second->partitions.load();
       i.events_per_s = live->second->rate.load();
     } else {

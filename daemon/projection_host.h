@@ -38,8 +38,9 @@ namespace esd {
 
 class ProjectionHost {
  public:
-  // `endpoint`: where runners reach the node's requests.
-  ProjectionHost(es::ProjectionStore& store, std::string endpoint);
+  // `endpoint`: the node whose log the runners read (this node's own request
+  // endpoint, or another's: the read side apart from the write side).
+  ProjectionHost(es::ProjectionStore& store, std::string endpoint, bool reads_elsewhere);
   ~ProjectionHost();
   ProjectionHost(const ProjectionHost&) = delete;
   ProjectionHost& operator=(const ProjectionHost&) = delete;
@@ -55,8 +56,9 @@ class ProjectionHost {
   es::Status reset(const std::string& name, const std::string& source);
   es::Status remove(const std::string& name);
 
-  // Status of one projection (name) or all (empty name); `head` is the
-  // node's. kNotFound for an unknown name.
+  // Status of one projection (name) or all (empty name); `head` is this
+  // node's, used when the projection is not running and reads this node.
+  // kNotFound for an unknown name.
   es::Result<std::vector<es::protocol::ProjectionInfo>> info(const std::string& name,
                                                              es::Position head);
 
@@ -69,6 +71,7 @@ class ProjectionHost {
     std::atomic<bool> stop{false};
     std::atomic<bool> done{false};
     std::atomic<es::Position> position{0};
+    std::atomic<es::Position> head{0};  // of the node it reads, as last seen
     std::atomic<std::uint64_t> partitions{0};
     std::atomic<double> rate{0};
     std::thread thread;
@@ -91,6 +94,7 @@ class ProjectionHost {
 
   es::ProjectionStore& store_;
   std::string endpoint_;
+  bool reads_elsewhere_ = false;
   std::mutex mu_;  // guards the maps and read-modify-writes of definitions
   RunnerMap live_;
   RunnerMap rebuilds_;

@@ -117,7 +117,10 @@ Status Server::bind() {
     return Status::unavailable("cannot publish on " + options_.publish + ": " + e.what());
   }
   spdlog::info("listening on {}, publishing on {}", bound_listen_, bound_publish_);
-  projections_ = std::make_unique<ProjectionHost>(projection_store_, bound_listen_);
+  const bool elsewhere = !options_.project_from.empty();
+  projections_ = std::make_unique<ProjectionHost>(
+      projection_store_, elsewhere ? options_.project_from : bound_listen_, elsewhere);
+  if (elsewhere) spdlog::info("projections read the log of {}", options_.project_from);
   writer_ =
       std::make_unique<es::Writer>(store_, es::Writer::Options{}, [this](es::GroupOutcome&& o) {
         auto* outcome = new es::GroupOutcome(std::move(o));

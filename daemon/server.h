@@ -42,6 +42,8 @@ struct ServerOptions {
   // what bounds the memory a slow subscriber can cost. A subscriber repairs
   // what was dropped from the store.
   int publish_hwm = 1000;
+  // The node whose log hosted projections read; empty: this one.
+  std::string project_from;
   // Testing aid (ESD_FAILPOINT=exit-before-publish:N): _exit(99) right after
   // the Nth committed group, before its replies and its publish. 0: never.
   std::uint64_t exit_before_publish_group = 0;

@@ -107,6 +107,8 @@ class Subscription {
   // The last position examined (never past the node's head): every match at
   // or below it was accepted or skipped.
   Position checkpoint_position() const { return std::min(next_ - 1, head_seen_); }
+  // The highest head the node has shown (hello, pages, heartbeats).
+  Position head_seen() const { return head_seen_; }
   // Goes back to examine from `position` again (from on_tick): for a
   // consumer that took over events it had skipped.
   void rewind(Position position);

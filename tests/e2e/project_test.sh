@@ -143,3 +143,18 @@ assert_exit 0 "$ES" project rm picky
 assert_eq "$(echo "$OUT" | jq -r .status)" removed "es project rm"
 assert_exit 4 "$ES" state picky
 assert_exit 4 "$ES" project status picky
+
+check "a read side apart: esd --project-from the write side's node"
+WRITE_SIDE=$ES_SERVER
+WRITE_PID=$ESD_PID
+start_esd "$TMP/readside" --project-from "$WRITE_SIDE"
+READ_SIDE=$ES_SERVER
+assert_exit 0 "$ES" project add totals "$EXAMPLE/totals.jq"
+WRITE_HEAD=$("$ES" -s "$WRITE_SIDE" status | jq .head)
+at_write_head() { [ "$("$ES" project status totals | jq '.position, .head' | paste -sd' ')" = "$WRITE_HEAD $WRITE_HEAD" ]; }
+wait_for 30 "the read side to reach the write side's head ($WRITE_HEAD)" at_write_head
+want=$("$ES" -s "$WRITE_SIDE" replay "$EXAMPLE/totals.jq")
+assert_eq "$("$ES" state totals)" "$want" "read side's states vs es replay on the write side"
+assert_eq "$("$ES" status | jq .head)" 0 "the read side stores no events"
+stop_esd "$WRITE_PID"
+assert_eq "$("$ES" -s "$READ_SIDE" state totals)" "$want" "queries go on with the write side down"
