@@ -16,6 +16,8 @@ Client::Client(std::string endpoint, ClientOptions options)
 Client::~Client() = default;
 
 void Client::reset() {
+  awaited_.clear();
+  stash_.clear();
   sock_.reset();
   sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
   sock_->set(zmq::sockopt::linger, 0);
@@ -23,14 +25,52 @@ void Client::reset() {
   sock_->connect(endpoint_);
 }
 
-template <class Reply, class Request>
-Result<Reply> Client::call(Kind kind, Kind ok_kind, const Request& request) {
+template <class Request>
+Result<std::uint64_t> Client::send(Kind kind, const Request& request) {
   const std::uint64_t id = next_request_id_++;
   std::string frame = protocol::encode(kind, id, request);
   try {
     if (!sock_->send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
       return Status::unavailable("cannot send to " + endpoint_ + ": the queue is full");
     }
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable(std::string("talking to ") + endpoint_ + ": " + e.what());
+  }
+  awaited_.insert(id);
+  return id;
+}
+
+template <class Reply>
+Result<Reply> Client::await(std::uint64_t id, Kind ok_kind) {
+  std::string frame;
+  if (auto it = stash_.find(id); it != stash_.end()) {
+    frame = std::move(it->second);
+    stash_.erase(it);
+  } else {
+    auto got = receive(id);
+    if (!got.ok()) {
+      awaited_.erase(id);  // abandoned: a late answer is dropped
+      return got.status();
+    }
+    frame = std::move(got).value();
+  }
+  awaited_.erase(id);
+  auto header = protocol::decode_header(frame);
+  if (!header.ok()) return header.status();
+  if (header->kind == Kind::kError) {
+    auto err = protocol::decode_body<protocol::ErrorReply>(frame);
+    if (!err.ok()) return err.status();
+    return err->to_status();
+  }
+  if (header->kind != ok_kind) {
+    return Status::protocol("unexpected reply kind " +
+                            std::to_string(static_cast<int>(header->kind)));
+  }
+  return protocol::decode_body<Reply>(frame);
+}
+
+Result<std::string> Client::receive(std::uint64_t id) {
+  try {
     auto deadline = std::chrono::steady_clock::now() + options_.timeout;
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -43,24 +83,36 @@ Result<Reply> Client::call(Kind kind, Kind ok_kind, const Request& request) {
       }
       zmq::message_t msg;
       if (!sock_->recv(msg, zmq::recv_flags::dontwait)) continue;
-      std::string_view reply(static_cast<const char*>(msg.data()), msg.size());
-      auto header = protocol::decode_header(reply);
+      std::string frame(static_cast<const char*>(msg.data()), msg.size());
+      auto header = protocol::decode_header(frame);
       if (!header.ok()) return header.status();
-      if (header->request_id != id) continue;  // an answer to an abandoned request
-      if (header->kind == Kind::kError) {
-        auto err = protocol::decode_body<protocol::ErrorReply>(reply);
-        if (!err.ok()) return err.status();
-        return err->to_status();
-      }
-      if (header->kind != ok_kind) {
-        return Status::protocol("unexpected reply kind " +
-                                std::to_string(static_cast<int>(header->kind)));
-      }
-      return protocol::decode_body<Reply>(reply);
+      if (header->request_id == id) return frame;
+      // Another request still awaited keeps its answer; an abandoned one's
+      // is dropped.
+      if (awaited_.count(header->request_id) != 0) stash_[header->request_id] = std::move(frame);
     }
   } catch (const zmq::error_t& e) {
     return Status::unavailable(std::string("talking to ") + endpoint_ + ": " + e.what());
   }
+}
+
+void Client::abandon(std::uint64_t id) {
+  awaited_.erase(id);
+  stash_.erase(id);
+}
+
+template <class Reply, class Request>
+Result<Reply> Client::call(Kind kind, Kind ok_kind, const Request& request) {
+  auto id = send(kind, request);
+  if (!id.ok()) return id.status();
+  return await<Reply>(*id, ok_kind);
+}
+
+Result<std::uint64_t> Client::send_read(const ReadRequest& request) {
+  return send(Kind::kRead, request);
+}
+Result<ReadResult> Client::await_read(std::uint64_t id) {
+  return await<ReadResult>(id, Kind::kReadOk);
 }
 
 Result<protocol::HelloReply> Client::hello() {
@@ -107,8 +159,7 @@ Result<protocol::ProjectionInfo> Client::projection_control(
   return call<protocol::ProjectionInfo>(Kind::kProjectionControl, Kind::kProjectionOk, request);
 }
 Result<protocol::ProjectionListReply> Client::projections(const protocol::ProjectionQuery& query) {
-  return call<protocol::ProjectionListReply>(Kind::kProjectionList, Kind::kProjectionListOk,
-                                             query);
+  return call<protocol::ProjectionListReply>(Kind::kProjectionList, Kind::kProjectionListOk, query);
 }
 Result<protocol::ProjectionStateReply> Client::projection_state(
     const protocol::ProjectionStateRequest& request) {

@@ -1,6 +1,7 @@
 #include "es/subscription.h"
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -228,12 +229,39 @@ Status Subscription::catch_up(const Deliver& deliver, Position until,
   // By position over the log; a stream filter narrows by its category.
   rq.category = f.stream.empty() ? f.category : std::string(category_of(f.stream));
   rq.types = f.types;
+  // The next page is asked for before this one is delivered, so that the
+  // node reads it while the consumer works. A prefetch for a position that
+  // is no longer next (a rewind) is dropped.
+  struct Prefetch {
+    std::uint64_t id = 0;
+    Position from = 0;
+  };
+  std::optional<Prefetch> ahead;
+  auto drop_ahead = [&] {
+    if (ahead) client_.abandon(ahead->id);
+    ahead.reset();
+  };
+  struct DropOnExit {
+    decltype(drop_ahead)& drop;
+    ~DropOnExit() { drop(); }
+  } drop_on_exit{drop_ahead};
   while (!done_ && !stop.load()) {
     if (until != 0 && next_ >= until) return {};
-    rq.from = next_;
     ++stats_.reads;
-    auto page = client_.read(rq);
+    Result<ReadResult> page = Status::unavailable("not read");
+    if (ahead && ahead->from == next_) {
+      page = client_.await_read(ahead->id);
+      ahead.reset();
+    } else {
+      drop_ahead();
+      rq.from = next_;
+      page = client_.read(rq);
+    }
     if (!page.ok()) return page.status();
+    if (!page->end && (until == 0 || page->next < until)) {
+      rq.from = page->next;
+      if (auto id = client_.send_read(rq); id.ok()) ahead = Prefetch{*id, page->next};
+    }
     head_seen_ = std::max(head_seen_, page->head);
     for (const auto& e : page->events) {
       if (e.position < next_) continue;

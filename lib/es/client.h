@@ -15,6 +15,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <zmq.hpp>
 
@@ -67,15 +69,30 @@ class Client {
   // used when the node bound a wildcard address.
   std::string publish_endpoint(const protocol::HelloReply& hello) const;
 
+  // A read sent ahead (pipelining): send_read() returns its request id,
+  // await_read() its answer; a request not awaited is abandon()ed. Other
+  // calls made in between keep working: each answer goes to its request.
+  Result<std::uint64_t> send_read(const ReadRequest& request);
+  Result<ReadResult> await_read(std::uint64_t id);
+  void abandon(std::uint64_t id);
+
  private:
   template <class Reply, class Request>
   Result<Reply> call(protocol::Kind kind, protocol::Kind ok_kind, const Request& request);
+  template <class Request>
+  Result<std::uint64_t> send(protocol::Kind kind, const Request& request);
+  template <class Reply>
+  Result<Reply> await(std::uint64_t id, protocol::Kind ok_kind);
+  // The frame answering `id`, stashing answers to other awaited requests.
+  Result<std::string> receive(std::uint64_t id);
 
   std::string endpoint_;
   ClientOptions options_;
   zmq::context_t ctx_;
   std::unique_ptr<zmq::socket_t> sock_;
   std::uint64_t next_request_id_ = 1;
+  std::unordered_set<std::uint64_t> awaited_;             // sent, answer wanted
+  std::unordered_map<std::uint64_t, std::string> stash_;  // answers not yet awaited
 };
 
 }  // namespace es
