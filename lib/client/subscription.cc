@@ -192,7 +192,6 @@ Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
       if (hb->head < next_) return {};
       ++stats_.gaps;
       return catch_up(deliver, hb->head + 1, stop);
-      return {};
     }
     case Kind::kStopping:
       return Status::unavailable("the node is stopping");
