@@ -35,10 +35,10 @@ enum class Kind : std::uint8_t {
   kStreams = 4,
   kStatus = 5,
   kStop = 6,
-  kCheckpointGet = 7,   // CheckpointQuery -> kCheckpointOk
-  kCheckpointSet = 8,   // Checkpoint -> kCheckpointOk (after commit)
-  kCheckpointList = 9,  // Empty -> kCheckpointListOk
-  kGroupSync = 10,      // GroupSyncRequest -> kGroupSyncOk (after commit)
+  kCheckpointGet = 7,       // CheckpointQuery -> kCheckpointOk
+  kCheckpointSet = 8,       // Checkpoint -> kCheckpointOk (after commit)
+  kCheckpointList = 9,      // Empty -> kCheckpointListOk
+  kGroupSync = 10,          // GroupSyncRequest -> kGroupSyncOk (after commit)
   kProjectionAdd = 11,      // ProjectionAddRequest -> kProjectionOk
   kProjectionControl = 12,  // ProjectionControlRequest -> kProjectionOk
   kProjectionList = 13,     // ProjectionQuery -> kProjectionListOk
@@ -154,7 +154,7 @@ struct GroupSyncReply {
 // A hosted projection as `es project status` shows it.
 struct ProjectionInfo {
   std::string name;
-  std::string status;  // running | stopped | failed
+  std::string status;     // running | stopped | failed
   Position position = 0;  // its checkpoint: every event up to here is folded in
   Position head = 0;      // the node's head
   std::uint64_t partitions = 0;
