@@ -104,14 +104,15 @@ ExitCode run_tail(TailArgs args, Context& ctx) {
     next = member.next_position();
   }
   if (args.stats) {
-    std::fprintf(
-        stderr,
-        "{\"delivered\":%llu,\"live\":%llu,\"reads\":%llu,\"gaps\":%llu,"
-        "\"reconnects\":%llu,\"next\":%llu}\n",
-        static_cast<unsigned long long>(stats.delivered),
-        static_cast<unsigned long long>(stats.live), static_cast<unsigned long long>(stats.reads),
-        static_cast<unsigned long long>(stats.gaps),
-        static_cast<unsigned long long>(stats.reconnects), static_cast<unsigned long long>(next));
+    std::string line = ObjectWriter(false)
+                           .field("delivered", stats.delivered)
+                           .field("live", stats.live)
+                           .field("reads", stats.reads)
+                           .field("gaps", stats.gaps)
+                           .field("reconnects", stats.reconnects)
+                           .field("next", next)
+                           .str();
+    std::fprintf(stderr, "%s\n", line.c_str());
   }
   if (!s.ok()) return ctx.fail(s);
   return ExitCode::kSuccess;

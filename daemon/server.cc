@@ -352,25 +352,25 @@ void Server::handle_projection(const std::string& identity, std::uint64_t reques
                                std::string_view frame) {
   constexpr std::size_t kMaxSourceBytes = 1u << 20;
   auto fail = [&](const Status& s) { reply_error(identity, request_id, s); };
-  auto check_name = [](const std::string& name) {
-    return es::validate_name("projection name", name);
+  // A request's name, and the program it carries (if any), within limits.
+  auto check = [](const std::string& name, const std::string& source) {
+    ES_RETURN_IF_ERROR(es::validate_name("projection name", name));
+    if (source.size() > kMaxSourceBytes)
+      return Status::invalid("a projection file is at most 1 MiB");
+    return Status();
   };
   switch (kind) {
     case Kind::kProjectionAdd: {
       auto rq = protocol::decode_body<protocol::ProjectionAddRequest>(frame);
       if (!rq.ok()) return fail(rq.status());
-      if (Status v = check_name(rq->name); !v.ok()) return fail(v);
-      if (rq->source.size() > kMaxSourceBytes)
-        return fail(Status::invalid("a projection file is at most 1 MiB"));
+      if (Status v = check(rq->name, rq->source); !v.ok()) return fail(v);
       if (Status s = projections_->add(rq->name, rq->source); !s.ok()) return fail(s);
       return reply_projection(identity, request_id, rq->name);
     }
     case Kind::kProjectionControl: {
       auto rq = protocol::decode_body<protocol::ProjectionControlRequest>(frame);
       if (!rq.ok()) return fail(rq.status());
-      if (Status v = check_name(rq->name); !v.ok()) return fail(v);
-      if (rq->source.size() > kMaxSourceBytes)
-        return fail(Status::invalid("a projection file is at most 1 MiB"));
+      if (Status v = check(rq->name, rq->source); !v.ok()) return fail(v);
       Status s;
       if (rq->op == "stop") {
         s = projections_->stop(rq->name);

@@ -42,9 +42,9 @@ Result<std::uint64_t> Client::send(Kind kind, const Request& request) {
 
 template <class Reply>
 Result<Reply> Client::await(std::uint64_t id, Kind ok_kind) {
-  std::string frame;
+  zmq::message_t msg;
   if (auto it = stash_.find(id); it != stash_.end()) {
-    frame = std::move(it->second);
+    msg = std::move(it->second);
     stash_.erase(it);
   } else {
     auto got = receive(id);
@@ -52,9 +52,10 @@ Result<Reply> Client::await(std::uint64_t id, Kind ok_kind) {
       awaited_.erase(id);  // abandoned: a late answer is dropped
       return got.status();
     }
-    frame = std::move(got).value();
+    msg = std::move(got).value();
   }
   awaited_.erase(id);
+  std::string_view frame(static_cast<const char*>(msg.data()), msg.size());
   auto header = protocol::decode_header(frame);
   if (!header.ok()) return header.status();
   if (header->kind == Kind::kError) {
@@ -69,7 +70,7 @@ Result<Reply> Client::await(std::uint64_t id, Kind ok_kind) {
   return protocol::decode_body<Reply>(frame);
 }
 
-Result<std::string> Client::receive(std::uint64_t id) {
+Result<zmq::message_t> Client::receive(std::uint64_t id) {
   try {
     auto deadline = std::chrono::steady_clock::now() + options_.timeout;
     for (;;) {
@@ -83,13 +84,13 @@ Result<std::string> Client::receive(std::uint64_t id) {
       }
       zmq::message_t msg;
       if (!sock_->recv(msg, zmq::recv_flags::dontwait)) continue;
-      std::string frame(static_cast<const char*>(msg.data()), msg.size());
-      auto header = protocol::decode_header(frame);
+      auto header = protocol::decode_header(
+          std::string_view(static_cast<const char*>(msg.data()), msg.size()));
       if (!header.ok()) return header.status();
-      if (header->request_id == id) return frame;
+      if (header->request_id == id) return msg;
       // Another request still awaited keeps its answer; an abandoned one's
       // is dropped.
-      if (awaited_.count(header->request_id) != 0) stash_[header->request_id] = std::move(frame);
+      if (awaited_.count(header->request_id) != 0) stash_[header->request_id] = std::move(msg);
     }
   } catch (const zmq::error_t& e) {
     return Status::unavailable(std::string("talking to ") + endpoint_ + ": " + e.what());

@@ -82,7 +82,6 @@ Status GroupSubscription::sync(Subscription* sub, bool leave) {
   const auto sent = Clock::now();
   auto r = client_.group_sync(rq);
   if (!r.ok()) return r.status();
-  ++syncs_;
   lease_until_ = sent + std::chrono::milliseconds(r->lease_ms / 2);
   next_sync_ = sent + group_.sync_interval;
   if (leave) {

@@ -84,15 +84,15 @@ class Client {
   template <class Reply>
   Result<Reply> await(std::uint64_t id, protocol::Kind ok_kind);
   // The frame answering `id`, stashing answers to other awaited requests.
-  Result<std::string> receive(std::uint64_t id);
+  Result<zmq::message_t> receive(std::uint64_t id);
 
   std::string endpoint_;
   ClientOptions options_;
   zmq::context_t ctx_;
   std::unique_ptr<zmq::socket_t> sock_;
   std::uint64_t next_request_id_ = 1;
-  std::unordered_set<std::uint64_t> awaited_;             // sent, answer wanted
-  std::unordered_map<std::uint64_t, std::string> stash_;  // answers not yet awaited
+  std::unordered_set<std::uint64_t> awaited_;                // sent, answer wanted
+  std::unordered_map<std::uint64_t, zmq::message_t> stash_;  // answers not yet awaited
 };
 
 }  // namespace es

@@ -44,7 +44,6 @@ class GroupSubscription {
   const SubscriptionStats& stats() const { return stats_; }
   // After run(): the next position its reader would have examined.
   Position next_position() const { return next_; }
-  std::uint64_t syncs() const { return syncs_; }
 
  private:
   struct Slot {
@@ -62,7 +61,6 @@ class GroupSubscription {
   std::array<Slot, kGroupSlots> slots_{};
   std::chrono::steady_clock::time_point lease_until_;
   std::chrono::steady_clock::time_point next_sync_;
-  std::uint64_t syncs_ = 0;
   SubscriptionStats stats_;
   Position next_ = 0;
 };

@@ -2,12 +2,14 @@
 
 namespace es::projection {
 
-std::string Jv::dump() const {
-  jv s = jv_dump_string(jv_copy(v_), 0);
-  std::string out(jv_string_value(s), static_cast<std::size_t>(jv_string_length_bytes(jv_copy(s))));
-  jv_free(s);
-  return out;
+std::string string_text(jv s) {
+  return std::string(jv_string_value(s),
+                     static_cast<std::size_t>(jv_string_length_bytes(jv_copy(s))));
 }
+
+std::string Jv::dump() const { return Jv(jv_dump_string(jv_copy(v_), 0)).text(); }
+
+std::string Jv::text() const { return string_text(v_); }
 
 std::string invalid_message(jv invalid) {
   jv msg = jv_invalid_get_msg(invalid);

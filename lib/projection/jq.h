@@ -38,10 +38,15 @@ class Jv {
   jv_kind kind() const { return jv_get_kind(v_); }
   // Compact JSON, keys in the order the value has them.
   std::string dump() const;
+  // REQUIRES: kind() is JV_KIND_STRING. Its bytes.
+  std::string text() const;
 
  private:
   jv v_;
 };
+
+// The bytes of a string jv, which stays the caller's.
+std::string string_text(jv s);
 
 // The message of an invalid jv (jq's error), as text.
 std::string invalid_message(jv invalid);

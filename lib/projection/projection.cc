@@ -64,10 +64,7 @@ Status string_list(const Jv& object, const char* singular, const char* plural,
     if (v.kind() != JV_KIND_STRING)
       return Status::invalid(what + ": ." + field + " must be " +
                              (field == plural ? "an array of strings" : "a string"));
-    jv s = v.take();
-    out->emplace_back(jv_string_value(s),
-                      static_cast<std::size_t>(jv_string_length_bytes(jv_copy(s))));
-    jv_free(s);
+    out->push_back(v.text());
     return {};
   };
   Jv one(jv_object_get(object.copy(), jv_string(singular)));
@@ -246,8 +243,7 @@ bool read_plain_key(const Jv& event, const std::vector<std::string>& path, std::
     v = jv_object_get(v, jv_string_sized(field.data(), static_cast<int>(field.size())));
   }
   const bool ok = jv_get_kind(v) == JV_KIND_STRING;
-  if (ok)
-    key->assign(jv_string_value(v), static_cast<std::size_t>(jv_string_length_bytes(jv_copy(v))));
+  if (ok) *key = projection::string_text(v);
   jv_free(v);
   return ok;
 }
@@ -308,9 +304,7 @@ Status Projection::apply(const RecordedEvent& e) {
     if (k->kind() != JV_KIND_STRING) {
       return Status::invalid(where() + ": key gave " + k->dump() + ", not a string");
     }
-    jv s = k->take();
-    key.assign(jv_string_value(s), static_cast<std::size_t>(jv_string_length_bytes(jv_copy(s))));
-    jv_free(s);
+    key = k->text();
   }
   auto it = m.states.find(key);
   // The stored state stays until the reducer succeeds, so a failing event
