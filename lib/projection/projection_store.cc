@@ -45,6 +45,46 @@ Result<ProjectionDef> decode_def(std::string_view bytes) {
   return def;
 }
 
+// Each of these reads inside a transaction the caller holds, so that a view
+// reads a definition and its states in one snapshot.
+Result<std::optional<ProjectionDef>> read_def(const Txn& txn, MDB_dbi defs, std::string_view name) {
+  std::string_view v;
+  int rc = txn.get(defs, name, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<ProjectionDef>();
+  ES_RETURN_IF_ERROR(lmdb_status(rc, "mdb_get defs"));
+  auto def = decode_def(v);
+  if (!def.ok()) return def.status();
+  return std::optional<ProjectionDef>(std::move(def).value());
+}
+
+Result<Position> read_checkpoint(const Txn& txn, MDB_dbi checkpoints, const std::string& prefix) {
+  std::string_view v;
+  int rc = txn.get(checkpoints, prefix, &v);
+  if (rc == MDB_NOTFOUND) return Position{0};
+  ES_RETURN_IF_ERROR(lmdb_status(rc, "mdb_get checkpoints"));
+  if (v.size() != 8) return Status::corruption("a projection checkpoint is malformed");
+  return store::get_le64(v.data());
+}
+
+// Appends to `out` the partitions under `prefix` after `after`, up to `limit` in all.
+Status read_states(const Txn& txn, MDB_dbi states, const std::string& prefix,
+                   std::string_view after, std::size_t limit, std::vector<PartitionState>* out) {
+  Cursor cur;
+  ES_RETURN_IF_ERROR(cur.open(txn, states));
+  std::string start = prefix + std::string(after);
+  MDB_val k = to_val(start), v{};
+  int rc = cur.get(&k, &v, MDB_SET_RANGE);
+  for (; rc == 0 && out->size() < limit; rc = cur.get(&k, &v, MDB_NEXT)) {
+    std::string_view key = to_view(k);
+    if (key.substr(0, prefix.size()) != prefix) break;
+    std::string_view partition = key.substr(prefix.size());
+    if (!after.empty() && partition == after) continue;
+    out->emplace_back(std::string(partition), std::string(to_view(v)));
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get states");
+  return {};
+}
+
 }  // namespace
 
 ProjectionStore::~ProjectionStore() {
@@ -83,13 +123,7 @@ Status ProjectionStore::put(const ProjectionDef& def) {
 Result<std::optional<ProjectionDef>> ProjectionStore::get(std::string_view name) const {
   auto txn = Txn::begin(env_, MDB_RDONLY);
   if (!txn.ok()) return txn.status();
-  std::string_view v;
-  int rc = txn->get(defs_, name, &v);
-  if (rc == MDB_NOTFOUND) return std::optional<ProjectionDef>();
-  ES_RETURN_IF_ERROR(lmdb_status(rc, "mdb_get defs"));
-  auto def = decode_def(v);
-  if (!def.ok()) return def.status();
-  return std::optional<ProjectionDef>(std::move(def).value());
+  return read_def(*txn, defs_, name);
 }
 
 Result<std::vector<ProjectionDef>> ProjectionStore::list() const {
@@ -169,12 +203,7 @@ Result<Position> ProjectionStore::checkpoint(std::string_view name,
                                              std::uint32_t generation) const {
   auto txn = Txn::begin(env_, MDB_RDONLY);
   if (!txn.ok()) return txn.status();
-  std::string_view v;
-  int rc = txn->get(checkpoints_, prefix_of(name, generation), &v);
-  if (rc == MDB_NOTFOUND) return Position{0};
-  ES_RETURN_IF_ERROR(lmdb_status(rc, "mdb_get checkpoints"));
-  if (v.size() != 8) return Status::corruption("a projection checkpoint is malformed");
-  return store::get_le64(v.data());
+  return read_checkpoint(*txn, checkpoints_, prefix_of(name, generation));
 }
 
 Result<std::vector<PartitionState>> ProjectionStore::states(std::string_view name,
@@ -183,21 +212,8 @@ Result<std::vector<PartitionState>> ProjectionStore::states(std::string_view nam
                                                             std::size_t limit) const {
   auto txn = Txn::begin(env_, MDB_RDONLY);
   if (!txn.ok()) return txn.status();
-  Cursor cur;
-  ES_RETURN_IF_ERROR(cur.open(*txn, states_));
-  const std::string prefix = prefix_of(name, generation);
-  std::string start = prefix + std::string(after);
-  MDB_val k = to_val(start), v{};
-  int rc = cur.get(&k, &v, MDB_SET_RANGE);
   std::vector<PartitionState> out;
-  for (; rc == 0 && out.size() < limit; rc = cur.get(&k, &v, MDB_NEXT)) {
-    std::string_view key = to_view(k);
-    if (key.substr(0, prefix.size()) != prefix) break;
-    std::string_view partition = key.substr(prefix.size());
-    if (!after.empty() && partition == after) continue;
-    out.emplace_back(std::string(partition), std::string(to_view(v)));
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get states");
+  ES_RETURN_IF_ERROR(read_states(*txn, states_, prefix_of(name, generation), after, limit, &out));
   return out;
 }
 
@@ -207,36 +223,23 @@ Result<std::optional<ProjectionStore::View>> ProjectionStore::view(std::string_v
                                                                    std::size_t limit) const {
   auto txn = Txn::begin(env_, MDB_RDONLY);
   if (!txn.ok()) return txn.status();
-  std::string_view v;
-  int rc = txn->get(defs_, name, &v);
-  if (rc == MDB_NOTFOUND) return std::optional<View>();
-  ES_RETURN_IF_ERROR(lmdb_status(rc, "mdb_get defs"));
-  auto def = decode_def(v);
+  auto def = read_def(*txn, defs_, name);
   if (!def.ok()) return def.status();
+  if (!def->has_value()) return std::optional<View>();
   View out;
-  out.def = std::move(def).value();
+  out.def = std::move(**def);
   const std::string prefix = prefix_of(name, out.def.generation);
-  rc = txn->get(checkpoints_, prefix, &v);
-  if (rc == 0 && v.size() == 8) out.checkpoint = store::get_le64(v.data());
+  auto checkpoint = read_checkpoint(*txn, checkpoints_, prefix);
+  if (!checkpoint.ok()) return checkpoint.status();
+  out.checkpoint = *checkpoint;
   if (key != nullptr) {
-    rc = txn->get(states_, prefix + *key, &v);
-    if (rc == 0) out.states.emplace_back(*key, std::string(v));
+    std::string_view v;
+    int rc = txn->get(states_, prefix + *key, &v);
     if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_get states");
-    return std::optional<View>(std::move(out));
+    if (rc == 0) out.states.emplace_back(*key, std::string(v));
+  } else {
+    ES_RETURN_IF_ERROR(read_states(*txn, states_, prefix, after, limit, &out.states));
   }
-  Cursor cur;
-  ES_RETURN_IF_ERROR(cur.open(*txn, states_));
-  std::string start = prefix + std::string(after);
-  MDB_val k = to_val(start), val{};
-  rc = cur.get(&k, &val, MDB_SET_RANGE);
-  for (; rc == 0 && out.states.size() < limit; rc = cur.get(&k, &val, MDB_NEXT)) {
-    std::string_view full = to_view(k);
-    if (full.substr(0, prefix.size()) != prefix) break;
-    std::string_view partition = full.substr(prefix.size());
-    if (!after.empty() && partition == after) continue;
-    out.states.emplace_back(std::string(partition), std::string(to_view(val)));
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get states");
   return std::optional<View>(std::move(out));
 }
 
