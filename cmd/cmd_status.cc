@@ -1,41 +1,81 @@
-// cmd/cmd_status.cc: `es status`, the node's state as one JSON object.
+// cmd/cmd_status.cc: `es status`, the node's state as one JSON object;
+// with --cluster, every node reachable from it (as `es nodes`).
+#include <fmt/format.h>
+
 #include "commands.h"
 #include "output.h"
 
 namespace escmd {
 namespace {
 
+std::string replicas_json(const std::vector<es::protocol::ReplicaInfo>& replicas, bool text) {
+  std::string out = text ? "" : "[";
+  for (const auto& r : replicas) {
+    if (text) {
+      out += fmt::format("{}{} (head {}, {:.1f} s ago)", out.empty() ? "" : ", ", r.listen, r.head,
+                         static_cast<double>(r.age_ms) / 1e3);
+    } else {
+      if (out.size() > 1) out += ',';
+      out += ObjectWriter(false)
+                 .field("listen", r.listen)
+                 .field("head", r.head)
+                 .field("seen_s", static_cast<double>(r.age_ms) / 1e3)
+                 .str();
+    }
+  }
+  return text ? out : out + "]";
+}
+
 ExitCode run_status(Context& ctx) {
   auto client = ctx.connect();
   auto s = client->status();
   if (!s.ok()) return ctx.fail(s.status());
-  std::string out = ObjectWriter(ctx.text())
-                        .field("role", s->role)
-                        .field("version", s->version)
-                        .field("head", s->head)
-                        .field("streams", s->streams)
-                        .field("store_bytes", s->store_bytes)
-                        .field("map_bytes", s->map_bytes)
-                        .field("uptime_s", static_cast<double>(s->uptime_us) / 1e6)
-                        .field("clients", s->clients)
-                        .field("subscribers", s->subscribers)
-                        .field("appends", s->appends)
-                        .field("conflicts", s->conflicts)
-                        .field("data", s->data)
-                        .field("listen", s->listen)
-                        .field("publish", s->publish)
-                        .field("durability", s->durability)
-                        .str();
-  ctx.emit(out);
+  ObjectWriter w(ctx.text());
+  w.field("role", s->role)
+      .field("version", s->version)
+      .field("head", s->head)
+      .field("head_time_us", static_cast<std::uint64_t>(std::max<std::int64_t>(s->head_time_us, 0)))
+      .field("streams", s->streams)
+      .field("store_bytes", s->store_bytes)
+      .field("map_bytes", s->map_bytes)
+      .field("uptime_s", static_cast<double>(s->uptime_us) / 1e6)
+      .field("clients", s->clients)
+      .field("subscribers", s->subscribers)
+      .field("appends", s->appends)
+      .field("conflicts", s->conflicts)
+      .field("data", s->data)
+      .field("listen", s->listen)
+      .field("publish", s->publish)
+      .field("durability", s->durability);
+  if (!s->primary.empty()) {
+    w.field("primary", s->primary)
+        .field("follow", s->follow_state)
+        .field("primary_head", s->primary_head)
+        .field("primary_contact_s", static_cast<double>(s->primary_contact_ms) / 1e3);
+    if (!s->follow_error.empty()) w.field("follow_error", s->follow_error);
+  }
+  w.raw("replicas", replicas_json(s->replicas, false), replicas_json(s->replicas, true));
+  ctx.emit(w.str());
   return ExitCode::kSuccess;
 }
 
 }  // namespace
 
 void register_status(CLI::App& app, Context& ctx) {
+  auto cluster = std::make_shared<bool>(false);
+  auto nodes = std::make_shared<NodesArgs>();
   CLI::App* sub = app.add_subcommand(
-      "status", "Show the node's role, head, streams, size, uptime and connections");
-  sub->callback([&ctx] { ctx.exit_code = run_status(ctx); });
+      "status", "Show the node's role, head, streams, size, uptime, connections and replicas");
+  sub->add_flag("--cluster", *cluster,
+                "Every node reachable from this one, a line each (as es nodes)");
+  add_nodes_options(*sub, *nodes);
+  sub->callback([&ctx, cluster, nodes] {
+    if (!*cluster && nodes->watch) {
+      ctx.exit_code = ctx.usage("--watch goes with --cluster (or use es nodes --watch)");
+      return;
+    }
+    ctx.exit_code = *cluster ? run_nodes(ctx, *nodes) : run_status(ctx);
+  });
 }
 
 }  // namespace escmd

@@ -18,7 +18,20 @@ void register_streams(CLI::App& app, Context& ctx);
 void register_subscriptions(CLI::App& app, Context& ctx);
 void register_status(CLI::App& app, Context& ctx);
 void register_stop(CLI::App& app, Context& ctx);
+void register_nodes(CLI::App& app, Context& ctx);
+void register_verify(CLI::App& app, Context& ctx);
+void register_promote(CLI::App& app, Context& ctx);
 void register_completion(CLI::App& app, Context& ctx);
+
+// `es nodes`, which `es status --cluster` runs too.
+struct NodesArgs {
+  std::vector<std::string> endpoints;
+  bool watch = false;
+  double interval_s = 1.0;
+  std::uint64_t count = 0;
+};
+ExitCode run_nodes(Context& ctx, const NodesArgs& args);
+void add_nodes_options(CLI::App& sub, NodesArgs& args);
 
 struct Command {
   const char* name;
@@ -36,6 +49,9 @@ inline constexpr Command kCommands[] = {
     {"subscriptions", register_subscriptions},
     {"status", register_status},
     {"stop", register_stop},
+    {"nodes", register_nodes},
+    {"verify", register_verify},
+    {"promote", register_promote},
     {"completion", register_completion},
 };
 

@@ -15,6 +15,8 @@ ExitCode exit_code_for(es::Code code) {
       return ExitCode::kNotFound;
     case es::Code::kUnavailable:
       return ExitCode::kUnavailable;
+    case es::Code::kNotPrimary:
+      return ExitCode::kNotPrimary;
     default:
       return ExitCode::kFailure;
   }

@@ -24,6 +24,7 @@ enum class ExitCode : int {
   kConflict = 3,
   kNotFound = 4,
   kUnavailable = 5,
+  kNotPrimary = 6,  // a write sent to a replica
 };
 
 inline constexpr const char* kDefaultServer = "tcp://127.0.0.1:7150";

@@ -21,10 +21,11 @@ class ObjectWriter {
   ObjectWriter& field(std::string_view key, std::uint64_t value);
   ObjectWriter& field(std::string_view key, double value);
   ObjectWriter& field(std::string_view key, bool value);
+  // A value that is JSON already (an array, an object, null), and how text shows it.
+  ObjectWriter& raw(std::string_view key, std::string_view json_value, std::string_view text_value);
   std::string str() const;
 
  private:
-  ObjectWriter& raw(std::string_view key, std::string_view json_value, std::string_view text_value);
   bool text_;
   std::string out_;
 };

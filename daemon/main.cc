@@ -1,6 +1,7 @@
 // esd: the event store daemon. See esd(8).
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -18,7 +19,13 @@
 
 namespace {
 
-enum ExitCode { kExitOk = 0, kExitCannotStart = 1, kExitUsage = 2, kExitStorageFailed = 3 };
+enum ExitCode {
+  kExitOk = 0,
+  kExitCannotStart = 1,
+  kExitUsage = 2,
+  kExitStorageFailed = 3,
+  kExitDiverged = 4,
+};
 
 std::string default_data_dir() {
   if (const char* env = std::getenv("ESD_DATA"); env != nullptr && *env != '\0') return env;
@@ -94,6 +101,17 @@ int main(int argc, char** argv) {
                  "repair drops from the store)")
       ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();
+  app.add_option("--role", server_options.role,
+                 "primary (takes appends) or replica (copies the log of --follow)")
+      ->check(CLI::IsMember({"primary", "replica"}))
+      ->capture_default_str();
+  app.add_option("--follow", server_options.follow,
+                 "A replica's primary (its request endpoint); a replica can follow a replica")
+      ->type_name("ENDPOINT");
+  app.add_option("--follow-publish", server_options.follow_publish,
+                 "The primary's publisher, when it is reached otherwise than its hello says "
+                 "(a proxy, a NAT)")
+      ->type_name("ENDPOINT");
   app.add_option("--project-from", server_options.project_from,
                  "Hosted projections read the log of this node (its request endpoint) "
                  "instead of this one's: a read side apart from the write side")
@@ -114,6 +132,16 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
 
+  if ((server_options.role == "replica") != !server_options.follow.empty()) {
+    std::fprintf(stderr, "esd: error: %s\nRun with --help for more information.\n",
+                 server_options.role == "replica" ? "--role replica needs --follow ENDPOINT"
+                                                  : "--follow is for --role replica");
+    return kExitUsage;
+  }
+  if (!server_options.follow_publish.empty() && server_options.follow.empty()) {
+    std::fprintf(stderr, "esd: error: --follow-publish goes with --follow\n");
+    return kExitUsage;
+  }
   auto logger = spdlog::stderr_logger_mt("esd");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
@@ -172,7 +200,9 @@ int main(int argc, char** argv) {
     }
     done = true;
     signals.join();
-    code = reason == esd::ExitReason::kStopped ? kExitOk : kExitStorageFailed;
+    code = reason == esd::ExitReason::kStopped          ? kExitOk
+           : reason == esd::ExitReason::kStorageFailed ? kExitStorageFailed
+                                                       : kExitDiverged;
   }
   store->reset();
   spdlog::info("exit {}", code);

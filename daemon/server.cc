@@ -74,6 +74,7 @@ Server::Server(es::Store& store, es::ProjectionStore& projections, ServerOptions
       completions_out_(ctx_, zmq::socket_type::pair),
       router_monitor_(ctx_, zmq::socket_type::pair),
       pub_monitor_(ctx_, zmq::socket_type::pair),
+      role_(options_.role),
       started_(std::chrono::steady_clock::now()) {
   if (options_.publish.empty()) options_.publish = default_publish_endpoint(options_.listen);
 }
@@ -126,6 +127,13 @@ Status Server::bind() {
         auto* outcome = new es::GroupOutcome(std::move(o));
         completions_out_.send(zmq::buffer(&outcome, sizeof outcome));  // the writer thread's socket
       });
+  if (role_ == "replica") {
+    follower_ = std::make_unique<Follower>(
+        store_, FollowerOptions{options_.follow, options_.follow_publish, bound_listen_},
+        [this](std::vector<es::RecordedEvent> events, std::uint64_t tag) {
+          return writer_->submit_replicated(std::move(events), tag);
+        });
+  }
   return {};
 }
 
@@ -137,7 +145,9 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   int turns_since_reader_check = 0;
   if (Status s = projections_->start_all(); !s.ok())
     spdlog::error("projections not started: {}", s.message());
-  while (!stopping_ && !storage_failed_) {
+  if (follower_) follower_->start();
+  bool diverged = false;
+  while (!stopping_ && !storage_failed_ && !diverged) {
     zmq::pollitem_t items[] = {{completions_in_.handle(), 0, ZMQ_POLLIN, 0},
                                {signals.handle(), 0, ZMQ_POLLIN, 0},
                                {router_monitor_.handle(), 0, ZMQ_POLLIN, 0},
@@ -179,6 +189,7 @@ ExitReason Server::run(const std::string& signals_endpoint) {
         handle_request(identity, payload);
       }
     }
+    diverged = follower_ && follower_->diverged();
     if (std::chrono::steady_clock::now() >= next_heartbeat) {
       publish_heartbeat();
       next_heartbeat = std::chrono::steady_clock::now() + options_.heartbeat;
@@ -189,12 +200,15 @@ ExitReason Server::run(const std::string& signals_endpoint) {
       }
     }
   }
-  // Projections first: their runners' last commits need nothing from here.
+  // The follower first (its batch in flight is answered below or dropped:
+  // it resumes from the store's head), then projections: their runners'
+  // last commits need nothing from here.
+  if (follower_) follower_->stop();
   projections_->close();
   // Commit and answer what is queued, then say goodbye.
   writer_->close();
   drain_completions(false);
-  protocol::HeartbeatNotice bye{published_head_, "primary"};
+  protocol::HeartbeatNotice bye{published_head_, role_};
   pub_.send(zmq::buffer(protocol::encode(Kind::kStopping, 0, bye)), zmq::send_flags::dontwait);
   if (stop_requested_by_client_) {
     reply(stop_identity_,
@@ -204,6 +218,7 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   router_.set(zmq::sockopt::linger, 2000);
   pub_.set(zmq::sockopt::linger, 2000);
   if (storage_failed_) return ExitReason::kStorageFailed;
+  if (diverged) return ExitReason::kDiverged;
   spdlog::info("stopped at position {}", store_.head());
   return ExitReason::kStopped;
 }
@@ -244,7 +259,7 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
   const std::uint64_t id = header->request_id;
   switch (header->kind) {
     case Kind::kHello: {
-      protocol::HelloReply r{bound_publish_, ES_VERSION, "primary", store_.head(),
+      protocol::HelloReply r{bound_publish_, ES_VERSION, role_, store_.head(),
                              static_cast<std::uint32_t>(options_.heartbeat.count())};
       reply(identity, protocol::encode(Kind::kHelloOk, id, r));
       return;
@@ -293,6 +308,12 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
     case Kind::kProjectionState:
       handle_projection(identity, id, header->kind, frame);
       return;
+    case Kind::kReplicaReport:
+      handle_replica_report(identity, id, frame);
+      return;
+    case Kind::kPromote:
+      handle_promote(identity, id, frame);
+      return;
     case Kind::kStop:
       spdlog::info("stopping: asked by a client");
       stopping_ = true;
@@ -309,6 +330,11 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
 
 void Server::handle_append(const std::string& identity, std::uint64_t request_id,
                            std::string_view frame) {
+  if (follower_) {
+    return reply_error(identity, request_id,
+                       Status(Code::kNotPrimary, "this node is a replica of " + options_.follow +
+                                                     ": append to the primary"));
+  }
   auto rq = protocol::decode_body<es::AppendRequest>(frame);
   if (!rq.ok()) return reply_error(identity, request_id, rq.status());
   if (Status s = canonicalize(*rq); !s.ok()) return reply_error(identity, request_id, s);
@@ -482,6 +508,54 @@ void Server::handle_checkpoint_list(const std::string& identity, std::uint64_t r
   reply(identity, protocol::encode(Kind::kCheckpointListOk, request_id, r));
 }
 
+void Server::handle_replica_report(const std::string& identity, std::uint64_t request_id,
+                                   std::string_view frame) {
+  constexpr std::size_t kMaxReplicas = 1000;
+  auto rq = protocol::decode_body<protocol::ReplicaReport>(frame);
+  if (!rq.ok()) return reply_error(identity, request_id, rq.status());
+  if (Status v = es::validate_name("replica endpoint", rq->listen); !v.ok())
+    return reply_error(identity, request_id, v);
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(replicas_, [&](const auto& r) { return now - r.second.at > std::chrono::minutes(10); });
+  if (replicas_.size() >= kMaxReplicas && !replicas_.contains(rq->listen)) {
+    return reply_error(identity, request_id,
+                       Status::invalid("this node lists at most 1000 replicas"));
+  }
+  replicas_[rq->listen] = ReplicaSeen{rq->head, now};
+  reply(identity, protocol::encode(Kind::kReplicaReportOk, request_id, protocol::Empty{}));
+}
+
+// Promotion is an operator's act: only a replica that has lost its primary
+// (no contact for a while) and holds everything it saw of it.
+void Server::handle_promote(const std::string& identity, std::uint64_t request_id,
+                            std::string_view frame) {
+  auto rq = protocol::decode_body<protocol::PromoteRequest>(frame);
+  if (!rq.ok()) return reply_error(identity, request_id, rq.status());
+  if (!follower_) return reply_error(identity, request_id, Status::invalid("this node is a primary already"));
+  const Follower::Snapshot f = follower_->snapshot();
+  if (f.state == "following") {
+    return reply_error(identity, request_id,
+                       Status::unavailable("the primary " + options_.follow + " answered " +
+                                           std::to_string(f.contact_ms) +
+                                           " ms ago: stop it first (es stop -s " +
+                                           options_.follow + ")"));
+  }
+  if (store_.head() < f.primary_head && !rq->force) {
+    return reply_error(
+        identity, request_id,
+        Status::invalid("this replica is at position " + std::to_string(store_.head()) +
+                        ", behind position " + std::to_string(f.primary_head) +
+                        " that the primary had: promoting it would lose events (--force does)"));
+  }
+  follower_->stop();
+  follower_.reset();
+  role_ = "primary";
+  spdlog::warn("promoted: this node is a primary at position {} (it followed {})",
+               store_.head(), options_.follow);
+  reply(identity,
+        protocol::encode(Kind::kPromoteOk, request_id, protocol::PromoteReply{store_.head()}));
+}
+
 void Server::drain_completions(bool) {
   zmq::message_t m;
   while (completions_in_.recv(m, zmq::recv_flags::dontwait)) {
@@ -499,6 +573,7 @@ void Server::handle_group(es::GroupOutcome& outcome) {
                      groups_committed_);
     std::_Exit(99);
   }
+  if (outcome.replicated_tag && follower_) follower_->committed(*outcome.replicated_tag, outcome.status);
   for (auto& [tag, moved] : outcome.checkpoint_results) {
     auto it = pending_.find(tag);
     if (it == pending_.end()) continue;
@@ -519,7 +594,9 @@ void Server::handle_group(es::GroupOutcome& outcome) {
   }
   publish_events(outcome.committed);
   if (!outcome.status.ok()) {
-    if (outcome.status.code() == Code::kDiskFull) {
+    if (outcome.status.code() == Code::kDiverged) {
+      // The follower stops on it; the loop then exits.
+    } else if (outcome.status.code() == Code::kDiskFull) {
       spdlog::error("append refused: {}", outcome.status.message());
     } else {
       spdlog::critical("storage failed, exiting: {}", outcome.status.to_string());
@@ -547,13 +624,14 @@ void Server::publish_events(const std::vector<es::RecordedEvent>& events) {
 }
 
 void Server::publish_heartbeat() {
-  protocol::HeartbeatNotice hb{published_head_, "primary"};
+  protocol::HeartbeatNotice hb{published_head_, role_};
   pub_.send(zmq::buffer(protocol::encode(Kind::kHeartbeat, 0, hb)), zmq::send_flags::dontwait);
 }
 
 protocol::StatusReply Server::status_reply() const {
   protocol::StatusReply r;
-  r.role = "primary";
+  r.role = role_;
+  r.head_time_us = store_.head_time_us();
   r.version = ES_VERSION;
   r.head = store_.head();
   r.streams = store_.stream_count();
@@ -570,6 +648,21 @@ protocol::StatusReply Server::status_reply() const {
   r.listen = bound_listen_;
   r.publish = bound_publish_;
   r.durability = options_.durability;
+  if (follower_) {
+    Follower::Snapshot f = follower_->snapshot();
+    r.primary = options_.follow;
+    r.follow_state = f.state;
+    r.primary_head = std::max(f.primary_head, r.head);
+    r.primary_contact_ms = f.contact_ms;
+    r.follow_error = f.error;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [listen, seen] : replicas_) {
+    r.replicas.push_back(protocol::ReplicaInfo{
+        listen, seen.head,
+        static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - seen.at).count())});
+  }
   return r;
 }
 

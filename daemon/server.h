@@ -25,6 +25,7 @@
 #include "es/store.h"
 #include "es/writer.h"
 
+#include "follower.h"
 #include "groups.h"
 #include "projection_host.h"
 #include "protocol/messages.h"
@@ -42,6 +43,11 @@ struct ServerOptions {
   // what bounds the memory a slow subscriber can cost. A subscriber repairs
   // what was dropped from the store.
   int publish_hwm = 1000;
+  // "primary" or "replica"; a replica copies the log of `follow` (its
+  // request endpoint), through `follow_publish` when set.
+  std::string role = "primary";
+  std::string follow;
+  std::string follow_publish;
   // The node whose log hosted projections read; empty: this one.
   std::string project_from;
   // Testing aid (ESD_FAILPOINT=exit-before-publish:N): _exit(99) right after
@@ -49,7 +55,7 @@ struct ServerOptions {
   std::uint64_t exit_before_publish_group = 0;
 };
 
-enum class ExitReason { kStopped, kStorageFailed };
+enum class ExitReason { kStopped, kStorageFailed, kDiverged };
 
 // The publisher endpoint that goes with `listen` when none is given:
 // tcp://H:P -> tcp://H:P+1, ipc://PATH -> ipc://PATH.pub, else inproc-like +".pub".
@@ -87,6 +93,10 @@ class Server {
                         const std::string& name);
   void handle_group_sync(const std::string& identity, std::uint64_t request_id,
                          std::string_view frame);
+  void handle_replica_report(const std::string& identity, std::uint64_t request_id,
+                             std::string_view frame);
+  void handle_promote(const std::string& identity, std::uint64_t request_id,
+                      std::string_view frame);
   // Hands `work` (an append or checkpoint moves) to the writer; the reply
   // goes out when its group has committed.
   template <class Work>
@@ -114,6 +124,13 @@ class Server {
   zmq::socket_t router_monitor_;
   zmq::socket_t pub_monitor_;
   std::unique_ptr<es::Writer> writer_;
+  std::unique_ptr<Follower> follower_;  // a replica's
+  std::string role_;
+  struct ReplicaSeen {
+    es::Position head = 0;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::unordered_map<std::string, ReplicaSeen> replicas_;  // by listen endpoint
   std::unordered_map<std::uint64_t, PendingReply> pending_;
   std::uint64_t next_tag_ = 1;
   // The last position published: heartbeats carry this, not the store's

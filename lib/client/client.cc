@@ -135,6 +135,13 @@ Result<protocol::StopReply> Client::stop() {
   return call<protocol::StopReply>(Kind::kStop, Kind::kStopOk, protocol::Empty{});
 }
 
+Result<protocol::Empty> Client::replica_report(const protocol::ReplicaReport& report) {
+  return call<protocol::Empty>(Kind::kReplicaReport, Kind::kReplicaReportOk, report);
+}
+Result<protocol::PromoteReply> Client::promote(const protocol::PromoteRequest& request) {
+  return call<protocol::PromoteReply>(Kind::kPromote, Kind::kPromoteOk, request);
+}
+
 Result<protocol::CheckpointReply> Client::checkpoint(const std::string& name) {
   return call<protocol::CheckpointReply>(Kind::kCheckpointGet, Kind::kCheckpointOk,
                                          protocol::CheckpointQuery{name});

@@ -58,7 +58,8 @@ Status Subscription::first_contact() {
 
 Status Subscription::connect_feed(const protocol::HelloReply& hello) {
   silence_limit_ = milliseconds(3 * static_cast<std::int64_t>(hello.heartbeat_ms) + 1000);
-  std::string endpoint = client_.publish_endpoint(hello);
+  std::string endpoint = options_.publish_endpoint.empty() ? client_.publish_endpoint(hello)
+                                                           : options_.publish_endpoint;
   feed_.reset();
   try {
     auto sock = std::make_unique<zmq::socket_t>(client_.context(), zmq::socket_type::sub);
@@ -199,7 +200,7 @@ Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
       auto notice = protocol::decode_body<protocol::EventsNotice>(frame);
       if (!notice.ok()) return {};
       for (const auto& e : notice->events) {
-        if (done_ || held_ || stop.load()) return {};
+        if (done_ || held_ || stop.load()) return batch_done();
         if (e.position < next_) continue;  // delivered already
         if (e.position > next_) {          // a gap: read it from the store first
           ++stats_.gaps;
@@ -212,7 +213,7 @@ Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
         }
         offer(e, deliver, true);
       }
-      return {};
+      return batch_done();
     }
     default:
       return {};
@@ -266,8 +267,9 @@ Status Subscription::catch_up(const Deliver& deliver, Position until,
       if (e.position < next_) continue;
       if (until != 0 && e.position >= until) break;
       offer(e, deliver, false);
-      if (done_ || held_) return {};
+      if (done_ || held_) return batch_done();
     }
+    ES_RETURN_IF_ERROR(batch_done());
     // Whatever the page scanned without a match is behind us too.
     Position scanned = until != 0 ? std::min<Position>(page->next, until) : page->next;
     next_ = std::max(next_, scanned);
@@ -280,6 +282,8 @@ Status Subscription::catch_up(const Deliver& deliver, Position until,
   }
   return {};
 }
+
+Status Subscription::batch_done() { return options_.on_batch ? options_.on_batch() : Status(); }
 
 void Subscription::offer(const RecordedEvent& e, const Deliver& deliver, bool live) {
   head_seen_ = std::max(head_seen_, e.position);

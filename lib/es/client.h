@@ -59,6 +59,9 @@ class Client {
   Result<protocol::ProjectionStateReply> projection_state(
       const protocol::ProjectionStateRequest& request);
 
+  Result<protocol::Empty> replica_report(const protocol::ReplicaReport& report);
+  Result<protocol::PromoteReply> promote(const protocol::PromoteRequest& request);
+
   // Drops the connection and whatever it had queued, and connects anew
   // (after the node was lost: no stale request reaches it later).
   void reset();

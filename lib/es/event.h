@@ -5,6 +5,7 @@
 // (es/json.h); an empty `metadata` means "none".
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -28,6 +29,9 @@ struct ProposedEvent {
   }
 };
 
+// The chain digest at an event (es/digest.h).
+using Chain = std::array<std::uint8_t, 16>;
+
 struct RecordedEvent {
   Position position = 0;
   std::string stream;
@@ -37,10 +41,11 @@ struct RecordedEvent {
   std::int64_t time_us = 0;  // commit time, microseconds since the Unix epoch
   std::string data;
   std::string metadata;
+  Chain chain{};  // the log's digest up to and including this event
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(position, stream, version, id.bytes, type, time_us, data, metadata);
+    ar(position, stream, version, id.bytes, type, time_us, data, metadata, chain);
   }
 };
 

@@ -26,6 +26,10 @@ const char* code_name(Code code) {
       return "duplicate-id";
     case Code::kProtocol:
       return "protocol";
+    case Code::kDiverged:
+      return "diverged";
+    case Code::kNotPrimary:
+      return "not-primary";
   }
   return "unknown";
 }

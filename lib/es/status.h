@@ -26,6 +26,8 @@ enum class Code : std::uint8_t {
   kBusy = 8,                  // the resource is held by someone else
   kDuplicateId = 9,           // an event id is stored with other content or elsewhere
   kProtocol = 10,             // malformed or unsupported frame
+  kDiverged = 11,             // a replica's log differs from its primary's
+  kNotPrimary = 12,           // a write sent to a replica: the message names the primary
 };
 
 const char* code_name(Code code);

@@ -9,11 +9,13 @@
 // same place returns the original positions and writes nothing.
 //
 // On-disk layout (schema version kFormatVersion), named LMDB databases:
-//   "log"     position:u64be                 -> record (store/codec.h)
+//   "log"     position:u64be                 -> record (store/codec.h), with its chain
+//                                               digest (es/digest.h)
 //   "streams" name                           -> id:u64le last_version:u64le last_position:u64le
 //   "index"   stream_id:u64be version:u64be  -> position:u64le
 //   "ids"     event id (16 bytes)            -> position:u64le
 //   "meta"    "format" -> u32le, "next_stream_id" -> u64le
+// A store of format 1 (records without chains) is migrated when opened.
 //   "checkpoints" subscription name      -> position:u64le
 // No MDB_DUPSORT anywhere.
 //
@@ -53,7 +55,7 @@ struct StoreOptions {
 
 class Store {
  public:
-  static inline constexpr std::uint32_t kFormatVersion = 1;
+  static inline constexpr std::uint32_t kFormatVersion = 2;
 
   static Result<std::unique_ptr<Store>> open(const std::string& dir, const StoreOptions& options);
   ~Store();
@@ -76,6 +78,13 @@ class Store {
                       std::span<const Checkpoint> checkpoints = {},
                       std::vector<Result<Position>>* checkpoint_results = nullptr);
 
+  // Copies events from a primary (a replica's only way of writing the log),
+  // in one write transaction: they must follow the head without a gap, and
+  // each one's chain must equal the one this store computes for it; anything
+  // else fails with Code::kDiverged and writes nothing. `committed` gets the
+  // events written. Called by the Writer, like append_group.
+  Status replicate(std::span<const RecordedEvent> events, std::vector<RecordedEvent>* committed);
+
   // One append, committed on its own; safe from any thread.
   Result<AppendResult> append(const AppendRequest& request);
 
@@ -87,6 +96,17 @@ class Store {
   static Status validate(const Checkpoint& checkpoint);
 
   Result<ReadResult> read(const ReadRequest& request) const;
+  // The chain digest at `position` (0: kChainStart); kNotFound past the head.
+  Result<Chain> chain_at(Position position) const;
+  // Recomputes every event's chain from its stored bytes and checks the
+  // positions run 1..head without a gap: kCorruption names the first
+  // position that does not hold. Returns the chain at the head.
+  struct VerifyReport {
+    Position head = 0;
+    Chain chain{};
+    std::uint64_t events = 0;
+  };
+  Result<VerifyReport> verify() const;
   // The stored position of a named subscription; nullopt when it has none.
   Result<std::optional<Position>> checkpoint(std::string_view name) const;
   // Every named subscription's checkpoint, by name.
@@ -96,6 +116,8 @@ class Store {
   Result<std::optional<StreamInfo>> stream_info(std::string_view name) const;
 
   Position head() const { return head_.load(std::memory_order_acquire); }
+  // The commit time of the event at the head (0: none).
+  std::int64_t head_time_us() const { return last_time_us_.load(std::memory_order_acquire); }
   std::uint64_t stream_count() const { return stream_count_.load(std::memory_order_acquire); }
   std::uint64_t size_bytes() const;
   std::size_t map_size() const;
@@ -110,7 +132,16 @@ class Store {
   Status open_env(const StoreOptions& options);
   Status load_state();
   Status grow_map();
-  Status check_room(std::span<const AppendRequest* const> requests) const;
+  Status check_room(std::size_t payload_bytes) const;
+  Status write_record(GroupState& g, RecordedEvent& rec, std::uint64_t stream_id);
+  Status write_rows(GroupState& g);
+  Status commit(GroupState& g);
+  // Runs `apply` (one write transaction), growing the map and retrying
+  // while it runs out; clears the outputs when it fails.
+  template <class Apply, class Clear>
+  Status with_room(std::size_t payload_bytes, Apply apply, Clear clear);
+  Status apply_replicated(std::span<const RecordedEvent> events,
+                          std::vector<RecordedEvent>* committed);
   Status apply_group(std::span<const AppendRequest* const> requests,
                      std::vector<Result<AppendResult>>* results,
                      std::vector<RecordedEvent>* committed, std::span<const Checkpoint> checkpoints,
@@ -132,7 +163,8 @@ class Store {
   std::atomic<Position> head_{0};
   std::atomic<std::uint64_t> stream_count_{0};
   std::uint64_t next_stream_id_ = 1;
-  std::int64_t last_time_us_ = 0;
+  std::atomic<std::int64_t> last_time_us_{0};  // commit time of the head
+  Chain last_chain_{};  // the chain at the head
   std::size_t map_size_ = 0;
   bool map_full_ = false;  // set by apply_group when the map ran out
 };

@@ -73,6 +73,13 @@ struct SubscriptionOptions {
   // between deliveries; may rewind(). An error ends run().
   std::function<Status(class Subscription&)> on_tick;
   std::chrono::milliseconds tick_interval{200};
+  // Called after each catch-up page and each live frame has been offered:
+  // a consumer that batches its work (a replica) commits here. An error
+  // ends run().
+  std::function<Status()> on_batch;
+  // The publisher to subscribe to; empty: the one the node's hello names
+  // (set it when the node is reached through a proxy or a NAT).
+  std::string publish_endpoint;
 };
 
 // What a subscription has done so far: the repairs show that the fault
@@ -123,6 +130,7 @@ class Subscription {
   Status on_frame(const zmq::message_t& msg, const Deliver& deliver, const std::atomic<bool>& stop);
   Status catch_up(const Deliver& deliver, Position until, const std::atomic<bool>& stop);
   void offer(const RecordedEvent& e, const Deliver& deliver, bool live);
+  Status batch_done();
   Status save_checkpoint(bool force);
   Status tick(bool force);
   void notice(const std::string& what) const;

@@ -6,8 +6,9 @@
 // checked on its own), commits once, and only then hands the outcome to
 // `on_group`, which replies and publishes. One fsync covers the whole group.
 //
-// A group whose transaction fails with kDiskFull is reported to each of its
-// appends and the Writer goes on. Any other storage error (kIOError, ...) is
+// Events copied from a primary (on a replica) are committed as a group of
+// their own. A group whose transaction fails with kDiskFull or kDiverged is
+// reported to each of its submitters and the Writer goes on. Any other storage error (kIOError, ...) is
 // fatal: the Writer reports it, stops taking work and is_failed() turns true;
 // nothing after it is acknowledged.
 //
@@ -36,6 +37,9 @@ struct GroupOutcome {
   std::vector<std::pair<std::uint64_t, Result<std::vector<Position>>>> checkpoint_results;
   std::vector<RecordedEvent> committed;  // in position order
   Status status;                         // the transaction's own outcome
+  // Set when the group was a batch copied from a primary (submit_replicated):
+  // its tag. `status` is then its outcome (kDiverged: nothing written).
+  std::optional<std::uint64_t> replicated_tag;
 };
 
 class Writer {
@@ -56,6 +60,9 @@ class Writer {
   // Queues checkpoint moves (possibly none: the reply then still comes after
   // everything queued before it); the outcome comes back in checkpoint_results.
   bool submit(std::vector<Checkpoint> checkpoints, std::uint64_t tag);
+  // Queues events copied from a primary (Store::replicate), committed in a
+  // transaction of their own.
+  bool submit_replicated(std::vector<RecordedEvent> events, std::uint64_t tag);
   // Stops taking appends, commits everything queued, joins the thread.
   void close();
   bool is_failed() const;
@@ -66,9 +73,11 @@ class Writer {
     AppendRequest request;
     std::optional<std::vector<Checkpoint>> checkpoints;  // set: a checkpoint move, not an append
     std::uint64_t tag;
+    std::optional<std::vector<RecordedEvent>> replicated;  // set: copied from a primary
   };
   bool enqueue(Pending pending);
   void run();
+  bool report(GroupOutcome&& outcome);
   bool pop_group(std::vector<Pending>* group);
 
   Store& store_;

@@ -18,7 +18,7 @@ ErrorReply ErrorReply::from(const Status& s) {
 }
 
 Status ErrorReply::to_status() const {
-  Code c = code <= static_cast<std::uint8_t>(Code::kProtocol) ? static_cast<Code>(code)
+  Code c = code <= static_cast<std::uint8_t>(Code::kNotPrimary) ? static_cast<Code>(code)
                                                               : Code::kProtocol;
   if (c == Code::kOk) c = Code::kProtocol;
   if (c == Code::kWrongExpectedVersion) {
@@ -91,6 +91,9 @@ ES_WIRE_TYPE(StreamsRequest)
 ES_WIRE_TYPE(StreamsReply)
 ES_WIRE_TYPE(StatusReply)
 ES_WIRE_TYPE(StopReply)
+ES_WIRE_TYPE(ReplicaReport)
+ES_WIRE_TYPE(PromoteRequest)
+ES_WIRE_TYPE(PromoteReply)
 ES_WIRE_TYPE(EventsNotice)
 ES_WIRE_TYPE(HeartbeatNotice)
 ES_WIRE_TYPE(Checkpoint)

@@ -24,7 +24,7 @@
 namespace es::protocol {
 
 inline constexpr std::uint16_t kMagic = 0x5345;
-inline constexpr std::uint16_t kProtocolVersion = 2;
+inline constexpr std::uint16_t kProtocolVersion = 3;
 inline constexpr std::size_t kHeaderBytes = 2 + 2 + 1 + 8;
 
 enum class Kind : std::uint8_t {
@@ -43,6 +43,8 @@ enum class Kind : std::uint8_t {
   kProjectionControl = 12,  // ProjectionControlRequest -> kProjectionOk
   kProjectionList = 13,     // ProjectionQuery -> kProjectionListOk
   kProjectionState = 14,    // ProjectionStateRequest -> kProjectionStateOk
+  kReplicaReport = 15,      // ReplicaReport -> kReplicaReportOk (a replica to its primary)
+  kPromote = 16,            // PromoteRequest -> kPromoteOk (a replica becomes a primary)
   // replies
   kError = 100,
   kHelloOk = 101,
@@ -57,6 +59,8 @@ enum class Kind : std::uint8_t {
   kProjectionOk = 110,
   kProjectionListOk = 111,
   kProjectionStateOk = 112,
+  kReplicaReportOk = 113,
+  kPromoteOk = 114,
   // published
   kEvents = 200,
   kHeartbeat = 201,
@@ -267,6 +271,48 @@ struct StreamsReply {
   }
 };
 
+// A replica tells its primary, every second, where it listens and how far
+// it has copied: what `es nodes` finds replicas by.
+struct ReplicaReport {
+  std::string listen;
+  Position head = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(listen, head);
+  }
+};
+
+// A replica as its primary last heard of it.
+struct ReplicaInfo {
+  std::string listen;
+  Position head = 0;
+  std::uint64_t age_ms = 0;  // since its last report
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(listen, head, age_ms);
+  }
+};
+
+struct PromoteRequest {
+  bool force = false;  // even when behind the primary's last known head
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(force);
+  }
+};
+
+struct PromoteReply {
+  Position head = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(head);
+  }
+};
+
 struct StatusReply {
   std::string role;
   std::string version;
@@ -283,11 +329,22 @@ struct StatusReply {
   std::string listen;
   std::string publish;
   std::string durability;
+  std::int64_t head_time_us = 0;  // commit time of the event at the head (0: empty)
+  // A replica: the primary it follows, how it follows it (connecting,
+  // following, stopped, diverged), the primary's head as last seen and how
+  // long ago it last heard from it.
+  std::string primary;
+  std::string follow_state;
+  Position primary_head = 0;
+  std::uint64_t primary_contact_ms = 0;
+  std::string follow_error;
+  std::vector<ReplicaInfo> replicas;  // a node followed: its replicas' last reports
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(role, version, head, streams, store_bytes, map_bytes, uptime_us, clients, subscribers,
-       appends, conflicts, data, listen, publish, durability);
+       appends, conflicts, data, listen, publish, durability, head_time_us, primary, follow_state,
+       primary_head, primary_contact_ms, follow_error, replicas);
   }
 };
 

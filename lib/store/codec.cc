@@ -64,7 +64,7 @@ Status decode_record(std::string_view value, RecordedEvent* e) {
   }
   if (!r.bytes(&e->stream) || !r.u64(&e->version) || !r.raw(e->id.bytes.data(), 16) ||
       !r.i64(&e->time_us) || !r.bytes(&e->type) || !r.bytes(&e->data) || !r.bytes(&e->metadata) ||
-      !r.done()) {
+      !r.raw(e->chain.data(), e->chain.size()) || !r.done()) {
     return Status::corruption("record is truncated or has trailing bytes");
   }
   return {};

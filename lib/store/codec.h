@@ -1,10 +1,13 @@
 // store/codec.h (private)
 //
 // The value of a "log" record (the key is the position):
-//   record   := format:u8 stream version:u64le id:16 time_us:i64le type data metadata
+//   record   := body chain:16
+//   body     := format:u8 stream version:u64le id:16 time_us:i64le type data metadata
 //   stream, type, data, metadata := length:u32le bytes
-// format is kRecordFormat. Decoding checks every length against the bytes
-// left and reports kCorruption rather than reading past the end.
+// format is kRecordFormat; chain is es/digest.h's chain over the body.
+// (Format 1, before chains, is not read: Store::open refuses it.) Decoding
+// checks every length against the bytes left and reports kCorruption rather
+// than reading past the end.
 #pragma once
 
 #include <string>
@@ -14,10 +17,13 @@
 
 namespace es::store {
 
-inline constexpr std::uint8_t kRecordFormat = 1;
+inline constexpr std::uint8_t kRecordFormat = 2;
+inline constexpr std::size_t kChainBytes = sizeof(Chain);
 
+// Writes the body of `e` (no chain) to `out`.
 void encode_record(const RecordedEvent& e, std::string* out);
-// Decodes the fields of `value` into `e`; `e.position` is left alone.
+// Decodes the fields of `value` (a whole record) into `e`; `e.position` is
+// left alone.
 Status decode_record(std::string_view value, RecordedEvent* e);
 
 }  // namespace es::store

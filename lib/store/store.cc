@@ -10,6 +10,7 @@
 #include <lmdb.h>
 #include <spdlog/spdlog.h>
 
+#include "es/digest.h"
 #include "es/json.h"
 
 #include "store/codec.h"
@@ -90,6 +91,12 @@ std::string_view id_key(const Uuid& id) {
   return {reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size()};
 }
 
+// About what an event costs the store, to check the disk has room for it.
+template <class Event>
+std::size_t record_bytes(const Event& e) {
+  return e.data.size() + e.metadata.size() + e.stream.size() + e.type.size() + 96;
+}
+
 std::string describe_version(std::optional<Version> v) {
   return v ? "version " + std::to_string(*v) : "no stream";
 }
@@ -105,6 +112,7 @@ struct Store::GroupState {
   std::uint64_t next_stream_id = 1;
   std::uint64_t new_streams = 0;
   std::int64_t time_us = 0;
+  Chain chain{};  // at head
   std::unordered_map<std::string, StreamRow> rows;
   std::unordered_set<std::string> dirty;
   std::string scratch;
@@ -205,6 +213,7 @@ Status Store::load_state() {
     RecordedEvent last;
     ES_RETURN_IF_ERROR(store::decode_record(to_view(v), &last));
     last_time_us_ = last.time_us;
+    last_chain_ = last.chain;
   } else if (rc != MDB_NOTFOUND) {
     return lmdb_status(rc, "read log head");
   }
@@ -320,7 +329,8 @@ Status Store::apply_group(std::span<const AppendRequest* const> requests,
   g.txn = std::move(begun).value();
   g.head = head_.load();
   g.next_stream_id = next_stream_id_;
-  g.time_us = std::max(now_us(), last_time_us_);
+  g.time_us = std::max(now_us(), last_time_us_.load());
+  g.chain = last_chain_;
 
   for (const AppendRequest* req : requests) {
     // 0. Shape and limits: a malformed request fails alone, never the group.
@@ -382,17 +392,7 @@ Status Store::apply_group(std::span<const AppendRequest* const> requests,
       rec.time_us = g.time_us;
       rec.data = e.data;
       rec.metadata = e.metadata;
-      store::encode_record(rec, &g.scratch);
-      std::string pk = pos_key(rec.position);
-      std::string pv = le64_value(rec.position);
-      int rc = g.txn.put(dbs_->log, pk, g.scratch, MDB_APPEND);
-      if (rc == 0) rc = g.txn.put(dbs_->index, index_key(row.id, rec.version), pv);
-      if (rc == 0) rc = g.txn.put(dbs_->ids, id_key(e.id), pv, MDB_NOOVERWRITE);
-      if (rc == MDB_MAP_FULL) {
-        map_full_ = true;
-        return lmdb_status(rc, "mdb_put");
-      }
-      if (rc != 0) return lmdb_status(rc, "mdb_put");
+      ES_RETURN_IF_ERROR(write_record(g, rec, row.id));
       row.last = rec.version;
       row.last_position = rec.position;
       g.dirty.insert(e.stream);
@@ -402,16 +402,7 @@ Status Store::apply_group(std::span<const AppendRequest* const> requests,
     results->push_back(std::move(result));
   }
 
-  for (const auto& name : g.dirty) {
-    int rc = g.txn.put(dbs_->streams, name, stream_row_value(g.rows[name]));
-    if (rc == MDB_MAP_FULL) map_full_ = true;
-    if (rc != 0) return lmdb_status(rc, "mdb_put streams");
-  }
-  if (g.next_stream_id != next_stream_id_) {
-    int rc = g.txn.put(dbs_->meta, "next_stream_id", le64_value(g.next_stream_id));
-    if (rc == MDB_MAP_FULL) map_full_ = true;
-    if (rc != 0) return lmdb_status(rc, "mdb_put meta");
-  }
+  ES_RETURN_IF_ERROR(write_rows(g));
   bool checkpoint_moved = false;
   for (const Checkpoint& c : checkpoints) {
     if (Status v = validate(c); !v.ok()) {
@@ -439,6 +430,47 @@ Status Store::apply_group(std::span<const AppendRequest* const> requests,
   }
   // Nothing written: the transaction aborts.
   if (committed->empty() && !checkpoint_moved) return {};
+  return commit(g);
+}
+
+// Writes `rec` (its position and version set) to the log, the stream index
+// and the ids, with its chain, which it sets.
+Status Store::write_record(GroupState& g, RecordedEvent& rec, std::uint64_t stream_id) {
+  store::encode_record(rec, &g.scratch);
+  rec.chain = chain_next(g.chain, rec.position, g.scratch);
+  g.scratch.append(reinterpret_cast<const char*>(rec.chain.data()), rec.chain.size());
+  std::string pv = le64_value(rec.position);
+  int rc = g.txn.put(dbs_->log, pos_key(rec.position), g.scratch, MDB_APPEND);
+  if (rc == 0) rc = g.txn.put(dbs_->index, index_key(stream_id, rec.version), pv);
+  if (rc == 0) rc = g.txn.put(dbs_->ids, id_key(rec.id), pv, MDB_NOOVERWRITE);
+  if (rc == MDB_MAP_FULL) map_full_ = true;
+  if (rc == MDB_KEYEXIST) {
+    return Status(Code::kDuplicateId, "event id " + rec.id.to_string() + " at position " +
+                                          std::to_string(rec.position) +
+                                          " is stored already at another position");
+  }
+  if (rc != 0) return lmdb_status(rc, "mdb_put");
+  g.chain = rec.chain;
+  return {};
+}
+
+// Writes back the stream rows the transaction changed.
+Status Store::write_rows(GroupState& g) {
+  for (const auto& name : g.dirty) {
+    int rc = g.txn.put(dbs_->streams, name, stream_row_value(g.rows[name]));
+    if (rc == MDB_MAP_FULL) map_full_ = true;
+    if (rc != 0) return lmdb_status(rc, "mdb_put streams");
+  }
+  if (g.next_stream_id != next_stream_id_) {
+    int rc = g.txn.put(dbs_->meta, "next_stream_id", le64_value(g.next_stream_id));
+    if (rc == MDB_MAP_FULL) map_full_ = true;
+    if (rc != 0) return lmdb_status(rc, "mdb_put meta");
+  }
+  return {};
+}
+
+// Commits, then makes the transaction's head and counters the Store's.
+Status Store::commit(GroupState& g) {
   int rc = g.txn.commit_rc();
   if (rc == MDB_MAP_FULL) map_full_ = true;
   ES_RETURN_IF_ERROR(lmdb_status(rc, "mdb_txn_commit"));
@@ -446,7 +478,62 @@ Status Store::apply_group(std::span<const AppendRequest* const> requests,
   stream_count_.fetch_add(g.new_streams, std::memory_order_release);
   next_stream_id_ = g.next_stream_id;
   last_time_us_ = g.time_us;
+  last_chain_ = g.chain;
   return {};
+}
+
+Status Store::apply_replicated(std::span<const RecordedEvent> events,
+                               std::vector<RecordedEvent>* committed) {
+  committed->clear();
+  auto begun = Txn::begin(env_, 0);
+  if (!begun.ok()) return begun.status();
+  GroupState g;
+  g.txn = std::move(begun).value();
+  g.head = head_.load();
+  g.next_stream_id = next_stream_id_;
+  g.time_us = last_time_us_;
+  g.chain = last_chain_;
+  for (const RecordedEvent& e : events) {
+    const std::string at = "position " + std::to_string(e.position);
+    if (e.position != g.head + 1) {
+      return Status(Code::kDiverged, "the primary sent " + at + " where this store expects " +
+                                         std::to_string(g.head + 1));
+    }
+    ES_RETURN_IF_ERROR(validate_name("stream name", e.stream));
+    ES_RETURN_IF_ERROR(validate_name("event type", e.type));
+    auto row_r = load_row(g.txn, dbs_->streams, g.rows, e.stream);
+    if (!row_r.ok()) return row_r.status();
+    StreamRow& row = **row_r;
+    const Version expected = row.last ? *row.last + 1 : 0;
+    if (e.version != expected) {
+      return Status(Code::kDiverged, at + " holds version " + std::to_string(e.version) + " of " +
+                                         e.stream + " on the primary; here that stream's next is " +
+                                         std::to_string(expected));
+    }
+    if (row.id == 0) {
+      row.id = g.next_stream_id++;
+      ++g.new_streams;
+    }
+    RecordedEvent rec = e;
+    ++g.head;
+    if (Status w = write_record(g, rec, row.id); !w.ok()) {
+      if (w.code() != Code::kDuplicateId) return w;
+      return Status(Code::kDiverged, w.message());
+    }
+    if (rec.chain != e.chain) {
+      return Status(Code::kDiverged, at + ": the primary's chain digest is " + to_hex(e.chain) +
+                                         ", this store's is " + to_hex(rec.chain) +
+                                         ": the two logs differ at or before it");
+    }
+    row.last = rec.version;
+    row.last_position = rec.position;
+    g.dirty.insert(rec.stream);
+    g.time_us = std::max(g.time_us, rec.time_us);
+    committed->push_back(std::move(rec));
+  }
+  if (committed->empty()) return {};
+  ES_RETURN_IF_ERROR(write_rows(g));
+  return commit(g);
 }
 
 }  // namespace es
@@ -515,12 +602,8 @@ Result<AppendResult> Store::check_retry(GroupState& g, const AppendRequest& requ
 // Refuses a group the disk has no room for, before anything is written:
 // LMDB reports a short write as EIO, which esd must treat as fatal, so a
 // full disk has to be caught before the commit. Keeps kDiskReserve free.
-Status Store::check_room(std::span<const AppendRequest* const> requests) const {
-  std::size_t need = kDiskReserve;
-  for (const AppendRequest* r : requests) {
-    for (const auto& e : r->events)
-      need += 4 * (e.data.size() + e.metadata.size() + e.stream.size() + e.type.size() + 96);
-  }
+Status Store::check_room(std::size_t payload_bytes) const {
+  std::size_t need = kDiskReserve + 4 * payload_bytes;
   struct statvfs vfs {};
   if (::statvfs(dir_.c_str(), &vfs) != 0) return {};
   std::size_t avail = static_cast<std::size_t>(vfs.f_bavail) * vfs.f_frsize;
@@ -538,22 +621,41 @@ Status Store::append_group(std::span<const AppendRequest* const> requests,
                            std::vector<Result<Position>>* checkpoint_results) {
   std::vector<Result<Position>> ignored;
   if (checkpoint_results == nullptr) checkpoint_results = &ignored;
+  std::size_t bytes = 0;
+  for (const AppendRequest* r : requests) {
+    for (const auto& e : r->events)
+      bytes += record_bytes(e);
+  }
+  return with_room(
+      bytes,
+      [&] { return apply_group(requests, results, committed, checkpoints, checkpoint_results); },
+      [&] {
+        results->clear();
+        committed->clear();
+        checkpoint_results->clear();
+      });
+}
+
+Status Store::replicate(std::span<const RecordedEvent> events,
+                        std::vector<RecordedEvent>* committed) {
+  std::size_t bytes = 0;
+  for (const auto& e : events) bytes += record_bytes(e);
+  return with_room(
+      bytes, [&] { return apply_replicated(events, committed); }, [&] { committed->clear(); });
+}
+
+template <class Apply, class Clear>
+Status Store::with_room(std::size_t payload_bytes, Apply apply, Clear clear) {
   std::lock_guard lock(append_mu_);  // one writer at a time, whoever calls
-  if (Status room = check_room(requests); !room.ok()) {
-    results->clear();
-    committed->clear();
-    checkpoint_results->clear();
+  if (Status room = check_room(payload_bytes); !room.ok()) {
+    clear();
     return room;
   }
   for (;;) {
     map_full_ = false;
-    Status s = apply_group(requests, results, committed, checkpoints, checkpoint_results);
+    Status s = apply();
     if (s.ok() || !map_full_) {
-      if (!s.ok()) {
-        results->clear();
-        committed->clear();
-        checkpoint_results->clear();
-      }
+      if (!s.ok()) clear();
       return s;
     }
     ES_RETURN_IF_ERROR(grow_map());
@@ -734,6 +836,56 @@ Result<std::vector<Checkpoint>> Store::checkpoints() const {
   }
   if (rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get checkpoints");
   return out;
+}
+
+Result<Chain> Store::chain_at(Position position) const {
+  if (position == 0) return kChainStart;
+  std::shared_lock lock(resize_mu_);
+  auto txn = Txn::begin(env_, MDB_RDONLY);
+  if (!txn.ok()) return txn.status();
+  std::string_view v;
+  int rc = txn->get(dbs_->log, pos_key(position), &v);
+  if (rc == MDB_NOTFOUND)
+    return Status::not_found("position " + std::to_string(position) + " is past the head");
+  ES_RETURN_IF_ERROR(lmdb_status(rc, "mdb_get log"));
+  RecordedEvent e;
+  ES_RETURN_IF_ERROR(store::decode_record(v, &e));
+  return e.chain;
+}
+
+Result<Store::VerifyReport> Store::verify() const {
+  std::shared_lock lock(resize_mu_);
+  auto txn = Txn::begin(env_, MDB_RDONLY);
+  if (!txn.ok()) return txn.status();
+  Cursor cur;
+  ES_RETURN_IF_ERROR(cur.open(*txn, dbs_->log));
+  VerifyReport report;
+  RecordedEvent e;
+  MDB_val k{}, v{};
+  int rc = cur.get(&k, &v, MDB_FIRST);
+  for (; rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
+    const Position p = k.mv_size == 8 ? get_be64(static_cast<const char*>(k.mv_data)) : 0;
+    const std::string at = "position " + std::to_string(report.head + 1);
+    if (p != report.head + 1) {
+      return Status::corruption(at + " is missing from the log (the next stored is " +
+                                std::to_string(p) + ")");
+    }
+    std::string_view record = to_view(v);
+    if (Status d = store::decode_record(record, &e); !d.ok())
+      return Status::corruption(at + ": " + d.message());
+    Chain computed =
+        chain_next(report.chain, p, record.substr(0, record.size() - store::kChainBytes));
+    if (computed != e.chain) {
+      return Status::corruption(at + ": the stored chain digest is " + to_hex(e.chain) +
+                                ", its bytes give " + to_hex(computed) +
+                                ": the record or one before it was altered");
+    }
+    report.head = p;
+    report.chain = computed;
+    ++report.events;
+  }
+  if (rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get log");
+  return report;
 }
 
 Result<std::vector<StreamInfo>> Store::streams(std::string_view prefix, std::string_view after,

@@ -20,6 +20,10 @@ bool Writer::submit(std::vector<Checkpoint> checkpoints, std::uint64_t tag) {
   return enqueue(Pending{AppendRequest{}, std::move(checkpoints), tag});
 }
 
+bool Writer::submit_replicated(std::vector<RecordedEvent> events, std::uint64_t tag) {
+  return enqueue(Pending{AppendRequest{}, std::nullopt, tag, std::move(events)});
+}
+
 bool Writer::enqueue(Pending pending) {
   {
     std::lock_guard lock(mu_);
@@ -56,6 +60,13 @@ bool Writer::pop_group(std::vector<Pending>* group) {
   if (failed_ || queue_.empty()) return false;
   std::size_t events = 0;
   while (!queue_.empty()) {
+    // A replicated batch is a group of its own.
+    if (queue_.front().replicated || (!group->empty() && group->front().replicated)) {
+      if (!group->empty()) break;
+      group->push_back(std::move(queue_.front()));
+      queue_.pop_front();
+      break;
+    }
     std::size_t n = queue_.front().request.events.size();
     if (!group->empty() && events + n > options_.max_group_events) break;
     events += n;
@@ -63,6 +74,20 @@ bool Writer::pop_group(std::vector<Pending>* group) {
     queue_.pop_front();
   }
   return true;
+}
+
+// Hands `outcome` on; false when its failure is fatal to the writer.
+bool Writer::report(GroupOutcome&& outcome) {
+  const Code code = outcome.status.code();
+  const bool fatal = code != Code::kOk && code != Code::kDiskFull && code != Code::kDiverged;
+  if (fatal) {
+    spdlog::critical("writer: commit failed, no further appends are acknowledged: {}",
+                     outcome.status.to_string());
+    std::lock_guard lock(mu_);
+    failed_ = true;
+  }
+  on_group_(std::move(outcome));
+  return !fatal;
 }
 
 void Writer::run() {
@@ -74,6 +99,13 @@ void Writer::run() {
   std::vector<Result<AppendResult>> results;
   std::vector<Result<Position>> checkpoint_results;
   while (pop_group(&group)) {
+    if (group.front().replicated) {
+      GroupOutcome outcome;
+      outcome.replicated_tag = group.front().tag;
+      outcome.status = store_.replicate(*group.front().replicated, &outcome.committed);
+      if (!report(std::move(outcome))) break;
+      continue;
+    }
     requests.clear();
     checkpoints.clear();
     append_tags.clear();
@@ -109,15 +141,7 @@ void Writer::run() {
       at += count;
       outcome.checkpoint_results.emplace_back(tag, std::move(moved));
     }
-    bool fatal = !outcome.status.ok() && outcome.status.code() != Code::kDiskFull;
-    if (fatal) {
-      spdlog::critical("writer: commit failed, no further appends are acknowledged: {}",
-                       outcome.status.to_string());
-      std::lock_guard lock(mu_);
-      failed_ = true;
-    }
-    on_group_(std::move(outcome));
-    if (fatal) break;
+    if (!report(std::move(outcome))) break;
   }
   // Whatever is still queued after a failure is answered, not dropped.
   std::deque<Pending> rest;
@@ -129,7 +153,12 @@ void Writer::run() {
     GroupOutcome outcome;
     outcome.status = Status::io_error("the store failed; this append was not written");
     for (auto& p : rest) {
-      if (p.checkpoints) {
+      if (p.replicated) {
+        GroupOutcome dropped;
+        dropped.replicated_tag = p.tag;
+        dropped.status = outcome.status;
+        on_group_(std::move(dropped));
+      } else if (p.checkpoints) {
         outcome.checkpoint_results.emplace_back(p.tag,
                                                 Result<std::vector<Position>>(outcome.status));
       } else {

@@ -1,0 +1,148 @@
+#include "cluster.h"
+
+#include <algorithm>
+#include <future>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "es/client.h"
+#include "es/json.h"
+#include "output.h"
+
+namespace escmd {
+namespace {
+
+NodeView ask_node(const std::string& endpoint, std::chrono::milliseconds timeout) {
+  NodeView v;
+  v.endpoint = endpoint;
+  es::Client client(endpoint, es::ClientOptions{timeout});
+  auto status = client.status();
+  if (!status.ok()) {
+    v.error = status.status().message();
+    return v;
+  }
+  v.up = true;
+  v.status = std::move(status).value();
+  v.role = v.status.role;
+  if (auto p = client.projections(es::protocol::ProjectionQuery{}); p.ok())
+    v.projections = std::move(p->projections);
+  return v;
+}
+
+void measure_lag(std::vector<NodeView>& nodes) {
+  // The cluster's primary: an answering primary that follows nobody.
+  const NodeView* primary = nullptr;
+  for (const auto& n : nodes) {
+    if (n.up && n.status.role == "primary") primary = &n;
+  }
+  for (auto& n : nodes) {
+    if (!n.up || n.status.role != "replica") continue;
+    if (primary != nullptr) {
+      n.lag_events = primary->status.head > n.status.head ? primary->status.head - n.status.head : 0;
+      const double dt =
+          static_cast<double>(primary->status.head_time_us - n.status.head_time_us) / 1e6;
+      n.lag_s = n.lag_events == 0 ? 0.0 : std::max(dt, 0.0);
+    } else {
+      n.lag_events =
+          n.status.primary_head > n.status.head ? n.status.primary_head - n.status.head : 0;
+      n.lag_s.reset();
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
+                                    std::chrono::milliseconds timeout) {
+  std::vector<NodeView> nodes;
+  std::unordered_set<std::string> seen;
+  std::unordered_map<std::string, std::string> listed_as;  // endpoint -> role others give it
+  std::vector<std::string> wave;
+  auto add = [&](const std::string& endpoint) {
+    if (!endpoint.empty() && seen.insert(endpoint).second) wave.push_back(endpoint);
+  };
+  for (const auto& s : seeds) add(s);
+  while (!wave.empty()) {
+    std::vector<std::future<NodeView>> asked;
+    for (const auto& endpoint : wave)
+      asked.push_back(std::async(std::launch::async, ask_node, endpoint, timeout));
+    wave.clear();
+    for (auto& f : asked) {
+      NodeView v = f.get();
+      if (v.up) {
+        const auto& st = v.status;
+        if (st.listen != v.endpoint && !seen.insert(st.listen).second) continue;  // seen by name
+        if (!st.primary.empty()) listed_as.emplace(st.primary, "primary");
+        add(st.primary);
+        for (const auto& r : st.replicas) {
+          listed_as.emplace(r.listen, "replica");
+          add(r.listen);
+        }
+      }
+      nodes.push_back(std::move(v));
+    }
+  }
+  for (auto& n : nodes) {
+    if (!n.up && listed_as.contains(n.endpoint)) n.role = listed_as[n.endpoint];
+  }
+  measure_lag(nodes);
+  std::stable_sort(nodes.begin(), nodes.end(), [](const NodeView& a, const NodeView& b) {
+    if ((a.role == "primary") != (b.role == "primary")) return a.role == "primary";
+    return a.endpoint < b.endpoint;
+  });
+  return nodes;
+}
+
+std::string table_header() {
+  return fmt::format("{:<26} {:<8} {:<11} {:>9} {:>8} {:>7}  {}", "NODE", "ROLE", "STATE", "HEAD",
+                     "LAG", "LAG_S", "PROJECTIONS");
+}
+
+std::string node_line(const NodeView& n, bool text) {
+  const auto& st = n.status;
+  std::string state = !n.up ? "unreachable" : st.role == "replica" ? st.follow_state : "up";
+  if (text) {
+    std::string projections;
+    for (const auto& p : n.projections) {
+      if (!projections.empty()) projections += ' ';
+      projections += fmt::format("{}@{}", p.name, p.position);
+    }
+    std::string lag = n.up && st.role == "replica" ? std::to_string(n.lag_events) : "-";
+    std::string lag_s = n.lag_s ? fmt::format("{:.3f}", *n.lag_s) : "-";
+    return fmt::format("{:<26} {:<8} {:<11} {:>9} {:>8} {:>7}  {}", n.endpoint,
+                       n.role.empty() ? "?" : n.role, state,
+                       n.up ? std::to_string(st.head) : "-", lag, lag_s,
+                       n.up ? projections : n.error);
+  }
+  ObjectWriter w(false);
+  w.field("node", n.endpoint).field("state", state);
+  if (!n.role.empty()) w.field("role", n.role);
+  if (!n.up) return w.field("error", n.error).str();
+  w.field("head", st.head);
+  if (st.role == "replica") {
+    w.field("primary", st.primary).field("lag_events", n.lag_events);
+    if (n.lag_s) {
+      w.field("lag_s", *n.lag_s);
+    } else {
+      w.raw("lag_s", "null", "-");
+    }
+    w.field("primary_contact_s", static_cast<double>(st.primary_contact_ms) / 1e3);
+    if (!st.follow_error.empty()) w.field("follow_error", st.follow_error);
+  }
+  std::string projections = "[";
+  for (const auto& p : n.projections) {
+    if (projections.size() > 1) projections += ',';
+    projections += ObjectWriter(false)
+                       .field("name", p.name)
+                       .field("status", p.status)
+                       .field("position", p.position)
+                       .field("lag", st.head > p.position ? st.head - p.position : 0)
+                       .str();
+  }
+  projections += ']';
+  return w.raw("projections", projections, projections).str();
+}
+
+}  // namespace escmd

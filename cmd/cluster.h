@@ -1,0 +1,39 @@
+// cmd/cluster.h
+//
+// What `es nodes` (and `es status --cluster`) sees: every node reachable
+// from the given ones, found through the primary each replica follows and
+// the replicas each node lists, each asked for its status and projections
+// at the same time (at most `timeout` each). Lag is measured against the
+// cluster's primary when it answers (in events, and in seconds as the
+// difference of the two heads' commit times); against the primary's head
+// as the replica last saw it otherwise.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/messages.h"
+
+namespace escmd {
+
+struct NodeView {
+  std::string endpoint;
+  bool up = false;
+  std::string error;  // why it is unreachable
+  es::protocol::StatusReply status;
+  std::vector<es::protocol::ProjectionInfo> projections;
+  std::string role;  // as it says, or as others list it
+  std::uint64_t lag_events = 0;
+  std::optional<double> lag_s;  // unknown while its primary is unreachable
+};
+
+std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
+                                    std::chrono::milliseconds timeout);
+
+// One line per node: NDJSON, or a table row with -o text (table_header()).
+std::string node_line(const NodeView& node, bool text);
+std::string table_header();
+
+}  // namespace escmd

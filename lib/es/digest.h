@@ -1,0 +1,32 @@
+// es/digest.h
+//
+// The chain digest: every stored event carries a 16-byte BLAKE2b hash of
+// its predecessor's chain and its own record (position, stream, version,
+// id, time, type, data, metadata), so the chain at position P digests the
+// whole log up to P. Two stores that hold the same events at the same
+// positions have the same chain at every position; any difference, however
+// old, shows in every chain after it. A replica compares each event it
+// copies with the chain its primary sent, and `es verify` recomputes it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "es/event.h"
+
+namespace es {
+
+// The chain before the first event (position 0): all zero.
+inline constexpr Chain kChainStart{};
+
+// The chain at `e.position`, given the chain before it. `e.chain` is ignored.
+Chain chain_next(const Chain& previous, const RecordedEvent& e);
+// The same from the event's canonical record bytes (store/codec.h), without
+// re-encoding: what the store uses.
+Chain chain_next(const Chain& previous, Position position, std::string_view record);
+
+std::string to_hex(const Chain& chain);
+
+}  // namespace es

@@ -1,0 +1,42 @@
+#include "es/digest.h"
+
+#include <sodium.h>
+
+#include "store/codec.h"
+
+namespace es {
+
+Chain chain_next(const Chain& previous, Position position, std::string_view record) {
+  static const bool initialized = sodium_init() >= 0;  // picks the fastest BLAKE2b code
+  (void)initialized;
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, nullptr, 0, sizeof(Chain));
+  std::uint8_t pos[8];
+  for (int i = 0; i < 8; ++i) pos[i] = static_cast<std::uint8_t>(position >> (8 * i));
+  crypto_generichash_update(&state, previous.data(), previous.size());
+  crypto_generichash_update(&state, pos, sizeof pos);
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(record.data()),
+                            record.size());
+  Chain out;
+  crypto_generichash_final(&state, out.data(), out.size());
+  return out;
+}
+
+Chain chain_next(const Chain& previous, const RecordedEvent& e) {
+  thread_local std::string record;
+  store::encode_record(e, &record);
+  return chain_next(previous, e.position, record);
+}
+
+std::string to_hex(const Chain& chain) {
+  static const char* const kDigits = "0123456789abcdef";
+  std::string out;
+  out.reserve(chain.size() * 2);
+  for (std::uint8_t b : chain) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 15]);
+  }
+  return out;
+}
+
+}  // namespace es
