@@ -9,7 +9,7 @@ _es_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         es)
-            subs='append read tail replay project state streams subscriptions status stop completion'
+            subs='append read tail replay project state streams subscriptions status stop nodes verify promote completion'
             opts='-h --help --version -s --server -o --output --timeout'
             vopts='-s --server -o --output --timeout'
             ;;
@@ -79,11 +79,25 @@ _es_cmd()
             vopts='-s --server -o --output --timeout'
             ;;
         'es status')
-            opts='-h --help -s --server -o --output --timeout'
-            vopts='-s --server -o --output --timeout'
+            opts='-h --help --cluster --watch --interval --count -s --server -o --output --timeout'
+            vopts='--interval --count -s --server -o --output --timeout'
             ;;
         'es stop')
             opts='-h --help -s --server -o --output --timeout'
+            vopts='-s --server -o --output --timeout'
+            ;;
+        'es nodes')
+            opts='-h --help --watch --interval --count -s --server -o --output --timeout'
+            vopts='--interval --count -s --server -o --output --timeout'
+            npos=1
+            posrest=1
+            ;;
+        'es verify')
+            opts='-h --help --data -s --server -o --output --timeout'
+            vopts='--data -s --server -o --output --timeout'
+            ;;
+        'es promote')
+            opts='-h --help --force -s --server -o --output --timeout'
             vopts='-s --server -o --output --timeout'
             ;;
         'es completion')
@@ -98,7 +112,7 @@ _es_cmd()
 _es_values()
 {
     case "$1|$2" in
-        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output')
+        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output')
             _es_words 'json text'
             ;;
         'es append|-e' | 'es append|--expect')

@@ -22,7 +22,7 @@ function __es_state
             set vopts
             switch $path
                 case es
-                    set subs append read tail replay project state streams subscriptions status stop completion
+                    set subs append read tail replay project state streams subscriptions status stop nodes verify promote completion
                     set vopts -s --server -o --output --timeout
                 case 'es append'
                     set vopts -t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout
@@ -42,8 +42,14 @@ function __es_state
                 case 'es subscriptions'
                     set vopts -s --server -o --output --timeout
                 case 'es status'
-                    set vopts -s --server -o --output --timeout
+                    set vopts --interval --count -s --server -o --output --timeout
                 case 'es stop'
+                    set vopts -s --server -o --output --timeout
+                case 'es nodes'
+                    set vopts --interval --count -s --server -o --output --timeout
+                case 'es verify'
+                    set vopts --data -s --server -o --output --timeout
+                case 'es promote'
                     set vopts -s --server -o --output --timeout
             end
         end
@@ -104,8 +110,11 @@ complete -c es -n "__es_is es" -a project -d 'Manage the projections (read model
 complete -c es -n "__es_is es" -a state -d 'Print a hosted projection\'s states: every partition, or one (KEY)'
 complete -c es -n "__es_is es" -a streams -d 'List streams with their last version and position'
 complete -c es -n "__es_is es" -a subscriptions -d 'List the checkpoints of named subscriptions and groups, with their lag'
-complete -c es -n "__es_is es" -a status -d 'Show the node\'s role, head, streams, size, uptime and connections'
+complete -c es -n "__es_is es" -a status -d 'Show the node\'s role, head, streams, size, uptime, connections and replicas'
 complete -c es -n "__es_is es" -a stop -d 'Stop the node gracefully and wait for its confirmation'
+complete -c es -n "__es_is es" -a nodes -d 'Show every node reachable from the given ones: role, state, head, lag, projections'
+complete -c es -n "__es_is es" -a verify -d 'Recompute the log\'s chain digest from every event and print the head and the digest'
+complete -c es -n "__es_is es" -a promote -d 'Make a replica (--server) a primary, once its primary is stopped'
 complete -c es -n "__es_is es" -a completion -d 'Print a shell completion script'
 complete -c es -n "__es_is es" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is es" -l version -d 'Display program version information and exit'
@@ -223,6 +232,10 @@ complete -c es -n "__es_is 'es subscriptions'" -l timeout -x -d 'Seconds to wait
 
 # es status
 complete -c es -n "__es_is 'es status'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es status'" -l cluster -d 'Every node reachable from this one, a line each (as es nodes)'
+complete -c es -n "__es_is 'es status'" -l watch -d 'Refresh every --interval seconds (in place on a terminal, like top)'
+complete -c es -n "__es_is 'es status'" -l interval -x -d 'Seconds between refreshes with --watch (default 1)'
+complete -c es -n "__es_is 'es status'" -l count -x -d 'With --watch: stop after N refreshes (default: never)'
 complete -c es -n "__es_is 'es status'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es status'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es status'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
@@ -232,6 +245,29 @@ complete -c es -n "__es_is 'es stop'" -s h -l help -d 'Print this help message a
 complete -c es -n "__es_is 'es stop'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es stop'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es stop'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+
+# es nodes
+complete -c es -n "__es_is 'es nodes'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es nodes'" -l watch -d 'Refresh every --interval seconds (in place on a terminal, like top)'
+complete -c es -n "__es_is 'es nodes'" -l interval -x -d 'Seconds between refreshes with --watch (default 1)'
+complete -c es -n "__es_is 'es nodes'" -l count -x -d 'With --watch: stop after N refreshes (default: never)'
+complete -c es -n "__es_is 'es nodes'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es nodes'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es nodes'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+
+# es verify
+complete -c es -n "__es_is 'es verify'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es verify'" -l data -x -d 'Verify this data directory offline (esd stopped); else the node of --server'
+complete -c es -n "__es_is 'es verify'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es verify'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es verify'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+
+# es promote
+complete -c es -n "__es_is 'es promote'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es promote'" -l force -d 'Even when the replica is behind the primary\'s last head it saw (loses the events it lacks)'
+complete -c es -n "__es_is 'es promote'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es promote'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es promote'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
 
 # es completion
 complete -c es -n "__es_is 'es completion'" -s h -l help -d 'Print this help message and exit'

@@ -307,8 +307,9 @@ int main(int argc, char** argv) {
     send_case("5 random bytes", sock, junk.substr(0, 5), {0, kProtocol, "shorter than a header"});
   }
 
-  send_case("valid header, protocol version 3", sock,
-            header(3, static_cast<std::uint8_t>(Kind::kStatus), 3), {0, kProtocol, "version 3"});
+  send_case("valid header, protocol version 4 (next)", sock,
+            header(protocol::kProtocolVersion + 1, static_cast<std::uint8_t>(Kind::kStatus), 3),
+            {0, kProtocol, "version 4"});
   send_case("valid header, protocol version 0", sock,
             header(0, static_cast<std::uint8_t>(Kind::kHello), 4), {0, kProtocol, "version 0"});
   send_case("header with unknown kind 77", sock, header(protocol::kProtocolVersion, 77, 5),
@@ -419,6 +420,18 @@ int main(int argc, char** argv) {
     sync.group = "";
     send_case("group sync: empty group name", sock, protocol::encode(Kind::kGroupSync, 34, sync),
               {34, kInvalid, "group name"});
+    send_case("replica report: empty endpoint", sock,
+              protocol::encode(Kind::kReplicaReport, 35, protocol::ReplicaReport{"", 1}),
+              {35, kInvalid, "replica endpoint"});
+    std::string report = protocol::encode(Kind::kReplicaReport, 36, protocol::ReplicaReport{"tcp://x:1", 1});
+    send_case("replica report: truncated", sock, report.substr(0, report.size() - 3),
+              {36, kProtocol, ""});
+    send_case("promote: a primary", sock,
+              protocol::encode(Kind::kPromote, 37, protocol::PromoteRequest{false}),
+              {37, kInvalid, "primary already"});
+    send_case("promote: without a body", sock,
+              header(protocol::kProtocolVersion, static_cast<std::uint8_t>(Kind::kPromote), 38),
+              {38, kProtocol, ""});
   }
 
   {
