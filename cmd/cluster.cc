@@ -96,8 +96,8 @@ std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
 }
 
 std::string table_header() {
-  return fmt::format("{:<26} {:<8} {:<11} {:>9} {:>8} {:>7}  {}", "NODE", "ROLE", "STATE", "HEAD",
-                     "LAG", "LAG_S", "PROJECTIONS");
+  return fmt::format("{:<26} {:<8} {:<11} {:>9} {:>8} {:>7} {:>7}  {}", "NODE", "ROLE", "STATE",
+                     "HEAD", "LAG", "LAG_S", "SEEN_S", "PROJECTIONS");
 }
 
 std::string node_line(const NodeView& n, bool text) {
@@ -111,10 +111,14 @@ std::string node_line(const NodeView& n, bool text) {
     }
     std::string lag = n.up && st.role == "replica" ? std::to_string(n.lag_events) : "-";
     std::string lag_s = n.lag_s ? fmt::format("{:.3f}", *n.lag_s) : "-";
-    return fmt::format("{:<26} {:<8} {:<11} {:>9} {:>8} {:>7}  {}", n.endpoint,
-                       n.role.empty() ? "?" : n.role, state,
-                       n.up ? std::to_string(st.head) : "-", lag, lag_s,
-                       n.up ? projections : n.error);
+    // How long ago a replica last heard from its primary: the staleness of
+    // what it serves while the primary is away.
+    std::string seen = n.up && st.role == "replica"
+                           ? fmt::format("{:.1f}", static_cast<double>(st.primary_contact_ms) / 1e3)
+                           : "-";
+    return fmt::format("{:<26} {:<8} {:<11} {:>9} {:>8} {:>7} {:>7}  {}", n.endpoint,
+                       n.role.empty() ? "?" : n.role, state, n.up ? std::to_string(st.head) : "-",
+                       lag, lag_s, seen, n.up ? projections : n.error);
   }
   ObjectWriter w(false);
   w.field("node", n.endpoint).field("state", state);

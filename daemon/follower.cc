@@ -53,7 +53,8 @@ Follower::Snapshot Follower::snapshot() const {
     s.contact_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<milliseconds>(Clock::now() - contact_).count());
   }
-  if (s.state == "following" && (contact_ == Clock::time_point{} || milliseconds(s.contact_ms) > kContactLimit))
+  if (s.state == "following" &&
+      (contact_ == Clock::time_point{} || milliseconds(s.contact_ms) > kContactLimit))
     s.state = "connecting";
   return s;
 }
@@ -101,6 +102,10 @@ Status Follower::follow_once() {
   so.publish_endpoint = options_.primary_publish;
   so.on_notice = [](const std::string& what) { spdlog::info("replica: {}", what); };
   so.on_batch = [this] { return flush(); };
+  so.on_link = [this](bool up) {
+    if (!up) set_state("connecting");
+    if (up) set_state("following");
+  };
   auto next_report = Clock::now();
   so.on_tick = [&](es::Subscription& sub) -> Status {
     if (Clock::now() < next_report) return {};

@@ -69,6 +69,8 @@ struct SubscriptionOptions {
   std::uint32_t page_events = 5000;  // events per catch-up read
   // Told of connection changes ("lost ...", "reconnected ..."), for a log.
   std::function<void(const std::string&)> on_notice;
+  // Told when the node is lost (false) and when it answers again (true).
+  std::function<void(bool)> on_link;
   // Called every tick_interval while running (and at once after kHold),
   // between deliveries; may rewind(). An error ends run().
   std::function<Status(class Subscription&)> on_tick;
