@@ -535,7 +535,7 @@ void Server::handle_promote(const std::string& identity, std::uint64_t request_i
   const Follower::Snapshot f = follower_->snapshot();
   if (f.state == "following") {
     return reply_error(identity, request_id,
-                       Status::unavailable("the primary " + options_.follow + " answered " +
+                       Status::invalid("the primary " + options_.follow + " answered " +
                                            std::to_string(f.contact_ms) +
                                            " ms ago: stop it first (es stop -s " +
                                            options_.follow + ")"));

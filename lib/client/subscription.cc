@@ -151,6 +151,14 @@ Status Subscription::follow(const Deliver& deliver, const std::atomic<bool>& sto
       if (got) {
         quiet_ = milliseconds(0);
         s = on_frame(msg, deliver, stop);
+        // Frames that queued up meanwhile join the same batch: a consumer
+        // that commits per batch (a replica) pays one commit for them all.
+        constexpr int kDrainFrames = 1000;
+        for (int more = 0; s.ok() && more < kDrainFrames && !done_ && !held_ && !behind_ &&
+                           feed_->recv(msg, zmq::recv_flags::dontwait);
+             ++more)
+          s = on_frame(msg, deliver, stop);
+        if (s.ok()) s = batch_done();
       } else {
         // Silence is counted in time spent waiting, at most one wait's worth
         // per poll: a consumer that was slow, or a process that was paused,
@@ -202,7 +210,7 @@ Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
       auto notice = protocol::decode_body<protocol::EventsNotice>(frame);
       if (!notice.ok()) return {};
       for (const auto& e : notice->events) {
-        if (done_ || held_ || stop.load()) return batch_done();
+        if (done_ || held_ || stop.load()) return {};
         if (e.position < next_) continue;  // delivered already
         if (e.position > next_) {          // a gap: read it from the store first
           ++stats_.gaps;
@@ -215,7 +223,7 @@ Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
         }
         offer(e, deliver, true);
       }
-      return batch_done();
+      return {};
     }
     default:
       return {};

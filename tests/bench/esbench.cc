@@ -1,8 +1,10 @@
 // esbench: the workloads of the peer benchmark (../shared/bench/peers: W1-W7,
 // the same event shape, sizes, durations, caps and PB_* variables) against an
 // esd that this program starts, uses through es::Client / es::Subscription,
-// and stops; plus W8 (W7's latency through `es tail` output, not a peers'
-// workload). See README.md next to this file.
+// and stops; plus W8 (W7's latency through `es tail` output), W9 (W7's
+// latency through a replica: replication lag) and W10 (an empty replica
+// catching up with the preloaded log), which are not peers' workloads. See
+// README.md next to this file.
 //
 //   esbench --esd PATH [--es PATH] [--quick] [--data DIR] [--durability sync|nometasync] [--keep]
 //
@@ -86,6 +88,7 @@ struct Settings {
         w7_secs(env_long("PB_W7_SECS", quick ? 2 : 10)),
         w7_drain_ms(env_long("PB_W7_DRAIN_MS", quick ? 1500 : 3000)),
         w8_secs(env_long("PB_W8_SECS", quick ? 2 : 10)),
+        w9_secs(env_long("PB_W9_SECS", quick ? 2 : 10)),
         settle_ms(env_long("PB_SETTLE_MS", quick ? 500 : 1000)),
         disk_secs(env_long("DISK_SECS", quick ? 2 : 5)) {}
   long streams = env_long("PB_STREAMS", 1000);
@@ -104,11 +107,14 @@ struct Settings {
   // W8 (not a peers' workload): W7's schedule, received through `es tail`.
   long w8_rate = env_long("PB_W8_RATE", 5000);
   long w8_secs;
+  // W9 (replication lag): W7's schedule, received from a replica.
+  long w9_rate = env_long("PB_W9_RATE", 2000);
+  long w9_secs;
   long read_timeout_s = env_long("PB_READ_TIMEOUT_S", 180);
   long settle_ms;
   long disk_secs;
   bool skip_disk = env_long("SKIP_DISK", 0) == 1;
-  std::string workloads = env_str("PB_WORKLOADS", "preload,W6,W5,W1,W2,W3,W4,W7,W8");
+  std::string workloads = env_str("PB_WORKLOADS", "preload,W10,W6,W5,W1,W2,W3,W4,W7,W8,W9");
   // es ids are 16 bytes; the peers send UUID v4 text. v4 (default) keeps the
   // same random ids; v7 is what es clients make by default (time-ordered).
   std::string uuid_kind = env_str("ESB_UUID", "v4");
@@ -418,7 +424,7 @@ std::string stop_child(pid_t& pid, int wait_s) {
 // es::Client learns from hello) and waits until it answers. Bounded: 5
 // attempts of up to 15 s each.
 Esd start_esd(const std::string& esd_path, const std::string& data, const std::string& durability,
-              const std::string& log_path) {
+              const std::string& log_path, const std::vector<std::string>& extra = {}) {
   for (int attempt = 0; attempt < 5; attempt++) {
     int port = free_loopback_port();
     if (port <= 0) throw std::runtime_error("no free loopback port");
@@ -431,6 +437,7 @@ Esd start_esd(const std::string& esd_path, const std::string& data, const std::s
       args.push_back("--durability");
       args.push_back(durability);
     }
+    args.insert(args.end(), extra.begin(), extra.end());
     int logfd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (logfd < 0) throw std::runtime_error("open " + log_path + ": " + std::strerror(errno));
     pid_t pid = spawn_child(args, logfd, logfd);
@@ -936,18 +943,26 @@ es::Position next_position(es::Client& c, const std::string& w) {
   return hd->head + 1;
 }
 
+void subscribe_and_measure(es::Client& c, DeliveryRun& run, const std::string& endpoint);
+
 // W7: a subscriber (es::Subscription from head+1, everything) and
 // PB_W7_WRITERS writers on an open-loop schedule totalling PB_W7_RATE ev/s.
 // Latency = receipt time in the subscriber - ack time in the writer, matched
 // by event id, same steady clock, same process.
 void w7(es::Client& c) {
   DeliveryRun run("W7", S().w7_rate, S().w7_secs, 0x7777);
+  subscribe_and_measure(c, run, g_endpoint);
+}
+
+// W7's receiver (es::Subscription in this process, from the head on), on
+// the node of `endpoint`.
+void subscribe_and_measure(es::Client& c, DeliveryRun& run, const std::string& endpoint) {
   const es::Position from = next_position(c, run.w);
   std::atomic<bool> stop{false};
   std::string sub_err;
   std::thread subt([&] {
     try {
-      es::Client sc(g_endpoint, client_options());
+      es::Client sc(endpoint, client_options());
       es::SubscriptionOptions so;
       so.from = from;
       es::Subscription sub(sc, so);
@@ -1105,6 +1120,90 @@ void w8(es::Client& c) {
   out("W8_tail_exit", tail_exit);
 }
 
+// ------------------------------------------------------------------ W9 and W10
+// A replica (esd --role replica --follow <the node>, its own data directory
+// and durability) started from esbench.
+
+std::string g_esd_path, g_durability;
+
+Esd start_replica() {
+  return start_esd(g_esd_path, g_work_dir + "/replica", g_durability, g_work_dir + "/replica.log",
+                   {"--role", "replica", "--follow", g_endpoint});
+}
+
+// Polls the replica until its head reaches `target` (bounded: the read
+// timeout); returns the seconds it took from `t0`.
+double wait_for_head(const Esd& replica, es::Position target, int64_t t0) {
+  es::Client rc(replica.endpoint, client_options());
+  const int64_t deadline = now_ns() + S().read_timeout_s * 1'000'000'000LL;
+  for (;;) {
+    auto st = rc.status();
+    if (st.ok() && st->head >= target) return secs_since(t0);
+    if (now_ns() > deadline)
+      throw std::runtime_error("the replica did not reach position " + std::to_string(target));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+// W10: an empty replica catches up with the whole log (the preload);
+// events copied per second, from its start to its head equal to the node's.
+void w10(es::Client& c) {
+  const es::Position target = next_position(c, "W10") - 1;
+  const int64_t t0 = now_ns();
+  Esd replica = start_replica();
+  const double secs = wait_for_head(replica, target, t0);
+  out("W10_events", std::to_string(target));
+  outf("W10_secs", secs, 2);
+  outf("W10_evps", static_cast<double>(target) / secs, 0);
+  const std::string exit = stop_esd(replica);
+  out("W10_replica_exit", exit);
+  if (exit != "0") throw std::runtime_error("W10: the replica exited with " + exit);
+}
+
+// How many acknowledged events the replica lacked as it delivered each one:
+// acked by then minus delivered by then (both on esbench's clock).
+void report_lag_events(DeliveryRun& run) {
+  std::vector<int64_t> acks, recvs;
+  for (long i = 0; i < run.n; i++) {
+    const size_t u = static_cast<size_t>(i);
+    if (run.t_ack[u] != 0) acks.push_back(run.t_ack[u]);
+    if (run.t_recv[u] != 0) recvs.push_back(run.t_recv[u]);
+  }
+  std::sort(acks.begin(), acks.end());
+  std::sort(recvs.begin(), recvs.end());
+  std::vector<int64_t> lag;
+  for (int64_t t : recvs) {
+    auto acked = std::upper_bound(acks.begin(), acks.end(), t) - acks.begin();
+    auto delivered = std::upper_bound(recvs.begin(), recvs.end(), t) - recvs.begin();
+    lag.push_back(std::max<int64_t>(acked - delivered, 0));
+  }
+  std::sort(lag.begin(), lag.end());
+  out("W9_lag_events_p50", std::to_string(pct(lag, 0.50)));
+  out("W9_lag_events_p99", std::to_string(pct(lag, 0.99)));
+  out("W9_lag_events_max", std::to_string(lag.empty() ? 0 : lag.back()));
+}
+
+// W9: replication lag. The replica (W10's, resuming from its head) catches
+// up, then W7's writers append to the node at PB_W9_RATE while a
+// subscriber on the replica times each event: append ack on the primary ->
+// the event delivered by the replica (copied, committed durably, published).
+void w9(es::Client& c) {
+  Esd replica = start_replica();
+  std::string exit;
+  try {
+    wait_for_head(replica, next_position(c, "W9") - 1, now_ns());
+    DeliveryRun run("W9", S().w9_rate, S().w9_secs, 0x9999);
+    subscribe_and_measure(c, run, replica.endpoint);
+    report_lag_events(run);
+  } catch (...) {
+    stop_esd(replica);
+    throw;
+  }
+  exit = stop_esd(replica);
+  out("W9_replica_exit", exit);
+  if (exit != "0") throw std::runtime_error("W9: the replica exited with " + exit);
+}
+
 // ------------------------------------------------------------------ steps
 
 bool wants(const std::string& w) {
@@ -1241,6 +1340,16 @@ void print_report(const std::string& durability, const std::string& esd_exit,
 
   print_delivery_details("W7", "es::Subscription in esbench");
   if (wants("W8")) print_delivery_details("W8", "`es tail` output, read from a pipe");
+  if (wants("W9")) {
+    print_delivery_details("W9", "es::Subscription on a replica: replication lag");
+    std::printf("W9 events the replica lacked as it delivered each one: p50 %s, p99 %s, max %s\n\n",
+                fmt("W9_lag_events_p50").c_str(), fmt("W9_lag_events_p99").c_str(),
+                fmt("W9_lag_events_max").c_str());
+  }
+  if (wants("W10")) {
+    std::printf("W10 an empty replica caught up with %s events in %s s: %s ev/s\n\n",
+                fmt("W10_events").c_str(), fmt("W10_secs").c_str(), fmt("W10_evps").c_str());
+  }
 
   std::printf("### Details and checks\n\n| measure | value |\n|---|---|\n");
   std::vector<std::pair<std::string, std::vector<std::string>>> rows = {
@@ -1284,7 +1393,7 @@ void usage(const char* argv0) {
       "  --data DIR        esd's data directory (must hold no store; default: a fresh temp dir)\n"
       "  --durability D    passed to esd; the config is then named esd-D (default esd-sync)\n"
       "  --keep            keep the temp dir (data, esd.log) at the end\n"
-      "Environment: the peers' PB_* variables, PB_W8_RATE, PB_W8_SECS, DISK_SECS, SKIP_DISK, "
+      "Environment: the peers' PB_* variables, PB_W8_RATE, PB_W8_SECS, PB_W9_RATE, PB_W9_SECS, DISK_SECS, SKIP_DISK, "
       "ESB_UUID=v4|v7.\n",
       argv0);
 }
@@ -1346,9 +1455,9 @@ int main(int argc, char** argv) {
   g_settings = &settings;
   if (settings.streams <= 0 || settings.read_batch <= 0 || settings.batch <= 0 ||
       settings.w2_clients <= 0 || settings.data_bytes < 170 || settings.w7_rate <= 0 ||
-      settings.w8_rate <= 0) {
+      settings.w8_rate <= 0 || settings.w9_rate <= 0) {
     std::fprintf(stderr,
-                 "PB_STREAMS, PB_READ_BATCH, PB_BATCH, PB_W2_CLIENTS, PB_W7_RATE, PB_W8_RATE must "
+                 "PB_STREAMS, PB_READ_BATCH, PB_BATCH, PB_W2_CLIENTS, PB_W7_RATE, PB_W8_RATE, PB_W9_RATE must "
                  "be > 0 and PB_DATA_BYTES >= 170\n");
     return 2;
   }
@@ -1368,6 +1477,8 @@ int main(int argc, char** argv) {
   }
   const std::string work = tmpl;
   g_work_dir = work;
+  g_esd_path = esd_path;
+  g_durability = durability;
   const std::string data = data_arg.empty() ? work + "/data" : data_arg;
   std::error_code ec;
   std::filesystem::create_directories(data, ec);
@@ -1424,6 +1535,8 @@ int main(int argc, char** argv) {
             c, rng, settings.all_events, [&](long i) { return sname("load-", i % streams); },
             "preload_all_evps");
       });
+      run_step(
+          "W10", [&] { w10(c); }, true);
       run_step("W6", [&] { w6(c); });
       run_step("preload", [&] {
         preload(
@@ -1443,6 +1556,8 @@ int main(int argc, char** argv) {
           "W7", [&] { w7(c); }, true);
       run_step(
           "W8", [&] { w8(c); }, true);
+      run_step(
+          "W9", [&] { w9(c); }, true);
       auto st2 = c.status();
       if (st2.ok()) {
         char b[256];
