@@ -9,6 +9,7 @@
 
 #include "es/client.h"
 #include "es/json.h"
+
 #include "output.h"
 
 namespace escmd {
@@ -40,7 +41,8 @@ void measure_lag(std::vector<NodeView>& nodes) {
   for (auto& n : nodes) {
     if (!n.up || n.status.role != "replica") continue;
     if (primary != nullptr) {
-      n.lag_events = primary->status.head > n.status.head ? primary->status.head - n.status.head : 0;
+      n.lag_events =
+          primary->status.head > n.status.head ? primary->status.head - n.status.head : 0;
       const double dt =
           static_cast<double>(primary->status.head_time_us - n.status.head_time_us) / 1e6;
       n.lag_s = n.lag_events == 0 ? 0.0 : std::max(dt, 0.0);

@@ -7,10 +7,10 @@
 
 #include <fmt/format.h>
 
-#include <unistd.h>
-
 #include "cluster.h"
 #include "commands.h"
+
+#include <unistd.h>
 
 namespace escmd {
 namespace {
@@ -39,8 +39,8 @@ void print_round(Context& ctx, const std::vector<NodeView>& nodes, bool redraw) 
 ExitCode run_nodes(Context& ctx, const NodesArgs& args) {
   std::vector<std::string> seeds = args.endpoints;
   if (seeds.empty()) seeds.push_back(ctx.server);
-  const auto timeout = std::min(kNodeTimeout, std::chrono::milliseconds(
-                                                  static_cast<long>(ctx.timeout_s * 1000)));
+  const auto timeout =
+      std::min(kNodeTimeout, std::chrono::milliseconds(static_cast<long>(ctx.timeout_s * 1000)));
   const bool redraw = args.watch && ::isatty(STDOUT_FILENO) == 1;
   for (std::uint64_t round = 0;; ++round) {
     const auto started = std::chrono::steady_clock::now();
@@ -55,15 +55,16 @@ ExitCode run_nodes(Context& ctx, const NodesArgs& args) {
       }
       return ExitCode::kSuccess;
     }
-    std::this_thread::sleep_until(started + std::chrono::milliseconds(
-                                                static_cast<long>(args.interval_s * 1000)));
+    std::this_thread::sleep_until(
+        started + std::chrono::milliseconds(static_cast<long>(args.interval_s * 1000)));
   }
 }
 
 void add_nodes_options(CLI::App& sub, NodesArgs& args) {
   sub.add_flag("--watch", args.watch,
                "Refresh every --interval seconds (in place on a terminal, like top)");
-  sub.add_option("--interval", args.interval_s, "Seconds between refreshes with --watch (default 1)")
+  sub.add_option("--interval", args.interval_s,
+                 "Seconds between refreshes with --watch (default 1)")
       ->check(CLI::Range(0.1, 3600.0))
       ->type_name("SECONDS");
   sub.add_option("--count", args.count, "With --watch: stop after N refreshes (default: never)")
@@ -73,7 +74,8 @@ void add_nodes_options(CLI::App& sub, NodesArgs& args) {
 void register_nodes(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<NodesArgs>();
   CLI::App* sub = app.add_subcommand(
-      "nodes", "Show every node reachable from the given ones: role, state, head, lag, projections");
+      "nodes",
+      "Show every node reachable from the given ones: role, state, head, lag, projections");
   sub->add_option("endpoints", args->endpoints, "Nodes to start from (default: --server)")
       ->type_name("ENDPOINT");
   add_nodes_options(*sub, *args);

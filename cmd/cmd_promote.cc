@@ -19,9 +19,9 @@ ExitCode run_promote(Context& ctx, bool force) {
     return ctx.fail(es::Status::invalid(ctx.server + " is a primary already"));
   es::Client old_primary(st->primary, es::ClientOptions{kPrimaryTimeout});
   if (auto hello = old_primary.hello(); hello.ok()) {
-    return ctx.fail(es::Status::invalid("the primary " + st->primary + " still answers (head " +
-                                        std::to_string(hello->head) + "): stop it first (es stop -s " +
-                                        st->primary + "); promotion never runs two primaries"));
+    return ctx.fail(es::Status::invalid(
+        "the primary " + st->primary + " still answers (head " + std::to_string(hello->head) +
+        "): stop it first (es stop -s " + st->primary + "); promotion never runs two primaries"));
   }
   auto r = client->promote(es::protocol::PromoteRequest{force});
   if (!r.ok()) return ctx.fail(r.status());

@@ -7,9 +7,10 @@
 
 #include <fmt/format.h>
 
-#include "commands.h"
 #include "es/digest.h"
 #include "es/store.h"
+
+#include "commands.h"
 #include "output.h"
 
 namespace escmd {
@@ -41,8 +42,8 @@ ExitCode verify_offline(Context& ctx, const std::string& dir) {
   auto store = es::Store::open(dir, es::StoreOptions{});
   if (!store.ok()) {
     if (store.status().code() == es::Code::kBusy) {
-      return ctx.fail(es::Status(es::Code::kBusy, store.status().message() +
-                                                      ": verify a running node with -s ENDPOINT"));
+      return ctx.fail(es::Status(
+          es::Code::kBusy, store.status().message() + ": verify a running node with -s ENDPOINT"));
     }
     return ctx.fail(store.status());
   }
@@ -68,9 +69,8 @@ ExitCode verify_online(Context& ctx) {
     for (const auto& e : page->events) {
       if (e.position > head) break;
       if (e.position != at + 1) {
-        return ctx.fail(es::Status::corruption(
-            fmt::format("{} sent position {} after {}: the log has a hole", ctx.server, e.position,
-                        at)));
+        return ctx.fail(es::Status::corruption(fmt::format(
+            "{} sent position {} after {}: the log has a hole", ctx.server, e.position, at)));
       }
       es::Chain computed = es::chain_next(chain, e);
       if (computed != e.chain) {

@@ -39,20 +39,13 @@ struct Command {
 };
 
 inline constexpr Command kCommands[] = {
-    {"append", register_append},
-    {"read", register_read},
-    {"tail", register_tail},
-    {"replay", register_replay},
-    {"project", register_project},
-    {"state", register_state},
-    {"streams", register_streams},
-    {"subscriptions", register_subscriptions},
-    {"status", register_status},
-    {"stop", register_stop},
-    {"nodes", register_nodes},
-    {"verify", register_verify},
-    {"promote", register_promote},
-    {"completion", register_completion},
+    {"append", register_append},   {"read", register_read},
+    {"tail", register_tail},       {"replay", register_replay},
+    {"project", register_project}, {"state", register_state},
+    {"streams", register_streams}, {"subscriptions", register_subscriptions},
+    {"status", register_status},   {"stop", register_stop},
+    {"nodes", register_nodes},     {"verify", register_verify},
+    {"promote", register_promote}, {"completion", register_completion},
 };
 
 }  // namespace escmd

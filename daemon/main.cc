@@ -200,7 +200,7 @@ int main(int argc, char** argv) {
     }
     done = true;
     signals.join();
-    code = reason == esd::ExitReason::kStopped          ? kExitOk
+    code = reason == esd::ExitReason::kStopped         ? kExitOk
            : reason == esd::ExitReason::kStorageFailed ? kExitStorageFailed
                                                        : kExitDiverged;
   }

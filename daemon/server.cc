@@ -516,7 +516,8 @@ void Server::handle_replica_report(const std::string& identity, std::uint64_t re
   if (Status v = es::validate_name("replica endpoint", rq->listen); !v.ok())
     return reply_error(identity, request_id, v);
   const auto now = std::chrono::steady_clock::now();
-  std::erase_if(replicas_, [&](const auto& r) { return now - r.second.at > std::chrono::minutes(10); });
+  std::erase_if(replicas_,
+                [&](const auto& r) { return now - r.second.at > std::chrono::minutes(10); });
   if (replicas_.size() >= kMaxReplicas && !replicas_.contains(rq->listen)) {
     return reply_error(identity, request_id,
                        Status::invalid("this node lists at most 1000 replicas"));
@@ -531,14 +532,15 @@ void Server::handle_promote(const std::string& identity, std::uint64_t request_i
                             std::string_view frame) {
   auto rq = protocol::decode_body<protocol::PromoteRequest>(frame);
   if (!rq.ok()) return reply_error(identity, request_id, rq.status());
-  if (!follower_) return reply_error(identity, request_id, Status::invalid("this node is a primary already"));
+  if (!follower_)
+    return reply_error(identity, request_id, Status::invalid("this node is a primary already"));
   const Follower::Snapshot f = follower_->snapshot();
   if (f.state == "following") {
-    return reply_error(identity, request_id,
-                       Status::invalid("the primary " + options_.follow + " answered " +
-                                           std::to_string(f.contact_ms) +
-                                           " ms ago: stop it first (es stop -s " +
-                                           options_.follow + ")"));
+    return reply_error(
+        identity, request_id,
+        Status::invalid("the primary " + options_.follow + " answered " +
+                        std::to_string(f.contact_ms) + " ms ago: stop it first (es stop -s " +
+                        options_.follow + ")"));
   }
   if (store_.head() < f.primary_head && !rq->force) {
     return reply_error(
@@ -550,8 +552,8 @@ void Server::handle_promote(const std::string& identity, std::uint64_t request_i
   follower_->stop();
   follower_.reset();
   role_ = "primary";
-  spdlog::warn("promoted: this node is a primary at position {} (it followed {})",
-               store_.head(), options_.follow);
+  spdlog::warn("promoted: this node is a primary at position {} (it followed {})", store_.head(),
+               options_.follow);
   reply(identity,
         protocol::encode(Kind::kPromoteOk, request_id, protocol::PromoteReply{store_.head()}));
 }
@@ -573,7 +575,8 @@ void Server::handle_group(es::GroupOutcome& outcome) {
                      groups_committed_);
     std::_Exit(99);
   }
-  if (outcome.replicated_tag && follower_) follower_->committed(*outcome.replicated_tag, outcome.status);
+  if (outcome.replicated_tag && follower_)
+    follower_->committed(*outcome.replicated_tag, outcome.status);
   for (auto& [tag, moved] : outcome.checkpoint_results) {
     auto it = pending_.find(tag);
     if (it == pending_.end()) continue;

@@ -133,6 +133,7 @@ class Store {
   Status load_state();
   Status grow_map();
   Status check_room(std::size_t payload_bytes) const;
+  Status begin_group(GroupState& g);
   Status write_record(GroupState& g, RecordedEvent& rec, std::uint64_t stream_id);
   Status write_rows(GroupState& g);
   Status commit(GroupState& g);
@@ -164,7 +165,7 @@ class Store {
   std::atomic<std::uint64_t> stream_count_{0};
   std::uint64_t next_stream_id_ = 1;
   std::atomic<std::int64_t> last_time_us_{0};  // commit time of the head
-  Chain last_chain_{};  // the chain at the head
+  Chain last_chain_{};                         // the chain at the head
   std::size_t map_size_ = 0;
   bool map_full_ = false;  // set by apply_group when the map ran out
 };

@@ -8,9 +8,9 @@
 //
 // Events copied from a primary (on a replica) are committed as a group of
 // their own. A group whose transaction fails with kDiskFull or kDiverged is
-// reported to each of its submitters and the Writer goes on. Any other storage error (kIOError, ...) is
-// fatal: the Writer reports it, stops taking work and is_failed() turns true;
-// nothing after it is acknowledged.
+// reported to each of its submitters and the Writer goes on. Any other storage error (kIOError,
+// ...) is fatal: the Writer reports it, stops taking work and is_failed() turns true; nothing after
+// it is acknowledged.
 //
 // Thread safety: submit() from any thread. on_group runs on the writer
 // thread, once per group, in commit (position) order.

@@ -1,8 +1,8 @@
 #include "es/digest.h"
 
-#include <sodium.h>
-
 #include "store/codec.h"
+
+#include <sodium.h>
 
 namespace es {
 

@@ -323,14 +323,9 @@ Status Store::apply_group(std::span<const AppendRequest* const> requests,
   results->clear();
   committed->clear();
   checkpoint_results->clear();
-  auto begun = Txn::begin(env_, 0);
-  if (!begun.ok()) return begun.status();
   GroupState g;
-  g.txn = std::move(begun).value();
-  g.head = head_.load();
-  g.next_stream_id = next_stream_id_;
-  g.time_us = std::max(now_us(), last_time_us_.load());
-  g.chain = last_chain_;
+  ES_RETURN_IF_ERROR(begin_group(g));
+  g.time_us = std::max(now_us(), g.time_us);
 
   for (const AppendRequest* req : requests) {
     // 0. Shape and limits: a malformed request fails alone, never the group.
@@ -433,6 +428,18 @@ Status Store::apply_group(std::span<const AppendRequest* const> requests,
   return commit(g);
 }
 
+// Opens a write transaction at the Store's head.
+Status Store::begin_group(GroupState& g) {
+  auto begun = Txn::begin(env_, 0);
+  if (!begun.ok()) return begun.status();
+  g.txn = std::move(begun).value();
+  g.head = head_.load();
+  g.next_stream_id = next_stream_id_;
+  g.time_us = last_time_us_.load();
+  g.chain = last_chain_;
+  return {};
+}
+
 // Writes `rec` (its position and version set) to the log, the stream index
 // and the ids, with its chain, which it sets.
 Status Store::write_record(GroupState& g, RecordedEvent& rec, std::uint64_t stream_id) {
@@ -485,14 +492,8 @@ Status Store::commit(GroupState& g) {
 Status Store::apply_replicated(std::span<const RecordedEvent> events,
                                std::vector<RecordedEvent>* committed) {
   committed->clear();
-  auto begun = Txn::begin(env_, 0);
-  if (!begun.ok()) return begun.status();
   GroupState g;
-  g.txn = std::move(begun).value();
-  g.head = head_.load();
-  g.next_stream_id = next_stream_id_;
-  g.time_us = last_time_us_;
-  g.chain = last_chain_;
+  ES_RETURN_IF_ERROR(begin_group(g));
   for (const RecordedEvent& e : events) {
     const std::string at = "position " + std::to_string(e.position);
     if (e.position != g.head + 1) {
@@ -623,8 +624,7 @@ Status Store::append_group(std::span<const AppendRequest* const> requests,
   if (checkpoint_results == nullptr) checkpoint_results = &ignored;
   std::size_t bytes = 0;
   for (const AppendRequest* r : requests) {
-    for (const auto& e : r->events)
-      bytes += record_bytes(e);
+    for (const auto& e : r->events) bytes += record_bytes(e);
   }
   return with_room(
       bytes,

@@ -1393,7 +1393,8 @@ void usage(const char* argv0) {
       "  --data DIR        esd's data directory (must hold no store; default: a fresh temp dir)\n"
       "  --durability D    passed to esd; the config is then named esd-D (default esd-sync)\n"
       "  --keep            keep the temp dir (data, esd.log) at the end\n"
-      "Environment: the peers' PB_* variables, PB_W8_RATE, PB_W8_SECS, PB_W9_RATE, PB_W9_SECS, DISK_SECS, SKIP_DISK, "
+      "Environment: the peers' PB_* variables, PB_W8_RATE, PB_W8_SECS, PB_W9_RATE, PB_W9_SECS, "
+      "DISK_SECS, SKIP_DISK, "
       "ESB_UUID=v4|v7.\n",
       argv0);
 }
@@ -1457,7 +1458,8 @@ int main(int argc, char** argv) {
       settings.w2_clients <= 0 || settings.data_bytes < 170 || settings.w7_rate <= 0 ||
       settings.w8_rate <= 0 || settings.w9_rate <= 0) {
     std::fprintf(stderr,
-                 "PB_STREAMS, PB_READ_BATCH, PB_BATCH, PB_W2_CLIENTS, PB_W7_RATE, PB_W8_RATE, PB_W9_RATE must "
+                 "PB_STREAMS, PB_READ_BATCH, PB_BATCH, PB_W2_CLIENTS, PB_W7_RATE, PB_W8_RATE, "
+                 "PB_W9_RATE must "
                  "be > 0 and PB_DATA_BYTES >= 170\n");
     return 2;
   }

@@ -2,8 +2,8 @@
 # tests/e2e/cluster_test.sh ESD ES TCP_PROXY [EVENTS]
 #
 # A primary P, replicas R1 and R2 (R2 reaches P through a TCP proxy, so
-# that its link can be cut) and a projection node X (a replica hosting a
-# projection) on loopback. EVENTS events (default 200,000) go to P in
+# that its link can be cut) and a projection node X (a replica of R1: a
+# replica can be followed, hosting a projection) on loopback. EVENTS events (default 200,000) go to P in
 # idempotent batches while, in a shuffled order (the seed is printed):
 # R1, R2 and X are killed with -9 and restarted, stopped with es stop and
 # restarted; R2's link is frozen (proxy SIGSTOP: a silent partition) and
@@ -57,13 +57,13 @@ proxy_start() {
   wait_for 5 "the proxy to listen" grep -q ready "$TMP/proxy.out"
 }
 
-check "starting P, R1, R2 (through a proxy) and X (hosting a projection)"
+check "starting P, R1, R2 (through a proxy) and X (a replica of R1, hosting a projection)"
 node_start P
 node_start R1 --role replica --follow "$P_URL"
 proxy_start
 node_start R2 --role replica --follow "tcp://127.0.0.1:$PROXY_PORT" \
   --follow-publish "tcp://127.0.0.1:$((PROXY_PORT + 1))"
-node_start X --role replica --follow "$P_URL"
+node_start X --role replica --follow "$(url R1)"
 assert_exit 0 "$ES" -s "$(url X)" project add counts builtin:counts
 
 check "making $BATCHES batches of $BATCH events"
@@ -151,8 +151,10 @@ cat "$TMP/nodes.ndjson"
 assert_eq "$(wc -l <"$TMP/nodes.ndjson")" "4" "nodes found"
 assert_eq "$(jq -s 'map(select(.role == "replica" and .state == "following" and .lag_events == 0)) | length' "$TMP/nodes.ndjson")" "3" "replicas following without lag"
 assert_eq "$(jq -s 'map(select(.projections[0].name == "counts")) | .[0].node' "$TMP/nodes.ndjson")" "\"$(url X)\"" "the projection node"
-assert_exit 0 "$ES" -o text status --cluster -s "$(url R1)"
-assert_contains "$OUT" "primary"
+assert_exit 0 "$ES" -o text status --cluster -s "$(url X)"
+assert_contains "$OUT" "$P_URL"
+assert_exit 0 "$ES" nodes --watch --interval 0.2 --count 2 "$(url R2)"
+assert_eq "$(jq -s 'length' <<<"$OUT")" "8" "es nodes --watch --count 2: two rounds of 4 nodes"
 
 check "offline verify of a stopped replica gives the same digest"
 node_stop R1

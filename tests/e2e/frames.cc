@@ -423,7 +423,8 @@ int main(int argc, char** argv) {
     send_case("replica report: empty endpoint", sock,
               protocol::encode(Kind::kReplicaReport, 35, protocol::ReplicaReport{"", 1}),
               {35, kInvalid, "replica endpoint"});
-    std::string report = protocol::encode(Kind::kReplicaReport, 36, protocol::ReplicaReport{"tcp://x:1", 1});
+    std::string report =
+        protocol::encode(Kind::kReplicaReport, 36, protocol::ReplicaReport{"tcp://x:1", 1});
     send_case("replica report: truncated", sock, report.substr(0, report.size() - 3),
               {36, kProtocol, ""});
     send_case("promote: a primary", sock,

@@ -19,6 +19,7 @@
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
+#include "es/digest.h"
 #include "es/event.h"
 #include "es/group.h"
 #include "es/json.h"
@@ -1561,4 +1562,88 @@ TEST_CASE("group slots are a stable hash of the stream name", "[group]") {
   for (int i = 0; i < 6400; ++i) ++hits[es::group_slot("s-" + std::to_string(i))];
   for (int h : hits) CHECK(h > 40);  // spread: about 100 each
   CHECK(es::group_checkpoint_name("billing", 7) == "$group/billing/7");
+}
+
+// ---------------------------------------------------------------- chains and replication
+
+TEST_CASE("every event's chain digests the log up to it, and verify recomputes it",
+          "[store][chain]") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  must_append(*store, req({ev("a-1"), ev("b-1", "Other", "{\"x\":1}")}));
+  must_append(*store, req({ev("a-1")}));
+  auto all = read_all(*store);
+  REQUIRE(all.size() == 3);
+  Chain chain = kChainStart;
+  for (const auto& e : all) {
+    chain = chain_next(chain, e);
+    CHECK(e.chain == chain);
+    auto at = store->chain_at(e.position);
+    REQUIRE(at.ok());
+    CHECK(*at == chain);
+  }
+  auto report = store->verify();
+  REQUIRE(report.ok());
+  CHECK(report->head == 3);
+  CHECK(report->events == 3);
+  CHECK(report->chain == chain);
+  CHECK(to_hex(chain).size() == 32);
+  CHECK(store->chain_at(4).status().code() == Code::kNotFound);
+  CHECK(*store->chain_at(0) == kChainStart);
+}
+
+TEST_CASE("a replica's store copies events and keeps their positions, versions and chains",
+          "[store][replicate]") {
+  TempDir primary_dir, replica_dir;
+  auto primary = open_store(primary_dir.path());
+  for (int i = 0; i < 5; ++i) must_append(*primary, req({ev("order-" + std::to_string(i % 2))}));
+  auto events = read_all(*primary);
+  auto replica = open_store(replica_dir.path());
+  std::vector<RecordedEvent> committed;
+  REQUIRE(replica->replicate(std::span(events).first(3), &committed).ok());
+  CHECK(committed.size() == 3);
+  REQUIRE(replica->replicate(std::span(events).subspan(3), &committed).ok());
+  CHECK(replica->head() == 5);
+  require_same_events(read_all(*replica), events);
+  CHECK(read_stream(*replica, "order-0").size() == 3);
+  CHECK(replica->verify()->chain == primary->verify()->chain);
+  CHECK(replica->head_time_us() == primary->head_time_us());
+  // Appending on top goes on from the copied head and chain.
+  must_append(*replica, req({ev("order-0")}));
+  CHECK(read_stream(*replica, "order-0").back().version == 3);
+  CHECK(replica->verify().ok());
+}
+
+TEST_CASE("a replica's store refuses a gap, a repeat, another version or another chain",
+          "[store][replicate]") {
+  TempDir primary_dir, replica_dir;
+  auto primary = open_store(primary_dir.path());
+  for (int i = 0; i < 4; ++i) must_append(*primary, req({ev("s-1")}));
+  auto events = read_all(*primary);
+  auto replica = open_store(replica_dir.path());
+  std::vector<RecordedEvent> committed;
+  REQUIRE(replica->replicate(std::span(events).first(2), &committed).ok());
+
+  auto refused = [&](std::vector<RecordedEvent> batch, const std::string& says) {
+    Status s = replica->replicate(batch, &committed);
+    INFO(s.to_string());
+    CHECK(s.code() == Code::kDiverged);
+    CHECK(s.message().find(says) != std::string::npos);
+    CHECK(committed.empty());
+    CHECK(replica->head() == 2);
+  };
+  refused({events[3]}, "where this store expects 3");  // a gap
+  refused({events[1]}, "where this store expects 3");  // a repeat
+  RecordedEvent other_version = events[2];
+  other_version.version = 7;
+  refused({other_version}, "holds version 7");
+  RecordedEvent other_data = events[2];
+  other_data.data = "{\"changed\":true}";
+  refused({other_data}, "chain digest");
+  RecordedEvent same_id = events[2];
+  same_id.id = events[0].id;
+  refused({same_id}, "stored already");
+  // Nothing of the refused batches was written; the right one still fits.
+  REQUIRE(replica->replicate(std::span(events).subspan(2), &committed).ok());
+  CHECK(replica->verify()->chain == primary->verify()->chain);
 }
