@@ -48,6 +48,25 @@ Status canonicalize(es::AppendRequest& request) {
 
 }  // namespace
 
+std::string peer_address(zmq::message_t& m) {
+  try {
+    const char* peer = m.gets("Peer-Address");
+    return peer != nullptr ? peer : "";
+  } catch (const zmq::error_t&) {
+    return "";  // not over TCP
+  }
+}
+
+std::string reachable_endpoint(const std::string& endpoint, const std::string& peer) {
+  for (const char* wildcard : {"tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"}) {
+    const std::string prefix = wildcard;
+    if (peer.empty() || endpoint.rfind(prefix, 0) != 0) continue;
+    const std::string host = peer.find(':') != std::string::npos ? "[" + peer + "]" : peer;
+    return "tcp://" + host + ":" + endpoint.substr(prefix.size());
+  }
+  return endpoint;
+}
+
 std::string default_publish_endpoint(const std::string& listen) {
   const std::string tcp = "tcp://";
   if (listen.rfind(tcp, 0) == 0) {
@@ -309,7 +328,7 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
       handle_projection(identity, id, header->kind, frame);
       return;
     case Kind::kReplicaReport:
-      handle_replica_report(identity, id, frame);
+      handle_replica_report(identity, id, frame, peer_address(payload));
       return;
     case Kind::kPromote:
       handle_promote(identity, id, frame);
@@ -509,7 +528,7 @@ void Server::handle_checkpoint_list(const std::string& identity, std::uint64_t r
 }
 
 void Server::handle_replica_report(const std::string& identity, std::uint64_t request_id,
-                                   std::string_view frame) {
+                                   std::string_view frame, const std::string& peer) {
   constexpr std::size_t kMaxReplicas = 1000;
   auto rq = protocol::decode_body<protocol::ReplicaReport>(frame);
   if (!rq.ok()) return reply_error(identity, request_id, rq.status());
@@ -518,11 +537,13 @@ void Server::handle_replica_report(const std::string& identity, std::uint64_t re
   const auto now = std::chrono::steady_clock::now();
   std::erase_if(replicas_,
                 [&](const auto& r) { return now - r.second.at > std::chrono::minutes(10); });
-  if (replicas_.size() >= kMaxReplicas && !replicas_.contains(rq->listen)) {
+  // A replica bound to a wildcard address is listed where its reports come from.
+  const std::string listen = reachable_endpoint(rq->listen, peer);
+  if (replicas_.size() >= kMaxReplicas && !replicas_.contains(listen)) {
     return reply_error(identity, request_id,
                        Status::invalid("this node lists at most 1000 replicas"));
   }
-  replicas_[rq->listen] = ReplicaSeen{rq->head, now};
+  replicas_[listen] = ReplicaSeen{rq->head, now};
   reply(identity, protocol::encode(Kind::kReplicaReportOk, request_id, protocol::Empty{}));
 }
 

@@ -61,6 +61,12 @@ enum class ExitReason { kStopped, kStorageFailed, kDiverged };
 // tcp://H:P -> tcp://H:P+1, ipc://PATH -> ipc://PATH.pub, else inproc-like +".pub".
 std::string default_publish_endpoint(const std::string& listen);
 
+// The address a TCP message came from (ZeroMQ's Peer-Address); empty otherwise.
+std::string peer_address(zmq::message_t& message);
+// `endpoint` with a wildcard host (tcp://0.0.0.0:P, tcp://*:P, tcp://[::]:P)
+// replaced by `peer`: how others reach a node that bound every address.
+std::string reachable_endpoint(const std::string& endpoint, const std::string& peer);
+
 class Server {
  public:
   // `projections`: where hosted projections keep their states (es project).
@@ -94,7 +100,7 @@ class Server {
   void handle_group_sync(const std::string& identity, std::uint64_t request_id,
                          std::string_view frame);
   void handle_replica_report(const std::string& identity, std::uint64_t request_id,
-                             std::string_view frame);
+                             std::string_view frame, const std::string& peer);
   void handle_promote(const std::string& identity, std::uint64_t request_id,
                       std::string_view frame);
   // Hands `work` (an append or checkpoint moves) to the writer; the reply
