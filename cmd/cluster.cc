@@ -15,6 +15,9 @@
 namespace escmd {
 namespace {
 
+// What a replica's follow_error says after its primary announced its stop.
+constexpr std::string_view kStoppingNotice = "the node is stopping";
+
 NodeView ask_node(const std::string& endpoint, std::chrono::milliseconds timeout) {
   NodeView v;
   v.endpoint = endpoint;
@@ -61,6 +64,7 @@ std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
   std::vector<NodeView> nodes;
   std::unordered_set<std::string> seen;
   std::unordered_map<std::string, std::string> listed_as;  // endpoint -> role others give it
+  std::unordered_set<std::string> said_stopping;           // replicas whose last report said so
   std::vector<std::string> wave;
   auto add = [&](const std::string& endpoint) {
     if (!endpoint.empty() && seen.insert(endpoint).second) wave.push_back(endpoint);
@@ -80,6 +84,7 @@ std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
         add(st.primary);
         for (const auto& r : st.replicas) {
           listed_as.emplace(r.listen, "replica");
+          if (r.stopping) said_stopping.insert(r.listen);
           add(r.listen);
         }
       }
@@ -87,7 +92,13 @@ std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
     }
   }
   for (auto& n : nodes) {
-    if (!n.up && listed_as.contains(n.endpoint)) n.role = listed_as[n.endpoint];
+    if (n.up) continue;
+    if (listed_as.contains(n.endpoint)) n.role = listed_as[n.endpoint];
+    n.stopped =
+        said_stopping.contains(n.endpoint) ||
+        std::any_of(nodes.begin(), nodes.end(), [&](const NodeView& r) {
+          return r.up && r.status.primary == n.endpoint && r.status.follow_error == kStoppingNotice;
+        });
   }
   measure_lag(nodes);
   std::stable_sort(nodes.begin(), nodes.end(), [](const NodeView& a, const NodeView& b) {
@@ -104,7 +115,9 @@ std::string table_header() {
 
 std::string node_line(const NodeView& n, bool text) {
   const auto& st = n.status;
-  std::string state = !n.up ? "unreachable" : st.role == "replica" ? st.follow_state : "up";
+  std::string state = n.up        ? (st.role == "replica" ? st.follow_state : "up")
+                      : n.stopped ? "stopped"
+                                  : "unreachable";
   if (text) {
     std::string projections;
     for (const auto& p : n.projections) {

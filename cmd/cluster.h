@@ -6,7 +6,10 @@
 // at the same time (at most `timeout` each). Lag is measured against the
 // cluster's primary when it answers (in events, and in seconds as the
 // difference of the two heads' commit times); against the primary's head
-// as the replica last saw it otherwise.
+// as the replica last saw it otherwise. A node that does not answer is
+// "stopped" when it said it was stopping (es stop, a signal: a primary to
+// its replicas, a replica to its primary), "unreachable" otherwise (killed,
+// cut off, never there).
 #pragma once
 
 #include <chrono>
@@ -21,7 +24,8 @@ namespace escmd {
 struct NodeView {
   std::string endpoint;
   bool up = false;
-  std::string error;  // why it is unreachable
+  std::string error;     // why it is unreachable
+  bool stopped = false;  // unreachable, after it said it was stopping
   es::protocol::StatusReply status;
   std::vector<es::protocol::ProjectionInfo> projections;
   std::string role;  // as it says, or as others list it

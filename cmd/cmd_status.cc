@@ -12,14 +12,16 @@ std::string replicas_json(const std::vector<es::protocol::ReplicaInfo>& replicas
   std::string out = text ? "" : "[";
   for (const auto& r : replicas) {
     if (text) {
-      out += fmt::format("{}{} (head {}, {:.1f} s ago)", out.empty() ? "" : ", ", r.listen, r.head,
-                         static_cast<double>(r.age_ms) / 1e3);
+      out +=
+          fmt::format("{}{} (head {}, {:.1f} s ago{})", out.empty() ? "" : ", ", r.listen, r.head,
+                      static_cast<double>(r.age_ms) / 1e3, r.stopping ? ", stopping" : "");
     } else {
       if (out.size() > 1) out += ',';
       out += ObjectWriter(false)
                  .field("listen", r.listen)
                  .field("head", r.head)
                  .field("seen_s", static_cast<double>(r.age_ms) / 1e3)
+                 .field("stopping", r.stopping)
                  .str();
     }
   }

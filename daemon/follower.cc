@@ -102,9 +102,8 @@ Status Follower::follow_once() {
   so.publish_endpoint = options_.primary_publish;
   so.on_notice = [](const std::string& what) { spdlog::info("replica: {}", what); };
   so.on_batch = [this] { return flush(); };
-  so.on_link = [this](bool up) {
-    if (!up) set_state("connecting");
-    if (up) set_state("following");
+  so.on_link = [this](bool up, const std::string& why) {
+    set_state(up ? "following" : "connecting", why);
   };
   auto next_report = Clock::now();
   so.on_tick = [&](es::Subscription& sub) -> Status {
@@ -123,6 +122,12 @@ Status Follower::follow_once() {
       },
       stop_);
   Status flushed = flush();
+  if (stop_.load()) {
+    // A goodbye, so that the cluster view shows it stopped, not lost; a
+    // primary that does not answer at once is not waited for.
+    es::Client bye(options_.primary, es::ClientOptions{milliseconds(250)});
+    (void)bye.replica_report(es::protocol::ReplicaReport{options_.listen, store_.head(), true});
+  }
   return followed.ok() ? flushed : followed;
 }
 

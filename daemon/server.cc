@@ -543,7 +543,7 @@ void Server::handle_replica_report(const std::string& identity, std::uint64_t re
     return reply_error(identity, request_id,
                        Status::invalid("this node lists at most 1000 replicas"));
   }
-  replicas_[listen] = ReplicaSeen{rq->head, now};
+  replicas_[listen] = ReplicaSeen{rq->head, now, rq->stopping};
   reply(identity, protocol::encode(Kind::kReplicaReportOk, request_id, protocol::Empty{}));
 }
 
@@ -685,7 +685,8 @@ protocol::StatusReply Server::status_reply() const {
     r.replicas.push_back(protocol::ReplicaInfo{
         listen, seen.head,
         static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(now - seen.at).count())});
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - seen.at).count()),
+        seen.stopping});
   }
   return r;
 }

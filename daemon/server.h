@@ -135,6 +135,7 @@ class Server {
   struct ReplicaSeen {
     es::Position head = 0;
     std::chrono::steady_clock::time_point at;
+    bool stopping = false;
   };
   std::unordered_map<std::string, ReplicaSeen> replicas_;  // by listen endpoint
   std::unordered_map<std::uint64_t, PendingReply> pending_;

@@ -84,7 +84,7 @@ void Subscription::lost(const std::string& why) {
   connected_ = false;
   feed_.reset();
   lost_reason_ = why;
-  if (options_.on_link) options_.on_link(false);
+  if (options_.on_link) options_.on_link(false, why);
   notice(fmt::format("lost {} at position {}: {}{}", client_.endpoint(), next_, why,
                      options_.reconnect ? "; waiting for it" : ""));
 }
@@ -111,7 +111,7 @@ Status Subscription::reconnect(const std::atomic<bool>& stop) {
       }
       if (s.ok()) {
         ++stats_.reconnects;
-        if (options_.on_link) options_.on_link(true);
+        if (options_.on_link) options_.on_link(true, {});
         notice(fmt::format("reconnected to {} at position {} (head {})", client_.endpoint(), next_,
                            hello->head));
         return {};

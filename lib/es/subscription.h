@@ -69,8 +69,9 @@ struct SubscriptionOptions {
   std::uint32_t page_events = 5000;  // events per catch-up read
   // Told of connection changes ("lost ...", "reconnected ..."), for a log.
   std::function<void(const std::string&)> on_notice;
-  // Told when the node is lost (false) and when it answers again (true).
-  std::function<void(bool)> on_link;
+  // Told when the node is lost (false, and why: "the node is stopping" when
+  // it said so) and when it answers again (true).
+  std::function<void(bool up, const std::string& why)> on_link;
   // Called every tick_interval while running (and at once after kHold),
   // between deliveries; may rewind(). An error ends run().
   std::function<Status(class Subscription&)> on_tick;

@@ -276,10 +276,11 @@ struct StreamsReply {
 struct ReplicaReport {
   std::string listen;
   Position head = 0;
+  bool stopping = false;  // its last report: it is stopping
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(listen, head);
+    ar(listen, head, stopping);
   }
 };
 
@@ -288,10 +289,11 @@ struct ReplicaInfo {
   std::string listen;
   Position head = 0;
   std::uint64_t age_ms = 0;  // since its last report
+  bool stopping = false;     // its last report said it was stopping
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(listen, head, age_ms);
+    ar(listen, head, age_ms, stopping);
   }
 };
 

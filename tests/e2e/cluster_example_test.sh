@@ -27,7 +27,7 @@ assert_contains "$out" "append to R1: refused, exit 6 (this node is a replica of
 assert_contains "$out" "read from R2: last event at position 6000"
 assert_contains "$out" 'query X: {"streams":20,"events":6000,"last_position":6000}'
 step4=$(sed -n '/^== 4/,/^== 5/p' "$TMP/out")
-assert_eq "$(grep -c "tcp://127.0.0.1:${ports[0]} *primary *unreachable" <<<"$step4")" "1" "P unreachable in step 4"
+assert_eq "$(grep -c "tcp://127.0.0.1:${ports[0]} *primary *stopped" <<<"$step4")" "1" "P stopped in step 4"
 assert_eq "$(grep -c "replica *connecting *6000" <<<"$step4")" "3" "replicas connecting at 6000 in step 4"
 step5=$(sed -n '/^== 5/,/^== 6/p' "$TMP/out")
 assert_eq "$(grep -c "replica *following *9000 *0 *0.000" <<<"$step5")" "3" "replicas caught up in step 5"
