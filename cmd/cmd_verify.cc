@@ -18,6 +18,7 @@ namespace {
 
 struct VerifyArgs {
   std::string data;
+  es::Position at = 0;  // 0: the head
 };
 
 ExitCode print(Context& ctx, const std::string& source, es::Position head, const es::Chain& chain,
@@ -36,7 +37,7 @@ ExitCode print(Context& ctx, const std::string& source, es::Position head, const
   return ExitCode::kSuccess;
 }
 
-ExitCode verify_offline(Context& ctx, const std::string& dir) {
+ExitCode verify_offline(Context& ctx, const std::string& dir, es::Position at) {
   if (!std::filesystem::exists(dir + "/data.mdb"))
     return ctx.fail(es::Status::not_found("no store in " + dir + " (no data.mdb)"));
   auto store = es::Store::open(dir, es::StoreOptions{});
@@ -47,12 +48,12 @@ ExitCode verify_offline(Context& ctx, const std::string& dir) {
     }
     return ctx.fail(store.status());
   }
-  auto report = (*store)->verify();
+  auto report = (*store)->verify(at);
   if (!report.ok()) return ctx.fail(report.status());
   return print(ctx, dir, report->head, report->chain, report->events);
 }
 
-ExitCode verify_online(Context& ctx) {
+ExitCode verify_online(Context& ctx, es::Position up_to) {
   auto client = ctx.connect();
   es::ReadRequest rq;
   rq.from = 1;
@@ -64,7 +65,14 @@ ExitCode verify_online(Context& ctx) {
   for (;;) {
     auto page = client->read(rq);
     if (!page.ok()) return ctx.fail(page.status());
-    if (first) head = page->head;  // later appends are not part of this verify
+    if (first) {
+      head = page->head;  // later appends are not part of this verify
+      if (up_to > head) {
+        return ctx.fail(es::Status::not_found(
+            fmt::format("position {} is past the head {} of {}", up_to, head, ctx.server)));
+      }
+      if (up_to != 0) head = up_to;
+    }
     first = false;
     for (const auto& e : page->events) {
       if (e.position > head) break;
@@ -99,11 +107,16 @@ void register_verify(CLI::App& app, Context& ctx) {
   CLI::App* sub = app.add_subcommand(
       "verify",
       "Recompute the log's chain digest from every event and print the head and the digest");
+  sub->add_option("--at", args->at,
+                  "Stop at this position: its digest, to compare nodes whose heads differ")
+      ->check(CLI::PositiveNumber)
+      ->type_name("POSITION");
   sub->add_option("--data", args->data,
                   "Verify this data directory offline (esd stopped); else the node of --server")
       ->type_name("DIR");
   sub->callback([args, &ctx] {
-    ctx.exit_code = args->data.empty() ? verify_online(ctx) : verify_offline(ctx, args->data);
+    ctx.exit_code = args->data.empty() ? verify_online(ctx, args->at)
+                                       : verify_offline(ctx, args->data, args->at);
   });
 }
 

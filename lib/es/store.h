@@ -98,15 +98,16 @@ class Store {
   Result<ReadResult> read(const ReadRequest& request) const;
   // The chain digest at `position` (0: kChainStart); kNotFound past the head.
   Result<Chain> chain_at(Position position) const;
-  // Recomputes every event's chain from its stored bytes and checks the
-  // positions run 1..head without a gap: kCorruption names the first
-  // position that does not hold. Returns the chain at the head.
+  // Recomputes every event's chain from its stored bytes, up to `up_to`
+  // (0: the head), and checks the positions run 1..up_to without a gap:
+  // kCorruption names the first position that does not hold; kNotFound
+  // when `up_to` is past the head. Returns the chain at `up_to`.
   struct VerifyReport {
     Position head = 0;
     Chain chain{};
     std::uint64_t events = 0;
   };
-  Result<VerifyReport> verify() const;
+  Result<VerifyReport> verify(Position up_to = 0) const;
   // The stored position of a named subscription; nullopt when it has none.
   Result<std::optional<Position>> checkpoint(std::string_view name) const;
   // Every named subscription's checkpoint, by name.

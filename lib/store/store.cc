@@ -853,7 +853,7 @@ Result<Chain> Store::chain_at(Position position) const {
   return e.chain;
 }
 
-Result<Store::VerifyReport> Store::verify() const {
+Result<Store::VerifyReport> Store::verify(Position up_to) const {
   std::shared_lock lock(resize_mu_);
   auto txn = Txn::begin(env_, MDB_RDONLY);
   if (!txn.ok()) return txn.status();
@@ -863,7 +863,7 @@ Result<Store::VerifyReport> Store::verify() const {
   RecordedEvent e;
   MDB_val k{}, v{};
   int rc = cur.get(&k, &v, MDB_FIRST);
-  for (; rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
+  for (; rc == 0 && (up_to == 0 || report.head < up_to); rc = cur.get(&k, &v, MDB_NEXT)) {
     const Position p = k.mv_size == 8 ? get_be64(static_cast<const char*>(k.mv_data)) : 0;
     const std::string at = "position " + std::to_string(report.head + 1);
     if (p != report.head + 1) {
@@ -884,7 +884,11 @@ Result<Store::VerifyReport> Store::verify() const {
     report.chain = computed;
     ++report.events;
   }
-  if (rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get log");
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get log");
+  if (up_to != 0 && report.head < up_to) {
+    return Status::not_found("position " + std::to_string(up_to) + " is past the head " +
+                             std::to_string(report.head));
+  }
   return report;
 }
 

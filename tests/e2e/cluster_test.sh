@@ -135,6 +135,14 @@ for n in R1 R2 X; do
   assert_eq "$(jq -c '{head,digest}' <<<"$V")" "$(jq -c '{head,digest}' <<<"$P_VERIFY")" "$n's head and digest"
 done
 
+check "es verify --at: the digest of a prefix, equal on P and R2; past the head is exit 4"
+assert_exit 0 "$ES" -s "$P_URL" verify --at 1000
+AT_P=$OUT
+assert_exit 0 "$ES" -s "$(url R2)" verify --at 1000
+assert_eq "$OUT" "${AT_P/$P_URL/$(url R2)}" "R2's digest at 1000"
+assert_eq "$(jq .events <<<"$OUT")" "1000" "events verified up to 1000"
+assert_exit 4 "$ES" -s "$P_URL" verify --at $((EVENTS + 1))
+
 check "R2 holds every acknowledged event once, at positions 1..$EVENTS"
 "$ES" -s "$(url R2)" read --all | jq -r '[.position, .id] | @tsv' >"$TMP/r2.tsv"
 assert_eq "$(wc -l <"$TMP/r2.tsv")" "$EVENTS" "events read from R2"

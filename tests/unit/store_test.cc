@@ -1588,6 +1588,12 @@ TEST_CASE("every event's chain digests the log up to it, and verify recomputes i
   CHECK(report->events == 3);
   CHECK(report->chain == chain);
   CHECK(to_hex(chain).size() == 32);
+  auto prefix = store->verify(2);
+  REQUIRE(prefix.ok());
+  CHECK(prefix->head == 2);
+  CHECK(prefix->events == 2);
+  CHECK(prefix->chain == all[1].chain);
+  CHECK(store->verify(4).status().code() == Code::kNotFound);
   CHECK(store->chain_at(4).status().code() == Code::kNotFound);
   CHECK(*store->chain_at(0) == kChainStart);
 }
