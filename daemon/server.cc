@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <zmq.h>
 
+#include "es/endpoint.h"
 #include "es/json.h"
 
 namespace esd {
@@ -55,16 +56,6 @@ std::string peer_address(zmq::message_t& m) {
   } catch (const zmq::error_t&) {
     return "";  // not over TCP
   }
-}
-
-std::string reachable_endpoint(const std::string& endpoint, const std::string& peer) {
-  for (const char* wildcard : {"tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"}) {
-    const std::string prefix = wildcard;
-    if (peer.empty() || endpoint.rfind(prefix, 0) != 0) continue;
-    const std::string host = peer.find(':') != std::string::npos ? "[" + peer + "]" : peer;
-    return "tcp://" + host + ":" + endpoint.substr(prefix.size());
-  }
-  return endpoint;
 }
 
 std::string default_publish_endpoint(const std::string& listen) {
@@ -538,7 +529,7 @@ void Server::handle_replica_report(const std::string& identity, std::uint64_t re
   std::erase_if(replicas_,
                 [&](const auto& r) { return now - r.second.at > std::chrono::minutes(10); });
   // A replica bound to a wildcard address is listed where its reports come from.
-  const std::string listen = reachable_endpoint(rq->listen, peer);
+  const std::string listen = es::reachable_endpoint(rq->listen, peer);
   if (replicas_.size() >= kMaxReplicas && !replicas_.contains(listen)) {
     return reply_error(identity, request_id,
                        Status::invalid("this node lists at most 1000 replicas"));

@@ -63,9 +63,6 @@ std::string default_publish_endpoint(const std::string& listen);
 
 // The address a TCP message came from (ZeroMQ's Peer-Address); empty otherwise.
 std::string peer_address(zmq::message_t& message);
-// `endpoint` with a wildcard host (tcp://0.0.0.0:P, tcp://*:P, tcp://[::]:P)
-// replaced by `peer`: how others reach a node that bound every address.
-std::string reachable_endpoint(const std::string& endpoint, const std::string& peer);
 
 class Server {
  public:

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "es/endpoint.h"
+
 namespace es {
 
 using protocol::Kind;
@@ -176,17 +178,7 @@ Result<protocol::ProjectionStateReply> Client::projection_state(
 }
 
 std::string Client::publish_endpoint(const protocol::HelloReply& hello) const {
-  std::string pub = hello.publish;
-  // tcp://0.0.0.0:P or tcp://*:P: reach it through the host we know.
-  const std::string tcp = "tcp://";
-  if (pub.rfind(tcp, 0) == 0 && endpoint_.rfind(tcp, 0) == 0) {
-    std::string host = pub.substr(tcp.size(), pub.rfind(':') - tcp.size());
-    if (host == "0.0.0.0" || host == "*" || host == "[::]") {
-      std::string our_host = endpoint_.substr(tcp.size(), endpoint_.rfind(':') - tcp.size());
-      pub = tcp + our_host + pub.substr(pub.rfind(':'));
-    }
-  }
-  return pub;
+  return reachable_endpoint(hello.publish, endpoint_host(endpoint_));
 }
 
 }  // namespace es
