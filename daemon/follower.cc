@@ -38,10 +38,11 @@ void Follower::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Follower::committed(std::uint64_t tag, const Status& status) {
+void Follower::committed(std::uint64_t tag, const Status& status,
+                         std::vector<es::RecordedEvent> not_written) {
   {
     std::lock_guard lock(mu_);
-    outcome_.emplace(tag, status);
+    outcome_.emplace(Outcome{tag, status, std::move(not_written)});
   }
   cv_.notify_all();
 }
@@ -167,16 +168,34 @@ Status Follower::check_history(es::Client& client) {
 // Commits what the subscription delivered and waits for it: nothing is
 // taken from the primary beyond what is stored.
 Status Follower::flush() {
-  if (batch_.empty()) return {};
+  std::vector<es::RecordedEvent> batch;
+  batch.swap(batch_);
+  return commit(std::move(batch));
+}
+
+// On a full disk, a batch is halved until what fits is stored: the replica
+// holds as much of the log as it has room for, and tries the rest again.
+Status Follower::commit(std::vector<es::RecordedEvent> batch) {
+  if (batch.empty()) return {};
+  std::vector<es::RecordedEvent> back;
+  Status s = commit_once(std::move(batch), &back);
+  if (s.code() != Code::kDiskFull || back.size() < 2) return s;
+  const auto half = back.begin() + static_cast<std::ptrdiff_t>(back.size() / 2);
+  ES_RETURN_IF_ERROR(
+      commit({std::make_move_iterator(back.begin()), std::make_move_iterator(half)}));
+  return commit({std::make_move_iterator(half), std::make_move_iterator(back.end())});
+}
+
+Status Follower::commit_once(std::vector<es::RecordedEvent> batch,
+                             std::vector<es::RecordedEvent>* not_written) {
   const std::uint64_t tag = next_tag_++;
-  const es::Position last = batch_.back().position;
-  bool queued = submit_(std::move(batch_), tag);
-  batch_.clear();
-  if (!queued) return Status::unavailable("the node is stopping");
+  const es::Position last = batch.back().position;
+  if (!submit_(std::move(batch), tag)) return Status::unavailable("the node is stopping");
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return stop_.load() || (outcome_ && outcome_->first == tag); });
-  if (!outcome_ || outcome_->first != tag) return Status::unavailable("the node is stopping");
-  Status s = std::move(outcome_->second);
+  cv_.wait(lock, [&] { return stop_.load() || (outcome_ && outcome_->tag == tag); });
+  if (!outcome_ || outcome_->tag != tag) return Status::unavailable("the node is stopping");
+  Status s = std::move(outcome_->status);
+  *not_written = std::move(outcome_->not_written);
   outcome_.reset();
   lock.unlock();
   if (s.ok()) touch(last);

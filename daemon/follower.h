@@ -61,8 +61,10 @@ class Follower {
   void start();
   // Stops following and joins the thread (within about a client timeout).
   void stop();
-  // The outcome of the batch submitted with `tag`.
-  void committed(std::uint64_t tag, const es::Status& status);
+  // The outcome of the batch submitted with `tag`, and the batch itself
+  // when it was not written.
+  void committed(std::uint64_t tag, const es::Status& status,
+                 std::vector<es::RecordedEvent> not_written);
 
   struct Snapshot {
     std::string state;  // connecting | following | stopped | diverged
@@ -80,6 +82,9 @@ class Follower {
   es::Status follow_once();
   es::Status check_history(es::Client& client);
   es::Status flush();
+  es::Status commit(std::vector<es::RecordedEvent> batch);
+  es::Status commit_once(std::vector<es::RecordedEvent> batch,
+                         std::vector<es::RecordedEvent>* not_written);
   void set_state(const std::string& state, const std::string& error = {});
   void touch(es::Position primary_head);
 
@@ -94,7 +99,12 @@ class Follower {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<std::pair<std::uint64_t, es::Status>> outcome_;  // the last batch's
+  struct Outcome {
+    std::uint64_t tag;
+    es::Status status;
+    std::vector<es::RecordedEvent> not_written;
+  };
+  std::optional<Outcome> outcome_;  // the last batch's
   std::string state_ = "connecting";
   std::string error_;
   es::Position primary_head_ = 0;

@@ -588,7 +588,7 @@ void Server::handle_group(es::GroupOutcome& outcome) {
     std::_Exit(99);
   }
   if (outcome.replicated_tag && follower_)
-    follower_->committed(*outcome.replicated_tag, outcome.status);
+    follower_->committed(*outcome.replicated_tag, outcome.status, std::move(outcome.not_written));
   for (auto& [tag, moved] : outcome.checkpoint_results) {
     auto it = pending_.find(tag);
     if (it == pending_.end()) continue;
@@ -612,7 +612,8 @@ void Server::handle_group(es::GroupOutcome& outcome) {
     if (outcome.status.code() == Code::kDiverged) {
       // The follower stops on it; the loop then exits.
     } else if (outcome.status.code() == Code::kDiskFull) {
-      spdlog::error("append refused: {}", outcome.status.message());
+      spdlog::error("{} refused: {}", outcome.replicated_tag ? "copy from the primary" : "append",
+                    outcome.status.message());
     } else {
       spdlog::critical("storage failed, exiting: {}", outcome.status.to_string());
       storage_failed_ = true;

@@ -40,6 +40,8 @@ struct GroupOutcome {
   // Set when the group was a batch copied from a primary (submit_replicated):
   // its tag. `status` is then its outcome (kDiverged: nothing written).
   std::optional<std::uint64_t> replicated_tag;
+  // That batch handed back when it was not written (say, the disk is full).
+  std::vector<RecordedEvent> not_written;
 };
 
 class Writer {

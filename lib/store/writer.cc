@@ -103,6 +103,7 @@ void Writer::run() {
       GroupOutcome outcome;
       outcome.replicated_tag = group.front().tag;
       outcome.status = store_.replicate(*group.front().replicated, &outcome.committed);
+      if (!outcome.status.ok()) outcome.not_written = std::move(*group.front().replicated);
       if (!report(std::move(outcome))) break;
       continue;
     }

@@ -13,6 +13,7 @@
 #   wait_for SECONDS "what" CMD...   # polls CMD every 0.1 s
 #   wait_pid PID SECONDS       # waits for a child to exit; sets WAIT_RC
 #   bg_track PID               # a background process to kill on exit
+#   E2E_AT_EXIT+=(CMD)         # a command to run at exit, after the processes stop
 #   pick_port                  # prints a loopback port nothing listens on
 #   new_uuid                   # prints a random UUID
 #
@@ -26,6 +27,7 @@ E2E_NAME=$(basename "$0" .sh)
 ESD_PIDS=()
 declare -A ESD_SERVERS=()
 BG_PIDS=()
+E2E_AT_EXIT=()  # commands run at exit once every process is stopped (say, umount)
 ESD_COUNT=0
 OUT=""
 ERR=""
@@ -66,6 +68,8 @@ e2e_cleanup() {
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
+  local cmd
+  for cmd in "${E2E_AT_EXIT[@]}"; do $cmd; done
   if [ "$rc" -ne 0 ]; then
     local log
     for log in "$TMP"/esd.*.log; do
