@@ -93,8 +93,8 @@ _es_cmd()
             posrest=1
             ;;
         'es verify')
-            opts='-h --help --data -s --server -o --output --timeout'
-            vopts='--data -s --server -o --output --timeout'
+            opts='-h --help --at --data -s --server -o --output --timeout'
+            vopts='--at --data -s --server -o --output --timeout'
             ;;
         'es promote')
             opts='-h --help --force -s --server -o --output --timeout'

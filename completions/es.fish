@@ -48,7 +48,7 @@ function __es_state
                 case 'es nodes'
                     set vopts --interval --count -s --server -o --output --timeout
                 case 'es verify'
-                    set vopts --data -s --server -o --output --timeout
+                    set vopts --at --data -s --server -o --output --timeout
                 case 'es promote'
                     set vopts -s --server -o --output --timeout
             end
@@ -257,6 +257,7 @@ complete -c es -n "__es_is 'es nodes'" -l timeout -x -d 'Seconds to wait for the
 
 # es verify
 complete -c es -n "__es_is 'es verify'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es verify'" -l at -x -d 'Stop at this position: its digest, to compare nodes whose heads differ'
 complete -c es -n "__es_is 'es verify'" -l data -x -d 'Verify this data directory offline (esd stopped); else the node of --server'
 complete -c es -n "__es_is 'es verify'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es verify'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
