@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "es/client.h"
+#include "es/digest.h"
 #include "es/json.h"
 
 #include "output.h"
@@ -57,6 +58,33 @@ void measure_lag(std::vector<NodeView>& nodes) {
   }
 }
 
+// Each answering node's digest at the lowest head among them.
+void digest_at_common(std::vector<NodeView>& nodes, std::chrono::milliseconds timeout) {
+  es::Position common = 0;
+  bool first = true;
+  for (const auto& n : nodes) {
+    if (!n.up) continue;
+    common = first ? n.status.head : std::min(common, n.status.head);
+    first = false;
+  }
+  if (common == 0) return;
+  std::vector<std::future<void>> asked;
+  for (auto& n : nodes) {
+    if (!n.up) continue;
+    n.common = common;
+    asked.push_back(std::async(std::launch::async, [&n, common, timeout] {
+      es::Client client(n.endpoint, es::ClientOptions{timeout});
+      es::ReadRequest rq;
+      rq.from = common;
+      rq.limit = 1;
+      auto page = client.read(rq);
+      if (page.ok() && !page->events.empty() && page->events.front().position == common)
+        n.digest_at_common = page->events.front().chain;
+    }));
+  }
+  for (auto& f : asked) f.get();
+}
+
 }  // namespace
 
 std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
@@ -101,6 +129,7 @@ std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
         });
   }
   measure_lag(nodes);
+  digest_at_common(nodes, timeout);
   std::stable_sort(nodes.begin(), nodes.end(), [](const NodeView& a, const NodeView& b) {
     if ((a.role == "primary") != (b.role == "primary")) return a.role == "primary";
     return a.endpoint < b.endpoint;
@@ -108,9 +137,12 @@ std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
   return nodes;
 }
 
-std::string table_header() {
-  return fmt::format("{:<26} {:<8} {:<11} {:>9} {:>8} {:>7} {:>7}  {}", "NODE", "ROLE", "STATE",
-                     "HEAD", "LAG", "LAG_S", "SEEN_S", "PROJECTIONS");
+std::string table_header(const std::vector<NodeView>& nodes) {
+  es::Position common = 0;
+  for (const auto& n : nodes) common = std::max(common, n.common);
+  return fmt::format("{:<26} {:<8} {:<11} {:>9} {:>8} {:>7} {:>7}  {:<17} {}", "NODE", "ROLE",
+                     "STATE", "HEAD", "LAG", "LAG_S", "SEEN_S", fmt::format("DIGEST@{}", common),
+                     "PROJECTIONS");
 }
 
 std::string node_line(const NodeView& n, bool text) {
@@ -131,9 +163,11 @@ std::string node_line(const NodeView& n, bool text) {
     std::string seen = n.up && st.role == "replica"
                            ? fmt::format("{:.1f}", static_cast<double>(st.primary_contact_ms) / 1e3)
                            : "-";
-    return fmt::format("{:<26} {:<8} {:<11} {:>9} {:>8} {:>7} {:>7}  {}", n.endpoint,
+    // The first 16 hex digits: enough to see that two logs agree.
+    std::string digest = n.digest_at_common ? es::to_hex(*n.digest_at_common).substr(0, 16) : "-";
+    return fmt::format("{:<26} {:<8} {:<11} {:>9} {:>8} {:>7} {:>7}  {:<17} {}", n.endpoint,
                        n.role.empty() ? "?" : n.role, state, n.up ? std::to_string(st.head) : "-",
-                       lag, lag_s, seen, n.up ? projections : n.error);
+                       lag, lag_s, seen, digest, n.up ? projections : n.error);
   }
   ObjectWriter w(false);
   w.field("node", n.endpoint).field("state", state);
@@ -149,6 +183,14 @@ std::string node_line(const NodeView& n, bool text) {
     }
     w.field("primary_contact_s", static_cast<double>(st.primary_contact_ms) / 1e3);
     if (!st.follow_error.empty()) w.field("follow_error", st.follow_error);
+  }
+  if (n.digest_at_common) {
+    w.raw("digest_at",
+          ObjectWriter(false)
+              .field("position", n.common)
+              .field("digest", es::to_hex(*n.digest_at_common))
+              .str(),
+          "");
   }
   std::string projections = "[";
   for (const auto& p : n.projections) {

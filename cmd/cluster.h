@@ -9,7 +9,8 @@
 // as the replica last saw it otherwise. A node that does not answer is
 // "stopped" when it said it was stopping (es stop, a signal: a primary to
 // its replicas, a replica to its primary), "unreachable" otherwise (killed,
-// cut off, never there).
+// cut off, never there). Each answering node's chain digest at the lowest
+// head among them shows whether their logs agree up to there.
 #pragma once
 
 #include <chrono>
@@ -31,6 +32,10 @@ struct NodeView {
   std::string role;  // as it says, or as others list it
   std::uint64_t lag_events = 0;
   std::optional<double> lag_s;  // unknown while its primary is unreachable
+  // Its chain digest at the lowest head of the nodes that answered: equal on
+  // every node whose log agrees up to there.
+  es::Position common = 0;
+  std::optional<es::Chain> digest_at_common;
 };
 
 std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
@@ -38,6 +43,6 @@ std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
 
 // One line per node: NDJSON, or a table row with -o text (table_header()).
 std::string node_line(const NodeView& node, bool text);
-std::string table_header();
+std::string table_header(const std::vector<NodeView>& nodes);
 
 }  // namespace escmd

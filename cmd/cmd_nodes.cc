@@ -24,12 +24,12 @@ void print_round(Context& ctx, const std::vector<NodeView>& nodes, bool redraw) 
     char when[32];
     std::strftime(when, sizeof when, "%H:%M:%S", std::localtime(&now));
     ctx.emit(std::string("\033[H\033[2J") + "es nodes, " + when + " (Ctrl-C to quit)\n");
-    ctx.emit(table_header());
+    ctx.emit(table_header(nodes));
     for (const auto& n : nodes) ctx.emit(node_line(n, true));
     ctx.flush();
     return;
   }
-  if (ctx.text()) ctx.emit(table_header());
+  if (ctx.text()) ctx.emit(table_header(nodes));
   for (const auto& n : nodes) ctx.emit(node_line(n, ctx.text()));
   ctx.flush();
 }

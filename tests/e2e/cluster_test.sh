@@ -159,6 +159,8 @@ cat "$TMP/nodes.ndjson"
 assert_eq "$(wc -l <"$TMP/nodes.ndjson")" "4" "nodes found"
 assert_eq "$(jq -s 'map(select(.role == "replica" and .state == "following" and .lag_events == 0)) | length' "$TMP/nodes.ndjson")" "3" "replicas following without lag"
 assert_eq "$(jq -s 'map(select(.projections[0].name == "counts")) | .[0].node' "$TMP/nodes.ndjson")" "\"$(url X)\"" "the projection node"
+assert_eq "$(jq -s 'map(select(.digest_at.position == '"$EVENTS"').digest_at.digest) | unique' "$TMP/nodes.ndjson" | jq -c .)" \
+  "$(jq -c '[.digest]' <<<"$P_VERIFY")" "every node's digest at $EVENTS, as P's es verify"
 assert_exit 0 "$ES" -o text status --cluster -s "$(url X)"
 assert_contains "$OUT" "$P_URL"
 assert_exit 0 "$ES" nodes --watch --interval 0.2 --count 2 "$(url R2)"
