@@ -9,15 +9,12 @@
 
 #include "es/client.h"
 #include "es/digest.h"
-#include "es/json.h"
+#include "es/subscription.h"
 
 #include "output.h"
 
 namespace escmd {
 namespace {
-
-// What a replica's follow_error says after its primary announced its stop.
-constexpr std::string_view kStoppingNotice = "the node is stopping";
 
 NodeView ask_node(const std::string& endpoint, std::chrono::milliseconds timeout) {
   NodeView v;
@@ -122,11 +119,11 @@ std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
   for (auto& n : nodes) {
     if (n.up) continue;
     if (listed_as.contains(n.endpoint)) n.role = listed_as[n.endpoint];
-    n.stopped =
-        said_stopping.contains(n.endpoint) ||
-        std::any_of(nodes.begin(), nodes.end(), [&](const NodeView& r) {
-          return r.up && r.status.primary == n.endpoint && r.status.follow_error == kStoppingNotice;
-        });
+    n.stopped = said_stopping.contains(n.endpoint) ||
+                std::any_of(nodes.begin(), nodes.end(), [&](const NodeView& r) {
+                  return r.up && r.status.primary == n.endpoint &&
+                         r.status.follow_error == es::kNodeStopping;
+                });
   }
   measure_lag(nodes);
   digest_at_common(nodes, timeout);

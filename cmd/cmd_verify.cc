@@ -58,9 +58,8 @@ ExitCode verify_online(Context& ctx, es::Position up_to) {
   es::ReadRequest rq;
   rq.from = 1;
   rq.limit = static_cast<std::uint32_t>(es::kMaxReadLimit);
-  es::Chain chain = es::kChainStart;
-  es::Position head = 0, at = 0;
-  std::uint64_t events = 0;
+  es::ChainVerifier verifier;
+  es::Position head = 0;
   bool first = true;
   for (;;) {
     auto page = client->read(rq);
@@ -76,28 +75,17 @@ ExitCode verify_online(Context& ctx, es::Position up_to) {
     first = false;
     for (const auto& e : page->events) {
       if (e.position > head) break;
-      if (e.position != at + 1) {
-        return ctx.fail(es::Status::corruption(fmt::format(
-            "{} sent position {} after {}: the log has a hole", ctx.server, e.position, at)));
-      }
-      es::Chain computed = es::chain_next(chain, e);
-      if (computed != e.chain) {
-        return ctx.fail(es::Status::corruption(
-            fmt::format("position {}: {} stores chain digest {}, its events give {}", e.position,
-                        ctx.server, es::to_hex(e.chain), es::to_hex(computed))));
-      }
-      chain = computed;
-      at = e.position;
-      ++events;
+      es::Status s = verifier.next(e.position, e.chain, es::chain_next(verifier.chain(), e));
+      if (!s.ok()) return ctx.fail(es::Status(s.code(), ctx.server + ": " + s.message()));
     }
-    if (at >= head || page->end) break;
+    if (verifier.head() >= head || page->end) break;
     rq.from = page->next;
   }
-  if (at != head) {
-    return ctx.fail(es::Status::corruption(
-        fmt::format("{} said its head is {} but served events up to {}", ctx.server, head, at)));
+  if (verifier.head() != head) {
+    return ctx.fail(es::Status::corruption(fmt::format(
+        "{} said its head is {} but served events up to {}", ctx.server, head, verifier.head())));
   }
-  return print(ctx, ctx.server, head, chain, events);
+  return print(ctx, ctx.server, head, verifier.chain(), verifier.head());
 }
 
 }  // namespace

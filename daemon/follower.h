@@ -75,7 +75,6 @@ class Follower {
   Snapshot snapshot() const;
   // True once the primary's history was found to differ: the node must stop.
   bool diverged() const { return diverged_.load(); }
-  const std::string& primary() const { return options_.primary; }
 
  private:
   void run();

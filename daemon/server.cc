@@ -84,7 +84,6 @@ Server::Server(es::Store& store, es::ProjectionStore& projections, ServerOptions
       completions_out_(ctx_, zmq::socket_type::pair),
       router_monitor_(ctx_, zmq::socket_type::pair),
       pub_monitor_(ctx_, zmq::socket_type::pair),
-      role_(options_.role),
       started_(std::chrono::steady_clock::now()) {
   if (options_.publish.empty()) options_.publish = default_publish_endpoint(options_.listen);
 }
@@ -137,7 +136,7 @@ Status Server::bind() {
         auto* outcome = new es::GroupOutcome(std::move(o));
         completions_out_.send(zmq::buffer(&outcome, sizeof outcome));  // the writer thread's socket
       });
-  if (role_ == "replica") {
+  if (options_.role == "replica") {
     follower_ = std::make_unique<Follower>(
         store_, FollowerOptions{options_.follow, options_.follow_publish, bound_listen_},
         [this](std::vector<es::RecordedEvent> events, std::uint64_t tag) {
@@ -218,7 +217,7 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   // Commit and answer what is queued, then say goodbye.
   writer_->close();
   drain_completions(false);
-  protocol::HeartbeatNotice bye{published_head_, role_};
+  protocol::HeartbeatNotice bye{published_head_, role()};
   pub_.send(zmq::buffer(protocol::encode(Kind::kStopping, 0, bye)), zmq::send_flags::dontwait);
   if (stop_requested_by_client_) {
     reply(stop_identity_,
@@ -269,7 +268,7 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
   const std::uint64_t id = header->request_id;
   switch (header->kind) {
     case Kind::kHello: {
-      protocol::HelloReply r{bound_publish_, ES_VERSION, role_, store_.head(),
+      protocol::HelloReply r{bound_publish_, ES_VERSION, role(), store_.head(),
                              static_cast<std::uint32_t>(options_.heartbeat.count())};
       reply(identity, protocol::encode(Kind::kHelloOk, id, r));
       return;
@@ -562,8 +561,7 @@ void Server::handle_promote(const std::string& identity, std::uint64_t request_i
                         " that the primary had: promoting it would lose events (--force does)"));
   }
   follower_->stop();
-  follower_.reset();
-  role_ = "primary";
+  follower_.reset();  // a primary from now on
   spdlog::warn("promoted: this node is a primary at position {} (it followed {})", store_.head(),
                options_.follow);
   reply(identity,
@@ -640,13 +638,13 @@ void Server::publish_events(const std::vector<es::RecordedEvent>& events) {
 }
 
 void Server::publish_heartbeat() {
-  protocol::HeartbeatNotice hb{published_head_, role_};
+  protocol::HeartbeatNotice hb{published_head_, role()};
   pub_.send(zmq::buffer(protocol::encode(Kind::kHeartbeat, 0, hb)), zmq::send_flags::dontwait);
 }
 
 protocol::StatusReply Server::status_reply() const {
   protocol::StatusReply r;
-  r.role = role_;
+  r.role = role();
   r.head_time_us = store_.head_time_us();
   r.version = ES_VERSION;
   r.head = store_.head();

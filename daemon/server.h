@@ -127,8 +127,8 @@ class Server {
   zmq::socket_t router_monitor_;
   zmq::socket_t pub_monitor_;
   std::unique_ptr<es::Writer> writer_;
-  std::unique_ptr<Follower> follower_;  // a replica's
-  std::string role_;
+  std::unique_ptr<Follower> follower_;  // a replica's; none on a primary (or once promoted)
+  const char* role() const { return follower_ ? "replica" : "primary"; }
   struct ReplicaSeen {
     es::Position head = 0;
     std::chrono::steady_clock::time_point at;

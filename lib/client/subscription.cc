@@ -205,7 +205,7 @@ Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
       return catch_up(deliver, hb->head + 1, stop);
     }
     case Kind::kStopping:
-      return Status::unavailable("the node is stopping");
+      return Status::unavailable(std::string(kNodeStopping));
     case Kind::kEvents: {
       auto notice = protocol::decode_body<protocol::EventsNotice>(frame);
       if (!notice.ok()) return {};

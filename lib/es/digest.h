@@ -29,4 +29,20 @@ Chain chain_next(const Chain& previous, Position position, std::string_view reco
 
 std::string to_hex(const Chain& chain);
 
+// Walks a log from position 1 and checks that every event comes at the
+// next position and carries the chain its bytes give: what `es verify`
+// does offline (over stored records) and online (over events a node sends).
+class ChainVerifier {
+ public:
+  // The event at `position` carries `stored`; `computed` is chain_next of
+  // chain() and its record. kCorruption names the position that is wrong.
+  Status next(Position position, const Chain& stored, const Chain& computed);
+  Position head() const { return head_; }  // the last position checked
+  const Chain& chain() const { return chain_; }
+
+ private:
+  Position head_ = 0;
+  Chain chain_ = kChainStart;
+};
+
 }  // namespace es

@@ -33,11 +33,16 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "es/client.h"
 
 namespace es {
+
+// Why a subscription lost its node when the node said it was stopping
+// (SubscriptionOptions::on_link, and the lost notice).
+inline constexpr std::string_view kNodeStopping = "the node is stopping";
 
 struct SubscriptionFilter {
   std::string stream;              // empty: any
@@ -69,7 +74,7 @@ struct SubscriptionOptions {
   std::uint32_t page_events = 5000;  // events per catch-up read
   // Told of connection changes ("lost ...", "reconnected ..."), for a log.
   std::function<void(const std::string&)> on_notice;
-  // Told when the node is lost (false, and why: "the node is stopping" when
+  // Told when the node is lost (false, and why: kNodeStopping when
   // it said so) and when it answers again (true).
   std::function<void(bool up, const std::string& why)> on_link;
   // Called every tick_interval while running (and at once after kHold),

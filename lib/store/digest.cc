@@ -28,6 +28,22 @@ Chain chain_next(const Chain& previous, const RecordedEvent& e) {
   return chain_next(previous, e.position, record);
 }
 
+Status ChainVerifier::next(Position position, const Chain& stored, const Chain& computed) {
+  if (position != head_ + 1) {
+    return Status::corruption("position " + std::to_string(head_ + 1) +
+                              " is missing from the log (the next one is " +
+                              std::to_string(position) + ")");
+  }
+  if (computed != stored) {
+    return Status::corruption(
+        "position " + std::to_string(position) + ": the stored chain digest is " + to_hex(stored) +
+        ", its bytes give " + to_hex(computed) + ": the event or one before it was altered");
+  }
+  head_ = position;
+  chain_ = computed;
+  return {};
+}
+
 std::string to_hex(const Chain& chain) {
   static const char* const kDigits = "0123456789abcdef";
   std::string out;

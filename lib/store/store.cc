@@ -495,9 +495,9 @@ Status Store::apply_replicated(std::span<const RecordedEvent> events,
   GroupState g;
   ES_RETURN_IF_ERROR(begin_group(g));
   for (const RecordedEvent& e : events) {
-    const std::string at = "position " + std::to_string(e.position);
+    auto at = [&e] { return "position " + std::to_string(e.position); };
     if (e.position != g.head + 1) {
-      return Status(Code::kDiverged, "the primary sent " + at + " where this store expects " +
+      return Status(Code::kDiverged, "the primary sent " + at() + " where this store expects " +
                                          std::to_string(g.head + 1));
     }
     ES_RETURN_IF_ERROR(validate_name("stream name", e.stream));
@@ -507,7 +507,7 @@ Status Store::apply_replicated(std::span<const RecordedEvent> events,
     StreamRow& row = **row_r;
     const Version expected = row.last ? *row.last + 1 : 0;
     if (e.version != expected) {
-      return Status(Code::kDiverged, at + " holds version " + std::to_string(e.version) + " of " +
+      return Status(Code::kDiverged, at() + " holds version " + std::to_string(e.version) + " of " +
                                          e.stream + " on the primary; here that stream's next is " +
                                          std::to_string(expected));
     }
@@ -522,7 +522,7 @@ Status Store::apply_replicated(std::span<const RecordedEvent> events,
       return Status(Code::kDiverged, w.message());
     }
     if (rec.chain != e.chain) {
-      return Status(Code::kDiverged, at + ": the primary's chain digest is " + to_hex(e.chain) +
+      return Status(Code::kDiverged, at() + ": the primary's chain digest is " + to_hex(e.chain) +
                                          ", this store's is " + to_hex(rec.chain) +
                                          ": the two logs differ at or before it");
     }
@@ -859,37 +859,25 @@ Result<Store::VerifyReport> Store::verify(Position up_to) const {
   if (!txn.ok()) return txn.status();
   Cursor cur;
   ES_RETURN_IF_ERROR(cur.open(*txn, dbs_->log));
-  VerifyReport report;
+  ChainVerifier verifier;
   RecordedEvent e;
   MDB_val k{}, v{};
   int rc = cur.get(&k, &v, MDB_FIRST);
-  for (; rc == 0 && (up_to == 0 || report.head < up_to); rc = cur.get(&k, &v, MDB_NEXT)) {
+  for (; rc == 0 && (up_to == 0 || verifier.head() < up_to); rc = cur.get(&k, &v, MDB_NEXT)) {
     const Position p = k.mv_size == 8 ? get_be64(static_cast<const char*>(k.mv_data)) : 0;
-    const std::string at = "position " + std::to_string(report.head + 1);
-    if (p != report.head + 1) {
-      return Status::corruption(at + " is missing from the log (the next stored is " +
-                                std::to_string(p) + ")");
-    }
     std::string_view record = to_view(v);
-    if (Status d = store::decode_record(record, &e); !d.ok())
-      return Status::corruption(at + ": " + d.message());
-    Chain computed =
-        chain_next(report.chain, p, record.substr(0, record.size() - store::kChainBytes));
-    if (computed != e.chain) {
-      return Status::corruption(at + ": the stored chain digest is " + to_hex(e.chain) +
-                                ", its bytes give " + to_hex(computed) +
-                                ": the record or one before it was altered");
+    if (Status d = store::decode_record(record, &e); !d.ok()) {
+      return Status::corruption("position " + std::to_string(p) + ": " + d.message());
     }
-    report.head = p;
-    report.chain = computed;
-    ++report.events;
+    const std::string_view body = record.substr(0, record.size() - store::kChainBytes);
+    ES_RETURN_IF_ERROR(verifier.next(p, e.chain, chain_next(verifier.chain(), p, body)));
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get log");
-  if (up_to != 0 && report.head < up_to) {
+  if (up_to != 0 && verifier.head() < up_to) {
     return Status::not_found("position " + std::to_string(up_to) + " is past the head " +
-                             std::to_string(report.head));
+                             std::to_string(verifier.head()));
   }
-  return report;
+  return VerifyReport{verifier.head(), verifier.chain(), verifier.head()};
 }
 
 Result<std::vector<StreamInfo>> Store::streams(std::string_view prefix, std::string_view after,

@@ -61,10 +61,11 @@ bool Writer::pop_group(std::vector<Pending>* group) {
   std::size_t events = 0;
   while (!queue_.empty()) {
     // A replicated batch is a group of its own.
-    if (queue_.front().replicated || (!group->empty() && group->front().replicated)) {
-      if (!group->empty()) break;
-      group->push_back(std::move(queue_.front()));
-      queue_.pop_front();
+    if (queue_.front().replicated) {
+      if (group->empty()) {
+        group->push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
       break;
     }
     std::size_t n = queue_.front().request.events.size();

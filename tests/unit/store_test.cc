@@ -1653,3 +1653,23 @@ TEST_CASE("a replica's store refuses a gap, a repeat, another version or another
   REQUIRE(replica->replicate(std::span(events).subspan(2), &committed).ok());
   CHECK(replica->verify()->chain == primary->verify()->chain);
 }
+
+TEST_CASE("the chain verifier names a hole and an altered event", "[chain]") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  must_append(*store, req({ev("a-1"), ev("a-1"), ev("a-1")}));
+  auto all = read_all(*store);
+  ChainVerifier hole;
+  REQUIRE(hole.next(1, all[0].chain, chain_next(hole.chain(), all[0])).ok());
+  Status skipped = hole.next(3, all[2].chain, chain_next(hole.chain(), all[2]));
+  CHECK(skipped.code() == Code::kCorruption);
+  CHECK_THAT(skipped.message(), Contains("position 2 is missing"));
+  ChainVerifier altered;
+  RecordedEvent changed = all[0];
+  changed.data = "{\"x\":2}";
+  Status s = altered.next(1, changed.chain, chain_next(altered.chain(), changed));
+  CHECK(s.code() == Code::kCorruption);
+  CHECK_THAT(s.message(),
+             Contains("position 1: the stored chain digest is " + to_hex(all[0].chain)));
+  CHECK(altered.head() == 0);
+}
