@@ -175,11 +175,19 @@ Status Follower::flush() {
 
 // On a full disk, a batch is halved until what fits is stored: the replica
 // holds as much of the log as it has room for, and tries the rest again.
+// A batch larger than a journal frame is halved first.
 Status Follower::commit(std::vector<es::RecordedEvent> batch) {
   if (batch.empty()) return {};
+  std::size_t bytes = 0;
+  for (const auto& e : batch) bytes += es::Store::frame_bytes(e);
   std::vector<es::RecordedEvent> back;
-  Status s = commit_once(std::move(batch), &back);
-  if (s.code() != Code::kDiskFull || back.size() < 2) return s;
+  Status s;
+  if (bytes > store_.max_group_bytes() && batch.size() > 1) {
+    back = std::move(batch);
+  } else {
+    s = commit_once(std::move(batch), &back);
+    if (s.code() != Code::kDiskFull || back.size() < 2) return s;
+  }
   const auto half = back.begin() + static_cast<std::ptrdiff_t>(back.size() / 2);
   ES_RETURN_IF_ERROR(
       commit({std::make_move_iterator(back.begin()), std::make_move_iterator(half)}));

@@ -78,6 +78,28 @@ es::Result<std::uint64_t> failpoint_group(const std::string& name) {
   return es::Status::invalid("ESD_FAILPOINT: expected " + prefix + "N (N > 0), not '" + spec + "'");
 }
 
+// "64M", "1G", "262144": a size in bytes, at least the journal's minimum.
+es::Result<std::uint64_t> parse_size(const std::string& text) {
+  std::size_t used = 0;
+  std::uint64_t n = 0;
+  try {
+    if (text.empty() || text[0] == '-') throw std::invalid_argument("sign");
+    n = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    return es::Status::invalid("'" + text + "' is not a size (bytes, or a number with K, M or G)");
+  }
+  const std::string unit = text.substr(used);
+  int shift = unit.empty() ? 0 : unit == "K" || unit == "k" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : -1;
+  if (shift < 0) return es::Status::invalid("'" + text + "': the unit is K, M or G");
+  if (n > (std::uint64_t{1} << 40) >> shift) return es::Status::invalid("'" + text + "' is too large");
+  n <<= shift;
+  if (n < es::kMinJournalBytes) {
+    return es::Status::invalid("'" + text + "' is less than the smallest journal, " +
+                               std::to_string(es::kMinJournalBytes >> 10) + "K");
+  }
+  return n;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,9 +138,23 @@ int main(int argc, char** argv) {
                  "Hosted projections read the log of this node (its request endpoint) "
                  "instead of this one's: a read side apart from the write side")
       ->type_name("ENDPOINT");
-  app.add_option("--durability", durability, "sync (default) or nometasync")
-      ->check(CLI::IsMember({"sync", "nometasync"}))
+  app.add_option("--durability", durability,
+                 "sync, the only one: an append is acknowledged once its journal frame is "
+                 "flushed (nometasync is gone: see esd(8))")
+      ->check([](const std::string& v) {
+        if (v == "sync") return std::string();
+        if (v == "nometasync")
+          return std::string("--durability nometasync is gone: every acknowledged group is "
+                             "flushed once, in the journal, which costs what nometasync "
+                             "saved (see esd(8), JOURNAL)");
+        return "--durability takes sync, not '" + v + "'";
+      })
       ->capture_default_str();
+  std::string journal_size;
+  app.add_option("--journal-size", journal_size,
+                 "The journal's size: bytes, or with K, M or G (default: 128M for a new "
+                 "journal, less on a small disk; an existing one keeps its size)")
+      ->type_name("SIZE");
   app.add_option("--initial-map-size", initial_map_size, "LMDB map size to start with, in bytes")
       ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 44))
       ->capture_default_str();
@@ -165,16 +201,23 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   es::StoreOptions store_options;
-  store_options.durability =
-      durability == "sync" ? es::Durability::kSync : es::Durability::kNoMetaSync;
   store_options.initial_map_size = initial_map_size;
+  if (!journal_size.empty()) {
+    auto size = parse_size(journal_size);
+    if (!size.ok()) {
+      std::fprintf(stderr, "esd: error: --journal-size: %s\n", size.status().message().c_str());
+      return kExitUsage;
+    }
+    store_options.journal_size = *size;
+  }
   auto store = es::Store::open(data_dir, store_options);
   if (!store.ok()) {
     spdlog::error("cannot open the store: {}", store.status().message());
     return kExitCannotStart;
   }
-  spdlog::info("esd {} started: data {}, head position {}, {} streams, durability {}", ES_VERSION,
-               data_dir, (*store)->head(), (*store)->stream_count(), durability);
+  spdlog::info("esd {} started: data {}, head position {}, {} streams, journal {} MiB", ES_VERSION,
+               data_dir, (*store)->head(), (*store)->stream_count(),
+               (*store)->journal_size() >> 20);
 
   auto projections = es::ProjectionStore::open(data_dir + "/projections");
   if (!projections.ok()) {

@@ -199,6 +199,11 @@ ExitReason Server::run(const std::string& signals_endpoint) {
       }
     }
     diverged = follower_ && follower_->diverged();
+    if (Status failed = store_.failure(); !failed.ok() && !storage_failed_) {
+      // The applier failed while no append was waiting to hear it.
+      spdlog::critical("storage failed, exiting: {}", failed.to_string());
+      storage_failed_ = true;
+    }
     if (std::chrono::steady_clock::now() >= next_heartbeat) {
       publish_heartbeat();
       next_heartbeat = std::chrono::steady_clock::now() + options_.heartbeat;

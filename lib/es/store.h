@@ -8,20 +8,33 @@
 // Appends are idempotent by event id: re-sending events already stored at the
 // same place returns the original positions and writes nothing.
 //
-// On-disk layout (schema version kFormatVersion), named LMDB databases:
+// On-disk layout (schema version kFormatVersion): a journal (store/journal.h)
+// in front of one LMDB environment with these named databases:
 //   "log"     position:u64be                 -> record (store/codec.h), with its chain
 //                                               digest (es/digest.h)
 //   "streams" name                           -> id:u64le last_version:u64le last_position:u64le
 //   "index"   stream_id:u64be version:u64be  -> position:u64le
 //   "ids"     event id (16 bytes)            -> position:u64le
-//   "meta"    "format" -> u32le, "next_stream_id" -> u64le
-// A store of format 1 (records without chains) is migrated when opened.
+//   "meta"    "format" -> u32le, "next_stream_id" -> u64le,
+//             "journal" -> lap:u64le offset:u64le (where the frame after the
+//             last one applied starts)
 //   "checkpoints" subscription name      -> position:u64le
 // No MDB_DUPSORT anywhere.
 //
+// Durability: a commit group is acknowledged once its frame is durable in
+// the journal (one write and one fdatasync); a background thread (the
+// applier) then brings LMDB up to date in large batches with LMDB's full
+// sync, and only after that commit is the frame's ring space reused. Reads
+// see LMDB plus an in-memory tail of what is journaled but not yet applied
+// (store/tail.h). Opening a store replays the journal's frames after LMDB's
+// head first. Any storage error on the way (a failed write or flush of the
+// journal, or an LMDB commit that fails for another reason than a full map)
+// fails the store for good: failure() says why, and nothing after it is
+// acknowledged.
+//
 // Thread safety: reads are safe from any thread and never block appends.
-// append_group() must be called from one thread at a time (the Writer);
-// append() serializes itself. Only one Store may have a directory open: the
+// append_group() and replicate() serialize themselves (the Writer is meant
+// to be the only caller). Only one Store may have a directory open: the
 // directory's esd.lock is held exclusively (flock) for the Store's lifetime.
 #pragma once
 
@@ -42,15 +55,23 @@ struct MDB_env;
 
 namespace es {
 
-enum class Durability : std::uint8_t {
-  kSync,        // LMDB's full sync: acknowledged means durable (default)
-  kNoMetaSync,  // opt-in: an OS crash may undo the last commit; never corrupts
-};
+namespace store {
+class Journal;
+class Tail;
+struct JournalAt;
+}  // namespace store
+
+// The smallest journal (StoreOptions::journal_size).
+inline constexpr std::uint64_t kMinJournalBytes = 256u << 10;
 
 struct StoreOptions {
-  Durability durability = Durability::kSync;
   std::size_t initial_map_size = 64u << 20;
   unsigned max_readers = 256;
+  // The journal's size in bytes. 0: an existing journal keeps its size, a
+  // new one gets 128 MiB, or a 16th of the disk's free space where that is
+  // less (at least 256 KiB). A different size remakes the journal once
+  // recovery has applied it.
+  std::uint64_t journal_size = 0;
 };
 
 class Store {
@@ -91,6 +112,18 @@ class Store {
   // Checks an append's shape and limits before it is queued: names, ids,
   // sizes. The JSON of data and metadata must already be canonical.
   static Status validate(const AppendRequest& request);
+  // At least the bytes `request` takes in a journal frame.
+  static std::size_t frame_bytes(const AppendRequest& request);
+  static std::size_t frame_bytes(const RecordedEvent& event);
+  // The most a commit group may take in a frame (half the journal's ring);
+  // a single append over it is refused.
+  std::size_t max_group_bytes() const;
+  // Not ok once a storage error has failed the store (see above).
+  Status failure() const;
+  // Waits until LMDB holds everything committed so far (the applier is
+  // asked not to wait for a batch to gather); kDiskFull when LMDB cannot
+  // grow. For tests, and before copying data.mdb.
+  Status wait_applied();
 
   // A checkpoint's name: 1..kMaxNameBytes bytes, no control bytes.
   static Status validate(const Checkpoint& checkpoint);
@@ -125,34 +158,58 @@ class Store {
   const std::string& dir() const { return dir_; }
   // Clears reader slots left by dead processes; returns how many.
   int check_readers();
+  std::uint64_t journal_size() const;
 
  private:
   struct Dbs;
-  struct GroupState;
-  Store() = default;
+  struct Group;
+  struct PendingFrame;
+  struct Applier;
+  Store();
   Status open_env(const StoreOptions& options);
   Status load_state();
-  Status grow_map();
-  Status check_room(std::size_t payload_bytes) const;
-  Status begin_group(GroupState& g);
-  Status write_record(GroupState& g, RecordedEvent& rec, std::uint64_t stream_id);
-  Status write_rows(GroupState& g);
-  Status commit(GroupState& g);
-  // Runs `apply` (one write transaction), growing the map and retrying
-  // while it runs out; clears the outputs when it fails.
-  template <class Apply, class Clear>
-  Status with_room(std::size_t payload_bytes, Apply apply, Clear clear);
-  Status apply_replicated(std::span<const RecordedEvent> events,
-                          std::vector<RecordedEvent>* committed);
-  Status apply_group(std::span<const AppendRequest* const> requests,
+  Status open_journal(const StoreOptions& options);
+  Status recover();
+
+  // Writing (store_write.cc): a group is checked against LMDB, the tail
+  // and itself, encoded into one journal frame, made durable, added to the
+  // tail and handed to the applier.
+  Status begin_group(Group& g);
+  struct Row;
+  Result<Row*> row_of(Group& g, const std::string& stream);
+  Result<std::optional<Position>> stored_id(Group& g, const Uuid& id);
+  Result<RecordedEvent> stored_event(Group& g, Position p,
+                                     const std::vector<RecordedEvent>& committed);
+  void add_event(Group& g, RecordedEvent& rec);
+  Status commit_group(Group& g, std::vector<RecordedEvent>* committed);
+  Status wait_for_room(std::size_t payload);
+  void absorb_applied();
+  Status fail(Status s);
+  Status check_room(std::size_t payload_bytes);
+  Status sequence_group(std::span<const AppendRequest* const> requests,
                      std::vector<Result<AppendResult>>* results,
                      std::vector<RecordedEvent>* committed, std::span<const Checkpoint> checkpoints,
                      std::vector<Result<Position>>* checkpoint_results);
+  Status sequence_replicated(std::span<const RecordedEvent> events,
+                          std::vector<RecordedEvent>* committed);
+  Result<AppendResult> check_retry(Group& g, const AppendRequest& request,
+                                   const std::vector<Position>& found,
+                                   const std::vector<RecordedEvent>& committed);
+
+  // Applying (store_apply.cc): frames into LMDB, by the applier thread and
+  // by recovery.
+  void apply_loop();
+  Status apply_frames(std::span<const PendingFrame> frames, bool check_chains);
+  Status try_apply_frames(std::span<const PendingFrame> frames, bool check_chains,
+                          bool* map_full);
+  Status grow_map();
+
+  // Reading (store_read.cc). `page` is the read's page (store_read.cc).
+  struct Snapshot;
+  Status open_snapshot(Snapshot* s) const;
   Result<std::string> record_at(void* txn, Position p) const;
-  Result<AppendResult> check_retry(GroupState& g, const AppendRequest& request,
-                                   const std::vector<Position>& found) const;
-  Status read_stream(void* txn, const ReadRequest& rq, ReadResult* out) const;
-  Status read_all(void* txn, const ReadRequest& rq, ReadResult* out) const;
+  Status read_stream(const ReadRequest& rq, void* page) const;
+  Status read_all(const ReadRequest& rq, void* page) const;
 
   std::string dir_;
   int lock_fd_ = -1;
@@ -161,14 +218,21 @@ class Store {
   // Readers share it; growing the map takes it exclusively, as LMDB requires
   // that no transaction be active in the process during mdb_env_set_mapsize.
   mutable std::shared_mutex resize_mu_;
-  std::mutex append_mu_;
-  std::atomic<Position> head_{0};
+  std::mutex append_mu_;  // one group at a time
+  std::atomic<Position> head_{0};  // the last durable position (journal)
   std::atomic<std::uint64_t> stream_count_{0};
-  std::uint64_t next_stream_id_ = 1;
   std::atomic<std::int64_t> last_time_us_{0};  // commit time of the head
   Chain last_chain_{};                         // the chain at the head
   std::size_t map_size_ = 0;
-  bool map_full_ = false;  // set by apply_group when the map ran out
+  std::unique_ptr<store::Journal> journal_;
+  std::uint64_t journal_resize_ = 0;  // a size to remake the journal at after recovery
+  std::unique_ptr<store::Tail> tail_;
+  std::string frame_;                 // the group being encoded
+  std::uint64_t frame_seq_ = 0;       // the last frame written
+  std::uint64_t absorbed_seq_ = 0;    // the last applied frame the writer has trimmed
+  std::size_t room_left_ = 0;         // disk bytes known free (check_room)
+  std::int64_t room_checked_us_ = 0;
+  std::unique_ptr<Applier> applier_;
 };
 
 }  // namespace es

@@ -1,10 +1,10 @@
 // es/writer.h
 //
 // The Writer owns every write to a Store: one thread takes all queued
-// appends and checkpoint moves as a group (up to max_group_events events),
-// applies them in one LMDB write transaction (Store::append_group: each
-// checked on its own), commits once, and only then hands the outcome to
-// `on_group`, which replies and publishes. One fsync covers the whole group.
+// appends and checkpoint moves as a group (up to max_group_events events and
+// one journal frame's bytes), commits them together (Store::append_group:
+// each checked on its own, one journal write and one flush for the group),
+// and only then hands the outcome to `on_group`, which replies and publishes.
 //
 // Events copied from a primary (on a replica) are committed as a group of
 // their own. A group whose transaction fails with kDiskFull or kDiverged is

@@ -70,4 +70,25 @@ Status decode_record(std::string_view value, RecordedEvent* e) {
   return {};
 }
 
+Status decode_keys(std::string_view value, RecordKeys* k) {
+  // format:u8 stream_len:u32 stream version:u64 id:16 time:i64 ...
+  auto bad = [] { return Status::corruption("record is truncated"); };
+  if (value.size() < 1 + 4 + 8 + 16 + 8 + 12 + kChainBytes) return bad();
+  if (static_cast<std::uint8_t>(value[0]) != kRecordFormat) {
+    return Status::corruption("record has unknown format " +
+                              std::to_string(static_cast<std::uint8_t>(value[0])));
+  }
+  std::uint32_t n = 0;
+  std::memcpy(&n, value.data() + 1, 4);
+  if (value.size() < 5 + std::size_t{n} + 8 + 16 + 8 + 12 + kChainBytes) return bad();
+  k->stream = value.substr(5, n);
+  const char* p = value.data() + 5 + n;
+  std::memcpy(&k->version, p, 8);
+  std::memcpy(k->id.bytes.data(), p + 8, 16);
+  std::memcpy(&k->time_us, p + 24, 8);
+  k->body = value.substr(0, value.size() - kChainBytes);
+  std::memcpy(k->chain.data(), value.data() + k->body.size(), kChainBytes);
+  return {};
+}
+
 }  // namespace es::store

@@ -26,4 +26,15 @@ void encode_record(const RecordedEvent& e, std::string* out);
 // left alone.
 Status decode_record(std::string_view value, RecordedEvent* e);
 
+// What LMDB's indexes need of a record, without copying its data.
+struct RecordKeys {
+  std::string_view stream;
+  Version version = 0;
+  Uuid id;
+  std::int64_t time_us = 0;
+  Chain chain{};
+  std::string_view body;  // the record without its chain
+};
+Status decode_keys(std::string_view value, RecordKeys* k);
+
 }  // namespace es::store

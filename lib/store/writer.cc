@@ -58,7 +58,8 @@ bool Writer::pop_group(std::vector<Pending>* group) {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [this] { return !queue_.empty() || closed_ || failed_; });
   if (failed_ || queue_.empty()) return false;
-  std::size_t events = 0;
+  std::size_t events = 0, bytes = 0;
+  const std::size_t max_bytes = store_.max_group_bytes();
   while (!queue_.empty()) {
     // A replicated batch is a group of its own.
     if (queue_.front().replicated) {
@@ -68,9 +69,12 @@ bool Writer::pop_group(std::vector<Pending>* group) {
       }
       break;
     }
-    std::size_t n = queue_.front().request.events.size();
-    if (!group->empty() && events + n > options_.max_group_events) break;
+    // A group is one journal frame: within the events cap and the frame's.
+    const std::size_t n = queue_.front().request.events.size();
+    const std::size_t b = Store::frame_bytes(queue_.front().request);
+    if (!group->empty() && (events + n > options_.max_group_events || bytes + b > max_bytes)) break;
     events += n;
+    bytes += b;
     group->push_back(std::move(queue_.front()));
     queue_.pop_front();
   }

@@ -1,0 +1,209 @@
+// The applier: brings LMDB up to date from durable journal frames, in large
+// batches, each one LMDB transaction with LMDB's full sync; recovery applies
+// replayed frames the same way.
+#include <chrono>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
+
+#include "es/digest.h"
+
+#include "store/codec.h"
+#include "store/store_internal.h"
+
+namespace es {
+
+using store::get_le64;
+using store::id_key;
+using store::index_key;
+using store::le64_value;
+using store::lmdb_status;
+using store::pos_key;
+using store::StreamRow;
+using store::Txn;
+
+namespace {
+
+// A frame waits this long for others to join its LMDB commit, unless the
+// ring needs the room or this much is waiting.
+constexpr auto kApplyDelay = std::chrono::milliseconds(20);
+constexpr std::size_t kApplyBytes = 8u << 20;
+constexpr std::size_t kMaxApplyBytes = 64u << 20;  // per LMDB transaction
+constexpr std::size_t kGrowStepMax = 1ull << 30;   // at most 1 GiB per growth
+
+}  // namespace
+
+void Store::apply_loop() {
+  Applier& a = *applier_;
+  std::vector<PendingFrame> batch;
+  std::unique_lock lock(a.mu);
+  for (;;) {
+    a.wake.wait(lock, [&] { return !a.pending.empty() || a.closing; });
+    if (a.pending.empty()) return;  // closing, and everything is applied
+    a.wake.wait_until(lock, a.pending.front().written + kApplyDelay, [&] {
+      return a.closing || a.room_wanted || a.pending_bytes >= kApplyBytes;
+    });
+    batch.clear();
+    std::size_t bytes = 0;
+    while (!a.pending.empty() &&
+           (batch.empty() || bytes + a.pending.front().frame.size() <= kMaxApplyBytes)) {
+      bytes += a.pending.front().frame.size();
+      batch.push_back(std::move(a.pending.front()));
+      a.pending.pop_front();
+    }
+    a.pending_bytes -= bytes;
+    a.room_wanted = false;
+    lock.unlock();
+    Status s = apply_frames(batch, false);
+    lock.lock();
+    if (s.ok()) {
+      const PendingFrame& last = batch.back();
+      a.applied_pos.store(last.first + last.count - 1, std::memory_order_release);
+      a.applied_seq.store(last.seq, std::memory_order_release);
+      if (!a.stuck.ok()) spdlog::info("store: LMDB is up to date again");
+      a.stuck = Status();
+      a.applied.notify_all();
+      continue;
+    }
+    for (auto it = batch.rbegin(); it != batch.rend(); ++it) a.pending.push_front(std::move(*it));
+    a.pending_bytes += bytes;
+    if (s.code() == Code::kDiskFull) {
+      // Nothing was written: the frames stay in the journal and the tail,
+      // and appends wait (or are refused as disk full) until there is room.
+      if (a.stuck.ok()) spdlog::error("store: LMDB cannot grow, retrying: {}", s.message());
+      a.stuck = s;
+      a.applied.notify_all();
+      if (a.wake.wait_for(lock, std::chrono::seconds(1), [&] { return a.closing; })) return;
+      continue;
+    }
+    spdlog::critical("store: bringing LMDB up to date failed: {}", s.to_string());
+    a.failure = s;
+    a.failed.store(true, std::memory_order_release);
+    a.applied.notify_all();
+    return;
+  }
+}
+
+Status Store::apply_frames(std::span<const PendingFrame> frames, bool check_chains) {
+  for (;;) {
+    bool map_full = false;
+    Status s = try_apply_frames(frames, check_chains, &map_full);
+    if (s.ok() || !map_full) return s;
+    ES_RETURN_IF_ERROR(grow_map());
+  }
+}
+
+// One LMDB write transaction for `frames`, which follow LMDB's head. With
+// `check_chains` (recovery), every event's chain is recomputed first.
+Status Store::try_apply_frames(std::span<const PendingFrame> frames, bool check_chains,
+                               bool* map_full) {
+  auto begun = Txn::begin(env_, 0);
+  if (!begun.ok()) return begun.status();
+  Txn txn = std::move(begun).value();
+  std::unordered_map<std::string_view, StreamRow> rows;
+  std::uint64_t next_stream_id = applier_->next_stream_id;
+  Chain chain = last_chain_;
+  auto status = [map_full](int rc, const char* what) {
+    if (rc == MDB_MAP_FULL) *map_full = true;
+    return lmdb_status(rc, what);
+  };
+  auto put = [&](MDB_dbi dbi, std::string_view k, std::string_view v, unsigned flags,
+                 const char* what) { return status(txn.put(dbi, k, v, flags), what); };
+  auto damaged = [](Position p, const std::string& what) {
+    return Status::corruption("journal frame at position " + std::to_string(p) + ": " + what);
+  };
+  store::RecordKeys k;
+  for (const PendingFrame& f : frames) {
+    Position p = f.first;
+    std::string_view payload = std::string_view(f.frame).substr(store::Journal::kHeaderBytes);
+    while (!payload.empty()) {
+      std::uint32_t n = 0;
+      if (payload.size() < 5) return damaged(p, "an entry is truncated");
+      std::memcpy(&n, payload.data() + 1, 4);
+      if (payload.size() - 5 < n) return damaged(p, "an entry is truncated");
+      const auto kind = static_cast<std::uint8_t>(payload[0]);
+      const std::string_view body = payload.substr(5, n);
+      payload.remove_prefix(5 + std::size_t{n});
+      if (kind == store::Journal::kCheckpoint) {
+        if (body.size() < 9) return damaged(p, "a checkpoint entry is malformed");
+        ES_RETURN_IF_ERROR(put(dbs_->checkpoints, body.substr(8), le64_value(get_le64(body.data())),
+                               0, "mdb_put checkpoints"));
+        continue;
+      }
+      if (kind != store::Journal::kEvent) return damaged(p, "unknown entry kind");
+      ES_RETURN_IF_ERROR(store::decode_keys(body, &k));
+      if (check_chains) {
+        const Chain computed = chain_next(chain, p, k.body);
+        if (computed != k.chain) return damaged(p, "the event does not match its chain digest");
+        chain = computed;
+      }
+      auto it = rows.find(k.stream);
+      if (it == rows.end()) {
+        StreamRow row;
+        std::string_view v;
+        int rc = txn.get(dbs_->streams, k.stream, &v);
+        if (rc == 0) {
+          auto parsed = store::parse_stream_row(v, k.stream);
+          if (!parsed.ok()) return parsed.status();
+          row = *parsed;
+        } else if (rc != MDB_NOTFOUND) {
+          return lmdb_status(rc, "mdb_get streams");
+        }
+        it = rows.emplace(k.stream, row).first;
+      }
+      StreamRow& row = it->second;
+      if (row.id == 0) row.id = next_stream_id++;
+      if (k.version != (row.last ? *row.last + 1 : 0)) {
+        return damaged(p, "version " + std::to_string(k.version) + " of " + std::string(k.stream) +
+                              " does not follow the stored one");
+      }
+      const std::string pv = le64_value(p);
+      ES_RETURN_IF_ERROR(put(dbs_->log, pos_key(p), body, MDB_APPEND, "mdb_put log"));
+      ES_RETURN_IF_ERROR(put(dbs_->index, index_key(row.id, k.version), pv, 0, "mdb_put index"));
+      int rc = txn.put(dbs_->ids, id_key(k.id), pv, MDB_NOOVERWRITE);
+      if (rc == MDB_KEYEXIST)
+        return damaged(p, "event id " + k.id.to_string() + " is stored already");
+      ES_RETURN_IF_ERROR(status(rc, "mdb_put ids"));
+      row.last = k.version;
+      row.last_position = p;
+      ++p;
+    }
+    if (p != f.first + f.count) return damaged(f.first, "it holds another number of events");
+  }
+  for (const auto& [name, row] : rows) {
+    ES_RETURN_IF_ERROR(
+        put(dbs_->streams, name, store::stream_row_value(row), 0, "mdb_put streams"));
+  }
+  if (next_stream_id != applier_->next_stream_id) {
+    ES_RETURN_IF_ERROR(
+        put(dbs_->meta, "next_stream_id", le64_value(next_stream_id), 0, "mdb_put meta"));
+  }
+  ES_RETURN_IF_ERROR(put(dbs_->meta, "journal", store::journal_at_value(frames.back().next), 0,
+                         "mdb_put meta"));
+  ES_RETURN_IF_ERROR(status(txn.commit_rc(), "mdb_txn_commit"));
+  applier_->next_stream_id = next_stream_id;
+  return {};
+}
+
+Status Store::grow_map() {
+  std::unique_lock lock(resize_mu_);
+  std::size_t step = std::min(std::max<std::size_t>(map_size_, 64u << 20), kGrowStepMax);
+  std::size_t want = map_size_ + step;
+  struct statvfs vfs {};
+  if (::statvfs(dir_.c_str(), &vfs) == 0) {
+    std::size_t room = size_bytes() + static_cast<std::size_t>(vfs.f_bavail) * vfs.f_frsize;
+    if (want > room) want = room & ~std::size_t{0xffff};
+    if (want <= map_size_) {
+      return Status(Code::kDiskFull, "disk full: the store needs more room than the " +
+                                         std::to_string(vfs.f_bavail * vfs.f_frsize) +
+                                         " bytes left on the disk of " + dir_);
+    }
+  }
+  ES_RETURN_IF_ERROR(lmdb_status(mdb_env_set_mapsize(env_, want), "mdb_env_set_mapsize"));
+  spdlog::info("store: map grown from {} MiB to {} MiB", map_size_ >> 20, want >> 20);
+  map_size_ = want;
+  return {};
+}
+
+}  // namespace es

@@ -1,0 +1,144 @@
+// store/store_internal.h (private)
+//
+// What the parts of the Store (store_open.cc, store_write.cc,
+// store_apply.cc, store_read.cc) share: the LMDB databases, their keys and
+// values, and the state of a commit group and of the applier.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <lmdb.h>
+
+#include "es/store.h"
+
+#include "store/journal.h"
+#include "store/lmdb.h"
+
+namespace es {
+
+struct Store::Dbs {
+  MDB_dbi log = 0, streams = 0, index = 0, ids = 0, meta = 0, checkpoints = 0;
+};
+
+namespace store {
+
+inline constexpr std::size_t kDiskReserve = 1u << 20;  // left free for LMDB's own pages
+
+// A row of "streams".
+struct StreamRow {
+  std::uint64_t id = 0;
+  std::optional<Version> last;
+  Position last_position = 0;
+};
+
+inline std::string stream_row_value(const StreamRow& row) {
+  std::string v(24, '\0');
+  put_le64(v.data(), row.id);
+  put_le64(v.data() + 8, *row.last);
+  put_le64(v.data() + 16, row.last_position);
+  return v;
+}
+
+inline Result<StreamRow> parse_stream_row(std::string_view v, std::string_view name) {
+  if (v.size() != 24)
+    return Status::corruption("stream row of '" + std::string(name) + "' is malformed");
+  StreamRow row;
+  row.id = get_le64(v.data());
+  row.last = get_le64(v.data() + 8);
+  row.last_position = get_le64(v.data() + 16);
+  return row;
+}
+
+inline std::string pos_key(Position p) {
+  std::string k(8, '\0');
+  put_be64(k.data(), p);
+  return k;
+}
+
+inline std::string index_key(std::uint64_t stream_id, Version v) {
+  std::string k(16, '\0');
+  put_be64(k.data(), stream_id);
+  put_be64(k.data() + 8, v);
+  return k;
+}
+
+inline std::string le64_value(std::uint64_t v) {
+  std::string s(8, '\0');
+  put_le64(s.data(), v);
+  return s;
+}
+
+inline std::string_view id_key(const Uuid& id) {
+  return {reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size()};
+}
+
+inline std::string journal_at_value(const JournalAt& at) {
+  std::string s(16, '\0');
+  put_le64(s.data(), at.lap);
+  put_le64(s.data() + 8, at.offset);
+  return s;
+}
+
+std::int64_t now_us_monotonic();
+
+}  // namespace store
+
+// What a group's checks see of a stream: its last version and position,
+// whoever holds them (this group, the tail or LMDB).
+struct Store::Row {
+  std::optional<Version> last;
+  Position last_position = 0;
+};
+
+// One commit group being checked and encoded by the writer.
+struct Store::Group {
+  std::shared_lock<std::shared_mutex> resize;  // the map must not move under txn
+  store::Txn txn;                              // read-only, opened after the tail's trim
+  Position head = 0;
+  Chain chain{};
+  std::int64_t time_us = 0;
+  std::uint64_t new_streams = 0;
+  std::unordered_map<std::string, Row> rows;              // as this group leaves them
+  std::unordered_map<std::string, Position> ids;          // ids this group writes (raw bytes)
+  std::vector<Checkpoint> checkpoints;                    // moves this group makes
+  std::string scratch;
+};
+
+// A durable frame on its way into LMDB.
+struct Store::PendingFrame {
+  std::uint64_t seq = 0;
+  Position first = 0;
+  std::uint32_t count = 0;
+  std::string frame;  // header room + payload (Journal::begin's layout)
+  store::JournalAt next;
+  std::chrono::steady_clock::time_point written;
+};
+
+// The applier thread and what it shares with the writer.
+struct Store::Applier {
+  std::mutex mu;
+  std::condition_variable wake;     // the applier: work, closing, room wanted
+  std::condition_variable applied;  // the writer: a commit returned, or a failure
+  std::deque<PendingFrame> pending;
+  std::size_t pending_bytes = 0;
+  bool closing = false;
+  bool room_wanted = false;
+  Status stuck;    // kDiskFull while LMDB has no room to grow: retried
+  Status failure;  // fatal: nothing more is applied or acknowledged
+  std::atomic<bool> failed{false};
+  std::atomic<Position> applied_pos{0};
+  std::atomic<std::uint64_t> applied_seq{0};
+  std::uint64_t next_stream_id = 1;  // the applier's, in LMDB's "meta"
+  std::thread thread;
+};
+
+}  // namespace es

@@ -1,0 +1,83 @@
+// store/tail.h (private)
+//
+// The tail: the events (and checkpoint moves) that are durable in the
+// journal but not yet in LMDB, in memory, so that every reader sees one log:
+// LMDB up to its head, the tail after it. An event enters the tail when its
+// frame is durable, before it is acknowledged, and leaves it only after the
+// LMDB commit that holds it has returned, so there is no moment at which a
+// committed event is in neither.
+//
+// A reader holds read_lock() while it opens its LMDB snapshot and takes
+// what it needs from the tail; the tail may overlap that snapshot (events
+// committed to LMDB but not yet trimmed), never leave a hole before it.
+//
+// Thread safety: one thread (the Store's writer) calls append() and trim()
+// and may look things up without the lock; every other thread looks up
+// under read_lock().
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "es/event.h"
+
+namespace es::store {
+
+class Tail {
+ public:
+  // A stream's events in the tail: versions first_version.., at `positions`.
+  struct Stream {
+    Version first_version = 0;
+    std::deque<Position> positions;
+    Version last_version() const { return first_version + positions.size() - 1; }
+  };
+
+  std::shared_lock<std::shared_mutex> read_lock() const {
+    return std::shared_lock<std::shared_mutex>(mu_);
+  }
+
+  // Adds a durable frame's events (positions follow last()) and checkpoint
+  // moves; `seq` is the frame's number.
+  void append(const std::vector<RecordedEvent>& events, const std::vector<Checkpoint>& checkpoints,
+              std::uint64_t seq);
+  // Drops the events up to `position` and the checkpoint moves of frames up
+  // to `seq`: LMDB holds them.
+  void trim(Position position, std::uint64_t seq);
+
+  bool empty() const { return events_.empty(); }
+  Position first() const { return first_; }  // of the first event held (when not empty)
+  Position last() const { return first_ + events_.size() - 1; }
+  const RecordedEvent* at(Position p) const {
+    return events_.empty() || p < first_ || p > last() ? nullptr : &events_[p - first_];
+  }
+  const Stream* stream(std::string_view name) const;
+  const std::map<std::string, Stream, std::less<>>& streams() const { return streams_; }
+  std::optional<Position> id(const Uuid& id) const;
+  std::optional<Position> checkpoint(std::string_view name) const;
+  const std::map<std::string, std::pair<Position, std::uint64_t>, std::less<>>& checkpoints()
+      const {
+    return checkpoints_;
+  }
+
+ private:
+  struct UuidHash {
+    std::size_t operator()(const Uuid& u) const noexcept;
+  };
+  mutable std::shared_mutex mu_;
+  Position first_ = 1;
+  std::deque<RecordedEvent> events_;
+  std::map<std::string, Stream, std::less<>> streams_;
+  std::unordered_map<Uuid, Position, UuidHash> ids_;
+  // name -> position, and the number of the frame that moved it
+  std::map<std::string, std::pair<Position, std::uint64_t>, std::less<>> checkpoints_;
+};
+
+}  // namespace es::store
