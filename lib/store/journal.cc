@@ -89,7 +89,7 @@ struct Header {
 
 bool parse_header(const char* p, Header* h) {
   if (get_u32(p) != kFrameMagic || get_u16(p + 4) != kFrameVersion) return false;
-  if (get_u32(p + 32) != crc32c(p, 32)) return false;
+  if (get_u32(p + 32) != crc32c(p, 32) || get_u32(p + 36) != 0) return false;
   h->lap = get_le64(p + 8);
   h->first = get_le64(p + 16);
   h->count = get_u32(p + 24);
@@ -289,7 +289,8 @@ bool Journal::read_frame(JournalAt at, Position first, std::string* buf, Frame* 
     return false;
   }
   const char* t = buf->data() + kHeaderBytes + hd.length;
-  if (get_u32(t) != crc32c(buf->data(), kHeaderBytes + hd.length)) return false;
+  if (get_u32(t) != crc32c(buf->data(), kHeaderBytes + hd.length) || get_u32(t + 4) != 0)
+    return false;
   if (get_le64(t + 8) != hd.first + hd.count - 1) return false;
   out->at = at;
   out->next = JournalAt{at.lap, at.offset + n};
@@ -297,6 +298,13 @@ bool Journal::read_frame(JournalAt at, Position first, std::string* buf, Frame* 
   out->count = hd.count;
   out->payload = std::string_view(buf->data() + kHeaderBytes, hd.length);
   return true;
+}
+
+// The frame the writer put at the ring's start, with the next lap, because
+// it did not fit at `at`: only then.
+bool Journal::read_wrapped(JournalAt at, Position first, std::string* buf, Frame* out) const {
+  if (!read_frame({at.lap + 1, kRingStart}, first, buf, out)) return false;
+  return at.offset + (out->next.offset - kRingStart) > size_;
 }
 
 int Journal::frames_after(JournalAt at, Position first) const {
@@ -309,7 +317,7 @@ int Journal::frames_after(JournalAt at, Position first) const {
       parse_header(h, &hd) && hd.lap == at.lap && hd.first == first) {
     const Position next = first + hd.count;
     const JournalAt after{at.lap, at.offset + frame_bytes(hd.length)};
-    if (read_frame(after, next, &buf, &f) || read_frame({at.lap + 1, kRingStart}, next, &buf, &f))
+    if (read_frame(after, next, &buf, &f) || read_wrapped(after, next, &buf, &f))
       return 1 + frames_after(f.next, next + f.count);
   }
   // Otherwise look for any frame of this pass (or the next) beyond it.
@@ -334,8 +342,7 @@ Result<JournalAt> Journal::replay(JournalAt from, Position first,
   JournalAt at = from;
   Position next = first;
   for (;;) {
-    if (!read_frame(at, next, &buf, &f) && !read_frame({at.lap + 1, kRingStart}, next, &buf, &f))
-      break;
+    if (!read_frame(at, next, &buf, &f) && !read_wrapped(at, next, &buf, &f)) break;
     ES_RETURN_IF_ERROR(apply(f));
     next += f.count;
     at = f.next;

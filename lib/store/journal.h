@@ -17,7 +17,8 @@
 //   frame       := header payload trailer zeros (to a 4096-byte boundary)
 //   header      := magic:u32 (0x464a5345, "ESJF") version:u16 (1) 0:u16
 //                  lap:u64 first:u64 count:u32 length:u32 header_crc:u32 0:u32
-//                  (40 bytes; header_crc covers the 32 bytes before it)
+//                  (40 bytes; header_crc covers the 32 bytes before it; the
+//                  zero fields must be zero)
 //   payload     := entry* (length bytes)
 //   entry       := kind:u8 size:u32 bytes
 //                  kind 1: an event: its log record (store/codec.h) with its
@@ -27,7 +28,8 @@
 //   trailer     := crc:u32 (CRC-32C of header and payload) 0:u32
 //                  last:u64 (first + count - 1)                  (16 bytes)
 // `lap` counts passes over the ring: a frame that does not fit before the
-// end of the file goes to offset 4096 with lap + 1.
+// end of the file goes to offset 4096 with lap + 1 (and only such a frame
+// is looked for there when the one expected is missing).
 //
 // Recovery: LMDB stores, in each transaction that applies frames, where the
 // next frame starts (lap, offset). From there frames are read while they
@@ -137,6 +139,7 @@ class Journal {
   Status check_file_header();
   // Reads and checks the frame at `at`, which must start at `first`.
   bool read_frame(JournalAt at, Position first, std::string* buf, Frame* out) const;
+  bool read_wrapped(JournalAt at, Position first, std::string* buf, Frame* out) const;
   // The number of valid frames that follow a failing one at `at`.
   int frames_after(JournalAt at, Position first) const;
 
