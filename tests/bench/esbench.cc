@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "es/client.h"
+#include "protocol/messages.h"
 #include "es/event.h"
 #include "es/subscription.h"
 #include "es/types.h"
@@ -114,7 +115,8 @@ struct Settings {
   long settle_ms;
   long disk_secs;
   bool skip_disk = env_long("SKIP_DISK", 0) == 1;
-  std::string workloads = env_str("PB_WORKLOADS", "preload,W10,W6,W5,W1,W2,W3,W4,W7,W8,W9");
+  std::string workloads =
+      env_str("PB_WORKLOADS", "ceiling,preload,W10,W6,W5,W1,W2,W3,W4,W7,W8,W9");
   // es ids are 16 bytes; the peers send UUID v4 text. v4 (default) keeps the
   // same random ids; v7 is what es clients make by default (time-ordered).
   std::string uuid_kind = env_str("ESB_UUID", "v4");
@@ -275,9 +277,12 @@ struct DiskResult {
   uint32_t p50 = 0, p99 = 0, max = 0;
 };
 
-DiskResult fsync_bench(const std::string& path, double secs, bool append, long max_ops = 1000000) {
+// Overwrite mode cycles over `file_bytes` (16 MiB by default; the journal's
+// 128 MiB for the ceiling step), zero-filled and synced first.
+DiskResult fsync_bench(const std::string& path, double secs, bool append, long max_ops = 1000000,
+                       long file_bytes = 16L << 20) {
   enum { BS = 4096 };
-  const long slots = 4096;  // overwrite mode cycles over 16 MiB
+  const long slots = file_bytes / BS;
   ::unlink(path.c_str());
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
@@ -290,9 +295,11 @@ DiskResult fsync_bench(const std::string& path, double secs, bool append, long m
     throw std::runtime_error(std::string(what) + " " + path + ": " + std::strerror(e));
   };
   if (!append) {
+    std::memset(buf, 0, sizeof buf);
     for (long i = 0; i < slots; i++)
       if (::pwrite(fd, buf, BS, i * BS) != BS) die("pwrite");
     if (::fsync(fd) != 0) die("fsync");
+    std::memset(buf, 'x', sizeof buf);
   }
   std::vector<uint32_t> lat;
   lat.reserve(static_cast<size_t>(std::min<long>(max_ops, 200000)));
@@ -619,9 +626,15 @@ void single_client(es::Client& c, const std::string& w, bool expected) {
   out_lat(w, lat);
 }
 
-// W2: PB_W2_CLIENTS threads, each with its own es::Client, random w2-* streams.
-void w2() {
-  const long C = S().w2_clients;
+// `clients` threads, each with its own es::Client to `endpoint`, appending
+// one event per request to random `prefix`* streams for PB_SECS.
+struct ClosedLoop {
+  long n = 0;
+  double secs = 0;
+  std::vector<int64_t> lat;
+};
+ClosedLoop closed_loop(const std::string& endpoint, long clients, const char* prefix) {
+  const long C = clients;
   std::vector<std::vector<int64_t>> lat(static_cast<size_t>(C));
   std::vector<long> count(static_cast<size_t>(C), 0);
   std::vector<std::string> err(static_cast<size_t>(C));
@@ -630,7 +643,7 @@ void w2() {
   std::vector<std::thread> th;
   for (long ci = 0; ci < C; ci++) {
     th.emplace_back([&, ci] {
-      es::Client b(g_endpoint, client_options());
+      es::Client b(endpoint, client_options());
       ready.count_down();
       go.wait();
       Rng rng(static_cast<uint64_t>(ci) * 7919 + 1);
@@ -643,8 +656,7 @@ void w2() {
       try {
         for (long i = 0; i < cap; i++) {
           long k = static_cast<long>(rng.next() % static_cast<uint64_t>(S().streams));
-          rq.events[0] =
-              make_event(rng, static_cast<uint64_t>(ci * 100000000L + i), sname("w2-", k));
+          rq.events[0] = make_event(rng, static_cast<uint64_t>(ci * 100000000L + i), sname(prefix, k));
           int64_t a = now_ns();
           auto r = b.append(rq);
           int64_t z = now_ns();
@@ -666,18 +678,89 @@ void w2() {
   go.count_down();
   for (auto& t : th) t.join();
   for (auto& e : err)
-    if (!e.empty()) throw std::runtime_error("W2 client: " + e);
-  long n = 0;
-  std::vector<int64_t> all;
+    if (!e.empty()) throw std::runtime_error(std::string(prefix) + " client: " + e);
+  ClosedLoop r;
   for (long ci = 0; ci < C; ci++) {
-    n += count[static_cast<size_t>(ci)];
-    all.insert(all.end(), lat[static_cast<size_t>(ci)].begin(), lat[static_cast<size_t>(ci)].end());
+    r.n += count[static_cast<size_t>(ci)];
+    r.lat.insert(r.lat.end(), lat[static_cast<size_t>(ci)].begin(), lat[static_cast<size_t>(ci)].end());
   }
-  double el = static_cast<double>(t_end.load() - t0) / 1e9;
-  out("W2_clients", std::to_string(C));
-  out("W2_n", std::to_string(n));
-  outf("W2_evps", static_cast<double>(n) / el, 0);
-  out_lat("W2", all);
+  r.secs = static_cast<double>(t_end.load() - t0) / 1e9;
+  return r;
+}
+
+// W2: PB_W2_CLIENTS threads, each with its own es::Client, random w2-* streams.
+void w2() {
+  ClosedLoop r = closed_loop(g_endpoint, S().w2_clients, "w2-");
+  out("W2_clients", std::to_string(S().w2_clients));
+  out("W2_n", std::to_string(r.n));
+  outf("W2_evps", static_cast<double>(r.n) / r.secs, 0);
+  out_lat("W2", r.lat);
+}
+
+// ------------------------------------------------------------------ ceiling
+// What the machine allows an append, measured in the same run: a round trip
+// through es::Client to a ROUTER loop that does no work (a child esbench
+// started with --echo-router, answering every request with an empty append
+// result), with 1 and with W2's clients; and a 4 KiB overwrite + fdatasync
+// of a zero-filled file of the journal's default size, as the journal writes.
+// The W1 ceiling is 1 / (round-trip p50 + flush p50); the W2 ceiling is the
+// round-trip rate with W2's clients.
+
+// The child's loop (esbench --echo-router ENDPOINT); ends on SIGTERM.
+int echo_router(const std::string& endpoint) {
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  zmq::context_t ctx(1);
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 0);
+  router.bind(endpoint);
+  const std::string empty;
+  for (;;) {
+    zmq::message_t id, frame;
+    if (!router.recv(id) || !router.recv(frame)) continue;
+    auto header = es::protocol::decode_header(
+        std::string_view(static_cast<const char*>(frame.data()), frame.size()));
+    if (!header.ok()) continue;
+    std::string reply;
+    if (header->kind == es::protocol::Kind::kHello) {
+      es::protocol::HelloReply h{endpoint, ES_VERSION, "primary", 0, 1000};
+      reply = es::protocol::encode(es::protocol::Kind::kHelloOk, header->request_id, h);
+    } else {
+      es::AppendResult r;
+      r.streams.push_back(es::StreamWritten{"x", 1, 0, 0, 1, 1});
+      reply = es::protocol::encode(es::protocol::Kind::kAppendOk, header->request_id, r);
+    }
+    router.send(id, zmq::send_flags::sndmore);
+    router.send(zmq::buffer(reply));
+  }
+}
+
+void ceiling_step(const std::string& dir) {
+  const double secs = static_cast<double>(S().disk_secs);
+  std::fprintf(stderr, "== ceiling: 4 KiB overwrite + fdatasync of a 128 MiB file, %.0f s\n", secs);
+  DiskResult flush = fsync_bench(dir + "/esbench-journal.dat", secs, false, 1000000, 128L << 20);
+  outf("ceiling_flush_per_s", flush.per_s, 0);
+  out("ceiling_flush_p50_us", std::to_string(flush.p50));
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_loopback_port());
+  pid_t pid = spawn_child({"/proc/self/exe", "--echo-router", endpoint}, 1, 2);
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  try {
+    for (long clients : {1L, S().w2_clients}) {
+      std::fprintf(stderr, "== ceiling: round trips to an idle ROUTER, %ld client(s)\n", clients);
+      ClosedLoop r = closed_loop(endpoint, clients, "c-");
+      const std::string m = "ceiling_rt" + std::to_string(clients);
+      outf(m + "_per_s", static_cast<double>(r.n) / r.secs, 0);
+      std::sort(r.lat.begin(), r.lat.end());
+      outf(m + "_p50_us", static_cast<double>(pct(r.lat, 0.5)) / 1000.0);
+      if (clients == 1) {
+        const double us = static_cast<double>(pct(r.lat, 0.5)) / 1000.0 + flush.p50;
+        outf("ceiling_W1_evps", 1e6 / us, 0);
+      }
+    }
+  } catch (...) {
+    stop_child(pid, 5);
+    throw;
+  }
+  stop_child(pid, 5);
 }
 
 // W3: one client, PB_BATCH events per append to one stream, w3-* round-robin.
@@ -1292,6 +1375,16 @@ void print_delivery_details(const std::string& w, const char* receiver) {
   std::printf("\n");
 }
 
+// a / b of two metrics, to two places ("-" when either is missing).
+std::string ratio(const std::string& a, const std::string& b) {
+  bool ok_a = false, ok_b = false;
+  double x = g_out.count(a) ? num(g_out[a], &ok_a) : 0, y = g_out.count(b) ? num(g_out[b], &ok_b) : 0;
+  if (!ok_a || !ok_b || y <= 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", x / y);
+  return buf;
+}
+
 void print_report(const std::string& durability, const std::string& esd_exit,
                   const std::string& store_info) {
   const Settings& s = S();
@@ -1316,10 +1409,24 @@ void print_report(const std::string& durability, const std::string& esd_exit,
   std::printf("\n\n");
   std::printf(
       "Ack means: %s\n\n",
-      durable
-          ? "LMDB commit with its full sync (data pages, then the meta page) before the reply"
-          : "LMDB commit with MDB_NOMETASYNC: data pages synced, the meta page not; an OS crash "
-            "may undo the last commit (acked events)");
+      durable ? "the commit group's journal frame written and fdatasynced before the reply "
+                "(LMDB is brought up to date afterwards, with its full sync)"
+              : "(unknown durability)");
+  if (wants("ceiling")) {
+    std::printf("### Ceilings (same run)\n\n| measure | value |\n|---|---|\n");
+    std::printf("| round trip to an idle ROUTER, 1 client: rate / p50 µs | %s / %s |\n",
+                fmt("ceiling_rt1_per_s").c_str(), fmt("ceiling_rt1_p50_us").c_str());
+    const std::string rtc = "ceiling_rt" + std::to_string(s.w2_clients);
+    std::printf("| round trip to an idle ROUTER, %ld clients: rate / p50 µs | %s / %s |\n",
+                s.w2_clients, fmt(rtc + "_per_s").c_str(), fmt(rtc + "_p50_us").c_str());
+    std::printf("| 4 KiB overwrite + fdatasync of a 128 MiB file: rate / p50 µs | %s / %s |\n",
+                fmt("ceiling_flush_per_s").c_str(), fmt("ceiling_flush_p50_us").c_str());
+    std::printf("| W1 ceiling, 1 / (round-trip p50 + flush p50) (ev/s) | %s |\n",
+                fmt("ceiling_W1_evps").c_str());
+    std::printf("| W1 / its ceiling; W2 / the %ld-client round-trip rate | %s; %s |\n\n",
+                s.w2_clients, ratio("W1_evps", "ceiling_W1_evps").c_str(),
+                ratio("W2_evps", rtc + "_per_s").c_str());
+  }
 
   std::printf("### The disk (same run, data directory's filesystem)\n\n");
   std::printf("| measure | value |\n|---|---|\n");
@@ -1402,6 +1509,7 @@ void usage(const char* argv0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--echo-router") return echo_router(argv[2]);
   std::string esd_path, es_path, data_arg, durability;
   bool quick = false, keep = false;
   for (int i = 1; i < argc; i++) {
@@ -1501,6 +1609,7 @@ int main(int argc, char** argv) {
            " secs=" + std::to_string(settings.secs) +
            " data_bytes=" + std::to_string(settings.data_bytes));
   disk_step(data, false);
+  run_step("ceiling", [&] { ceiling_step(data); });
 
   Esd esd;
   try {
