@@ -31,13 +31,19 @@ std::string_view view(const zmq::message_t& m) {
 }
 
 // Canonicalizes data and metadata in place: nothing from the network is
-// stored before it parsed, within limits.
+// stored before it parsed, within limits. What es clients send is canonical
+// already: it is checked in one pass and kept as it came.
 Status canonicalize(es::AppendRequest& request) {
   for (auto& e : request.events) {
-    auto data = es::canonical_json(e.data, "data of event " + e.id.to_string(), es::kMaxDataBytes);
-    if (!data.ok()) return data.status();
-    e.data = std::move(data).value();
-    if (!e.metadata.empty()) {
+    if (e.data.size() > es::kMaxDataBytes || !es::is_canonical_json(e.data)) {
+      auto data =
+          es::canonical_json(e.data, "data of event " + e.id.to_string(), es::kMaxDataBytes);
+      if (!data.ok()) return data.status();
+      e.data = std::move(data).value();
+    }
+    if (!e.metadata.empty() &&
+        (e.metadata.size() > es::kMaxMetadataBytes || e.metadata == "{}" ||
+         !es::is_canonical_json(e.metadata, es::JsonShape::kObject))) {
       auto meta = es::canonical_json(e.metadata, "metadata of event " + e.id.to_string(),
                                      es::kMaxMetadataBytes, es::JsonShape::kObject);
       if (!meta.ok()) return meta.status();

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
 
@@ -231,6 +232,175 @@ Result<std::string> canonical_json(std::string_view text, std::string_view what,
     return Status::invalid(std::string(what) + " must be a JSON object");
   }
   return out;
+}
+
+namespace {
+
+// A recursive descent over canonical JSON: RapidJSON's Writer output, with
+// numbers as written. Strings hold raw UTF-8 (no overlongs, surrogates or
+// code points past U+10FFFF) and only the escapes the Writer makes (quote,
+// backslash, b t n f r, and u00XX in upper-case hex for other bytes below
+// 0x20).
+class CanonicalCheck {
+ public:
+  explicit CanonicalCheck(std::string_view t)
+      : p_(reinterpret_cast<const unsigned char*>(t.data())), end_(p_ + t.size()) {}
+  bool whole(JsonShape shape) {
+    if (shape == JsonShape::kObject && (p_ == end_ || *p_ != '{')) return false;
+    return value() && p_ == end_;
+  }
+
+ private:
+  bool value() {
+    if (p_ == end_) return false;
+    switch (*p_) {
+      case '{':
+        return container('}', true);
+      case '[':
+        return container(']', false);
+      case '"':
+        return string();
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return number();
+    }
+  }
+  bool container(unsigned char close, bool object) {
+    if (++depth_ > kMaxJsonDepth) return false;
+    ++p_;
+    if (p_ != end_ && *p_ == close) {
+      ++p_;
+      --depth_;
+      return true;
+    }
+    for (;;) {
+      if (object) {
+        if (p_ == end_ || *p_ != '"' || !string() || p_ == end_ || *p_ != ':') return false;
+        ++p_;
+      }
+      if (!value() || p_ == end_) return false;
+      if (*p_ == ',') {
+        ++p_;
+        continue;
+      }
+      if (*p_ != close) return false;
+      ++p_;
+      --depth_;
+      return true;
+    }
+  }
+  bool literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() ||
+        std::memcmp(p_, word.data(), word.size()) != 0)
+      return false;
+    p_ += word.size();
+    return true;
+  }
+  bool digits() {
+    const unsigned char* start = p_;
+    while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    return p_ != start;
+  }
+  // Numbers that RapidJSON might find too big for a double (an exponent of
+  // three digits, a long integer part) are left to canonical_json to judge.
+  bool number() {
+    if (p_ != end_ && *p_ == '-') ++p_;
+    if (p_ == end_) return false;
+    const unsigned char* start = p_;
+    if (*p_ == '0') {
+      ++p_;
+    } else if (!digits()) {
+      return false;
+    }
+    if (p_ - start > 300) return false;
+    if (p_ != end_ && *p_ == '.') {
+      ++p_;
+      if (!digits()) return false;
+    }
+    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+      if (p_ != end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      const unsigned char* exponent = p_;
+      if (!digits() || p_ - exponent > 2) return false;
+    }
+    return true;
+  }
+  static bool upper_hex(unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
+  bool string() {
+    ++p_;  // the opening quote
+    while (p_ != end_) {
+      const unsigned char c = *p_;
+      if (c == '"') {
+        ++p_;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        if (end_ - p_ < 2) return false;
+        const unsigned char e = p_[1];
+        if (e == '"' || e == '\\' || e == 'b' || e == 't' || e == 'n' || e == 'f' || e == 'r') {
+          p_ += 2;
+          continue;
+        }
+        // \u00XX: only for the bytes below 0x20 that have no short escape.
+        if (e != 'u' || end_ - p_ < 6 || p_[2] != '0' || p_[3] != '0' ||
+            (p_[4] != '0' && p_[4] != '1') || !upper_hex(p_[5]))
+          return false;
+        const int v = (p_[4] - '0') * 16 + (p_[5] <= '9' ? p_[5] - '0' : p_[5] - 'A' + 10);
+        if (v == 8 || v == 9 || v == 10 || v == 12 || v == 13) return false;
+        p_ += 6;
+        continue;
+      }
+      if (c < 0x80) {
+        ++p_;
+        continue;
+      }
+      if (!utf8_sequence()) return false;
+    }
+    return false;
+  }
+  bool utf8_sequence() {
+    const unsigned char c = *p_;
+    int n = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (end_ - p_ < n + 1) return false;
+    for (int i = 1; i <= n; ++i) {
+      if ((p_[i] & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (p_[i] & 0x3f);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    p_ += n + 1;
+    return true;
+  }
+
+  const unsigned char* p_;
+  const unsigned char* end_;
+  int depth_ = 0;
+};
+
+}  // namespace
+
+bool is_canonical_json(std::string_view text, JsonShape shape) {
+  return CanonicalCheck(text).whole(shape);
 }
 
 bool json_depth_within(std::string_view text, int max_depth) {

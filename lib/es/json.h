@@ -24,6 +24,11 @@ enum class JsonShape { kAnyValue, kObject };
 Result<std::string> canonical_json(std::string_view text, std::string_view what,
                                    std::size_t max_bytes, JsonShape shape = JsonShape::kAnyValue);
 
+// Whether `text` is already what canonical_json() would return for it (and
+// so valid JSON, of the shape, within kMaxJsonDepth): one pass, no copy.
+// What es clients send is, so the server canonicalizes only what is not.
+bool is_canonical_json(std::string_view text, JsonShape shape = JsonShape::kAnyValue);
+
 // Checks only that `text` nests no deeper than `max_depth` (it need not be
 // valid JSON otherwise). Lets a caller bound a DOM parse before doing it.
 bool json_depth_within(std::string_view text, int max_depth);

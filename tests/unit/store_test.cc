@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -1675,4 +1676,72 @@ TEST_CASE("the chain verifier names a hole and an altered event", "[chain]") {
   CHECK_THAT(s.message(),
              Contains("position 1: the stored chain digest is " + to_hex(all[0].chain)));
   CHECK(altered.head() == 0);
+}
+
+TEST_CASE("is_canonical_json says yes only when canonical_json returns the text unchanged",
+          "[json]") {
+  // Exactly then, but for numbers with exponents of three digits, which it
+  // leaves to canonical_json.
+  auto agrees = [](const std::string& text, JsonShape shape) {
+    auto c = canonical_json(text, "data", kMaxDataBytes, shape);
+    const bool canonical = c.ok() && *c == text;
+    const bool fast = is_canonical_json(text, shape);
+    INFO("text: " << text);
+    if (fast) CHECK(canonical);
+    bool big_exponent = false;
+    for (std::size_t i = 0; i + 3 < text.size(); ++i) {
+      std::size_t j = i + 1;
+      if (text[i] != 'e' && text[i] != 'E') continue;
+      if (text[j] == '+' || text[j] == '-') ++j;
+      big_exponent |= j + 2 < text.size() && std::isdigit(static_cast<unsigned char>(text[j])) &&
+                      std::isdigit(static_cast<unsigned char>(text[j + 1])) &&
+                      std::isdigit(static_cast<unsigned char>(text[j + 2]));
+    }
+    if (!big_exponent) CHECK(fast == canonical);
+    return canonical;
+  };
+  const std::vector<std::string> samples = {
+      "{}", "[]", "0", "-0", "1.5e+10", "1E5", "-12.25e-3", "01", "1.", ".5", "-", "1e", "true",
+      "false", "null", "nul", "\"\"", "\"a\\\"b\\\\c\\/d\"", "\"\\b\\t\\n\\f\\r\"", "\"\\u0001\"",
+      "\"\\u001F\"", "\"\\u001f\"", "\"\\u0008\"", "\"\\u0041\"", "\"\\ud83d\\ude00\"",
+      "\"\xf0\x9f\x98\x80\"", "\"\xc3\xa9\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"",
+      "\"\x7f\"", "\"a\tb\"", "{\"a\":1,\"a\":2}", "{\"a\":[1,{\"b\":null}],\"c\":\"d\"}",
+      "{ \"a\":1}", "{\"a\" :1}", "[1, 2]", "[1,]", "{\"a\":1,}", "[1]x", " 1", "{\"a\"}", "[",
+      "\"unterminated", "{\"n\":\"000000000012\",\"note\":\"xxxx\"}"};
+  for (const auto& s : samples) agrees(s, JsonShape::kAnyValue);
+  CHECK(agrees("{\"a\":1}", JsonShape::kObject));
+  CHECK_FALSE(agrees("[1]", JsonShape::kObject));
+  std::string deep(kMaxJsonDepth, '['), deeper(kMaxJsonDepth + 1, '[');
+  CHECK(agrees(deep + std::string(kMaxJsonDepth, ']'), JsonShape::kAnyValue));
+  CHECK_FALSE(agrees(deeper + std::string(kMaxJsonDepth + 1, ']'), JsonShape::kAnyValue));
+
+  // Random edits of canonical documents: a byte inserted, removed or changed.
+  const std::string alphabet = " \t\n{}[],:\"\\/0123456789.eE+-abfnrtu\x01\x7f\xc3\xa9\xff";
+  std::uint64_t seed = 12345;
+  auto next = [&seed] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<std::size_t>(seed >> 33);
+  };
+  int canonical = 0, tried = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string t = samples[next() % samples.size()];
+    for (int edits = 1 + static_cast<int>(next() % 3); edits > 0; --edits) {
+      const std::size_t at = t.empty() ? 0 : next() % (t.size() + 1);
+      const char c = alphabet[next() % alphabet.size()];
+      switch (next() % 3) {
+        case 0:
+          t.insert(t.begin() + static_cast<std::ptrdiff_t>(at), c);
+          break;
+        case 1:
+          if (at < t.size()) t.erase(at, 1);
+          break;
+        default:
+          if (at < t.size()) t[at] = c;
+      }
+    }
+    ++tried;
+    if (agrees(t, JsonShape::kAnyValue)) ++canonical;
+  }
+  CHECK(canonical > 1000);  // both answers were exercised
+  CHECK(tried - canonical > 1000);
 }
