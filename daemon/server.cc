@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <cstdlib>
+#include <type_traits>
 
 #include <spdlog/spdlog.h>
 #include <zmq.h>
@@ -203,6 +204,7 @@ ExitReason Server::run(const std::string& signals_endpoint) {
         }
         handle_request(identity, payload);
       }
+      commit_burst();
     }
     diverged = follower_ && follower_->diverged();
     if (Status failed = store_.failure(); !failed.ok() && !storage_failed_) {
@@ -226,6 +228,7 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   if (follower_) follower_->stop();
   projections_->close();
   // Commit and answer what is queued, then say goodbye.
+  commit_burst();
   writer_->close();
   drain_completions(false);
   protocol::HeartbeatNotice bye{published_head_, role()};
@@ -492,12 +495,36 @@ void Server::handle_group_sync(const std::string& identity, std::uint64_t reques
 
 template <class Work>
 void Server::queue_write(PendingReply pending, Work work) {
-  const std::uint64_t tag = next_tag_++;
-  if (!writer_->submit(std::move(work), tag)) {
+  if (storage_failed_) {
     return reply_error(pending.identity, pending.request_id,
-                       Status::unavailable("the node is stopping or its store failed"));
+                       Status::unavailable("the node's store failed"));
   }
-  pending_.emplace(tag, std::move(pending));
+  es::WriteItem item{next_tag_++, {}, std::nullopt};
+  std::size_t events = 0, bytes = 0;
+  if constexpr (std::is_same_v<Work, es::AppendRequest>) {
+    events = work.events.size();
+    bytes = es::Store::frame_bytes(work);
+    item.request = std::move(work);
+  } else {
+    item.checkpoints = std::move(work);
+  }
+  // A group is one journal frame: within the writer's events cap and the frame's.
+  if (!burst_.empty() && (burst_events_ + events > es::Writer::Options{}.max_group_events ||
+                          burst_bytes_ + bytes > store_.max_group_bytes())) {
+    commit_burst();
+  }
+  burst_events_ += events;
+  burst_bytes_ += bytes;
+  pending_.emplace(item.tag, std::move(pending));
+  burst_.push_back(std::move(item));
+}
+
+void Server::commit_burst() {
+  if (burst_.empty()) return;
+  es::GroupOutcome outcome = es::commit_group(store_, burst_);
+  burst_.clear();
+  burst_events_ = burst_bytes_ = 0;
+  handle_group(outcome);
 }
 
 void Server::answer_checkpoint_move(const PendingReply& pending,

@@ -1,11 +1,14 @@
 // daemon/server.h
 //
 // The node: one thread runs a zmq::poll loop that owns the ROUTER (requests)
-// and PUB (committed events, heartbeats) sockets; the Writer's thread owns
-// every write. Reads are served from the loop (LMDB snapshots, never blocked
-// by the writer). An append is decoded and checked on the loop, queued to
-// the Writer, and answered only when the Writer reports its group committed;
-// the group's events are published then, in position order.
+// and PUB (committed events, heartbeats) sockets. Reads are served from the
+// loop (snapshots that never wait for a write). The appends and checkpoint
+// moves of one burst of requests (what arrived by the time the loop looks)
+// are committed together on the loop's thread (es::commit_group: one
+// journal write and flush) and answered right after; the group's events are
+// published then, in position order. While a flush runs, the next requests
+// gather in the socket and make the next group. A replica's copies from its
+// primary commit on the Writer's thread and are published by the loop.
 //
 // Stop (SIGTERM, SIGINT, or a kStop request): stop taking requests, let the
 // Writer commit what is queued, answer and publish it, publish kStopping,
@@ -100,10 +103,13 @@ class Server {
                              std::string_view frame, const std::string& peer);
   void handle_promote(const std::string& identity, std::uint64_t request_id,
                       std::string_view frame);
-  // Hands `work` (an append or checkpoint moves) to the writer; the reply
-  // goes out when its group has committed.
+  // Adds `work` (an append or checkpoint moves) to the burst's group; the
+  // reply goes out when the group has committed.
   template <class Work>
   void queue_write(PendingReply pending, Work work);
+  // Commits the writes of this burst of requests as one group, on this
+  // thread, then replies and publishes.
+  void commit_burst();
   void answer_checkpoint_move(const PendingReply& pending,
                               const es::Result<std::vector<es::Position>>& moved);
   void handle_group(es::GroupOutcome& outcome);
@@ -126,7 +132,13 @@ class Server {
   zmq::socket_t completions_out_;  // the writer thread's end
   zmq::socket_t router_monitor_;
   zmq::socket_t pub_monitor_;
+  // Appends and checkpoint moves commit on the loop's thread, a burst of
+  // requests at a time; the Writer's thread takes the batches a replica
+  // copies from its primary.
   std::unique_ptr<es::Writer> writer_;
+  std::vector<es::WriteItem> burst_;
+  std::size_t burst_events_ = 0;
+  std::size_t burst_bytes_ = 0;
   std::unique_ptr<Follower> follower_;  // a replica's; none on a primary (or once promoted)
   const char* role() const { return follower_ ? "replica" : "primary"; }
   struct ReplicaSeen {

@@ -22,6 +22,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -43,6 +44,20 @@ struct GroupOutcome {
   // That batch handed back when it was not written (say, the disk is full).
   std::vector<RecordedEvent> not_written;
 };
+
+// An append or a checkpoint move on its way into a group, with the tag its
+// outcome comes back with.
+struct WriteItem {
+  std::uint64_t tag = 0;
+  AppendRequest request;                               // an append, unless:
+  std::optional<std::vector<Checkpoint>> checkpoints;  // set: checkpoint moves
+};
+
+// Commits `items` as one group (Store::append_group) on the calling thread
+// and gives each tag its outcome: what the Writer's thread does with every
+// group it takes, and what esd's request loop does with the writes of one
+// burst of requests (no thread hand-off on the way to the journal).
+GroupOutcome commit_group(Store& store, std::span<WriteItem> items);
 
 class Writer {
  public:
@@ -72,9 +87,7 @@ class Writer {
 
  private:
   struct Pending {
-    AppendRequest request;
-    std::optional<std::vector<Checkpoint>> checkpoints;  // set: a checkpoint move, not an append
-    std::uint64_t tag;
+    WriteItem item;
     std::optional<std::vector<RecordedEvent>> replicated;  // set: copied from a primary
   };
   bool enqueue(Pending pending);

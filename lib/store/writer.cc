@@ -13,15 +13,15 @@ Writer::Writer(Store& store, Options options, OnGroup on_group)
 Writer::~Writer() { close(); }
 
 bool Writer::submit(AppendRequest request, std::uint64_t tag) {
-  return enqueue(Pending{std::move(request), std::nullopt, tag});
+  return enqueue(Pending{WriteItem{tag, std::move(request), std::nullopt}, std::nullopt});
 }
 
 bool Writer::submit(std::vector<Checkpoint> checkpoints, std::uint64_t tag) {
-  return enqueue(Pending{AppendRequest{}, std::move(checkpoints), tag});
+  return enqueue(Pending{WriteItem{tag, AppendRequest{}, std::move(checkpoints)}, std::nullopt});
 }
 
 bool Writer::submit_replicated(std::vector<RecordedEvent> events, std::uint64_t tag) {
-  return enqueue(Pending{AppendRequest{}, std::nullopt, tag, std::move(events)});
+  return enqueue(Pending{WriteItem{tag, AppendRequest{}, std::nullopt}, std::move(events)});
 }
 
 bool Writer::enqueue(Pending pending) {
@@ -70,8 +70,8 @@ bool Writer::pop_group(std::vector<Pending>* group) {
       break;
     }
     // A group is one journal frame: within the events cap and the frame's.
-    const std::size_t n = queue_.front().request.events.size();
-    const std::size_t b = Store::frame_bytes(queue_.front().request);
+    const std::size_t n = queue_.front().item.request.events.size();
+    const std::size_t b = Store::frame_bytes(queue_.front().item.request);
     if (!group->empty() && (events + n > options_.max_group_events || bytes + b > max_bytes)) break;
     events += n;
     bytes += b;
@@ -95,59 +95,62 @@ bool Writer::report(GroupOutcome&& outcome) {
   return !fatal;
 }
 
-void Writer::run() {
-  std::vector<Pending> group;
+GroupOutcome commit_group(Store& store, std::span<WriteItem> items) {
   std::vector<const AppendRequest*> requests;
   std::vector<std::uint64_t> append_tags;
   std::vector<std::pair<std::uint64_t, std::size_t>> checkpoint_moves;  // tag, how many
   std::vector<Checkpoint> checkpoints;
+  for (auto& p : items) {
+    if (p.checkpoints) {
+      checkpoint_moves.emplace_back(p.tag, p.checkpoints->size());
+      for (auto& c : *p.checkpoints) checkpoints.push_back(std::move(c));
+    } else {
+      requests.push_back(&p.request);
+      append_tags.push_back(p.tag);
+    }
+  }
   std::vector<Result<AppendResult>> results;
   std::vector<Result<Position>> checkpoint_results;
+  GroupOutcome outcome;
+  outcome.status = store.append_group(requests, &results, &outcome.committed, checkpoints,
+                                      &checkpoint_results);
+  for (std::size_t i = 0; i < append_tags.size(); ++i) {
+    outcome.results.emplace_back(append_tags[i], outcome.status.ok()
+                                                     ? std::move(results[i])
+                                                     : Result<AppendResult>(outcome.status));
+  }
+  std::size_t at = 0;
+  for (const auto& [tag, count] : checkpoint_moves) {
+    Result<std::vector<Position>> moved = std::vector<Position>();
+    if (!outcome.status.ok()) moved = outcome.status;
+    for (std::size_t i = at; i < at + count && moved.ok(); ++i) {
+      if (checkpoint_results[i].ok()) {
+        moved->push_back(*checkpoint_results[i]);
+      } else {
+        moved = checkpoint_results[i].status();
+      }
+    }
+    at += count;
+    outcome.checkpoint_results.emplace_back(tag, std::move(moved));
+  }
+  return outcome;
+}
+
+void Writer::run() {
+  std::vector<Pending> group;
+  std::vector<WriteItem> items;
   while (pop_group(&group)) {
     if (group.front().replicated) {
       GroupOutcome outcome;
-      outcome.replicated_tag = group.front().tag;
+      outcome.replicated_tag = group.front().item.tag;
       outcome.status = store_.replicate(*group.front().replicated, &outcome.committed);
       if (!outcome.status.ok()) outcome.not_written = std::move(*group.front().replicated);
       if (!report(std::move(outcome))) break;
       continue;
     }
-    requests.clear();
-    checkpoints.clear();
-    append_tags.clear();
-    checkpoint_moves.clear();
-    for (auto& p : group) {
-      if (p.checkpoints) {
-        checkpoint_moves.emplace_back(p.tag, p.checkpoints->size());
-        for (auto& c : *p.checkpoints) checkpoints.push_back(std::move(c));
-      } else {
-        requests.push_back(&p.request);
-        append_tags.push_back(p.tag);
-      }
-    }
-    GroupOutcome outcome;
-    outcome.status = store_.append_group(requests, &results, &outcome.committed, checkpoints,
-                                         &checkpoint_results);
-    for (std::size_t i = 0; i < append_tags.size(); ++i) {
-      outcome.results.emplace_back(append_tags[i], outcome.status.ok()
-                                                       ? std::move(results[i])
-                                                       : Result<AppendResult>(outcome.status));
-    }
-    std::size_t at = 0;
-    for (const auto& [tag, count] : checkpoint_moves) {
-      Result<std::vector<Position>> moved = std::vector<Position>();
-      if (!outcome.status.ok()) moved = outcome.status;
-      for (std::size_t i = at; i < at + count && moved.ok(); ++i) {
-        if (checkpoint_results[i].ok()) {
-          moved->push_back(*checkpoint_results[i]);
-        } else {
-          moved = checkpoint_results[i].status();
-        }
-      }
-      at += count;
-      outcome.checkpoint_results.emplace_back(tag, std::move(moved));
-    }
-    if (!report(std::move(outcome))) break;
+    items.clear();
+    for (auto& p : group) items.push_back(std::move(p.item));
+    if (!report(commit_group(store_, items))) break;
   }
   // Whatever is still queued after a failure is answered, not dropped.
   std::deque<Pending> rest;
@@ -161,14 +164,14 @@ void Writer::run() {
     for (auto& p : rest) {
       if (p.replicated) {
         GroupOutcome dropped;
-        dropped.replicated_tag = p.tag;
+        dropped.replicated_tag = p.item.tag;
         dropped.status = outcome.status;
         on_group_(std::move(dropped));
-      } else if (p.checkpoints) {
-        outcome.checkpoint_results.emplace_back(p.tag,
+      } else if (p.item.checkpoints) {
+        outcome.checkpoint_results.emplace_back(p.item.tag,
                                                 Result<std::vector<Position>>(outcome.status));
       } else {
-        outcome.results.emplace_back(p.tag, Result<AppendResult>(outcome.status));
+        outcome.results.emplace_back(p.item.tag, Result<AppendResult>(outcome.status));
       }
     }
     on_group_(std::move(outcome));
