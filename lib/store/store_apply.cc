@@ -95,7 +95,11 @@ Status Store::apply_frames(std::span<const PendingFrame> frames, bool check_chai
   for (;;) {
     bool map_full = false;
     Status s = try_apply_frames(frames, check_chains, &map_full);
-    if (s.ok() || !map_full) return s;
+    if (s.ok()) return s;
+    // A write or flush that failed (ENOSPC included) leaves LMDB's pages in
+    // doubt: fatal. Only a map that cannot grow (kDiskFull from grow_map,
+    // nothing written) is worth trying again later.
+    if (!map_full) return s.code() == Code::kDiskFull ? Status::io_error(s.message()) : s;
     ES_RETURN_IF_ERROR(grow_map());
   }
 }
