@@ -31,7 +31,7 @@ restart() {
 
 check "16 clients append; esd is killed with SIGKILL $cycles times"
 "$ACK_LOAD" load --server "$endpoint" --dir "$TMP/acks" --clients 16 \
-  --seconds $((cycles * 3 + 4)) --max "${KILL9_MAX_EVENTS:-2000000}" 2>"$TMP/load.err" &
+  --seconds $((cycles * 4 + 10)) --max "${KILL9_MAX_EVENTS:-2000000}" 2>"$TMP/load.err" &
 load=$!
 bg_track "$load"
 for c in $(seq 1 "$cycles"); do
@@ -42,6 +42,7 @@ for c in $(seq 1 "$cycles"); do
   restart
   grep -o "recovered [0-9]* events.*" "$ESD_LOG" | sed "s/^/   cycle $c: $before acks; /" || echo "   cycle $c: $before acks; nothing to recover"
 done
+kill -TERM "$load"  # it finishes the appends in flight, then exits
 wait_pid "$load" 60
 [ "$WAIT_RC" -eq 0 ] || fail "ack_load failed: $(cat "$TMP/load.err")"
 

@@ -11,14 +11,17 @@
 // events with the same ids, until it is answered: a retry returns the
 // original positions when the first try was committed, or writes the events
 // once. Every acknowledged event is logged to DIR/acked.<client> as
-// "id position" before the next append. Bounded by --seconds and --max; an
-// append still unanswered 20 s after the end is given up (exit 1).
+// "id position" before the next append. Bounded by --seconds and --max, and
+// ended early by SIGTERM (each client first gets its last append answered);
+// an append still unanswered 20 s after the end is given up (exit 1).
 //
 // check: reads the whole log and requires positions 1..head without a gap,
 // every stream's versions 0.. without a gap, every id once, and every
 // logged acknowledgement at its position. Prints a summary; exit 1 with
 // the first difference otherwise.
+#include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -59,6 +62,8 @@ es::Uuid random_id(std::mt19937_64& rng) {
 }
 
 std::atomic<bool> g_failed{false};
+std::atomic<bool> g_stop{false};
+extern "C" void on_term(int) { g_stop = true; }
 
 void client(const Args& a, int k, std::atomic<long>& budget, Clock::time_point end) {
   std::mt19937_64 rng(std::random_device{}() ^ (static_cast<std::uint64_t>(k) << 32));
@@ -69,7 +74,7 @@ void client(const Args& a, int k, std::atomic<long>& budget, Clock::time_point e
     g_failed = true;
     return;
   }
-  for (long n = 0; Clock::now() < end; ++n) {
+  for (long n = 0; Clock::now() < end && !g_stop; ++n) {
     const int events = n % 10 == 9 ? 10 : 1;
     if (budget.fetch_sub(events) < events) break;
     es::AppendRequest rq;
@@ -81,7 +86,7 @@ void client(const Args& a, int k, std::atomic<long>& budget, Clock::time_point e
                                                 "}",
                                             ""});
     }
-    const auto give_up = end + std::chrono::seconds(20);
+    const auto give_up = std::min(end, Clock::now()) + std::chrono::seconds(20);
     for (;;) {
       auto r = c.append(rq);
       if (r.ok()) {
@@ -106,6 +111,7 @@ void client(const Args& a, int k, std::atomic<long>& budget, Clock::time_point e
 }
 
 int load(const Args& a) {
+  std::signal(SIGTERM, on_term);
   std::filesystem::create_directories(a.dir);
   std::atomic<long> budget{a.max};
   const auto end = Clock::now() + std::chrono::seconds(a.seconds);
