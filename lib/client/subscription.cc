@@ -1,5 +1,7 @@
 #include "es/subscription.h"
 
+#include "es/event_filter.h"
+
 #include <algorithm>
 #include <optional>
 #include <thread>
@@ -13,9 +15,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 bool SubscriptionFilter::matches(const RecordedEvent& e) const {
-  if (!stream.empty() && e.stream != stream) return false;
-  if (!category.empty() && category_of(e.stream) != category) return false;
-  return types.empty() || std::find(types.begin(), types.end(), e.type) != types.end();
+  return EventFilter{EventFilter::one(stream), EventFilter::one(category), types}.matches(e);
 }
 
 Subscription::Subscription(Client& client, SubscriptionOptions options)

@@ -1,5 +1,7 @@
 #include "es/projection.h"
 
+#include "es/event_filter.h"
+
 #include <algorithm>
 #include <fstream>
 #include <regex>
@@ -93,17 +95,11 @@ Status read_from(const std::string& src, const std::string& name, ProjectionSour
   return {};
 }
 
-bool any_of(const std::vector<std::string>& list, std::string_view value) {
-  return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
-}
 
 }  // namespace
 
 bool ProjectionSource::matches(const RecordedEvent& e) const {
-  if (!any_of(types, e.type)) return false;
-  if (streams.empty() && categories.empty()) return true;
-  return (!streams.empty() && any_of(streams, e.stream)) ||
-         (!categories.empty() && any_of(categories, category_of(e.stream)));
+  return EventFilter{streams, categories, types}.matches(e);
 }
 
 std::string ProjectionSource::read_stream() const {

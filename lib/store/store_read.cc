@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "es/digest.h"
+#include "es/event_filter.h"
 
 #include "store/codec.h"
 #include "store/store_internal.h"
@@ -73,9 +74,7 @@ Status Store::open_snapshot(Snapshot* s) const {
 }
 
 bool ReadRequest::matches(const RecordedEvent& e) const {
-  if (!category.empty() && category_of(e.stream) != category) return false;
-  if (types.empty()) return true;
-  return std::find(types.begin(), types.end(), e.type) != types.end();
+  return EventFilter{{}, EventFilter::one(category), types}.matches(e);
 }
 
 Result<ReadResult> Store::read(const ReadRequest& rq) const {
