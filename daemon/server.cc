@@ -271,226 +271,214 @@ void Server::reply_error(const std::string& identity, std::uint64_t request_id, 
   reply(identity, protocol::encode(Kind::kError, request_id, protocol::ErrorReply::from(s)));
 }
 
+// The requests esd serves: kind, the role they need, and the handler, which
+// gets the body decoded (with_body) or the bare request. A column for limits
+// or the role a key grants goes here too.
+const Server::Route Server::kRoutes[] = {
+    {Kind::kHello, false, &Server::on_hello},
+    {Kind::kAppend, true, &Server::with_body<es::AppendRequest, &Server::on_append>},
+    {Kind::kRead, false, &Server::with_body<es::ReadRequest, &Server::on_read>},
+    {Kind::kStreams, false, &Server::with_body<protocol::StreamsRequest, &Server::on_streams>},
+    {Kind::kStatus, false, &Server::on_status},
+    {Kind::kCheckpointGet, false,
+     &Server::with_body<protocol::CheckpointQuery, &Server::on_checkpoint_get>},
+    {Kind::kCheckpointSet, false, &Server::with_body<es::Checkpoint, &Server::on_checkpoint_set>},
+    {Kind::kCheckpointList, false, &Server::on_checkpoint_list},
+    {Kind::kGroupSync, false,
+     &Server::with_body<protocol::GroupSyncRequest, &Server::on_group_sync>},
+    {Kind::kProjectionAdd, false,
+     &Server::with_body<protocol::ProjectionAddRequest, &Server::on_projection_add>},
+    {Kind::kProjectionControl, false,
+     &Server::with_body<protocol::ProjectionControlRequest, &Server::on_projection_control>},
+    {Kind::kProjectionList, false,
+     &Server::with_body<protocol::ProjectionQuery, &Server::on_projection_list>},
+    {Kind::kProjectionState, false,
+     &Server::with_body<protocol::ProjectionStateRequest, &Server::on_projection_state>},
+    {Kind::kReplicaReport, false,
+     &Server::with_body<protocol::ReplicaReport, &Server::on_replica_report>},
+    {Kind::kPromote, false, &Server::with_body<protocol::PromoteRequest, &Server::on_promote>},
+    {Kind::kStop, false, &Server::on_stop},
+};
+
 void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payload) {
-  std::string identity(view(identity_msg));
-  std::string_view frame = view(payload);
+  const std::string identity(view(identity_msg));
+  const std::string_view frame = view(payload);
   auto header = protocol::decode_header(frame);
-  if (!header.ok()) {
-    reply_error(identity, 0, header.status());
-    return;
-  }
-  const std::uint64_t id = header->request_id;
-  switch (header->kind) {
-    case Kind::kHello: {
-      protocol::HelloReply r{bound_publish_, ES_VERSION, role(), store_.head(),
-                             static_cast<std::uint32_t>(options_.heartbeat.count())};
-      reply(identity, protocol::encode(Kind::kHelloOk, id, r));
-      return;
+  if (!header.ok()) return reply_error(identity, 0, header.status());
+  const Request rq{identity, header->request_id, header->kind, frame, payload};
+  for (const Route& route : kRoutes) {
+    if (route.kind != rq.kind) continue;
+    if (route.primary_only && follower_) {
+      return fail(rq, Status(Code::kNotPrimary, "this node is a replica of " + options_.follow +
+                                                    ": append to the primary"));
     }
-    case Kind::kAppend:
-      handle_append(identity, id, frame);
-      return;
-    case Kind::kRead: {
-      auto rq = protocol::decode_body<es::ReadRequest>(frame);
-      if (!rq.ok()) return reply_error(identity, id, rq.status());
-      auto result = store_.read(*rq);
-      if (!result.ok()) return reply_error(identity, id, result.status());
-      reply(identity, protocol::encode(Kind::kReadOk, id, *result));
-      return;
-    }
-    case Kind::kStreams: {
-      auto rq = protocol::decode_body<protocol::StreamsRequest>(frame);
-      if (!rq.ok()) return reply_error(identity, id, rq.status());
-      std::size_t limit =
-          std::min<std::size_t>(rq->limit == 0 ? 1000 : rq->limit, es::kMaxReadLimit);
-      auto result = store_.streams(rq->prefix, rq->after, limit);
-      if (!result.ok()) return reply_error(identity, id, result.status());
-      protocol::StreamsReply r{std::move(result).value(), false};
-      r.end = r.streams.size() < limit;
-      reply(identity, protocol::encode(Kind::kStreamsOk, id, r));
-      return;
-    }
-    case Kind::kStatus:
-      reply(identity, protocol::encode(Kind::kStatusOk, id, status_reply()));
-      return;
-    case Kind::kCheckpointGet:
-      handle_checkpoint_get(identity, id, frame);
-      return;
-    case Kind::kCheckpointSet:
-      handle_checkpoint_set(identity, id, frame);
-      return;
-    case Kind::kCheckpointList:
-      handle_checkpoint_list(identity, id);
-      return;
-    case Kind::kGroupSync:
-      handle_group_sync(identity, id, frame);
-      return;
-    case Kind::kProjectionAdd:
-    case Kind::kProjectionControl:
-    case Kind::kProjectionList:
-    case Kind::kProjectionState:
-      handle_projection(identity, id, header->kind, frame);
-      return;
-    case Kind::kReplicaReport:
-      handle_replica_report(identity, id, frame, peer_address(payload));
-      return;
-    case Kind::kPromote:
-      handle_promote(identity, id, frame);
-      return;
-    case Kind::kStop:
-      spdlog::info("stopping: asked by a client");
-      stopping_ = true;
-      stop_requested_by_client_ = true;
-      stop_identity_ = identity;
-      stop_request_id_ = id;
-      return;
-    default:
-      reply_error(identity, id,
-                  Status::protocol("unknown request kind " +
-                                   std::to_string(static_cast<int>(header->kind))));
+    return (this->*route.handler)(rq);
   }
+  fail(rq, Status::protocol("unknown request kind " +
+                            std::to_string(static_cast<int>(header->kind))));
 }
 
-void Server::handle_append(const std::string& identity, std::uint64_t request_id,
-                           std::string_view frame) {
-  if (follower_) {
-    return reply_error(identity, request_id,
-                       Status(Code::kNotPrimary, "this node is a replica of " + options_.follow +
-                                                     ": append to the primary"));
+template <class Body, void (Server::*Handler)(const Server::Request&, Body&&)>
+void Server::with_body(const Request& rq) {
+  auto body = protocol::decode_body<Body>(rq.frame);
+  if (!body.ok()) return fail(rq, body.status());
+  (this->*Handler)(rq, std::move(body).value());
+}
+
+void Server::fail(const Request& rq, const Status& s) { reply_error(rq.identity, rq.id, s); }
+
+template <class Reply>
+void Server::answer(const Request& rq, Kind kind, const Reply& r) {
+  reply(rq.identity, protocol::encode(kind, rq.id, r));
+}
+
+void Server::on_hello(const Request& rq) {
+  answer(rq, Kind::kHelloOk,
+         protocol::HelloReply{bound_publish_, ES_VERSION, role(), store_.head(),
+                              static_cast<std::uint32_t>(options_.heartbeat.count())});
+}
+
+void Server::on_append(const Request& rq, es::AppendRequest&& append) {
+  if (Status s = canonicalize(append); !s.ok()) return fail(rq, s);
+  queue_write(PendingReply{rq.identity, rq.id, std::nullopt}, std::move(append));
+}
+
+void Server::on_read(const Request& rq, es::ReadRequest&& read) {
+  auto result = store_.read(read);
+  if (!result.ok()) return fail(rq, result.status());
+  answer(rq, Kind::kReadOk, *result);
+}
+
+void Server::on_streams(const Request& rq, protocol::StreamsRequest&& streams) {
+  const std::size_t limit =
+      std::min<std::size_t>(streams.limit == 0 ? 1000 : streams.limit, es::kMaxReadLimit);
+  auto result = store_.streams(streams.prefix, streams.after, limit);
+  if (!result.ok()) return fail(rq, result.status());
+  protocol::StreamsReply r{std::move(result).value(), false};
+  r.end = r.streams.size() < limit;
+  answer(rq, Kind::kStreamsOk, r);
+}
+
+void Server::on_status(const Request& rq) { answer(rq, Kind::kStatusOk, status_reply()); }
+
+void Server::on_stop(const Request& rq) {
+  spdlog::info("stopping: asked by a client");
+  stopping_ = true;
+  stop_requested_by_client_ = true;
+  stop_identity_ = rq.identity;
+  stop_request_id_ = rq.id;
+}
+
+void Server::on_checkpoint_get(const Request& rq, protocol::CheckpointQuery&& query) {
+  if (Status v = es::Store::validate(es::Checkpoint{query.name, 0}); !v.ok()) return fail(rq, v);
+  auto stored = store_.checkpoint(query.name);
+  if (!stored.ok()) return fail(rq, stored.status());
+  answer(rq, Kind::kCheckpointOk,
+         protocol::CheckpointReply{stored->has_value(), stored->value_or(0)});
+}
+
+void Server::on_checkpoint_set(const Request& rq, es::Checkpoint&& checkpoint) {
+  if (Status v = es::Store::validate(checkpoint); !v.ok()) return fail(rq, v);
+  if (checkpoint.name[0] == '$') {
+    return fail(rq, Status::invalid("subscription name " + checkpoint.name +
+                                    ": names that start with $ are reserved"));
   }
-  auto rq = protocol::decode_body<es::AppendRequest>(frame);
-  if (!rq.ok()) return reply_error(identity, request_id, rq.status());
-  if (Status s = canonicalize(*rq); !s.ok()) return reply_error(identity, request_id, s);
-  queue_write(PendingReply{identity, request_id, std::nullopt}, std::move(rq).value());
+  queue_write(PendingReply{rq.identity, rq.id, std::nullopt},
+              std::vector<es::Checkpoint>{std::move(checkpoint)});
 }
 
-void Server::handle_checkpoint_get(const std::string& identity, std::uint64_t request_id,
-                                   std::string_view frame) {
-  auto rq = protocol::decode_body<protocol::CheckpointQuery>(frame);
-  if (!rq.ok()) return reply_error(identity, request_id, rq.status());
-  if (Status v = es::Store::validate(es::Checkpoint{rq->name, 0}); !v.ok())
-    return reply_error(identity, request_id, v);
-  auto stored = store_.checkpoint(rq->name);
-  if (!stored.ok()) return reply_error(identity, request_id, stored.status());
-  protocol::CheckpointReply r{stored->has_value(), stored->value_or(0)};
-  reply(identity, protocol::encode(Kind::kCheckpointOk, request_id, r));
+void Server::on_checkpoint_list(const Request& rq) {
+  auto all = store_.checkpoints();
+  if (!all.ok()) return fail(rq, all.status());
+  answer(rq, Kind::kCheckpointListOk, protocol::CheckpointListReply{std::move(all).value()});
 }
 
-void Server::handle_checkpoint_set(const std::string& identity, std::uint64_t request_id,
-                                   std::string_view frame) {
-  auto rq = protocol::decode_body<es::Checkpoint>(frame);
-  if (!rq.ok()) return reply_error(identity, request_id, rq.status());
-  if (Status v = es::Store::validate(*rq); !v.ok()) return reply_error(identity, request_id, v);
-  if (rq->name[0] == '$') {
-    return reply_error(identity, request_id,
-                       Status::invalid("subscription name " + rq->name +
-                                       ": names that start with $ are reserved"));
-  }
-  queue_write(PendingReply{identity, request_id, std::nullopt},
-              std::vector<es::Checkpoint>{std::move(rq).value()});
-}
-
-void Server::reply_projection(const std::string& identity, std::uint64_t request_id,
-                              const std::string& name) {
+void Server::reply_projection(const Request& rq, const std::string& name) {
   auto info = projections_->info(name, store_.head());
-  if (!info.ok()) return reply_error(identity, request_id, info.status());
-  reply(identity, protocol::encode(Kind::kProjectionOk, request_id, info->front()));
+  if (!info.ok()) return fail(rq, info.status());
+  answer(rq, Kind::kProjectionOk, info->front());
 }
 
-void Server::handle_projection(const std::string& identity, std::uint64_t request_id, Kind kind,
-                               std::string_view frame) {
+namespace {
+
+// A projection request's name, and the program it carries (if any), within limits.
+Status check_projection(const std::string& name, const std::string& source) {
   constexpr std::size_t kMaxSourceBytes = 1u << 20;
-  auto fail = [&](const Status& s) { reply_error(identity, request_id, s); };
-  // A request's name, and the program it carries (if any), within limits.
-  auto check = [](const std::string& name, const std::string& source) {
-    ES_RETURN_IF_ERROR(es::validate_name("projection name", name));
-    if (source.size() > kMaxSourceBytes)
-      return Status::invalid("a projection file is at most 1 MiB");
-    return Status();
-  };
-  switch (kind) {
-    case Kind::kProjectionAdd: {
-      auto rq = protocol::decode_body<protocol::ProjectionAddRequest>(frame);
-      if (!rq.ok()) return fail(rq.status());
-      if (Status v = check(rq->name, rq->source); !v.ok()) return fail(v);
-      if (Status s = projections_->add(rq->name, rq->source); !s.ok()) return fail(s);
-      return reply_projection(identity, request_id, rq->name);
-    }
-    case Kind::kProjectionControl: {
-      auto rq = protocol::decode_body<protocol::ProjectionControlRequest>(frame);
-      if (!rq.ok()) return fail(rq.status());
-      if (Status v = check(rq->name, rq->source); !v.ok()) return fail(v);
-      Status s;
-      if (rq->op == "stop") {
-        s = projections_->stop(rq->name);
-      } else if (rq->op == "start") {
-        s = projections_->start(rq->name);
-      } else if (rq->op == "reset") {
-        s = projections_->reset(rq->name, rq->source);
-      } else if (rq->op == "rm") {
-        s = projections_->remove(rq->name);
-        if (s.ok()) {
-          protocol::ProjectionInfo gone;
-          gone.name = rq->name;
-          gone.status = "removed";
-          gone.head = store_.head();
-          return reply(identity, protocol::encode(Kind::kProjectionOk, request_id, gone));
-        }
-      } else {
-        s = Status::invalid("unknown projection operation '" + rq->op + "'");
-      }
-      if (!s.ok()) return fail(s);
-      return reply_projection(identity, request_id, rq->name);
-    }
-    case Kind::kProjectionList: {
-      auto rq = protocol::decode_body<protocol::ProjectionQuery>(frame);
-      if (!rq.ok()) return fail(rq.status());
-      auto info = projections_->info(rq->name, store_.head());
-      if (!info.ok()) return fail(info.status());
-      protocol::ProjectionListReply r{std::move(info).value()};
-      return reply(identity, protocol::encode(Kind::kProjectionListOk, request_id, r));
-    }
-    case Kind::kProjectionState: {
-      auto rq = protocol::decode_body<protocol::ProjectionStateRequest>(frame);
-      if (!rq.ok()) return fail(rq.status());
-      const std::size_t limit =
-          std::min<std::size_t>(rq->limit == 0 ? 1000 : rq->limit, es::kMaxReadLimit);
-      auto view =
-          projection_store_.view(rq->name, rq->has_key ? &rq->key : nullptr, rq->after, limit);
-      if (!view.ok()) return fail(view.status());
-      if (!view->has_value()) return fail(Status::not_found("no projection named " + rq->name));
-      protocol::ProjectionStateReply r;
-      r.position = (*view)->checkpoint;
-      for (auto& [key, state] : (*view)->states)
-        r.partitions.push_back(protocol::PartitionEntry{std::move(key), std::move(state)});
-      r.end = rq->has_key || r.partitions.size() < limit;
-      if (rq->has_key && r.partitions.empty()) {
-        return fail(Status::not_found("projection " + rq->name + " has no partition " + rq->key));
-      }
-      return reply(identity, protocol::encode(Kind::kProjectionStateOk, request_id, r));
-    }
-    default:
-      return;
-  }
+  ES_RETURN_IF_ERROR(es::validate_name("projection name", name));
+  if (source.size() > kMaxSourceBytes) return Status::invalid("a projection file is at most 1 MiB");
+  return {};
 }
 
-void Server::handle_group_sync(const std::string& identity, std::uint64_t request_id,
-                               std::string_view frame) {
-  auto rq = protocol::decode_body<protocol::GroupSyncRequest>(frame);
-  if (!rq.ok()) return reply_error(identity, request_id, rq.status());
-  if (Status v = es::validate_name("group name", rq->group); !v.ok())
-    return reply_error(identity, request_id, v);
-  if (Status v = es::validate_name("group member", rq->member); !v.ok())
-    return reply_error(identity, request_id, v);
-  if (rq->held.size() > es::kGroupSlots) {
-    return reply_error(identity, request_id,
-                       Status::invalid("a group member holds at most " +
-                                       std::to_string(es::kGroupSlots) + " slots"));
+}  // namespace
+
+void Server::on_projection_add(const Request& rq, protocol::ProjectionAddRequest&& add) {
+  if (Status v = check_projection(add.name, add.source); !v.ok()) return fail(rq, v);
+  if (Status s = projections_->add(add.name, add.source); !s.ok()) return fail(rq, s);
+  reply_projection(rq, add.name);
+}
+
+void Server::on_projection_control(const Request& rq,
+                                   protocol::ProjectionControlRequest&& control) {
+  if (Status v = check_projection(control.name, control.source); !v.ok()) return fail(rq, v);
+  Status s;
+  if (control.op == "stop") {
+    s = projections_->stop(control.name);
+  } else if (control.op == "start") {
+    s = projections_->start(control.name);
+  } else if (control.op == "reset") {
+    s = projections_->reset(control.name, control.source);
+  } else if (control.op == "rm") {
+    s = projections_->remove(control.name);
+    if (s.ok()) {
+      protocol::ProjectionInfo gone;
+      gone.name = control.name;
+      gone.status = "removed";
+      gone.head = store_.head();
+      return answer(rq, Kind::kProjectionOk, gone);
+    }
+  } else {
+    s = Status::invalid("unknown projection operation '" + control.op + "'");
+  }
+  if (!s.ok()) return fail(rq, s);
+  reply_projection(rq, control.name);
+}
+
+void Server::on_projection_list(const Request& rq, protocol::ProjectionQuery&& query) {
+  auto info = projections_->info(query.name, store_.head());
+  if (!info.ok()) return fail(rq, info.status());
+  answer(rq, Kind::kProjectionListOk, protocol::ProjectionListReply{std::move(info).value()});
+}
+
+void Server::on_projection_state(const Request& rq, protocol::ProjectionStateRequest&& state) {
+  const std::size_t limit =
+      std::min<std::size_t>(state.limit == 0 ? 1000 : state.limit, es::kMaxReadLimit);
+  auto view =
+      projection_store_.view(state.name, state.has_key ? &state.key : nullptr, state.after, limit);
+  if (!view.ok()) return fail(rq, view.status());
+  if (!view->has_value()) return fail(rq, Status::not_found("no projection named " + state.name));
+  protocol::ProjectionStateReply r;
+  r.position = (*view)->checkpoint;
+  for (auto& [key, value] : (*view)->states)
+    r.partitions.push_back(protocol::PartitionEntry{std::move(key), std::move(value)});
+  r.end = state.has_key || r.partitions.size() < limit;
+  if (state.has_key && r.partitions.empty()) {
+    return fail(rq,
+                Status::not_found("projection " + state.name + " has no partition " + state.key));
+  }
+  answer(rq, Kind::kProjectionStateOk, r);
+}
+
+void Server::on_group_sync(const Request& rq, protocol::GroupSyncRequest&& sync) {
+  if (Status v = es::validate_name("group name", sync.group); !v.ok()) return fail(rq, v);
+  if (Status v = es::validate_name("group member", sync.member); !v.ok()) return fail(rq, v);
+  if (sync.held.size() > es::kGroupSlots) {
+    return fail(rq, Status::invalid("a group member holds at most " +
+                                    std::to_string(es::kGroupSlots) + " slots"));
   }
   // Checkpoints first (only of slots the member holds), the answer after
   // their commit: a slot is handed on only with its last checkpoint stored.
-  auto accepted = groups_.accepted(*rq, std::chrono::steady_clock::now());
-  queue_write(PendingReply{identity, request_id, std::move(rq).value()}, std::move(accepted));
+  auto accepted = groups_.accepted(sync, std::chrono::steady_clock::now());
+  queue_write(PendingReply{rq.identity, rq.id, std::move(sync)}, std::move(accepted));
 }
 
 template <class Work>
@@ -548,62 +536,41 @@ void Server::answer_checkpoint_move(const PendingReply& pending,
   reply(pending.identity, protocol::encode(Kind::kGroupSyncOk, pending.request_id, r));
 }
 
-void Server::handle_checkpoint_list(const std::string& identity, std::uint64_t request_id) {
-  auto all = store_.checkpoints();
-  if (!all.ok()) return reply_error(identity, request_id, all.status());
-  protocol::CheckpointListReply r{std::move(all).value()};
-  reply(identity, protocol::encode(Kind::kCheckpointListOk, request_id, r));
-}
-
-void Server::handle_replica_report(const std::string& identity, std::uint64_t request_id,
-                                   std::string_view frame, const std::string& peer) {
+void Server::on_replica_report(const Request& rq, protocol::ReplicaReport&& report) {
   constexpr std::size_t kMaxReplicas = 1000;
-  auto rq = protocol::decode_body<protocol::ReplicaReport>(frame);
-  if (!rq.ok()) return reply_error(identity, request_id, rq.status());
-  if (Status v = es::validate_name("replica endpoint", rq->listen); !v.ok())
-    return reply_error(identity, request_id, v);
+  if (Status v = es::validate_name("replica endpoint", report.listen); !v.ok()) return fail(rq, v);
   const auto now = std::chrono::steady_clock::now();
   std::erase_if(replicas_,
                 [&](const auto& r) { return now - r.second.at > std::chrono::minutes(10); });
   // A replica bound to a wildcard address is listed where its reports come from.
-  const std::string listen = es::reachable_endpoint(rq->listen, peer);
-  if (replicas_.size() >= kMaxReplicas && !replicas_.contains(listen)) {
-    return reply_error(identity, request_id,
-                       Status::invalid("this node lists at most 1000 replicas"));
-  }
-  replicas_[listen] = ReplicaSeen{rq->head, now, rq->stopping};
-  reply(identity, protocol::encode(Kind::kReplicaReportOk, request_id, protocol::Empty{}));
+  const std::string listen = es::reachable_endpoint(report.listen, peer_address(rq.payload));
+  if (replicas_.size() >= kMaxReplicas && !replicas_.contains(listen))
+    return fail(rq, Status::invalid("this node lists at most 1000 replicas"));
+  replicas_[listen] = ReplicaSeen{report.head, now, report.stopping};
+  answer(rq, Kind::kReplicaReportOk, protocol::Empty{});
 }
 
 // Promotion is an operator's act: only a replica that has lost its primary
 // (no contact for a while) and holds everything it saw of it.
-void Server::handle_promote(const std::string& identity, std::uint64_t request_id,
-                            std::string_view frame) {
-  auto rq = protocol::decode_body<protocol::PromoteRequest>(frame);
-  if (!rq.ok()) return reply_error(identity, request_id, rq.status());
-  if (!follower_)
-    return reply_error(identity, request_id, Status::invalid("this node is a primary already"));
+void Server::on_promote(const Request& rq, protocol::PromoteRequest&& promote) {
+  if (!follower_) return fail(rq, Status::invalid("this node is a primary already"));
   const Follower::Snapshot f = follower_->snapshot();
   if (f.state == "following") {
-    return reply_error(
-        identity, request_id,
-        Status::invalid("the primary " + options_.follow + " answered " +
-                        std::to_string(f.contact_ms) + " ms ago: stop it first (es stop -s " +
-                        options_.follow + ")"));
+    return fail(rq, Status::invalid("the primary " + options_.follow + " answered " +
+                                    std::to_string(f.contact_ms) + " ms ago: stop it first (es stop -s " +
+                                    options_.follow + ")"));
   }
-  if (store_.head() < f.primary_head && !rq->force) {
-    return reply_error(
-        identity, request_id,
-        Status::invalid("this replica is at position " + std::to_string(store_.head()) +
-                        ", behind position " + std::to_string(f.primary_head) +
-                        " that the primary had: promoting it would lose events (--force does)"));
+  if (store_.head() < f.primary_head && !promote.force) {
+    return fail(rq, Status::invalid("this replica is at position " + std::to_string(store_.head()) +
+                                    ", behind position " + std::to_string(f.primary_head) +
+                                    " that the primary had: promoting it would lose events "
+                                    "(--force does)"));
   }
   follower_->stop();
   follower_.reset();  // a primary from now on
   spdlog::warn("promoted: this node is a primary at position {} (it followed {})", store_.head(),
                options_.follow);
-  reply(identity,
-        protocol::encode(Kind::kPromoteOk, request_id, protocol::PromoteReply{store_.head()}));
+  answer(rq, Kind::kPromoteOk, protocol::PromoteReply{store_.head()});
 }
 
 void Server::drain_completions(bool) {

@@ -86,23 +86,46 @@ class Server {
     std::uint64_t request_id;
     std::optional<es::protocol::GroupSyncRequest> group_sync;  // answered by groups_
   };
+  // One request: who sent it, its id and kind, its whole frame.
+  struct Request {
+    const std::string& identity;
+    std::uint64_t id;
+    Kind kind;
+    std::string_view frame;
+    zmq::message_t& payload;  // where it came from (peer_address)
+  };
+  using Handler = void (Server::*)(const Request&);
+  struct Route {
+    Kind kind;
+    bool primary_only;  // a replica refuses it with kNotPrimary
+    Handler handler;
+  };
+  static const Route kRoutes[];
   void handle_request(zmq::message_t& identity, zmq::message_t& payload);
-  void handle_append(const std::string& identity, std::uint64_t request_id, std::string_view frame);
-  void handle_checkpoint_set(const std::string& identity, std::uint64_t request_id,
-                             std::string_view frame);
-  void handle_checkpoint_get(const std::string& identity, std::uint64_t request_id,
-                             std::string_view frame);
-  void handle_checkpoint_list(const std::string& identity, std::uint64_t request_id);
-  void handle_projection(const std::string& identity, std::uint64_t request_id, Kind kind,
-                         std::string_view frame);
-  void reply_projection(const std::string& identity, std::uint64_t request_id,
-                        const std::string& name);
-  void handle_group_sync(const std::string& identity, std::uint64_t request_id,
-                         std::string_view frame);
-  void handle_replica_report(const std::string& identity, std::uint64_t request_id,
-                             std::string_view frame, const std::string& peer);
-  void handle_promote(const std::string& identity, std::uint64_t request_id,
-                      std::string_view frame);
+  // Decodes the request's body as Body and hands it to Handler; a body that
+  // does not decode is answered with the error.
+  template <class Body, void (Server::*Handler)(const Request&, Body&&)>
+  void with_body(const Request& rq);
+  void fail(const Request& rq, const es::Status& s);
+  template <class Reply>
+  void answer(const Request& rq, Kind kind, const Reply& r);
+  void on_hello(const Request& rq);
+  void on_append(const Request& rq, es::AppendRequest&& append);
+  void on_read(const Request& rq, es::ReadRequest&& read);
+  void on_streams(const Request& rq, es::protocol::StreamsRequest&& streams);
+  void on_status(const Request& rq);
+  void on_stop(const Request& rq);
+  void on_checkpoint_get(const Request& rq, es::protocol::CheckpointQuery&& query);
+  void on_checkpoint_set(const Request& rq, es::Checkpoint&& checkpoint);
+  void on_checkpoint_list(const Request& rq);
+  void on_projection_add(const Request& rq, es::protocol::ProjectionAddRequest&& add);
+  void on_projection_control(const Request& rq, es::protocol::ProjectionControlRequest&& control);
+  void on_projection_list(const Request& rq, es::protocol::ProjectionQuery&& query);
+  void on_projection_state(const Request& rq, es::protocol::ProjectionStateRequest&& state);
+  void reply_projection(const Request& rq, const std::string& name);
+  void on_group_sync(const Request& rq, es::protocol::GroupSyncRequest&& sync);
+  void on_replica_report(const Request& rq, es::protocol::ReplicaReport&& report);
+  void on_promote(const Request& rq, es::protocol::PromoteRequest&& promote);
   // Adds `work` (an append or checkpoint moves) to the burst's group; the
   // reply goes out when the group has committed.
   template <class Work>
