@@ -1745,3 +1745,141 @@ TEST_CASE("is_canonical_json says yes only when canonical_json returns the text 
   CHECK(canonical > 1000);  // both answers were exercised
   CHECK(tried - canonical > 1000);
 }
+
+// ------------------------------------------- reads across LMDB and the tail
+
+namespace {
+
+// Pages through `rq` (forwards or backwards) with small pages.
+std::vector<RecordedEvent> page_through(const Store& store, ReadRequest rq) {
+  std::vector<RecordedEvent> out;
+  for (int guard = 0; guard < 10000; ++guard) {
+    ReadResult page = must_read(store, rq);
+    out.insert(out.end(), page.events.begin(), page.events.end());
+    if (page.end) return out;
+    rq.from = page.next;
+    rq.from_end = false;
+  }
+  FAIL("no end");
+  return out;
+}
+
+std::vector<Position> iota_down(Position from, Position to) {
+  std::vector<Position> out;
+  for (Position p = from; p >= to && p > 0; --p) out.push_back(p);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("reads see LMDB and the tail as one log", "[store][tail]") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  // 1..60 applied to LMDB, 61..100 in the tail only (the applier waits).
+  for (int i = 0; i < 60; ++i) must_append(*store, req({ev("s-" + std::to_string(i % 3))}));
+  REQUIRE(store->wait_applied().ok());
+  for (int i = 60; i < 100; ++i) must_append(*store, req({ev("s-" + std::to_string(i % 4))}));
+  Checkpoint moved{"reader", 80};
+  std::vector<Result<AppendResult>> results;
+  std::vector<RecordedEvent> committed;
+  std::vector<Result<Position>> moved_to;
+  REQUIRE(store->append_group({}, &results, &committed, std::span(&moved, 1), &moved_to).ok());
+
+  for (std::uint32_t limit : {1u, 7u, 100u}) {
+    ReadRequest rq = all_rq();
+    rq.limit = limit;
+    rq.from = 1;
+    CHECK(positions(page_through(*store, rq)) == iota(1, 100));
+    rq.backwards = true;
+    rq.from_end = true;
+    CHECK(positions(page_through(*store, rq)) == iota_down(100, 1));
+    rq.from_end = false;
+    rq.from = 65;  // from inside the tail, backwards into LMDB
+    CHECK(positions(page_through(*store, rq)) == iota_down(65, 1));
+  }
+  // s-0: versions 0..19 in LMDB (every 3rd of 1..60), 20..29 in the tail.
+  auto s0 = read_stream(*store, "s-0");
+  REQUIRE(s0.size() == 30);
+  CHECK(versions(s0) == std::vector<Version>([] {
+          std::vector<Version> v(30);
+          for (Version i = 0; i < 30; ++i) v[i] = i;
+          return v;
+        }()));
+  ReadRequest back = stream_rq("s-0");
+  back.backwards = true;
+  back.from_end = true;
+  back.limit = 4;
+  auto s0_back = page_through(*store, back);
+  REQUIRE(s0_back.size() == 30);
+  CHECK(s0_back.front().version == 29);
+  CHECK(s0_back.back().version == 0);
+  // s-3 exists only in the tail.
+  CHECK(read_stream(*store, "s-3").size() == 10);
+  CHECK(store->stream_info("s-3")->value().last_version == 9);
+  CHECK(store->stream_info("s-0")->value().last_version == 29);
+  // The streams list merges both, in name order, paging included.
+  auto all_streams = store->streams("s-", "", 100);
+  REQUIRE(all_streams.ok());
+  REQUIRE(all_streams->size() == 4);
+  CHECK(all_streams->at(0).last_version == 29);
+  CHECK(all_streams->at(3).stream == "s-3");
+  auto page2 = store->streams("s-", "s-1", 2);
+  REQUIRE(page2.ok());
+  REQUIRE(page2->size() == 2);
+  CHECK(page2->at(0).stream == "s-2");
+  CHECK(page2->at(1).stream == "s-3");
+  // Checkpoints and chains, from the tail; verify walks both.
+  CHECK(store->checkpoint("reader")->value() == 80);
+  CHECK(store->checkpoints()->size() == 1);
+  CHECK(store->chain_at(100).value() == read_all(*store).back().chain);
+  auto v = store->verify();
+  REQUIRE(v.ok());
+  CHECK(v->head == 100);
+  // After the applier: the same answers from LMDB alone.
+  REQUIRE(store->wait_applied().ok());
+  CHECK(positions(read_all(*store)) == iota(1, 100));
+  CHECK(store->checkpoint("reader")->value() == 80);
+  CHECK(store->verify()->head == 100);
+}
+
+TEST_CASE("readers never miss a position while the applier moves the tail into LMDB",
+          "[store][tail]") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  std::atomic<bool> done{false};
+  std::atomic<long> reads{0}, bad{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&, r] {
+      while (!done) {
+        ReadRequest rq = all_rq();
+        rq.limit = static_cast<std::uint32_t>(kMaxReadLimit);
+        rq.backwards = r == 1;
+        rq.from_end = r == 1;
+        auto page = store->read(rq);
+        if (!page.ok()) {
+          ++bad;
+          continue;
+        }
+        // One page holds everything up to its head: exactly 1..head.
+        const auto& events = page->events;
+        if (events.size() < 10'000) {
+          for (std::size_t i = 0; i < events.size(); ++i) {
+            const Position want = r == 0 ? i + 1 : page->head - i;
+            if (events[i].position != want) ++bad;
+          }
+          if (events.size() != page->head) ++bad;
+        }
+        ++reads;
+      }
+    });
+  }
+  for (int i = 0; i < 3000; ++i) {
+    must_append(*store, req({ev("c-" + std::to_string(i % 5))}));
+    if (i % 500 == 0) REQUIRE(store->wait_applied().ok());  // the tail moves under the readers
+  }
+  done = true;
+  for (auto& t : readers) t.join();
+  CHECK(bad == 0);
+  CHECK(reads > 10);
+}
