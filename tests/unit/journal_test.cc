@@ -6,11 +6,13 @@
 
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <lmdb.h>
 
 #include "es/store.h"
 #include "es/uuid.h"
@@ -349,4 +351,45 @@ TEST_CASE("a torn last frame loses only that unacknowledged group; damage before
   CHECK((*s)->head() == 20);
   CHECK((*s)->verify().ok());
   CHECK((*s)->checkpoint("mailer")->has_value() == false);  // it was in the torn frame
+}
+
+TEST_CASE("a store written before the journal existed opens without loss", "[journal][store]") {
+  TempDir dir;
+  {
+    StoreOptions o;
+    o.journal_size = 1u << 20;
+    auto s = Store::open(dir.path(), o);
+    REQUIRE(s.ok());
+    for (int i = 0; i < 10; ++i) {
+      AppendRequest r;
+      r.events.push_back(ProposedEvent{"old", Uuid::v7(), "T", std::to_string(i), ""});
+      REQUIRE((*s)->append(r).ok());
+    }
+  }  // closing applies everything to LMDB
+  // What an earlier esd left: no journal, and no "journal" entry in LMDB's meta.
+  std::filesystem::remove(dir.path() + "/journal");
+  {
+    MDB_env* env = nullptr;
+    REQUIRE(mdb_env_create(&env) == 0);
+    mdb_env_set_maxdbs(env, 8);
+    REQUIRE(mdb_env_open(env, dir.path().c_str(), 0, 0600) == 0);
+    MDB_txn* txn = nullptr;
+    REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+    MDB_dbi meta;
+    REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    MDB_val key{7, const_cast<char*>("journal")};
+    REQUIRE(mdb_del(txn, meta, &key, nullptr) == 0);
+    REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+  }
+  auto s = Store::open(dir.path(), StoreOptions{});
+  REQUIRE(s.ok());
+  CHECK((*s)->head() == 10);
+  CHECK(std::filesystem::exists(dir.path() + "/journal"));
+  CHECK((*s)->verify().ok());
+  AppendRequest r;
+  r.events.push_back(ProposedEvent{"old", Uuid::v7(), "T", "10", ""});
+  auto a = (*s)->append(r);
+  REQUIRE(a.ok());
+  CHECK(a->streams.at(0).first_position == 11);
 }
