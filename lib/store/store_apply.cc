@@ -12,6 +12,7 @@
 
 #include "store/codec.h"
 #include "store/store_internal.h"
+#include "store/tail.h"
 
 namespace es {
 
@@ -65,6 +66,9 @@ void Store::apply_loop() {
     lock.lock();
     if (s.ok()) {
       const PendingFrame& last = batch.back();
+      lock.unlock();
+      tail_->trim(last.first + last.count - 1, last.seq);  // LMDB holds them now
+      lock.lock();
       a.applied_pos.store(last.first + last.count - 1, std::memory_order_release);
       a.applied_seq.store(last.seq, std::memory_order_release);
       if (!a.stuck.ok()) spdlog::info("store: LMDB is up to date again");

@@ -101,6 +101,7 @@ struct Store::Row {
 
 // One commit group being checked and encoded by the writer.
 struct Store::Group {
+  std::shared_lock<std::shared_mutex> tail;    // the tail, held while checking
   std::shared_lock<std::shared_mutex> resize;  // the map must not move under txn
   store::Txn txn;                              // read-only, opened after the tail's trim
   Position head = 0;

@@ -86,21 +86,20 @@ Result<AppendResult> Store::append(const AppendRequest& request) {
   return std::move(results.front());
 }
 
-// Trims the tail and frees the journal's space up to what the applier has
-// committed to LMDB.
+// Frees the journal's space up to what the applier has committed to LMDB.
 void Store::absorb_applied() {
   const std::uint64_t seq = applier_->applied_seq.load(std::memory_order_acquire);
   if (seq == absorbed_seq_) return;
-  tail_->trim(applier_->applied_pos.load(std::memory_order_acquire), seq);
   journal_->release(seq);
   absorbed_seq_ = seq;
 }
 
-// Opens the group's LMDB snapshot after the tail's trim, so that together
-// they hold every durable event.
+// Opens the group's LMDB snapshot under the tail's read lock, as a reader
+// does, so that together they hold every durable event while it is checked.
 Status Store::begin_group(Group& g) {
   ES_RETURN_IF_ERROR(failure());
   absorb_applied();
+  g.tail = tail_->read_lock();
   g.resize = std::shared_lock(resize_mu_);
   auto begun = Txn::begin(env_, MDB_RDONLY);
   if (!begun.ok()) return begun.status();
@@ -334,6 +333,7 @@ Status Store::sequence_replicated(std::span<const RecordedEvent> events,
 Status Store::commit_group(Group& g, std::vector<RecordedEvent>* committed) {
   g.txn.abort();  // the checks are done; waiting for room must not pin a snapshot
   g.resize.unlock();
+  g.tail.unlock();  // append() below takes it exclusively
   const std::size_t payload = store::Journal::payload_bytes(frame_);
   if (payload > journal_->max_payload()) {
     return Status::invalid("a group of " + std::to_string(payload) +

@@ -1,6 +1,7 @@
 #include "store/tail.h"
 
 #include <cstring>
+#include <vector>
 
 namespace es::store {
 
@@ -27,19 +28,29 @@ void Tail::append(const std::vector<RecordedEvent>& events,
 }
 
 void Tail::trim(Position position, std::uint64_t seq) {
-  std::unique_lock lock(mu_);
-  while (!events_.empty() && first_ <= position) {
-    const RecordedEvent& e = events_.front();
-    auto it = streams_.find(e.stream);
-    it->second.positions.pop_front();
-    ++it->second.first_version;
-    if (it->second.positions.empty()) streams_.erase(it);
-    ids_.erase(e.id);
-    events_.pop_front();
-    ++first_;
+  constexpr std::size_t kStep = 256;
+  std::vector<RecordedEvent> freed;
+  freed.reserve(kStep);
+  for (bool more = true; more;) {
+    freed.clear();  // outside the lock
+    std::unique_lock lock(mu_);
+    while (!events_.empty() && first_ <= position && freed.size() < kStep) {
+      RecordedEvent& e = events_.front();
+      auto it = streams_.find(e.stream);
+      it->second.positions.pop_front();
+      ++it->second.first_version;
+      if (it->second.positions.empty()) streams_.erase(it);
+      ids_.erase(e.id);
+      freed.push_back(std::move(e));
+      events_.pop_front();
+      ++first_;
+    }
+    more = !events_.empty() && first_ <= position;
+    if (!more) {
+      if (events_.empty() && first_ <= position) first_ = position + 1;
+      std::erase_if(checkpoints_, [seq](const auto& kv) { return kv.second.second <= seq; });
+    }
   }
-  if (events_.empty() && first_ <= position) first_ = position + 1;
-  std::erase_if(checkpoints_, [seq](const auto& kv) { return kv.second.second <= seq; });
 }
 
 const Tail::Stream* Tail::stream(std::string_view name) const {

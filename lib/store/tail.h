@@ -11,9 +11,9 @@
 // what it needs from the tail; the tail may overlap that snapshot (events
 // committed to LMDB but not yet trimmed), never leave a hole before it.
 //
-// Thread safety: one thread (the Store's writer) calls append() and trim()
-// and may look things up without the lock; every other thread looks up
-// under read_lock().
+// Thread safety: the writer calls append(), the applier trim(); both take
+// the lock themselves. Every lookup is made under read_lock() (the writer's
+// too, for as long as it checks a group).
 #pragma once
 
 #include <cstdint>
@@ -49,7 +49,9 @@ class Tail {
   void append(const std::vector<RecordedEvent>& events, const std::vector<Checkpoint>& checkpoints,
               std::uint64_t seq);
   // Drops the events up to `position` and the checkpoint moves of frames up
-  // to `seq`: LMDB holds them.
+  // to `seq`: LMDB holds them. In steps of a few hundred events, so that
+  // readers and the writer never wait long; the events are freed outside
+  // the lock.
   void trim(Position position, std::uint64_t seq);
 
   bool empty() const { return events_.empty(); }
