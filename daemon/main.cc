@@ -1,5 +1,6 @@
 // esd: the event store daemon. See esd(8).
 #include <atomic>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -89,7 +90,8 @@ es::Result<std::uint64_t> parse_size(const std::string& text) {
     return es::Status::invalid("'" + text + "' is not a size (bytes, or a number with K, M or G)");
   }
   const std::string unit = text.substr(used);
-  int shift = unit.empty() ? 0 : unit == "K" || unit == "k" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : -1;
+  const char u = unit.size() == 1 ? static_cast<char>(std::toupper(unit[0])) : '\0';
+  const int shift = unit.empty() ? 0 : u == 'K' ? 10 : u == 'M' ? 20 : u == 'G' ? 30 : -1;
   if (shift < 0) return es::Status::invalid("'" + text + "': the unit is K, M or G");
   if (n > (std::uint64_t{1} << 40) >> shift) return es::Status::invalid("'" + text + "' is too large");
   n <<= shift;
@@ -144,10 +146,9 @@ int main(int argc, char** argv) {
       ->check([](const std::string& v) {
         if (v == "sync") return std::string();
         if (v == "nometasync")
-          return std::string("--durability nometasync is gone: every acknowledged group is "
-                             "flushed once, in the journal, which costs what nometasync "
-                             "saved (see esd(8), JOURNAL)");
-        return "--durability takes sync, not '" + v + "'";
+          return std::string("nometasync is gone: the journal flushes each group once, "
+                             "the flush nometasync used to save (see esd(8), Journal)");
+        return "it takes sync, not '" + v + "'";
       })
       ->capture_default_str();
   std::string journal_size;

@@ -96,3 +96,12 @@ wait_for 15 "es status on $star" "$ES" -s "$star" --timeout 1 status
 assert_eq "$(es -s "$star" status | jq -r .listen)" "$star" "status .listen"
 stop_esd "$star_pid"
 assert_eq "$ESD_EXIT" 0 "esd exit status"
+
+check "bad --journal-size and --durability values are usage errors that name the option"
+for bad in 10 abc 1X -5 99999999G; do
+  assert_exit 2 "$ESD" --data "$TMP/data-bad" --journal-size "$bad"
+  assert_contains "$ERR" "--journal-size" "the error for --journal-size $bad"
+done
+assert_exit 2 "$ESD" --data "$TMP/data-bad" --durability nometasync
+assert_contains "$ERR" "nometasync is gone" "the error for --durability nometasync"
+[ ! -e "$TMP/data-bad" ] || fail "a refused esd made its data directory"
