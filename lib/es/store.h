@@ -199,6 +199,7 @@ class Store {
   // Applying (store_apply.cc): frames into LMDB, by the applier thread and
   // by recovery.
   void apply_loop();
+  std::size_t apply_bytes() const;
   Status apply_frames(std::span<const PendingFrame> frames, bool check_chains);
   Status try_apply_frames(std::span<const PendingFrame> frames, bool check_chains,
                           bool* map_full);

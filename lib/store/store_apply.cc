@@ -40,16 +40,19 @@ constexpr std::size_t kGrowStepMax = 1ull << 30;   // at most 1 GiB per growth
 
 }  // namespace
 
+std::size_t Store::apply_bytes() const {
+  return std::min<std::size_t>(kApplyBytes, journal_->size() / 4);
+}
+
 void Store::apply_loop() {
   Applier& a = *applier_;
   std::vector<PendingFrame> batch;
-  const std::size_t apply_bytes = std::min<std::size_t>(kApplyBytes, journal_->size() / 4);
   std::unique_lock lock(a.mu);
   for (;;) {
     a.wake.wait(lock, [&] { return !a.pending.empty() || a.closing; });
     if (a.pending.empty()) return;  // closing, and everything is applied
     a.wake.wait_until(lock, a.pending.front().written + kApplyDelay, [&] {
-      return a.closing || a.room_wanted || a.pending_bytes >= apply_bytes;
+      return a.closing || a.room_wanted || a.pending_bytes >= a.apply_bytes;
     });
     batch.clear();
     std::size_t bytes = 0;

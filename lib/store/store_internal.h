@@ -131,6 +131,7 @@ struct Store::Applier {
   std::condition_variable applied;  // the writer: a commit returned, or a failure
   std::deque<PendingFrame> pending;
   std::size_t pending_bytes = 0;
+  std::size_t apply_bytes = 0;  // this much pending starts a commit at once
   bool closing = false;
   bool room_wanted = false;
   Status stuck;    // kDiskFull while LMDB has no room to grow: retried

@@ -77,6 +77,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const StoreOp
   ES_RETURN_IF_ERROR(s->load_state());
   ES_RETURN_IF_ERROR(s->open_journal(options));
   ES_RETURN_IF_ERROR(s->recover());
+  s->applier_->apply_bytes = s->apply_bytes();
   s->applier_->thread = std::thread([p = s.get()] { p->apply_loop(); });
   return s;
 }

@@ -131,7 +131,9 @@ Status Store::read_all(const ReadRequest& rq, void* page_ptr) const {
       ES_RETURN_IF_ERROR(cur.open(snap.txn, dbs_->log));
       std::string key = pos_key(p);
       MDB_val k = to_val(key), v{};
-      int rc = p >= 1 && p <= snap.head ? cur.get(&k, &v, MDB_SET_KEY) : MDB_NOTFOUND;
+      // Never past the head the read started at (a newer snapshot may hold more).
+      const Position until = std::min(snap.head, head);
+      int rc = p >= 1 && p <= until ? cur.get(&k, &v, MDB_SET_KEY) : MDB_NOTFOUND;
       RecordedEvent e;
       while (rc == 0 && !page.full()) {
         ES_RETURN_IF_ERROR(store::decode_record(to_view(v), &e));
@@ -142,8 +144,8 @@ Status Store::read_all(const ReadRequest& rq, void* page_ptr) const {
         } else {
           ++p;
         }
-        rc = p >= 1 && p <= snap.head ? cur.get(&k, &v, rq.backwards ? MDB_PREV : MDB_NEXT)
-                                      : MDB_NOTFOUND;
+        rc = p >= 1 && p <= until ? cur.get(&k, &v, rq.backwards ? MDB_PREV : MDB_NEXT)
+                                  : MDB_NOTFOUND;
       }
       if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get log");
     }

@@ -355,12 +355,17 @@ Status Store::commit_group(Group& g, std::vector<RecordedEvent>* committed) {
   head_.store(g.head, std::memory_order_release);
   PendingFrame pending{seq, first, count, std::move(frame_), *next, std::chrono::steady_clock::now()};
   frame_ = std::string();
+  // The applier is woken only when this frame starts its wait or fills a
+  // batch: a wake-up per group would cost the request path a context switch.
+  bool wake = false;
   {
     std::lock_guard lock(applier_->mu);
+    wake = applier_->pending.empty() ||
+           applier_->pending_bytes + pending.frame.size() >= applier_->apply_bytes;
     applier_->pending_bytes += pending.frame.size();
     applier_->pending.push_back(std::move(pending));
   }
-  applier_->wake.notify_one();
+  if (wake) applier_->wake.notify_one();
   return {};
 }
 

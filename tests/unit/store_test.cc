@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -1858,6 +1859,7 @@ TEST_CASE("readers never miss a position while the applier moves the tail into L
         rq.from_end = r == 1;
         auto page = store->read(rq);
         if (!page.ok()) {
+          std::fprintf(stderr, "read failed: %s\n", page.status().to_string().c_str());
           ++bad;
           continue;
         }
@@ -1866,9 +1868,22 @@ TEST_CASE("readers never miss a position while the applier moves the tail into L
         if (events.size() < 10'000) {
           for (std::size_t i = 0; i < events.size(); ++i) {
             const Position want = r == 0 ? i + 1 : page->head - i;
-            if (events[i].position != want) ++bad;
+            if (events[i].position != want) {
+              std::fprintf(stderr, "%s: event %zu is at %llu, not %llu (head %llu)\n",
+                           r == 0 ? "forwards" : "backwards", i,
+                           static_cast<unsigned long long>(events[i].position),
+                           static_cast<unsigned long long>(want),
+                           static_cast<unsigned long long>(page->head));
+              ++bad;
+              break;
+            }
           }
-          if (events.size() != page->head) ++bad;
+          if (events.size() != page->head) {
+            std::fprintf(stderr, "%s: %zu events for head %llu\n",
+                         r == 0 ? "forwards" : "backwards", events.size(),
+                         static_cast<unsigned long long>(page->head));
+            ++bad;
+          }
         }
         ++reads;
       }
