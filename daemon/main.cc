@@ -93,7 +93,8 @@ es::Result<std::uint64_t> parse_size(const std::string& text) {
   const char u = unit.size() == 1 ? static_cast<char>(std::toupper(unit[0])) : '\0';
   const int shift = unit.empty() ? 0 : u == 'K' ? 10 : u == 'M' ? 20 : u == 'G' ? 30 : -1;
   if (shift < 0) return es::Status::invalid("'" + text + "': the unit is K, M or G");
-  if (n > (std::uint64_t{1} << 40) >> shift) return es::Status::invalid("'" + text + "' is too large");
+  if (n > (std::uint64_t{1} << 40) >> shift)
+    return es::Status::invalid("'" + text + "' is too large");
   n <<= shift;
   if (n < es::kMinJournalBytes) {
     return es::Status::invalid("'" + text + "' is less than the smallest journal, " +
@@ -146,8 +147,9 @@ int main(int argc, char** argv) {
       ->check([](const std::string& v) {
         if (v == "sync") return std::string();
         if (v == "nometasync")
-          return std::string("nometasync is gone: the journal flushes each group once, "
-                             "the flush nometasync used to save (see esd(8), Journal)");
+          return std::string(
+              "nometasync is gone: the journal flushes each group once, "
+              "the flush nometasync used to save (see esd(8), Journal)");
         return "it takes sync, not '" + v + "'";
       })
       ->capture_default_str();

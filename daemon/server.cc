@@ -42,9 +42,8 @@ Status canonicalize(es::AppendRequest& request) {
       if (!data.ok()) return data.status();
       e.data = std::move(data).value();
     }
-    if (!e.metadata.empty() &&
-        (e.metadata.size() > es::kMaxMetadataBytes || e.metadata == "{}" ||
-         !es::is_canonical_json(e.metadata, es::JsonShape::kObject))) {
+    if (!e.metadata.empty() && (e.metadata.size() > es::kMaxMetadataBytes || e.metadata == "{}" ||
+                                !es::is_canonical_json(e.metadata, es::JsonShape::kObject))) {
       auto meta = es::canonical_json(e.metadata, "metadata of event " + e.id.to_string(),
                                      es::kMaxMetadataBytes, es::JsonShape::kObject);
       if (!meta.ok()) return meta.status();
@@ -314,8 +313,8 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
     }
     return (this->*route.handler)(rq);
   }
-  fail(rq, Status::protocol("unknown request kind " +
-                            std::to_string(static_cast<int>(header->kind))));
+  fail(rq,
+       Status::protocol("unknown request kind " + std::to_string(static_cast<int>(header->kind))));
 }
 
 template <class Body, void (Server::*Handler)(const Server::Request&, Body&&)>
@@ -557,8 +556,8 @@ void Server::on_promote(const Request& rq, protocol::PromoteRequest&& promote) {
   const Follower::Snapshot f = follower_->snapshot();
   if (f.state == "following") {
     return fail(rq, Status::invalid("the primary " + options_.follow + " answered " +
-                                    std::to_string(f.contact_ms) + " ms ago: stop it first (es stop -s " +
-                                    options_.follow + ")"));
+                                    std::to_string(f.contact_ms) +
+                                    " ms ago: stop it first (es stop -s " + options_.follow + ")"));
   }
   if (store_.head() < f.primary_head && !promote.force) {
     return fail(rq, Status::invalid("this replica is at position " + std::to_string(store_.head()) +

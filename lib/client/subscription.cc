@@ -1,12 +1,12 @@
 #include "es/subscription.h"
 
-#include "es/event_filter.h"
-
 #include <algorithm>
 #include <optional>
 #include <thread>
 
 #include <fmt/format.h>
+
+#include "es/event_filter.h"
 
 namespace es {
 

@@ -330,7 +330,9 @@ class CanonicalCheck {
     }
     return true;
   }
-  static bool upper_hex(unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
+  static bool upper_hex(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
+  }
   bool string() {
     ++p_;  // the opening quote
     while (p_ != end_) {

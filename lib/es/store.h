@@ -187,11 +187,12 @@ class Store {
   Status fail(Status s);
   Status check_room(std::size_t payload_bytes);
   Status sequence_group(std::span<const AppendRequest* const> requests,
-                     std::vector<Result<AppendResult>>* results,
-                     std::vector<RecordedEvent>* committed, std::span<const Checkpoint> checkpoints,
-                     std::vector<Result<Position>>* checkpoint_results);
+                        std::vector<Result<AppendResult>>* results,
+                        std::vector<RecordedEvent>* committed,
+                        std::span<const Checkpoint> checkpoints,
+                        std::vector<Result<Position>>* checkpoint_results);
   Status sequence_replicated(std::span<const RecordedEvent> events,
-                          std::vector<RecordedEvent>* committed);
+                             std::vector<RecordedEvent>* committed);
   Result<AppendResult> check_retry(Group& g, const AppendRequest& request,
                                    const std::vector<Position>& found,
                                    const std::vector<RecordedEvent>& committed);
@@ -201,8 +202,7 @@ class Store {
   void apply_loop();
   std::size_t apply_bytes() const;
   Status apply_frames(std::span<const PendingFrame> frames, bool check_chains);
-  Status try_apply_frames(std::span<const PendingFrame> frames, bool check_chains,
-                          bool* map_full);
+  Status try_apply_frames(std::span<const PendingFrame> frames, bool check_chains, bool* map_full);
   Status grow_map();
 
   // Reading (store_read.cc). `page` is the read's page (store_read.cc).
@@ -219,7 +219,7 @@ class Store {
   // Readers share it; growing the map takes it exclusively, as LMDB requires
   // that no transaction be active in the process during mdb_env_set_mapsize.
   mutable std::shared_mutex resize_mu_;
-  std::mutex append_mu_;  // one group at a time
+  std::mutex append_mu_;           // one group at a time
   std::atomic<Position> head_{0};  // the last durable position (journal)
   std::atomic<std::uint64_t> stream_count_{0};
   std::atomic<std::int64_t> last_time_us_{0};  // commit time of the head
@@ -228,10 +228,10 @@ class Store {
   std::unique_ptr<store::Journal> journal_;
   std::uint64_t journal_resize_ = 0;  // a size to remake the journal at after recovery
   std::unique_ptr<store::Tail> tail_;
-  std::string frame_;                 // the group being encoded
-  std::uint64_t frame_seq_ = 0;       // the last frame written
-  std::uint64_t absorbed_seq_ = 0;    // the last applied frame the writer has trimmed
-  std::size_t room_left_ = 0;         // disk bytes known free (check_room)
+  std::string frame_;               // the group being encoded
+  std::uint64_t frame_seq_ = 0;     // the last frame written
+  std::uint64_t absorbed_seq_ = 0;  // the last applied frame the writer has trimmed
+  std::size_t room_left_ = 0;       // disk bytes known free (check_room)
   std::int64_t room_checked_us_ = 0;
   std::unique_ptr<Applier> applier_;
 };

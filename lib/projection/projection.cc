@@ -1,7 +1,5 @@
 #include "es/projection.h"
 
-#include "es/event_filter.h"
-
 #include <algorithm>
 #include <fstream>
 #include <regex>
@@ -10,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "es/event_filter.h"
 #include "es/json.h"
 
 #include "projection/builtins.h"
@@ -94,7 +93,6 @@ Status read_from(const std::string& src, const std::string& name, ProjectionSour
   ES_RETURN_IF_ERROR(string_list(*v, "type", "types", what, &out->types));
   return {};
 }
-
 
 }  // namespace
 

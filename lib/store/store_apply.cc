@@ -6,13 +6,14 @@
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
-#include <sys/statvfs.h>
 
 #include "es/digest.h"
 
 #include "store/codec.h"
 #include "store/store_internal.h"
 #include "store/tail.h"
+
+#include <sys/statvfs.h>
 
 namespace es {
 
@@ -196,8 +197,8 @@ Status Store::try_apply_frames(std::span<const PendingFrame> frames, bool check_
     ES_RETURN_IF_ERROR(
         put(dbs_->meta, "next_stream_id", le64_value(next_stream_id), 0, "mdb_put meta"));
   }
-  ES_RETURN_IF_ERROR(put(dbs_->meta, "journal", store::journal_at_value(frames.back().next), 0,
-                         "mdb_put meta"));
+  ES_RETURN_IF_ERROR(
+      put(dbs_->meta, "journal", store::journal_at_value(frames.back().next), 0, "mdb_put meta"));
   ES_RETURN_IF_ERROR(status(txn.commit_rc(), "mdb_txn_commit"));
   applier_->next_stream_id = next_stream_id;
   return {};

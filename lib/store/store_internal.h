@@ -108,9 +108,9 @@ struct Store::Group {
   Chain chain{};
   std::int64_t time_us = 0;
   std::uint64_t new_streams = 0;
-  std::unordered_map<std::string, Row> rows;              // as this group leaves them
-  std::unordered_map<std::string, Position> ids;          // ids this group writes (raw bytes)
-  std::vector<Checkpoint> checkpoints;                    // moves this group makes
+  std::unordered_map<std::string, Row> rows;      // as this group leaves them
+  std::unordered_map<std::string, Position> ids;  // ids this group writes (raw bytes)
+  std::vector<Checkpoint> checkpoints;            // moves this group makes
   std::string scratch;
 };
 

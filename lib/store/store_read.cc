@@ -212,7 +212,8 @@ Status Store::read_stream(const ReadRequest& rq, void* page_ptr) const {
     const store::Tail::Stream* ts = tail_->stream(rq.stream);
     if (ts == nullptr && !row) return Status::not_found("stream " + rq.stream + " does not exist");
     last = ts != nullptr ? static_cast<std::int64_t>(ts->last_version()) : lmdb_last();
-    ver = rq.from_end ? last : static_cast<std::int64_t>(std::min<std::uint64_t>(rq.from, last + 1));
+    ver =
+        rq.from_end ? last : static_cast<std::int64_t>(std::min<std::uint64_t>(rq.from, last + 1));
     if (rq.backwards && ver > last) ver = last;
     if (rq.backwards) from_tail();
   }
@@ -355,7 +356,8 @@ Result<std::vector<StreamInfo>> Store::streams(std::string_view prefix, std::str
     for (auto it = ts.lower_bound(std::max(prefix, after)); it != ts.end(); ++it) {
       if (it->first.compare(0, prefix.size(), prefix) != 0) break;
       if (!after.empty() && it->first <= after) continue;
-      newer.push_back(StreamInfo{it->first, it->second.last_version(), it->second.positions.back()});
+      newer.push_back(
+          StreamInfo{it->first, it->second.last_version(), it->second.positions.back()});
       if (newer.size() >= limit) break;
     }
     ES_RETURN_IF_ERROR(open_snapshot(&snap));

@@ -8,7 +8,6 @@
 #include <unordered_set>
 
 #include <spdlog/spdlog.h>
-#include <sys/statvfs.h>
 
 #include "es/digest.h"
 #include "es/json.h"
@@ -16,6 +15,8 @@
 #include "store/codec.h"
 #include "store/store_internal.h"
 #include "store/tail.h"
+
+#include <sys/statvfs.h>
 
 namespace es {
 
@@ -353,7 +354,8 @@ Status Store::commit_group(Group& g, std::vector<RecordedEvent>* committed) {
   last_time_us_.store(g.time_us, std::memory_order_release);
   stream_count_.fetch_add(g.new_streams, std::memory_order_release);
   head_.store(g.head, std::memory_order_release);
-  PendingFrame pending{seq, first, count, std::move(frame_), *next, std::chrono::steady_clock::now()};
+  PendingFrame pending{
+      seq, first, count, std::move(frame_), *next, std::chrono::steady_clock::now()};
   frame_ = std::string();
   // The applier is woken only when this frame starts its wait or fills a
   // batch: a wake-up per group would cost the request path a context switch.
@@ -428,11 +430,10 @@ Status Store::check_room(std::size_t payload) {
     room_left_ -= 4 * payload;
     return {};
   }
-  return Status(Code::kDiskFull, "disk full: " + std::to_string(room_left_) +
-                                     " bytes left on the disk of " + dir_ +
-                                     ", this append needs about " + std::to_string(need) +
-                                     " (with a reserve of " +
-                                     std::to_string(store::kDiskReserve) + ")");
+  return Status(Code::kDiskFull,
+                "disk full: " + std::to_string(room_left_) + " bytes left on the disk of " + dir_ +
+                    ", this append needs about " + std::to_string(need) + " (with a reserve of " +
+                    std::to_string(store::kDiskReserve) + ")");
 }
 
 Result<AppendResult> Store::check_retry(Group& g, const AppendRequest& request,

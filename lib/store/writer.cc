@@ -112,8 +112,8 @@ GroupOutcome commit_group(Store& store, std::span<WriteItem> items) {
   std::vector<Result<AppendResult>> results;
   std::vector<Result<Position>> checkpoint_results;
   GroupOutcome outcome;
-  outcome.status = store.append_group(requests, &results, &outcome.committed, checkpoints,
-                                      &checkpoint_results);
+  outcome.status =
+      store.append_group(requests, &results, &outcome.committed, checkpoints, &checkpoint_results);
   for (std::size_t i = 0; i < append_tags.size(); ++i) {
     outcome.results.emplace_back(append_tags[i], outcome.status.ok()
                                                      ? std::move(results[i])

@@ -39,11 +39,12 @@
 #include <vector>
 
 #include "es/client.h"
-#include "protocol/messages.h"
 #include "es/event.h"
 #include "es/subscription.h"
 #include "es/types.h"
 #include "es/uuid.h"
+
+#include "protocol/messages.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -115,8 +116,7 @@ struct Settings {
   long settle_ms;
   long disk_secs;
   bool skip_disk = env_long("SKIP_DISK", 0) == 1;
-  std::string workloads =
-      env_str("PB_WORKLOADS", "ceiling,preload,W10,W6,W5,W1,W2,W3,W4,W7,W8,W9");
+  std::string workloads = env_str("PB_WORKLOADS", "ceiling,preload,W10,W6,W5,W1,W2,W3,W4,W7,W8,W9");
   // es ids are 16 bytes; the peers send UUID v4 text. v4 (default) keeps the
   // same random ids; v7 is what es clients make by default (time-ordered).
   std::string uuid_kind = env_str("ESB_UUID", "v4");
@@ -656,7 +656,8 @@ ClosedLoop closed_loop(const std::string& endpoint, long clients, const char* pr
       try {
         for (long i = 0; i < cap; i++) {
           long k = static_cast<long>(rng.next() % static_cast<uint64_t>(S().streams));
-          rq.events[0] = make_event(rng, static_cast<uint64_t>(ci * 100000000L + i), sname(prefix, k));
+          rq.events[0] =
+              make_event(rng, static_cast<uint64_t>(ci * 100000000L + i), sname(prefix, k));
           int64_t a = now_ns();
           auto r = b.append(rq);
           int64_t z = now_ns();
@@ -682,7 +683,8 @@ ClosedLoop closed_loop(const std::string& endpoint, long clients, const char* pr
   ClosedLoop r;
   for (long ci = 0; ci < C; ci++) {
     r.n += count[static_cast<size_t>(ci)];
-    r.lat.insert(r.lat.end(), lat[static_cast<size_t>(ci)].begin(), lat[static_cast<size_t>(ci)].end());
+    r.lat.insert(r.lat.end(), lat[static_cast<size_t>(ci)].begin(),
+                 lat[static_cast<size_t>(ci)].end());
   }
   r.secs = static_cast<double>(t_end.load() - t0) / 1e9;
   return r;
@@ -1378,7 +1380,8 @@ void print_delivery_details(const std::string& w, const char* receiver) {
 // a / b of two metrics, to two places ("-" when either is missing).
 std::string ratio(const std::string& a, const std::string& b) {
   bool ok_a = false, ok_b = false;
-  double x = g_out.count(a) ? num(g_out[a], &ok_a) : 0, y = g_out.count(b) ? num(g_out[b], &ok_b) : 0;
+  double x = g_out.count(a) ? num(g_out[a], &ok_a) : 0,
+         y = g_out.count(b) ? num(g_out[b], &ok_b) : 0;
   if (!ok_a || !ok_b || y <= 0) return "-";
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f", x / y);
@@ -1407,11 +1410,10 @@ void print_report(const std::string& durability, const std::string& esd_exit,
                         "W4_evps", "W5_evps", "W6_evps", "W7_p50_us", "W7_p99_us"})
     std::printf(" %s |", cell(m).c_str());
   std::printf("\n\n");
-  std::printf(
-      "Ack means: %s\n\n",
-      durable ? "the commit group's journal frame written and fdatasynced before the reply "
-                "(LMDB is brought up to date afterwards, with its full sync)"
-              : "(unknown durability)");
+  std::printf("Ack means: %s\n\n",
+              durable ? "the commit group's journal frame written and fdatasynced before the reply "
+                        "(LMDB is brought up to date afterwards, with its full sync)"
+                      : "(unknown durability)");
   if (wants("ceiling")) {
     std::printf("### Ceilings (same run)\n\n| measure | value |\n|---|---|\n");
     std::printf("| round trip to an idle ROUTER, 1 client: rate / p50 µs | %s / %s |\n",

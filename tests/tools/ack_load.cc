@@ -21,8 +21,8 @@
 // the first difference otherwise.
 #include <algorithm>
 #include <atomic>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -81,9 +81,9 @@ void client(const Args& a, int k, std::atomic<long>& budget, Clock::time_point e
     const std::string stream = "k" + std::to_string((k * 7 + n) % 64);
     for (int i = 0; i < events; ++i) {
       rq.events.push_back(es::ProposedEvent{stream, random_id(rng), "T",
-                                            "{\"c\":" + std::to_string(k) + ",\"n\":" +
-                                                std::to_string(n) + ",\"i\":" + std::to_string(i) +
-                                                "}",
+                                            "{\"c\":" + std::to_string(k) +
+                                                ",\"n\":" + std::to_string(n) +
+                                                ",\"i\":" + std::to_string(i) + "}",
                                             ""});
     }
     const auto give_up = std::min(end, Clock::now()) + std::chrono::seconds(20);
@@ -92,7 +92,8 @@ void client(const Args& a, int k, std::atomic<long>& budget, Clock::time_point e
       if (r.ok()) {
         const es::Position first = r->streams.at(0).first_position;
         for (int i = 0; i < events; ++i)
-          std::fprintf(log, "%s %llu\n", rq.events[static_cast<std::size_t>(i)].id.to_string().c_str(),
+          std::fprintf(log, "%s %llu\n",
+                       rq.events[static_cast<std::size_t>(i)].id.to_string().c_str(),
                        static_cast<unsigned long long>(first + static_cast<es::Position>(i)));
         std::fflush(log);
         break;
@@ -116,8 +117,7 @@ int load(const Args& a) {
   std::atomic<long> budget{a.max};
   const auto end = Clock::now() + std::chrono::seconds(a.seconds);
   std::vector<std::thread> threads;
-  for (int k = 0; k < a.clients; ++k)
-    threads.emplace_back([&, k] { client(a, k, budget, end); });
+  for (int k = 0; k < a.clients; ++k) threads.emplace_back([&, k] { client(a, k, budget, end); });
   for (auto& t : threads) t.join();
   return g_failed ? 1 : 0;
 }
@@ -172,8 +172,7 @@ int check(const Args& a) {
       if (it == at.end() || it->second != pos) {
         std::fprintf(stderr, "FAIL: acknowledged event %s at position %llu is %s\n", id.c_str(),
                      pos,
-                     it == at.end() ? "missing"
-                                    : ("at " + std::to_string(it->second)).c_str());
+                     it == at.end() ? "missing" : ("at " + std::to_string(it->second)).c_str());
         return 1;
       }
     }
@@ -190,11 +189,16 @@ int main(int argc, char** argv) {
   if (argc > 1) a.mode = argv[1];
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--server") a.server = v;
-    else if (k == "--dir") a.dir = v;
-    else if (k == "--clients") a.clients = std::atoi(v.c_str());
-    else if (k == "--seconds") a.seconds = std::atoi(v.c_str());
-    else if (k == "--max") a.max = std::atol(v.c_str());
+    if (k == "--server")
+      a.server = v;
+    else if (k == "--dir")
+      a.dir = v;
+    else if (k == "--clients")
+      a.clients = std::atoi(v.c_str());
+    else if (k == "--seconds")
+      a.seconds = std::atoi(v.c_str());
+    else if (k == "--max")
+      a.max = std::atol(v.c_str());
   }
   if (a.server.empty() || a.dir.empty() || (a.mode != "load" && a.mode != "check")) {
     std::fprintf(stderr,

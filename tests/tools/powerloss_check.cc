@@ -120,9 +120,8 @@ struct State {
 };
 
 // Builds `st` in `dir` from `base` and checks it; an empty string when it holds.
-std::string check_state(const std::string& base, const std::string& dir,
-                        const std::vector<Op>& ops, const State& st, es::Position required,
-                        const Reference& ref) {
+std::string check_state(const std::string& base, const std::string& dir, const std::vector<Op>& ops,
+                        const State& st, es::Position required, const Reference& ref) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   for (const char* f : kFiles) fs::copy_file(base + "/" + f, dir + "/" + f);
@@ -136,7 +135,8 @@ std::string check_state(const std::string& base, const std::string& dir,
   if (!s.ok()) return "does not open: " + s.status().to_string();
   const es::Position head = (*s)->head();
   if (head < required)
-    return "head " + std::to_string(head) + " lacks acknowledged position " + std::to_string(required);
+    return "head " + std::to_string(head) + " lacks acknowledged position " +
+           std::to_string(required);
   if (head > ref.head) return "head " + std::to_string(head) + " is past the reference's";
   for (es::Position p : {required, head}) {
     if (p == 0) continue;
@@ -158,14 +158,22 @@ int main(int argc, char** argv) {
   unsigned seed = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--base") base = v;
-    else if (k == "--log") log = v;
-    else if (k == "--final") final_dir = v;
-    else if (k == "--work") work = v;
-    else if (k == "--random") randoms = std::stoi(v);
-    else if (k == "--seed") seed = static_cast<unsigned>(std::stoul(v));
-    else if (k == "--min-states") min_states = std::stoi(v);
-    else if (k == "--max-points") max_points = std::stoul(v);
+    if (k == "--base")
+      base = v;
+    else if (k == "--log")
+      log = v;
+    else if (k == "--final")
+      final_dir = v;
+    else if (k == "--work")
+      work = v;
+    else if (k == "--random")
+      randoms = std::stoi(v);
+    else if (k == "--seed")
+      seed = static_cast<unsigned>(std::stoul(v));
+    else if (k == "--min-states")
+      min_states = std::stoi(v);
+    else if (k == "--max-points")
+      max_points = std::stoul(v);
   }
   if (base.empty() || log.empty() || final_dir.empty() || work.empty()) {
     std::fprintf(stderr, "usage: powerloss_check --base DIR --log FILE --final DIR --work DIR\n");
@@ -264,10 +272,11 @@ int main(int argc, char** argv) {
       }
     }
     fs::remove_all(work + "/state");
-    std::printf("%ld crash states from %zu crash points held every acknowledged event "
-                "(%ld journal writes, %ld LMDB writes logged; reference head %llu)\n",
-                states, points.size(), journal_writes, lmdb_writes,
-                static_cast<unsigned long long>(ref.head));
+    std::printf(
+        "%ld crash states from %zu crash points held every acknowledged event "
+        "(%ld journal writes, %ld LMDB writes logged; reference head %llu)\n",
+        states, points.size(), journal_writes, lmdb_writes,
+        static_cast<unsigned long long>(ref.head));
     if (states < min_states) {
       std::fprintf(stderr, "FAIL: only %ld states, fewer than %d\n", states, min_states);
       return 1;

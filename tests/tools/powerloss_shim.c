@@ -44,11 +44,11 @@ static int (*real_close)(int);
 
 __attribute__((constructor)) static void init(void) {
   for (int i = 0; i < kMaxFd; i++) tracked[i] = -1;
-  /* (a data pointer copied into a function pointer: ISO C has no cast) */
-#define LOAD(f, name)                        \
-  do {                                       \
-    void* p_ = dlsym(RTLD_NEXT, name);       \
-    memcpy(&(f), &p_, sizeof p_);            \
+    /* (a data pointer copied into a function pointer: ISO C has no cast) */
+#define LOAD(f, name)                  \
+  do {                                 \
+    void* p_ = dlsym(RTLD_NEXT, name); \
+    memcpy(&(f), &p_, sizeof p_);      \
   } while (0)
   LOAD(real_write, "write");
   LOAD(real_pwrite, "pwrite64");
@@ -177,7 +177,8 @@ ssize_t pwritev64(int fd, const struct iovec* iov, int n, off_t off) {
   wrote(fd, (uint64_t)off, iov, n, w);
   return w;
 }
-ssize_t pwritev(int fd, const struct iovec* iov, int n, off_t off) __attribute__((alias("pwritev64")));
+ssize_t pwritev(int fd, const struct iovec* iov, int n, off_t off)
+    __attribute__((alias("pwritev64")));
 
 static int flushed(int fd, int rc) {
   int t = file_of(fd);

@@ -16,8 +16,8 @@
 
 #include "es/store.h"
 #include "es/uuid.h"
-#include "store/crc32c.h"
 
+#include "store/crc32c.h"
 #include "temp_dir.h"
 
 #include <fcntl.h>
@@ -234,8 +234,7 @@ TEST_CASE("after the ring wraps, stale frames of the earlier lap are not replaye
   CHECK(replay(**j, (*j)->write_point(), frames.back().first + 1).firsts.empty());
 }
 
-TEST_CASE("a frame never fits a ring that holds unapplied frames where it would go",
-          "[journal]") {
+TEST_CASE("a frame never fits a ring that holds unapplied frames where it would go", "[journal]") {
   TempDir dir;
   auto j = Journal::open(dir.path() + "/journal", Journal::kMinSize);
   REQUIRE(j.ok());
@@ -326,9 +325,10 @@ TEST_CASE("a store recovers what its journal holds after the process died", "[jo
   CHECK((*s)->verify().ok());
 }
 
-TEST_CASE("a torn last frame loses only that unacknowledged group; damage before valid "
-          "frames refuses to open",
-          "[journal][store]") {
+TEST_CASE(
+    "a torn last frame loses only that unacknowledged group; damage before valid "
+    "frames refuses to open",
+    "[journal][store]") {
   TempDir dir;
   REQUIRE(crash_after_appends(dir.path(), 20) == 0);
   // The frames of this run start at the ring's start (a new store begins a
