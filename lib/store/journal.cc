@@ -239,12 +239,16 @@ void Journal::start(std::uint64_t lap) {
 bool Journal::has_room(std::size_t payload) const {
   const std::uint64_t n = frame_bytes(payload);
   if (n > size_ - kRingStart) return false;
-  JournalAt place = at_;
-  if (place.offset + n > size_) place = JournalAt{at_.lap + 1, kRingStart};
   if (written_.empty()) return true;
   const Written& oldest = written_.front();
-  if (place.lap == oldest.lap) return true;  // ahead of the oldest, in the same pass
-  return place.offset + n <= oldest.offset;  // behind it, one pass later
+  if (at_.lap == oldest.lap) {
+    // Ahead of the oldest unapplied frame, in its pass: up to the end of
+    // the file, or from the ring's start up to the oldest.
+    return at_.offset + n <= size_ || kRingStart + n <= oldest.offset;
+  }
+  // One pass later, behind it: only up to it. (Wrapping here would go over
+  // this pass's own unapplied frames at the ring's start.)
+  return at_.offset + n <= oldest.offset;
 }
 
 Result<JournalAt> Journal::write(std::string* frame, Position first, std::uint32_t count,

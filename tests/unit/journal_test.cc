@@ -393,3 +393,40 @@ TEST_CASE("a store written before the journal existed opens without loss", "[jou
   REQUIRE(a.ok());
   CHECK(a->streams.at(0).first_position == 11);
 }
+
+TEST_CASE("a writer one pass behind the oldest unapplied frame never wraps over its own pass",
+          "[journal]") {
+  TempDir dir;
+  auto j = Journal::open(dir.path() + "/journal", Journal::kMinSize);  // a ring of 63 blocks
+  REQUIRE(j.ok());
+  (*j)->start(1);
+  std::string f;
+  std::uint64_t seq = 0;
+  auto write_blocks = [&](std::size_t blocks) {
+    const std::size_t payload =
+        blocks * Journal::kBlock - Journal::kHeaderBytes - Journal::kTrailerBytes - 5;
+    REQUIRE((*j)->has_room(payload));
+    Journal::begin(&f);
+    Journal::add_event(&f, std::string(payload - 5, 'x'));
+    REQUIRE((*j)->write(&f, seq + 1, 1, seq + 1).ok());
+    ++seq;
+  };
+  const auto payload_of = [](std::size_t blocks) {
+    return blocks * Journal::kBlock - Journal::kHeaderBytes - Journal::kTrailerBytes - 5;
+  };
+  for (int i = 0; i < 12; ++i) write_blocks(4);  // blocks 1..48 of pass 1
+  (*j)->release(10);                             // frames 11 and 12 (blocks 41..48) unapplied
+  for (int i = 0; i < 9; ++i) write_blocks(4);   // blocks 49..60, then pass 2: blocks 1..24
+  REQUIRE((*j)->write_point().lap == 2);
+  CHECK((*j)->write_point().offset == Journal::kRingStart + 24 * Journal::kBlock);
+  // Up to the oldest unapplied frame (block 41) there are 16 blocks.
+  CHECK((*j)->has_room(payload_of(16)));
+  CHECK_FALSE((*j)->has_room(payload_of(17)));
+  // 40 blocks do not fit before the end of the file; at the ring's start
+  // they would end right at the oldest, but go over pass 2's own unapplied
+  // frames (blocks 1..24) on the way.
+  CHECK_FALSE((*j)->has_room(payload_of(40)));
+  (*j)->release(15);  // pass 1 applied: pass 2's frames are the oldest now
+  CHECK((*j)->has_room(payload_of(30)));
+  CHECK_FALSE((*j)->has_room(payload_of(40)));
+}
