@@ -121,7 +121,9 @@ Status Store::try_apply_frames(std::span<const PendingFrame> frames, bool check_
   Txn txn = std::move(begun).value();
   std::unordered_map<std::string_view, StreamRow> rows;
   std::uint64_t next_stream_id = applier_->next_stream_id;
-  Chain chain = last_chain_;
+  // (last_chain_ belongs to the writer once the store is open: only
+  // recovery, before it, checks chains here.)
+  Chain chain = check_chains ? last_chain_ : Chain{};
   auto status = [map_full](int rc, const char* what) {
     if (rc == MDB_MAP_FULL) *map_full = true;
     return lmdb_status(rc, what);
