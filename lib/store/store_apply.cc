@@ -73,7 +73,6 @@ void Store::apply_loop() {
       lock.unlock();
       tail_->trim(last.first + last.count - 1, last.seq);  // LMDB holds them now
       lock.lock();
-      a.applied_pos.store(last.first + last.count - 1, std::memory_order_release);
       a.applied_seq.store(last.seq, std::memory_order_release);
       if (!a.stuck.ok()) spdlog::info("store: LMDB is up to date again");
       a.stuck = Status();

@@ -137,7 +137,6 @@ struct Store::Applier {
   Status stuck;    // kDiskFull while LMDB has no room to grow: retried
   Status failure;  // fatal: nothing more is applied or acknowledged
   std::atomic<bool> failed{false};
-  std::atomic<Position> applied_pos{0};
   std::atomic<std::uint64_t> applied_seq{0};
   std::uint64_t next_stream_id = 1;  // the applier's, in LMDB's "meta"
   std::thread thread;
