@@ -38,7 +38,6 @@ static ssize_t (*real_writev)(int, const struct iovec*, int);
 static ssize_t (*real_pwritev)(int, const struct iovec*, int, off_t);
 static int (*real_fsync)(int);
 static int (*real_fdatasync)(int);
-static int (*real_open)(const char*, int, ...);
 static int (*real_openat)(int, const char*, int, ...);
 static int (*real_close)(int);
 
@@ -56,12 +55,12 @@ __attribute__((constructor)) static void init(void) {
   LOAD(real_pwritev, "pwritev64");
   LOAD(real_fsync, "fsync");
   LOAD(real_fdatasync, "fdatasync");
-  LOAD(real_open, "open64");
   LOAD(real_openat, "openat64");
   LOAD(real_close, "close");
 #undef LOAD
   const char* path = getenv("POWERLOSS_LOG");
-  if (path != NULL) log_fd = real_open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (path != NULL)
+    log_fd = real_openat(AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 }
 
 static void log_bytes(const void* p, size_t n) {
@@ -116,30 +115,29 @@ static void wrote(int fd, uint64_t off, const struct iovec* iov, int n, ssize_t 
   pthread_mutex_unlock(&mu);
 }
 
+/* Opens through openat (open's own path: dirfd AT_FDCWD), and tracks the
+ * file when its path is absolute. `ap` holds the mode when one is given. */
+static int opened(int dirfd, const char* path, int flags, va_list ap) {
+  mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
+  int fd = real_openat(dirfd, path, flags, mode);
+  if (path[0] == '/') track(fd, path, flags);
+  return fd;
+}
+
 int open64(const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, mode_t);
-    va_end(ap);
-  }
-  int fd = real_open(path, flags, mode);
-  track(fd, path, flags);
+  va_list ap;
+  va_start(ap, flags);
+  int fd = opened(AT_FDCWD, path, flags, ap);
+  va_end(ap);
   return fd;
 }
 int open(const char* path, int flags, ...) __attribute__((alias("open64")));
 
 int openat64(int dirfd, const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, mode_t);
-    va_end(ap);
-  }
-  int fd = real_openat(dirfd, path, flags, mode);
-  if (path[0] == '/') track(fd, path, flags);
+  va_list ap;
+  va_start(ap, flags);
+  int fd = opened(dirfd, path, flags, ap);
+  va_end(ap);
   return fd;
 }
 int openat(int dirfd, const char* path, int flags, ...) __attribute__((alias("openat64")));
