@@ -90,6 +90,7 @@ Server::Server(es::Store& store, es::ProjectionStore& projections, ServerOptions
       completions_out_(ctx_, zmq::socket_type::pair),
       router_monitor_(ctx_, zmq::socket_type::pair),
       pub_monitor_(ctx_, zmq::socket_type::pair),
+      burst_budget_(es::Writer::Options{}.max_group_events, store.max_group_bytes()),
       started_(std::chrono::steady_clock::now()) {
   if (options_.publish.empty()) options_.publish = default_publish_endpoint(options_.listen);
 }
@@ -487,21 +488,16 @@ void Server::queue_write(PendingReply pending, Work work) {
                        Status::unavailable("the node's store failed"));
   }
   es::WriteItem item{next_tag_++, {}, std::nullopt};
-  std::size_t events = 0, bytes = 0;
   if constexpr (std::is_same_v<Work, es::AppendRequest>) {
-    events = work.events.size();
-    bytes = es::Store::frame_bytes(work);
+    // A group is one journal frame's worth: a full one is committed first.
+    if (!burst_budget_.take(work)) {
+      commit_burst();
+      burst_budget_.take(work);
+    }
     item.request = std::move(work);
   } else {
     item.checkpoints = std::move(work);
   }
-  // A group is one journal frame: within the writer's events cap and the frame's.
-  if (!burst_.empty() && (burst_events_ + events > es::Writer::Options{}.max_group_events ||
-                          burst_bytes_ + bytes > store_.max_group_bytes())) {
-    commit_burst();
-  }
-  burst_events_ += events;
-  burst_bytes_ += bytes;
   pending_.emplace(item.tag, std::move(pending));
   burst_.push_back(std::move(item));
 }
@@ -510,7 +506,7 @@ void Server::commit_burst() {
   if (burst_.empty()) return;
   es::GroupOutcome outcome = es::commit_group(store_, burst_);
   burst_.clear();
-  burst_events_ = burst_bytes_ = 0;
+  burst_budget_.reset();
   handle_group(outcome);
 }
 

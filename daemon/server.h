@@ -160,8 +160,7 @@ class Server {
   // copies from its primary.
   std::unique_ptr<es::Writer> writer_;
   std::vector<es::WriteItem> burst_;
-  std::size_t burst_events_ = 0;
-  std::size_t burst_bytes_ = 0;
+  es::GroupBudget burst_budget_;
   std::unique_ptr<Follower> follower_;  // a replica's; none on a primary (or once promoted)
   const char* role() const { return follower_ ? "replica" : "primary"; }
   struct ReplicaSeen {

@@ -53,6 +53,23 @@ struct WriteItem {
   std::optional<std::vector<Checkpoint>> checkpoints;  // set: checkpoint moves
 };
 
+// What a commit group holds so far against its caps (max_group_events
+// events, one journal frame's bytes): the Writer's groups and esd's bursts
+// count with it.
+class GroupBudget {
+ public:
+  GroupBudget(std::size_t max_events, std::size_t max_bytes)
+      : max_events_(max_events), max_bytes_(max_bytes) {}
+  // Counts `request` in, unless the group holds appends already and it
+  // would go over a cap (then the group is full: false).
+  bool take(const AppendRequest& request);
+  void reset() { events_ = bytes_ = appends_ = 0; }
+
+ private:
+  std::size_t max_events_, max_bytes_;
+  std::size_t events_ = 0, bytes_ = 0, appends_ = 0;
+};
+
 // Commits `items` as one group (Store::append_group) on the calling thread
 // and gives each tag its outcome: what the Writer's thread does with every
 // group it takes, and what esd's request loop does with the writes of one

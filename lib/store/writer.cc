@@ -53,13 +53,22 @@ std::size_t Writer::queued() const {
   return queue_.size();
 }
 
+bool GroupBudget::take(const AppendRequest& request) {
+  const std::size_t n = request.events.size();
+  const std::size_t b = Store::frame_bytes(request);
+  if (appends_ > 0 && (events_ + n > max_events_ || bytes_ + b > max_bytes_)) return false;
+  events_ += n;
+  bytes_ += b;
+  ++appends_;
+  return true;
+}
+
 bool Writer::pop_group(std::vector<Pending>* group) {
   group->clear();
   std::unique_lock lock(mu_);
   cv_.wait(lock, [this] { return !queue_.empty() || closed_ || failed_; });
   if (failed_ || queue_.empty()) return false;
-  std::size_t events = 0, bytes = 0;
-  const std::size_t max_bytes = store_.max_group_bytes();
+  GroupBudget budget(options_.max_group_events, store_.max_group_bytes());
   while (!queue_.empty()) {
     // A replicated batch is a group of its own.
     if (queue_.front().replicated) {
@@ -69,12 +78,7 @@ bool Writer::pop_group(std::vector<Pending>* group) {
       }
       break;
     }
-    // A group is one journal frame: within the events cap and the frame's.
-    const std::size_t n = queue_.front().item.request.events.size();
-    const std::size_t b = Store::frame_bytes(queue_.front().item.request);
-    if (!group->empty() && (events + n > options_.max_group_events || bytes + b > max_bytes)) break;
-    events += n;
-    bytes += b;
+    if (!budget.take(queue_.front().item.request)) break;  // one journal frame's worth
     group->push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
