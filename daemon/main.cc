@@ -16,6 +16,7 @@
 #include "server.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace {
@@ -106,6 +107,8 @@ es::Result<std::uint64_t> parse_size(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Whatever esd makes (stores, projections, ipc sockets) is its user's alone.
+  ::umask(0077);
   CLI::App app{"esd: the es event store daemon (see esd(8))", "esd"};
   std::string data_dir = default_data_dir();
   esd::ServerOptions server_options;

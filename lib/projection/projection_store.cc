@@ -2,6 +2,7 @@
 
 #include "protocol/wire_archive.h"
 #include "store/lmdb.h"
+#include "store/private_files.h"
 
 #include <sys/stat.h>
 
@@ -92,13 +93,15 @@ ProjectionStore::~ProjectionStore() {
 }
 
 Result<std::unique_ptr<ProjectionStore>> ProjectionStore::open(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return lmdb_status(errno, "mkdir " + dir);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return lmdb_status(errno, "mkdir " + dir);
+  for (const std::string& path : {dir, dir + "/data.mdb", dir + "/lock.mdb"})
+    ES_RETURN_IF_ERROR(store::make_private(path));
   std::unique_ptr<ProjectionStore> s(new ProjectionStore());
   ES_RETURN_IF_ERROR(lmdb_status(mdb_env_create(&s->env_), "mdb_env_create"));
   ES_RETURN_IF_ERROR(lmdb_status(mdb_env_set_maxdbs(s->env_, 4), "mdb_env_set_maxdbs"));
   ES_RETURN_IF_ERROR(lmdb_status(mdb_env_set_mapsize(s->env_, kMapBytes), "mdb_env_set_mapsize"));
   ES_RETURN_IF_ERROR(lmdb_status(
-      mdb_env_open(s->env_, dir.c_str(), MDB_NOTLS | MDB_NOMETASYNC, 0644), "mdb_env_open " + dir));
+      mdb_env_open(s->env_, dir.c_str(), MDB_NOTLS | MDB_NOMETASYNC, 0600), "mdb_env_open " + dir));
   auto txn = Txn::begin(s->env_, 0);
   if (!txn.ok()) return txn.status();
   struct Named {

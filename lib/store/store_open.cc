@@ -10,6 +10,7 @@
 #include "es/digest.h"
 
 #include "store/codec.h"
+#include "store/private_files.h"
 #include "store/store_internal.h"
 #include "store/tail.h"
 
@@ -52,13 +53,13 @@ Store::~Store() {
 }
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const StoreOptions& options) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::io_error("cannot create data directory " + dir + ": " + ec.message());
+  ES_RETURN_IF_ERROR(store::prepare_private_dir(dir));
+  for (const char* file : {"/esd.lock", "/data.mdb", "/lock.mdb", "/journal"})
+    ES_RETURN_IF_ERROR(store::make_private(dir + file));
   std::unique_ptr<Store> s(new Store());
   s->dir_ = dir;
   std::string lock_path = dir + "/esd.lock";
-  s->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  s->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (s->lock_fd_ < 0) {
     return Status::io_error("cannot open " + lock_path + ": " + std::strerror(errno));
   }
@@ -90,7 +91,7 @@ Status Store::open_env(const StoreOptions& options) {
   ES_RETURN_IF_ERROR(
       lmdb_status(mdb_env_set_mapsize(env_, options.initial_map_size), "mdb_env_set_mapsize"));
   ES_RETURN_IF_ERROR(
-      lmdb_status(mdb_env_open(env_, dir_.c_str(), MDB_NOTLS, 0644), "mdb_env_open " + dir_));
+      lmdb_status(mdb_env_open(env_, dir_.c_str(), MDB_NOTLS, 0600), "mdb_env_open " + dir_));
   MDB_envinfo info{};
   mdb_env_info(env_, &info);
   map_size_ = info.me_mapsize;
