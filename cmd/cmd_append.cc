@@ -128,11 +128,30 @@ es::Result<es::ProposedEvent> make_event(std::string stream, std::string type,
   return e;
 }
 
+// Reads one line of `in` (without its newline) into `line`, but stops past
+// `max` bytes, so that a huge line is refused without being held: false at
+// the end of the input; *too_long when the line is longer than `max`.
+bool read_line(std::istream& in, std::string* line, std::size_t max, bool* too_long) {
+  line->clear();
+  *too_long = false;
+  std::streambuf* buf = in.rdbuf();
+  for (;;) {
+    const int c = buf->sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      in.setstate(std::ios::eofbit);
+      return !line->empty();
+    }
+    if (c == '\n') return true;
+    if (line->size() >= max) {
+      *too_long = true;
+      return true;
+    }
+    line->push_back(static_cast<char>(c));
+  }
+}
+
 // Parses one input line into an event.
 es::Result<es::ProposedEvent> parse_line(const std::string& line, const std::string& stream_arg) {
-  if (line.size() > kMaxLineBytes)
-    return es::Status::invalid("the line is longer than " + std::to_string(kMaxLineBytes) +
-                               " bytes");
   auto fields = es::parse_event_fields(line);
   if (!fields.ok()) return fields.status();
   if (!fields->type) return es::Status::invalid("no \"type\" string");
@@ -179,8 +198,16 @@ ExitCode run_append(const AppendArgs& args, Context& ctx) {
   es::AppendRequest request;
   std::size_t request_bytes = 0, line_no = 0;
   std::string line;
-  while (std::getline(std::cin, line)) {
+  bool too_long = false;
+  while (read_line(std::cin, &line, kMaxLineBytes, &too_long)) {
     ++line_no;
+    if (too_long) {
+      return finish(ctx, appender,
+                    es::Status::invalid("stdin line " + std::to_string(line_no) +
+                                        ": longer than " + std::to_string(kMaxLineBytes) +
+                                        " bytes (an event's data is at most " +
+                                        std::to_string(es::kMaxDataBytes >> 20) + " MiB)"));
+    }
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     auto e = parse_line(line, args.stream);
     if (!e.ok()) {

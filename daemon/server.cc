@@ -350,6 +350,10 @@ void Server::on_read(const Request& rq, es::ReadRequest&& read) {
 }
 
 void Server::on_streams(const Request& rq, protocol::StreamsRequest&& streams) {
+  if (Status v = es::validate_lookup_name("stream prefix", streams.prefix); !v.ok())
+    return fail(rq, v);
+  if (Status v = es::validate_lookup_name("stream name", streams.after); !v.ok())
+    return fail(rq, v);
   const std::size_t limit =
       std::min<std::size_t>(streams.limit == 0 ? 1000 : streams.limit, es::kMaxReadLimit);
   auto result = store_.streams(streams.prefix, streams.after, limit);
@@ -370,7 +374,8 @@ void Server::on_stop(const Request& rq) {
 }
 
 void Server::on_checkpoint_get(const Request& rq, protocol::CheckpointQuery&& query) {
-  if (Status v = es::Store::validate(es::Checkpoint{query.name, 0}); !v.ok()) return fail(rq, v);
+  if (Status v = es::validate_stored_name("subscription name", query.name); !v.ok())
+    return fail(rq, v);
   auto stored = store_.checkpoint(query.name);
   if (!stored.ok()) return fail(rq, stored.status());
   answer(rq, Kind::kCheckpointOk,
@@ -401,10 +406,12 @@ void Server::reply_projection(const Request& rq, const std::string& name) {
 
 namespace {
 
-// A projection request's name, and the program it carries (if any), within limits.
-Status check_projection(const std::string& name, const std::string& source) {
+// A projection request's name (a new one for add: today's rules; one that
+// may be older otherwise), and the program it carries (if any), within limits.
+Status check_projection(const std::string& name, const std::string& source, bool is_new) {
   constexpr std::size_t kMaxSourceBytes = 1u << 20;
-  ES_RETURN_IF_ERROR(es::validate_name("projection name", name));
+  ES_RETURN_IF_ERROR(is_new ? es::validate_name("projection name", name)
+                            : es::validate_stored_name("projection name", name));
   if (source.size() > kMaxSourceBytes) return Status::invalid("a projection file is at most 1 MiB");
   return {};
 }
@@ -412,14 +419,15 @@ Status check_projection(const std::string& name, const std::string& source) {
 }  // namespace
 
 void Server::on_projection_add(const Request& rq, protocol::ProjectionAddRequest&& add) {
-  if (Status v = check_projection(add.name, add.source); !v.ok()) return fail(rq, v);
+  if (Status v = check_projection(add.name, add.source, true); !v.ok()) return fail(rq, v);
   if (Status s = projections_->add(add.name, add.source); !s.ok()) return fail(rq, s);
   reply_projection(rq, add.name);
 }
 
 void Server::on_projection_control(const Request& rq,
                                    protocol::ProjectionControlRequest&& control) {
-  if (Status v = check_projection(control.name, control.source); !v.ok()) return fail(rq, v);
+  if (Status v = check_projection(control.name, control.source, false); !v.ok())
+    return fail(rq, v);
   Status s;
   if (control.op == "stop") {
     s = projections_->stop(control.name);
@@ -444,12 +452,19 @@ void Server::on_projection_control(const Request& rq,
 }
 
 void Server::on_projection_list(const Request& rq, protocol::ProjectionQuery&& query) {
+  if (Status v = es::validate_lookup_name("projection name", query.name); !v.ok())
+    return fail(rq, v);
   auto info = projections_->info(query.name, store_.head());
   if (!info.ok()) return fail(rq, info.status());
   answer(rq, Kind::kProjectionListOk, protocol::ProjectionListReply{std::move(info).value()});
 }
 
 void Server::on_projection_state(const Request& rq, protocol::ProjectionStateRequest&& state) {
+  if (Status v = es::validate_lookup_name("projection name", state.name); !v.ok())
+    return fail(rq, v);
+  constexpr std::size_t kMaxKeyBytes = 64u << 10;
+  if (state.key.size() > kMaxKeyBytes || state.after.size() > kMaxKeyBytes)
+    return fail(rq, Status::invalid("a partition key is looked up with at most 64 KiB"));
   const std::size_t limit =
       std::min<std::size_t>(state.limit == 0 ? 1000 : state.limit, es::kMaxReadLimit);
   auto view =

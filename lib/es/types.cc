@@ -1,4 +1,7 @@
 #include "es/types.h"
+#include "es/result.h"
+
+#include <cstdio>
 
 #include <charconv>
 
@@ -78,18 +81,110 @@ bool is_valid_utf8(std::string_view s) {
 
 std::string_view category_of(std::string_view stream) { return stream.substr(0, stream.find('-')); }
 
-Status validate_name(std::string_view what, std::string_view name) {
+namespace {
+
+// What a new name must not hold: controls (Cc), format characters (Cf: the
+// bidirectional controls, the zero-width ones, the byte order mark, ...)
+// and the line and paragraph separators. Each can make a name print as
+// another, or break the line it is printed on.
+struct Forbidden {
+  char32_t first, last;
+  const char* what;
+};
+constexpr Forbidden kForbidden[] = {
+    {0x0000, 0x001F, "a control character"},
+    {0x007F, 0x009F, "a control character"},
+    {0x00AD, 0x00AD, "SOFT HYPHEN, a format character"},
+    {0x0600, 0x0605, "a format character"},
+    {0x061C, 0x061C, "ARABIC LETTER MARK, a format character"},
+    {0x06DD, 0x06DD, "a format character"},
+    {0x070F, 0x070F, "a format character"},
+    {0x0890, 0x0891, "a format character"},
+    {0x08E2, 0x08E2, "a format character"},
+    {0x180E, 0x180E, "MONGOLIAN VOWEL SEPARATOR, a format character"},
+    {0x200B, 0x200B, "ZERO WIDTH SPACE, a format character"},
+    {0x200C, 0x200C, "ZERO WIDTH NON-JOINER, a format character"},
+    {0x200D, 0x200D, "ZERO WIDTH JOINER, a format character"},
+    {0x200E, 0x200E, "LEFT-TO-RIGHT MARK, a format character"},
+    {0x200F, 0x200F, "RIGHT-TO-LEFT MARK, a format character"},
+    {0x2028, 0x2028, "LINE SEPARATOR"},
+    {0x2029, 0x2029, "PARAGRAPH SEPARATOR"},
+    {0x202A, 0x202A, "LEFT-TO-RIGHT EMBEDDING, a format character"},
+    {0x202B, 0x202B, "RIGHT-TO-LEFT EMBEDDING, a format character"},
+    {0x202C, 0x202C, "POP DIRECTIONAL FORMATTING, a format character"},
+    {0x202D, 0x202D, "LEFT-TO-RIGHT OVERRIDE, a format character"},
+    {0x202E, 0x202E, "RIGHT-TO-LEFT OVERRIDE, a format character"},
+    {0x2060, 0x2060, "WORD JOINER, a format character"},
+    {0x2061, 0x2064, "an invisible operator, a format character"},
+    {0x2066, 0x2066, "LEFT-TO-RIGHT ISOLATE, a format character"},
+    {0x2067, 0x2067, "RIGHT-TO-LEFT ISOLATE, a format character"},
+    {0x2068, 0x2068, "FIRST STRONG ISOLATE, a format character"},
+    {0x2069, 0x2069, "POP DIRECTIONAL ISOLATE, a format character"},
+    {0x206A, 0x206F, "a format character"},
+    {0xFEFF, 0xFEFF, "ZERO WIDTH NO-BREAK SPACE (byte order mark), a format character"},
+    {0xFFF9, 0xFFFB, "an interlinear annotation character, a format character"},
+    {0x110BD, 0x110BD, "a format character"},
+    {0x110CD, 0x110CD, "a format character"},
+    {0x13430, 0x1343F, "a format character"},
+    {0x1BCA0, 0x1BCA3, "a format character"},
+    {0x1D173, 0x1D17A, "a format character"},
+    {0xE0001, 0xE0001, "LANGUAGE TAG, a format character"},
+    {0xE0020, 0xE007F, "a tag character, a format character"},
+};
+
+// The code point at s[i] of valid UTF-8, and its length in bytes.
+char32_t decode_at(std::string_view s, std::size_t i, std::size_t* bytes) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : 4;
+  char32_t cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+  for (std::size_t k = 1; k < n; ++k) cp = cp << 6 | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+  *bytes = n;
+  return cp;
+}
+
+Status check_length(std::string_view what, std::string_view name) {
   if (name.empty()) return Status::invalid(std::string(what) + " must not be empty");
   if (name.size() > kMaxNameBytes) {
     return Status::invalid(std::string(what) + " is " + std::to_string(name.size()) +
                            " bytes; the limit is " + std::to_string(kMaxNameBytes));
   }
-  for (unsigned char c : name) {
-    if (c < 0x20 || c == 0x7f) {
-      return Status::invalid(std::string(what) + " must not contain control characters");
+  return {};
+}
+
+}  // namespace
+
+Status validate_name(std::string_view what, std::string_view name) {
+  ES_RETURN_IF_ERROR(check_length(what, name));
+  if (!is_valid_utf8(name)) return Status::invalid(std::string(what) + " is not valid UTF-8");
+  for (std::size_t i = 0, n = 0; i < name.size(); i += n) {
+    const char32_t cp = decode_at(name, i, &n);
+    for (const Forbidden& f : kForbidden) {
+      if (cp < f.first || cp > f.last) continue;
+      char code[16];
+      std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(cp));
+      return Status::invalid(std::string(what) +
+                             " must not contain control or format characters: it holds " + code +
+                             " (" + f.what + ") at byte " + std::to_string(i));
     }
   }
+  return {};
+}
+
+Status validate_stored_name(std::string_view what, std::string_view name) {
+  ES_RETURN_IF_ERROR(check_length(what, name));
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f)
+      return Status::invalid(std::string(what) + " must not contain control characters");
+  }
   if (!is_valid_utf8(name)) return Status::invalid(std::string(what) + " is not valid UTF-8");
+  return {};
+}
+
+Status validate_lookup_name(std::string_view what, std::string_view name) {
+  if (name.size() > kMaxNameBytes) {
+    return Status::invalid(std::string(what) + " is " + std::to_string(name.size()) +
+                           " bytes; no name is longer than " + std::to_string(kMaxNameBytes));
+  }
   return {};
 }
 

@@ -65,7 +65,16 @@ std::string_view category_of(std::string_view stream);
 
 bool is_valid_utf8(std::string_view s);
 
-// Stream names and event types: 1..kMaxNameBytes bytes, no control bytes.
+// A new name (stream, type, subscription, group, projection...):
+// 1..kMaxNameBytes bytes of UTF-8 without control or format characters
+// (Cc, Cf: bidirectional controls, zero-width characters...) or line and
+// paragraph separators; the error names the code point and its byte.
 Status validate_name(std::string_view what, std::string_view name);
+// A name stored before the rule above (copied by a replica, read back):
+// 1..kMaxNameBytes bytes of UTF-8 without C0 controls or DEL.
+Status validate_stored_name(std::string_view what, std::string_view name);
+// A name looked up (a read, a filter): at most kMaxNameBytes bytes, checked
+// before it is used or echoed.
+Status validate_lookup_name(std::string_view what, std::string_view name);
 
 }  // namespace es

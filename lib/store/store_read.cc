@@ -78,6 +78,12 @@ bool ReadRequest::matches(const RecordedEvent& e) const {
 }
 
 Result<ReadResult> Store::read(const ReadRequest& rq) const {
+  if (!rq.stream.empty()) ES_RETURN_IF_ERROR(validate_lookup_name("stream name", rq.stream));
+  if (!rq.category.empty()) ES_RETURN_IF_ERROR(validate_lookup_name("category", rq.category));
+  constexpr std::size_t kMaxTypes = 1000;
+  if (rq.types.size() > kMaxTypes)
+    return Status::invalid("a read filters on at most " + std::to_string(kMaxTypes) + " types");
+  for (const auto& t : rq.types) ES_RETURN_IF_ERROR(validate_lookup_name("event type", t));
   ReadResult out;
   Page page{rq, &out, page_limit(rq.limit)};
   if (rq.stream.empty()) {

@@ -297,8 +297,9 @@ Status Store::sequence_replicated(std::span<const RecordedEvent> events,
       return Status(Code::kDiverged, "the primary sent " + at() + " where this store expects " +
                                          std::to_string(g.head + 1));
     }
-    ES_RETURN_IF_ERROR(validate_name("stream name", e.stream));
-    ES_RETURN_IF_ERROR(validate_name("event type", e.type));
+    // Names stored before today's rules replicate as they are.
+    ES_RETURN_IF_ERROR(validate_stored_name("stream name", e.stream));
+    ES_RETURN_IF_ERROR(validate_stored_name("event type", e.type));
     auto row = row_of(g, e.stream);
     if (!row.ok()) return row.status();
     const Version expected = (*row)->last ? *(*row)->last + 1 : 0;

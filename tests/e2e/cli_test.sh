@@ -340,6 +340,34 @@ check "exit 5: nothing listening"
 assert_exit 5 es -s "tcp://127.0.0.1:$closed" --timeout 0.5 status
 assert_contains "$ERR" "es: error: " "unavailable message"
 
+check "names with Unicode controls and format characters are refused, naming the code point"
+before=$(es status | jq .head)
+assert_exit 1 es append $'admin\u202e-1' --type T --data 1
+assert_contains "$ERR" "it holds U+202E (RIGHT-TO-LEFT OVERRIDE, a format character) at byte 5" "bidi override"
+assert_exit 1 es append $'a\u0085b' --type T --data 1
+assert_contains "$ERR" "U+0085 (a control character)" "C1 control"
+assert_exit 1 es append s --type $'T\u200b' --data 1
+assert_contains "$ERR" "event type must not contain control or format characters" "zero-width type"
+printf '{"stream":"ok-1","type":"T","data":1}\n{"stream":"x\\u2066y","type":"T","data":2}\n' >"$TMP/bidi.ndjson"
+assert_exit 1 es append --atomic <"$TMP/bidi.ndjson"
+assert_contains "$ERR" "U+2066" "a bidi isolate in an NDJSON line (JSON escape)"
+assert_eq "$(es status | jq .head)" "$before" "nothing was stored"
+
+check "a huge name is refused by its length, not echoed back"
+assert_exit 1 es read "$(head -c 100000 /dev/zero | tr '\0' x)"
+assert_eq "$ERR" "es: error: stream name is 100000 bytes; no name is longer than 255" "the error"
+
+check "es append stops reading a line past the limit"
+# (a 200 MB line through a pipe: es stops reading it, so the writer gets
+# SIGPIPE; es holding it would take over 200 MB, where it takes ~10 MB, or
+# ~115 MB under ASan)
+rc=0
+{ head -c 200000000 /dev/zero | tr '\0' a; echo; } |
+  /usr/bin/time -f "%M" -o "$TMP/rss" "$ES" append s >"$TMP/out" 2>"$TMP/err" || rc=$?
+assert_eq "$rc" 1 "es append's exit status on a 200 MB line"
+assert_contains "$(cat "$TMP/err")" "stdin line 1: longer than" "the error"
+[ "$(tail -1 "$TMP/rss")" -lt 180000 ] || fail "es append held the line: max RSS $(tail -1 "$TMP/rss") KB"
+
 check "the node still serves: positions 1..head, gapless"
 head=$(es status | jq .head)
 es read --all | jq -r .position >"$TMP/p"

@@ -23,6 +23,7 @@
 
 #include "es/digest.h"
 #include "es/event.h"
+#include "store/codec.h"
 #include "es/group.h"
 #include "es/json.h"
 #include "es/result.h"
@@ -1090,12 +1091,29 @@ TEST_CASE("validate() rejects malformed appends with a clear message", "[store][
   SECTION("empty type") { invalid(req({ev("s", "")}), "event type must not be empty"); }
   SECTION("empty stream") { invalid(req({ev("")}), "stream name must not be empty"); }
   SECTION("control characters in the stream name") {
-    invalid(req({ev("a\nb")}), "stream name must not contain control characters");
-    invalid(req({ev(std::string("a\0b", 3))}), "stream name must not contain control characters");
-    invalid(req({ev("a\x7f")}), "stream name must not contain control characters");
+    invalid(req({ev("a\nb")}), "stream name must not contain control or format characters: "
+                               "it holds U+000A (a control character) at byte 1");
+    invalid(req({ev(std::string("a\0b", 3))}), "U+0000 (a control character)");
+    invalid(req({ev("a\x7f")}), "U+007F (a control character)");
   }
   SECTION("control characters in the type") {
     invalid(req({ev("s", "T\t")}), "event type must not contain control");
+  }
+  SECTION("Unicode controls, format characters and separators, named by code point") {
+    invalid(req({ev("a\u0085b")}), "it holds U+0085 (a control character) at byte 1");
+    invalid(req({ev("admin\u202E-1")}),
+            "stream name must not contain control or format characters: it holds U+202E "
+            "(RIGHT-TO-LEFT OVERRIDE, a format character) at byte 5");
+    invalid(req({ev("a\u200Bb")}), "U+200B (ZERO WIDTH SPACE");
+    invalid(req({ev("\uFEFFa")}), "U+FEFF (ZERO WIDTH NO-BREAK SPACE (byte order mark)");
+    invalid(req({ev("a\u2028")}), "U+2028 (LINE SEPARATOR)");
+    invalid(req({ev("a\u2066b")}), "U+2066 (LEFT-TO-RIGHT ISOLATE");
+    invalid(req({ev("s", "T\U000E0041")}), "event type must not contain control or format");
+    invalid(req({ev("s", "T\u00AD")}), "U+00AD (SOFT HYPHEN");
+    // Letters, marks and symbols of any script are names.
+    CHECK(Store::validate(req({ev("заказ-1", "Заказан")})).ok());
+    CHECK(Store::validate(req({ev("注文-✓"), ev("café-é")})).ok());
+    CHECK(Store::validate(req({ev("emoji-👍🏽")})).ok());
   }
   SECTION("names too long") {
     CHECK(Store::validate(req({ev(std::string(kMaxNameBytes, 's'))})).ok());
@@ -1601,6 +1619,37 @@ TEST_CASE("every event's chain digests the log up to it, and verify recomputes i
   CHECK(store->verify(4).status().code() == Code::kNotFound);
   CHECK(store->chain_at(4).status().code() == Code::kNotFound);
   CHECK(*store->chain_at(0) == kChainStart);
+}
+
+TEST_CASE("a replica copies names stored before today's rules, and reads find them",
+          "[store][replicate][validate]") {
+  // An older primary let a bidirectional override into a stream name.
+  RecordedEvent e;
+  e.position = 1;
+  e.stream = "order\u202E-1";
+  e.version = 0;
+  e.id = Uuid::v7();
+  e.type = "Placed\u200B";
+  e.time_us = 1'000'000;
+  e.data = "{}";
+  std::string record;
+  store::encode_record(e, &record);
+  e.chain = chain_next(kChainStart, e.position, record);
+  TempDir dir;
+  auto replica = open_store(dir.path());
+  std::vector<RecordedEvent> committed;
+  REQUIRE(replica->replicate(std::span(&e, 1), &committed).ok());
+  CHECK(read_stream(*replica, e.stream).size() == 1);
+  CHECK(replica->verify().ok());
+  // New appends to it are refused; an expectation about it is not.
+  CHECK(Store::validate(req({ev(e.stream)})).code() == Code::kInvalidArgument);
+  CHECK(Store::validate(req({ev("other")}, {expect(e.stream, ExpectedVersion::exact(0))})).ok());
+  // A read is refused by length alone, before it is used or echoed.
+  ReadRequest huge;
+  huge.stream = std::string(1u << 20, 'x');
+  auto r = replica->read(huge);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message() == "stream name is 1048576 bytes; no name is longer than 255");
 }
 
 TEST_CASE("a replica's store copies events and keeps their positions, versions and chains",
