@@ -13,6 +13,7 @@
 #include "es/projection_store.h"
 #include "es/store.h"
 
+#include "projection_worker.h"
 #include "server.h"
 
 #include <pthread.h>
@@ -80,8 +81,9 @@ es::Result<std::uint64_t> failpoint_group(const std::string& name) {
   return es::Status::invalid("ESD_FAILPOINT: expected " + prefix + "N (N > 0), not '" + spec + "'");
 }
 
-// "64M", "1G", "262144": a size in bytes, at least the journal's minimum.
-es::Result<std::uint64_t> parse_size(const std::string& text) {
+// "64M", "1G", "262144": a size in bytes, at least `min` (named `min_text`).
+es::Result<std::uint64_t> parse_bytes(const std::string& text, std::uint64_t min,
+                                      const std::string& min_text) {
   std::size_t used = 0;
   std::uint64_t n = 0;
   try {
@@ -97,16 +99,17 @@ es::Result<std::uint64_t> parse_size(const std::string& text) {
   if (n > (std::uint64_t{1} << 40) >> shift)
     return es::Status::invalid("'" + text + "' is too large");
   n <<= shift;
-  if (n < es::kMinJournalBytes) {
-    return es::Status::invalid("'" + text + "' is less than the smallest journal, " +
-                               std::to_string(es::kMinJournalBytes >> 10) + "K");
-  }
+  if (n < min) return es::Status::invalid("'" + text + "' is less than " + min_text);
   return n;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A hosted projection's worker process (esd spawns itself): see
+  // daemon/projection_worker.h.
+  if (argc > 1 && std::string_view(argv[1]) == "--projection-worker")
+    return esd::projection_worker_main(argc, argv);
   // Whatever esd makes (stores, projections, ipc sockets) is its user's alone.
   ::umask(0077);
   CLI::App app{"esd: the es event store daemon (see esd(8))", "esd"};
@@ -161,6 +164,33 @@ int main(int argc, char** argv) {
                  "The journal's size: bytes, or with K, M or G (default: 128M for a new "
                  "journal, less on a small disk; an existing one keeps its size)")
       ->type_name("SIZE");
+  auto& limits = server_options.projections.limits;
+  int event_cpu_ms = static_cast<int>(limits.event_cpu.count());
+  int start_cpu_ms = static_cast<int>(limits.start_cpu.count());
+  std::string projection_memory =
+      limits.memory_bytes == 0 ? "0" : std::to_string(limits.memory_bytes >> 20) + "M";
+  app.add_option("--projection-event-cpu", event_cpu_ms,
+                 "Milliseconds of CPU time a hosted projection may spend on one event before "
+                 "it is failed")
+      ->type_name("MS")
+      ->check(CLI::Range(10, 3'600'000))
+      ->capture_default_str();
+  app.add_option("--projection-start-cpu", start_cpu_ms,
+                 "Milliseconds of CPU time compiling a projection (with its from and init) "
+                 "may take")
+      ->type_name("MS")
+      ->check(CLI::Range(10, 60'000))
+      ->capture_default_str();
+  app.add_option("--projection-memory", projection_memory,
+                 "Memory (heap) each projection's worker may use: bytes, or with K, M or G; "
+                 "0: no limit")
+      ->type_name("SIZE")
+      ->capture_default_str();
+  app.add_option("--max-projections", server_options.projections.max_workers,
+                 "Projections this node runs at once (a reset's build counts as one)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 10'000))
+      ->capture_default_str();
   app.add_option("--initial-map-size", initial_map_size, "LMDB map size to start with, in bytes")
       ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 44))
       ->capture_default_str();
@@ -196,6 +226,20 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   server_options.durability = durability;
+  limits.event_cpu = std::chrono::milliseconds(event_cpu_ms);
+  limits.start_cpu = std::chrono::milliseconds(start_cpu_ms);
+  if (projection_memory == "0") {
+    limits.memory_bytes = 0;
+  } else {
+    auto bytes = parse_bytes(projection_memory, 16u << 20, "16M");
+    if (!bytes.ok()) {
+      std::fprintf(stderr, "esd: error: --projection-memory: %s\n",
+                   bytes.status().message().c_str());
+      return kExitUsage;
+    }
+    limits.memory_bytes = *bytes;
+  }
+  server_options.projections.projections_dir = data_dir + "/projections";
 
   // Signals are taken by one thread only; the rest never see them.
   sigset_t set;
@@ -209,7 +253,9 @@ int main(int argc, char** argv) {
   es::StoreOptions store_options;
   store_options.initial_map_size = initial_map_size;
   if (!journal_size.empty()) {
-    auto size = parse_size(journal_size);
+    auto size = parse_bytes(journal_size, es::kMinJournalBytes,
+                            "the smallest journal, " +
+                                std::to_string(es::kMinJournalBytes >> 10) + "K");
     if (!size.ok()) {
       std::fprintf(stderr, "esd: error: --journal-size: %s\n", size.status().message().c_str());
       return kExitUsage;

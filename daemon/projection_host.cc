@@ -1,6 +1,14 @@
 #include "projection_host.h"
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
 
@@ -14,8 +22,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::size_t kRestorePage = 10'000;
-constexpr std::chrono::milliseconds kRunnerTimeout(1000);
+constexpr std::chrono::milliseconds kStopGrace(3000);
 
 Status not_found(const std::string& name) {
   return Status::not_found("no projection named " + name);
@@ -32,8 +39,11 @@ es::Result<es::ProjectionDef> load_def(es::ProjectionStore& store, const std::st
 }  // namespace
 
 ProjectionHost::ProjectionHost(es::ProjectionStore& store, std::string endpoint,
-                               bool reads_elsewhere)
-    : store_(store), endpoint_(std::move(endpoint)), reads_elsewhere_(reads_elsewhere) {}
+                               bool reads_elsewhere, Options options)
+    : store_(store),
+      endpoint_(std::move(endpoint)),
+      reads_elsewhere_(reads_elsewhere),
+      options_(std::move(options)) {}
 
 ProjectionHost::~ProjectionHost() { close(); }
 
@@ -43,6 +53,10 @@ Status ProjectionHost::start_all() {
   std::lock_guard lock(mu_);
   for (const auto& def : *defs) {
     if (def.status != "running") continue;
+    if (Status room = room_for_one(); !room.ok()) {
+      spdlog::error("projection {} not started: {}", def.name, room.message());
+      continue;
+    }
     launch(live_, def, def.generation, def.source, false);
     if (def.next_generation != 0)
       launch(rebuilds_, def, def.next_generation, def.next_source, true);
@@ -92,80 +106,173 @@ std::unique_ptr<ProjectionHost::Runner> ProjectionHost::take(RunnerMap& map,
   return r;
 }
 
-void ProjectionHost::run(Runner* r) {
-  auto compiled = es::Projection::compile(r->source, r->name);
-  if (!compiled.ok()) return fail(r, compiled.status(), 0);
-  es::Projection& p = **compiled;
-  // Back to where the last commit left it.
-  std::string after;
-  for (;;) {
-    auto page = store_.states(r->name, r->generation, after, kRestorePage);
-    if (!page.ok()) return fail(r, page.status(), 0);
-    for (const auto& [key, state] : *page) {
-      if (Status s = p.restore(key, state); !s.ok()) return fail(r, s, 0);
-    }
-    if (page->size() < kRestorePage) break;
-    after = page->back().first;
+es::Result<es::Worker> ProjectionHost::spawn(const std::string& mode, const std::string& name,
+                                             std::uint32_t generation, const std::string& source) {
+  const es::SandboxLimits& l = options_.limits;
+  std::vector<std::string> argv = {
+      options_.exe.empty() ? es::self_exe() : options_.exe,
+      "--projection-worker",
+      mode,
+      "name=" + name,
+      "generation=" + std::to_string(generation),
+      "endpoint=" + endpoint_,
+      "projections=" + options_.projections_dir,
+      "parent=" + std::to_string(::getpid()),
+      "event-cpu-ms=" + std::to_string(l.event_cpu.count()),
+      "start-cpu-ms=" + std::to_string(l.start_cpu.count()),
+      "memory=" + std::to_string(l.memory_bytes)};
+  auto worker = es::spawn_worker(argv);
+  if (!worker.ok()) return worker.status();
+  // The program goes in whole (at most 1 MiB); a worker that died first
+  // leaves the rest unwritten (EPIPE) and says why in its exit status.
+  std::size_t written = 0;
+  while (written < source.size()) {
+    const ssize_t n = ::write(worker->input, source.data() + written, source.size() - written);
+    if (n <= 0) break;
+    written += static_cast<std::size_t>(n);
   }
-  auto checkpoint = store_.checkpoint(r->name, r->generation);
-  if (!checkpoint.ok()) return fail(r, checkpoint.status(), 0);
-  es::Position committed = *checkpoint;
-  p.restore_position(committed);
-  r->position = committed;
-  r->partitions = p.partitions();
+  ::close(worker->input);
+  worker->input = -1;
+  return worker;
+}
 
-  auto flush = [&](es::Position upto) -> Status {
-    auto changed = p.take_changed();
-    if (changed.empty() && upto <= committed) return {};
-    ES_RETURN_IF_ERROR(store_.commit(r->name, r->generation, changed, upto));
-    committed = upto;
-    r->position = upto;
-    r->partitions = p.partitions();
-    return {};
-  };
-  auto window_start = Clock::now();
-  std::uint64_t window_applied = p.applied();
-  es::Client client(endpoint_, es::ClientOptions{kRunnerTimeout});
-  Status failure;
-  es::Position failed_at = 0;
-  while (!r->stop.load()) {
-    es::SubscriptionOptions options;
-    const auto& src = p.source();
-    options.filter = es::SubscriptionFilter{src.read_stream(), src.read_category(), src.types};
-    options.from = committed + 1;
-    options.tick_interval = std::chrono::milliseconds(100);
-    options.on_tick = [&](es::Subscription& sub) -> Status {
-      ES_RETURN_IF_ERROR(flush(sub.checkpoint_position()));
-      r->head = sub.head_seen();
-      const auto now = Clock::now();
-      const double secs = std::chrono::duration<double>(now - window_start).count();
-      if (secs >= 1.0) {
-        r->rate = static_cast<double>(p.applied() - window_applied) / secs;
-        window_start = now;
-        window_applied = p.applied();
-      }
-      if (r->rebuild && swap_in(r)) spdlog::info("projection {}: reset done, swapped in", r->name);
-      return {};
-    };
-    es::Subscription sub(client, std::move(options));
-    Status s = sub.run(
-        [&](const es::RecordedEvent& e) {
-          Status applied = p.apply(e);
-          if (applied.ok()) return es::Delivery::kContinue;
-          failure = applied;
-          failed_at = e.position;
-          return es::Delivery::kRefused;
-        },
-        r->stop);
-    // Whatever was folded in before a stop or a failure is kept.
-    if (Status flushed = flush(sub.checkpoint_position()); !flushed.ok())
-      return fail(r, flushed, 0);
-    if (!failure.ok()) return fail(r, failure, failed_at);
-    if (s.ok() || r->stop.load()) break;
-    if (s.code() != es::Code::kUnavailable) return fail(r, s, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the node is not up yet
+namespace {
+
+// A worker's end, as a projection's failure: its own report, or what its
+// exit status says.
+std::string why_it_ended(const std::string& name, int status, const std::string& reported) {
+  if (WIFEXITED(status) && WEXITSTATUS(status) == es::kWorkerCpuLimit)
+    return "projection " + name + ": " + reported +
+           " (limits: esd --projection-event-cpu, --projection-start-cpu)";
+  if (!reported.empty()) return reported;
+  std::string why = "projection " + name + ": its worker " + es::describe_exit(status);
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT)
+    why += ": jq aborted (an assertion in libjq, or out of memory: esd --projection-memory)";
+  else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
+    why += ": jq crashed (a bug in libjq, or out of memory: esd --projection-memory)";
+  return why;
+}
+
+// Reads report lines from `fd` until it closes; `on_line` gets each one.
+// `tick` runs every 100 ms meanwhile.
+template <class OnLine, class Tick>
+void read_reports(int fd, OnLine on_line, Tick tick) {
+  std::string buffer;
+  char chunk[4096];
+  for (;;) {
+    tick();
+    pollfd pfd{fd, POLLIN, 0};
+    if (::poll(&pfd, 1, 100) <= 0) continue;
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n <= 0) break;
+    buffer.append(chunk, static_cast<std::size_t>(n));
+    for (std::size_t nl; (nl = buffer.find('\n')) != std::string::npos;) {
+      on_line(buffer.substr(0, nl));
+      buffer.erase(0, nl + 1);
+    }
+    if (buffer.size() > (1u << 20)) buffer.clear();  // no line is that long
   }
-  r->done = true;
+  ::close(fd);
+}
+
+// "F position message": the position, and the message.
+std::pair<es::Position, std::string> parse_failure(const std::string& line) {
+  const auto space = line.find(' ', 2);
+  if (space == std::string::npos) return {0, line.substr(std::min<std::size_t>(2, line.size()))};
+  return {std::strtoull(line.c_str() + 2, nullptr, 10), line.substr(space + 1)};
+}
+
+}  // namespace
+
+Status ProjectionHost::check(const std::string& name, const std::string& source) {
+  auto worker = spawn("check", name, 0, source);
+  if (!worker.ok()) return worker.status();
+  std::string reported;
+  const auto deadline = Clock::now() + options_.limits.start_cpu + std::chrono::seconds(2);
+  bool killed = false;
+  read_reports(
+      worker->reports,
+      [&](const std::string& line) {
+        if (line.rfind("F ", 0) == 0) reported = parse_failure(line).second;
+      },
+      [&] {
+        if (!killed && Clock::now() > deadline) {
+          ::kill(worker->pid, SIGKILL);  // stuck before its watchdog started
+          killed = true;
+        }
+      });
+  int status = 0;
+  while (::waitpid(worker->pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  return Status::invalid(why_it_ended(name, status, reported));
+}
+
+void ProjectionHost::run(Runner* r) {
+  auto worker = spawn("run", r->name, r->generation, r->source);
+  if (!worker.ok()) return fail(r, worker.status(), 0);
+  std::string reported;
+  es::Position failed_at = 0;
+  Clock::time_point term_sent{};
+  bool killed = false;
+  read_reports(
+      worker->reports,
+      [&](const std::string& line) {
+        if (line.rfind("P ", 0) == 0) {
+          std::uint64_t position = 0, head = 0, partitions = 0;
+          double rate = 0;
+          if (std::sscanf(line.c_str(), "P %lu %lu %lu %lf", &position, &head, &partitions,
+                          &rate) == 4) {
+            r->position = position;
+            r->head = std::max<es::Position>(r->head.load(), head);
+            r->partitions = partitions;
+            r->rate = rate;
+            if (r->rebuild && swap_in(r))
+              spdlog::info("projection {}: reset done, swapped in", r->name);
+          }
+        } else if (line.rfind("F ", 0) == 0) {
+          std::tie(failed_at, reported) = parse_failure(line);
+        } else if (line.rfind("C ", 0) == 0) {
+          failed_at = std::strtoull(line.c_str() + 2, nullptr, 10);
+        }
+      },
+      [&] {
+        if (!r->stop.load()) return;
+        const auto now = Clock::now();
+        if (term_sent == Clock::time_point{}) {
+          ::kill(worker->pid, SIGTERM);  // it commits its last batch and exits
+          term_sent = now;
+        } else if (!killed && now - term_sent > kStopGrace) {
+          spdlog::warn("projection {}: its worker did not stop within {} ms: killed", r->name,
+                       kStopGrace.count());
+          ::kill(worker->pid, SIGKILL);
+          killed = true;
+        }
+      });
+  int status = 0;
+  while (::waitpid(worker->pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (r->stop.load() || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    r->done = true;
+    return;
+  }
+  std::string why = why_it_ended(r->name, status, reported);
+  if (reported.empty() && failed_at != 0) why += " on the event at position " + std::to_string(failed_at);
+  fail(r, Status::invalid(why), failed_at);
+}
+
+Status ProjectionHost::room_for_one() const {
+  if (running() < options_.max_workers) return {};
+  return Status(es::Code::kBusy, "this node runs " + std::to_string(options_.max_workers) +
+                                     " projections already, its limit (esd --max-projections)");
+}
+
+unsigned ProjectionHost::running() const {
+  unsigned n = 0;
+  for (const auto* map : {&live_, &rebuilds_}) {
+    for (const auto& [name, r] : *map) n += r->done.load() ? 0 : 1;
+  }
+  return n;
 }
 
 bool ProjectionHost::swap_in(Runner* rebuild) {
@@ -227,9 +334,9 @@ void ProjectionHost::fail(Runner* r, const Status& why, es::Position at) {
 }
 
 Status ProjectionHost::add(const std::string& name, const std::string& source) {
-  if (auto compiled = es::Projection::compile(source, name); !compiled.ok())
-    return compiled.status();
+  ES_RETURN_IF_ERROR(check(name, source));
   std::lock_guard lock(mu_);
+  ES_RETURN_IF_ERROR(room_for_one());
   auto existing = store_.get(name);
   if (!existing.ok()) return existing.status();
   if (existing->has_value()) {
@@ -282,6 +389,7 @@ Status ProjectionHost::start(const std::string& name) {
       auto it = map.find(name);
       return it == map.end() || it->second->done.load();
     };
+    if (ended(live_)) ES_RETURN_IF_ERROR(room_for_one());
     d.status = "running";
     d.error.clear();
     d.error_position = 0;
@@ -309,8 +417,8 @@ Status ProjectionHost::reset(const std::string& name, const std::string& source)
     if (!loaded.ok()) return loaded.status();
     es::ProjectionDef d = std::move(loaded).value();
     const std::string& next_source = source.empty() ? d.source : source;
-    if (auto compiled = es::Projection::compile(next_source, name); !compiled.ok())
-      return compiled.status();
+    ES_RETURN_IF_ERROR(check(name, next_source));
+    if (rebuilds_.find(name) == rebuilds_.end()) ES_RETURN_IF_ERROR(room_for_one());
     previous = take(rebuilds_, name);  // a reset in progress starts over
     if (previous) previous->stop = true;
     abandoned = d.next_generation;

@@ -1,16 +1,22 @@
 // daemon/projection_host.h
 //
 // The ProjectionHost runs the projections a node hosts (es project add ...).
-// Each runs on its own thread with its own es::Subscription to the node's
-// request endpoint (the same client any read side uses), folds events with
-// es::Projection, and every tick (and every page while catching up) commits
-// the changed partitions with the checkpoint they reach, in one transaction
-// of the ProjectionStore. At start it loads the states and goes on after the
-// checkpoint, so a crash loses nothing and applies nothing twice.
+// Each runs in a worker process of its own (daemon/projection_worker.h,
+// projection/sandbox.h), with its own es::Subscription to the node's
+// request endpoint (the same client any read side uses); it folds events
+// with es::Projection, and every tick (and every page while catching up)
+// commits the changed partitions with the checkpoint they reach, in one
+// transaction of the ProjectionStore. At start it loads the states and goes
+// on after the checkpoint, so a crash loses nothing and applies nothing
+// twice. A thread here supervises each worker: it reads its reports and
+// stops it (SIGTERM, then SIGKILL after kStopGrace).
 //
 // A projection that fails on an event stops there: its status says failed,
 // with the event's position and jq's message; the states stay as they were
-// before that event. `start` tries again from there.
+// before that event. So does one whose worker crashes, runs out of memory or
+// takes more CPU time than its limits allow, with the reason; it is not
+// started again until `start` (or a restart of esd) tries again from there.
+// A new program (add, reset) is compiled first in a worker of its own.
 //
 // A reset builds a new generation beside the running one, from the start of
 // the log (with the file's new source, if given); queries keep reading the
@@ -31,6 +37,7 @@
 #include <vector>
 
 #include "es/projection_store.h"
+#include "projection/sandbox.h"
 
 #include "protocol/messages.h"
 
@@ -40,7 +47,14 @@ class ProjectionHost {
  public:
   // `endpoint`: the node whose log the runners read (this node's own request
   // endpoint, or another's: the read side apart from the write side).
-  ProjectionHost(es::ProjectionStore& store, std::string endpoint, bool reads_elsewhere);
+  struct Options {
+    std::string projections_dir;  // the ProjectionStore's, which workers open too
+    es::SandboxLimits limits;
+    unsigned max_workers = 64;  // running projections, resets' builds included
+    std::string exe;            // the esd to run workers with (default: this one)
+  };
+  ProjectionHost(es::ProjectionStore& store, std::string endpoint, bool reads_elsewhere,
+                 Options options);
   ~ProjectionHost();
   ProjectionHost(const ProjectionHost&) = delete;
   ProjectionHost& operator=(const ProjectionHost&) = delete;
@@ -76,6 +90,13 @@ class ProjectionHost {
     std::atomic<double> rate{0};
     std::thread thread;
   };
+  // Runs `mode` (check, run) of a worker for `name` with `source` on its
+  // stdin; for check, waits for it and returns its verdict.
+  es::Result<es::Worker> spawn(const std::string& mode, const std::string& name,
+                               std::uint32_t generation, const std::string& source);
+  es::Status check(const std::string& name, const std::string& source);
+  unsigned running() const;  // REQUIRES: mu_ held
+  es::Status room_for_one() const;  // kBusy at max_workers; REQUIRES: mu_ held
   using RunnerMap = std::map<std::string, std::unique_ptr<Runner>>;
 
   void launch(RunnerMap& map, const es::ProjectionDef& def, std::uint32_t generation,
@@ -95,6 +116,7 @@ class ProjectionHost {
   es::ProjectionStore& store_;
   std::string endpoint_;
   bool reads_elsewhere_ = false;
+  Options options_;
   std::mutex mu_;  // guards the maps and read-modify-writes of definitions
   RunnerMap live_;
   RunnerMap rebuilds_;

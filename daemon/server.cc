@@ -136,7 +136,8 @@ Status Server::bind() {
   spdlog::info("listening on {}, publishing on {}", bound_listen_, bound_publish_);
   const bool elsewhere = !options_.project_from.empty();
   projections_ = std::make_unique<ProjectionHost>(
-      projection_store_, elsewhere ? options_.project_from : bound_listen_, elsewhere);
+      projection_store_, elsewhere ? options_.project_from : bound_listen_, elsewhere,
+      options_.projections);
   if (elsewhere) spdlog::info("projections read the log of {}", options_.project_from);
   writer_ =
       std::make_unique<es::Writer>(store_, es::Writer::Options{}, [this](es::GroupOutcome&& o) {

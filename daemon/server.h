@@ -53,6 +53,8 @@ struct ServerOptions {
   std::string follow_publish;
   // The node whose log hosted projections read; empty: this one.
   std::string project_from;
+  // Where hosted projections run, and their limits (projections_dir is set by main).
+  ProjectionHost::Options projections;
   // Testing aid (ESD_FAILPOINT=exit-before-publish:N): _exit(99) right after
   // the Nth committed group, before its replies and its publish. 0: never.
   std::uint64_t exit_before_publish_group = 0;

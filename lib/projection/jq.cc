@@ -42,6 +42,10 @@ Result<JqProgram> JqProgram::compile(const std::string& program, std::string wha
         jv_free(msg);
       },
       p.errors_.get());
+  // No module search path (import and include are refused before: see
+  // projection/sandbox.h) and no debug output into the host's log.
+  jq_set_attr(p.jq_.get(), jv_string("JQ_LIBRARY_PATH"), jv_array());
+  jq_set_debug_cb(p.jq_.get(), [](void*, jv msg) { jv_free(msg); }, nullptr);
   if (!jq_compile(p.jq_.get(), program.c_str())) {
     return Status::invalid(p.what_ + ": " + (p.errors_->empty() ? "does not compile" : *p.errors_));
   }

@@ -13,6 +13,7 @@
 
 #include "projection/builtins.h"
 #include "projection/jq.h"
+#include "projection/sandbox.h"
 
 namespace es {
 
@@ -148,6 +149,7 @@ Result<std::unique_ptr<Projection>> Projection::compile(const std::string& src,
                                                         const std::string& name) {
   std::unique_ptr<Projection> p(new Projection(name));
   const std::string what = "projection " + name;
+  ES_RETURN_IF_ERROR(refuse_modules(src, what));
   // Compiles the file alone first, so that its own errors come with its lines.
   if (auto alone = JqProgram::compile(src + "\n.", what); !alone.ok()) return alone.status();
 

@@ -1,0 +1,2 @@
+import "/etc/passwd" as $s;
+def when: .state;

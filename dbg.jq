@@ -1,0 +1,1 @@
+def when: (.event | debug | stderr) | "MARK-\(.event.position)-printed";

@@ -1,0 +1,1 @@
+def when: {import: "a # include", x: "\(.event.data | tostring) import"} | .import;

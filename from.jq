@@ -1,0 +1,2 @@
+def from: (last(range(1e15)) | {});
+def when: .state;

@@ -1,0 +1,2 @@
+include "lib";
+def when: .state;

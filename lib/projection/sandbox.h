@@ -1,0 +1,104 @@
+// projection/sandbox.h
+//
+// Where user-supplied jq runs: a worker process of its own (esd's hosted
+// projections, and the checks of es project add / reset), so that a crash,
+// a loop or a leak in jq costs that worker and nothing else.
+//
+// A worker is spawned with no environment (but the sanitizers' options),
+// stdin a pipe for its input, stdout and stderr /dev/null, and fd 3 a pipe
+// for its reports; it dies with its parent. At its start it limits itself
+// (limit_process: RLIMIT_DATA, no core files) and, while it runs jq, a
+// Watchdog ends it when one step (an event, or a start-up phase: compiling
+// with `from` and `init`) takes more CPU time than its budget.
+//
+// In every process, jq itself is narrowed (projection/jq.cc): no module
+// search path, no debug output. `import` and `include` are refused before
+// jq sees the program (refuse_modules), since jq reads any path they name.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "es/result.h"
+
+namespace es {
+
+// ASan reserves its shadow memory as private mappings, which RLIMIT_DATA
+// counts: in a sanitizer build workers get no memory limit by default.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr std::uint64_t kDefaultWorkerMemory = 0;
+#else
+inline constexpr std::uint64_t kDefaultWorkerMemory = 1ull << 30;
+#endif
+
+struct SandboxLimits {
+  std::chrono::milliseconds event_cpu{1000};  // CPU time one event may take
+  std::chrono::milliseconds start_cpu{500};   // compiling, with `from` and `init`
+  std::uint64_t memory_bytes = kDefaultWorkerMemory;  // RLIMIT_DATA; 0: none
+};
+
+// Exit statuses a worker ends with on its own (esd maps them to reasons).
+inline constexpr int kWorkerFailed = 10;      // a reported failure (the report says why)
+inline constexpr int kWorkerCpuLimit = 11;    // the Watchdog ended it
+inline constexpr int kWorkerBadArgs = 12;     // started wrongly
+
+// Refuses `import` and `include` directives in a jq program, naming the line.
+Status refuse_modules(std::string_view source, const std::string& what);
+
+// Applies the memory limit and no core files to this process.
+Status limit_process(const SandboxLimits& limits);
+
+// Ends this process (exit kWorkerCpuLimit, after writing a report line to
+// `report_fd`) when the thread that made it spends more than the budget of
+// CPU time in one step. A step starts with begin(); checking costs the
+// watched thread nothing but two atomic stores per step.
+class Watchdog {
+ public:
+  explicit Watchdog(int report_fd);
+  ~Watchdog();
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  // A new step: `what` (a static string: "from", "the event at position")
+  // with `position` (0: none), allowed `budget` of CPU time.
+  void begin(const char* what, std::uint64_t position, std::chrono::milliseconds budget);
+  // Between steps (waiting for events): no budget.
+  void idle() { step_.fetch_add(1, std::memory_order_release), budget_ms_.store(0); }
+
+ private:
+  void watch();
+  int report_fd_;
+  clockid_t clock_{};
+  std::atomic<std::uint64_t> step_{0};
+  std::atomic<std::int64_t> budget_ms_{0};
+  std::atomic<const char*> what_{""};
+  std::atomic<std::uint64_t> position_{0};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+// A spawned worker.
+struct Worker {
+  pid_t pid = -1;
+  int input = -1;   // its stdin (write end)
+  int reports = -1; // its fd 3 (read end)
+};
+
+// Spawns `argv` (argv[0] the program's path) as a worker.
+Result<Worker> spawn_worker(const std::vector<std::string>& argv);
+
+// Why a worker ended: "exited with status N", "was killed by SIGSEGV
+// (segmentation fault)", ...
+std::string describe_exit(int wait_status);
+
+// The path of the running program (for spawning itself).
+std::string self_exe();
+
+}  // namespace es

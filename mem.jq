@@ -1,0 +1,1 @@
+def when: reduce range(30) as $i ("x"; . + .) | length;

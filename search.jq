@@ -1,0 +1,3 @@
+# reads a file
+import "secret" as $s {search: "/tmp"};
+def when: $s;

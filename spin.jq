@@ -1,0 +1,1 @@
+def when: last(range(1e15));
