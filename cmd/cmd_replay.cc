@@ -23,10 +23,18 @@ struct ReplayArgs {
 
 ExitCode run_replay(const ReplayArgs& args, Context& ctx) {
   if (args.to && *args.to < args.from) return ctx.usage("--to must not be below --from");
-  auto projection = es::Projection::load(args.file);
-  if (!projection.ok()) return ctx.fail(projection.status());
-  auto client = ctx.connect();
-  return replay_and_print(**projection, *client, args.from, args.to, args.key, ctx);
+  auto source = es::Projection::read_source(args.file);
+  if (!source.ok()) return ctx.fail(source.status());
+  const std::string name = es::Projection::name_of(args.file);
+  return in_sandbox(ctx, name, [&](es::Watchdog& watchdog, const es::SandboxLimits& limits) {
+    watchdog.begin("compiling (with from and init)", 0, limits.start_cpu);
+    auto projection = es::Projection::compile(*source, name);
+    watchdog.idle();
+    if (!projection.ok()) return ctx.fail(projection.status());
+    auto client = ctx.connect();
+    return replay_and_print(**projection, *client, args.from, args.to, args.key, ctx, &watchdog,
+                            limits.event_cpu);
+  });
 }
 
 }  // namespace

@@ -1,6 +1,15 @@
 #include "replay.h"
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
 
 #include "es/json.h"
 #include "es/subscription.h"
@@ -18,7 +27,7 @@ std::string partition_line(const std::string& key, const std::string& state) {
 
 ExitCode replay_and_print(es::Projection& p, es::Client& client, es::Position from,
                           std::optional<es::Position> to, const std::optional<std::string>& key,
-                          Context& ctx) {
+                          Context& ctx, es::Watchdog* watchdog, std::chrono::milliseconds event_cpu) {
   es::SubscriptionOptions options;
   const auto& src = p.source();
   options.filter = es::SubscriptionFilter{src.read_stream(), src.read_category(), src.types};
@@ -31,10 +40,12 @@ ExitCode replay_and_print(es::Projection& p, es::Client& client, es::Position fr
   es::Status s = sub.run(
       [&](const es::RecordedEvent& e) {
         if (to && e.position > *to) return es::Delivery::kRefused;
+        if (watchdog != nullptr) watchdog->begin("the event at position", e.position, event_cpu);
         failed = p.apply(e);
         return failed.ok() ? es::Delivery::kContinue : es::Delivery::kRefused;
       },
       stop);
+  if (watchdog != nullptr) watchdog->idle();
   if (!failed.ok()) return ctx.fail(failed);
   if (!s.ok()) return ctx.fail(s);
   if (key) {
@@ -51,6 +62,60 @@ ExitCode replay_and_print(es::Projection& p, es::Client& client, es::Position fr
     if (open) open = ctx.emit(partition_line(k, state));
   });
   return ExitCode::kSuccess;
+}
+
+ExitCode in_sandbox(Context& ctx, const std::string& name,
+                    const std::function<ExitCode(es::Watchdog&, const es::SandboxLimits&)>& body) {
+  int reports[2];
+  if (::pipe2(reports, O_CLOEXEC) != 0)
+    return ctx.fail(es::Status::io_error(std::string("pipe: ") + std::strerror(errno)));
+  std::fflush(nullptr);
+  std::cout.flush();
+  const pid_t pid = ::fork();
+  if (pid < 0) return ctx.fail(es::Status::io_error(std::string("fork: ") + std::strerror(errno)));
+  if (pid == 0) {
+    ::close(reports[0]);
+    // No environment (clearenv() would leave environ null, which jq's $ENV
+    // walks without a check).
+    static char* no_environment[] = {nullptr};
+    environ = no_environment;
+    const es::SandboxLimits limits;
+    int code = static_cast<int>(ExitCode::kFailure);
+    if (es::Status s = es::limit_process(limits); !s.ok()) {
+      ctx.fail(s);
+    } else {
+      es::Watchdog watchdog(reports[1]);
+      code = static_cast<int>(body(watchdog, limits));
+    }
+    std::cout.flush();
+    std::fflush(nullptr);
+    ::_exit(code);  // not exit(): the parent's ZeroMQ contexts are not this process's
+  }
+  ::close(reports[1]);
+  std::string reported;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(reports[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    reported.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(reports[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) != es::kWorkerCpuLimit)
+    return static_cast<ExitCode>(WEXITSTATUS(status));
+  std::string why = "projection " + name + ": ";
+  if (WIFEXITED(status)) {
+    // "F position message\n" from the Watchdog
+    const auto space = reported.find(' ', 2);
+    why += space == std::string::npos ? "a CPU limit was reached" : reported.substr(space + 1);
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+  } else {
+    why += "the replay " + es::describe_exit(status) +
+           " (jq crashed: a bug in libjq, or out of memory)";
+  }
+  return ctx.fail(es::Status::invalid(why));
 }
 
 }  // namespace escmd

@@ -5,7 +5,11 @@
 #include <optional>
 #include <string>
 
+#include <chrono>
+#include <functional>
+
 #include "es/projection.h"
+#include "projection/sandbox.h"
 
 #include "context.h"
 
@@ -17,8 +21,18 @@ std::string partition_line(const std::string& key, const std::string& state);
 // Folds the log's events from `from` to `to` (default: the head at the
 // start) into `p`, then prints every partition, or only `key` (exit 4 when
 // it has no state). A failing reducer ends it with exit 1, printing nothing.
+// `watchdog` (when set) times each event against `event_cpu`.
 ExitCode replay_and_print(es::Projection& p, es::Client& client, es::Position from,
                           std::optional<es::Position> to, const std::optional<std::string>& key,
-                          Context& ctx);
+                          Context& ctx, es::Watchdog* watchdog = nullptr,
+                          std::chrono::milliseconds event_cpu = {});
+
+// Runs `body` in a child process under the sandbox hosted projections run
+// in (projection/sandbox.h: its default limits, no environment, a
+// Watchdog), so that a file replayed here behaves as it would on the node:
+// a crash or a limit ends the child alone and is reported as an error
+// naming projection `name`. The child makes its own connections.
+ExitCode in_sandbox(Context& ctx, const std::string& name,
+                    const std::function<ExitCode(es::Watchdog&, const es::SandboxLimits&)>& body);
 
 }  // namespace escmd

@@ -57,6 +57,9 @@ class Projection {
   // syntax errors, the line. "builtin:by-category", "builtin:by-type" and
   // "builtin:counts" are the built-in projections (see builtin_names()).
   static Result<std::unique_ptr<Projection>> load(const std::string& path);
+  // The name load() gives the projection of `path`: its file name without
+  // extensions ("orders/totals.jq" -> "totals"; "builtin:counts" -> "counts").
+  static std::string name_of(const std::string& path);
   // The jq program `path` names: the file's text, or a built-in's.
   static Result<std::string> read_source(const std::string& path);
   // The built-in projections: name and what each gives.

@@ -137,12 +137,16 @@ std::vector<std::pair<std::string, std::string>> Projection::builtin_names() {
   return out;
 }
 
+std::string Projection::name_of(const std::string& path) {
+  std::string name = path.substr(path.find_last_of("/:") + 1);
+  name = name.substr(0, name.find('.'));
+  return name.empty() ? path : name;
+}
+
 Result<std::unique_ptr<Projection>> Projection::load(const std::string& path) {
   auto source = read_source(path);
   if (!source.ok()) return source.status();
-  std::string name = path.substr(path.find_last_of("/:") + 1);
-  name = name.substr(0, name.find('.'));
-  return compile(*source, name.empty() ? path : name);
+  return compile(*source, name_of(path));
 }
 
 Result<std::unique_ptr<Projection>> Projection::compile(const std::string& src,

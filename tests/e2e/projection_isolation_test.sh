@@ -84,6 +84,19 @@ grep -q '"position"' "$ESD_LOG" && fail "debug or stderr output reached esd's lo
 grep -q "s3cret" "$ESD_LOG" && fail "the environment reached the log"
 es state env | grep -q s3cret && fail "the environment reached a state"
 
+check "es replay runs files in the same sandbox: same states, and a crash or a loop ends only the replay"
+assert_eq "$(SECRET_TOKEN=x es replay env.jq)" "$(es state env)" "es replay env.jq against the hosted states"
+assert_exit 1 es replay spin.jq
+assert_contains "$ERR" "projection spin: the event at position 1 took more than 1000 ms of CPU time" "a loop"
+assert_exit 1 es replay oob.jq
+case "$ERR" in
+  *"projection oob: the replay was killed by SIG"* | *"projection oob: the event at position 1 took more than"*) ;;
+  *) fail "es replay of a crashing file: $ERR" ;;
+esac
+assert_exit 1 es replay abs.jq
+assert_contains "$ERR" "import is not available" "import in es replay"
+answers "after the replays"
+
 check "a projection over its memory limit fails alone"
 if [ -n "${ASAN_OPTIONS:-}" ]; then
   echo "   (skipped: a sanitizer build's workers have no memory limit)"
