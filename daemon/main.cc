@@ -191,6 +191,14 @@ int main(int argc, char** argv) {
       ->type_name("N")
       ->check(CLI::Range(1, 10'000))
       ->capture_default_str();
+  const std::uint64_t file_limit = esd::Admission::raise_file_limit();
+  server_options.admission.max_clients = esd::Admission::default_max_clients(file_limit);
+  app.add_option("--max-clients", server_options.admission.max_clients,
+                 "Connections (clients and subscribers) taken at once; 16 more from 127.0.0.1 "
+                 "and ::1 (default: from the file limit, which esd raises to its hard limit)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
   app.add_option("--initial-map-size", initial_map_size, "LMDB map size to start with, in bytes")
       ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 44))
       ->capture_default_str();

@@ -106,14 +106,20 @@ Status Server::bind() {
          {&router_, &pub_, &completions_in_, &completions_out_, &router_monitor_, &pub_monitor_}) {
       s->set(zmq::sockopt::linger, 0);
     }
+    admission_ = std::make_unique<Admission>(ctx_, options_.admission);
+    Admission::guard(router_);
+    Admission::guard(pub_);
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(es::kMaxFrameBytes));
     router_.set(zmq::sockopt::sndhwm, 100'000);
     router_.set(zmq::sockopt::rcvhwm, 100'000);
     pub_.set(zmq::sockopt::sndhwm, options_.publish_hwm);
     zmq_socket_monitor(router_.handle(), kRouterMonitorEndpoint,
-                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | Admission::kEvents);
     zmq_socket_monitor(pub_.handle(), kPubMonitorEndpoint,
-                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | Admission::kEvents);
+    // (The connection cap counts on every event: none is dropped.)
+    router_monitor_.set(zmq::sockopt::rcvhwm, 0);
+    pub_monitor_.set(zmq::sockopt::rcvhwm, 0);
     router_monitor_.connect(kRouterMonitorEndpoint);
     pub_monitor_.connect(kPubMonitorEndpoint);
     completions_in_.bind(kCompletionsEndpoint);
@@ -256,6 +262,7 @@ void Server::handle_monitor(zmq::socket_t& mon, std::uint64_t* count) {
     std::memcpy(&id, event.data(), 2);
     if (id == ZMQ_EVENT_ACCEPTED) ++*count;
     if (id == ZMQ_EVENT_DISCONNECTED && *count > 0) --*count;
+    admission_->saw(id);
   }
 }
 

@@ -28,6 +28,7 @@
 #include "es/store.h"
 #include "es/writer.h"
 
+#include "admission.h"
 #include "follower.h"
 #include "groups.h"
 #include "projection_host.h"
@@ -55,6 +56,8 @@ struct ServerOptions {
   std::string project_from;
   // Where hosted projections run, and their limits (projections_dir is set by main).
   ProjectionHost::Options projections;
+  // The cap on connections (see admission.h).
+  Admission::Options admission;
   // Testing aid (ESD_FAILPOINT=exit-before-publish:N): _exit(99) right after
   // the Nth committed group, before its replies and its publish. 0: never.
   std::uint64_t exit_before_publish_group = 0;
@@ -151,6 +154,7 @@ class Server {
   std::unique_ptr<ProjectionHost> projections_;  // made once the endpoint is bound
   ServerOptions options_;
   zmq::context_t ctx_;
+  std::unique_ptr<Admission> admission_;  // before the sockets it guards bind
   zmq::socket_t router_;
   zmq::socket_t pub_;
   zmq::socket_t completions_in_;   // the loop's end

@@ -1,0 +1,115 @@
+#include "admission.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+namespace esd {
+
+namespace {
+
+bool is_host_loopback(const std::string& address) {
+  return address == "127.0.0.1" || address == "::1" || address == "::ffff:127.0.0.1";
+}
+
+}  // namespace
+
+Admission::Admission(zmq::context_t& ctx, Options options)
+    : handler_(ctx, zmq::socket_type::rep), options_(options) {
+  handler_.set(zmq::sockopt::linger, 0);
+  handler_.bind("inproc://zeromq.zap.01");  // where libzmq asks
+  thread_ = std::thread([this] { run(); });
+}
+
+Admission::~Admission() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void Admission::guard(zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::zap_domain, kDomain);
+  // A peer that connects and never completes its greeting holds a
+  // descriptor only this long.
+  socket.set(zmq::sockopt::handshake_ivl, 5000);
+}
+
+void Admission::saw(int event) {
+  if (event == ZMQ_EVENT_DISCONNECTED) held_.fetch_sub(1);
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+      event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+    held_.fetch_add(1);
+}
+
+unsigned Admission::default_max_clients(std::uint64_t nofile) {
+  constexpr std::uint64_t kKept = 256;  // LMDB, the journal, workers' pipes, ZeroMQ's own
+  const std::uint64_t room = nofile > kKept + 64 ? nofile - kKept : 64;
+  return static_cast<unsigned>(std::min<std::uint64_t>(room, 10'000));
+}
+
+std::uint64_t Admission::raise_file_limit() {
+  rlimit l{};
+  if (::getrlimit(RLIMIT_NOFILE, &l) != 0) return 1024;
+  if (l.rlim_cur < l.rlim_max) {
+    l.rlim_cur = l.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &l);
+    ::getrlimit(RLIMIT_NOFILE, &l);
+  }
+  return l.rlim_cur;
+}
+
+bool Admission::admit(const std::string& address) {
+  const std::int64_t held = held_.load();
+  const std::int64_t cap =
+      options_.max_clients + (is_host_loopback(address) ? options_.loopback_reserve : 0);
+  if (held < cap) {
+    held_.fetch_add(1);
+    if (refusing_ && held < static_cast<std::int64_t>(options_.max_clients)) {
+      spdlog::info("taking connections again ({} held); {} refused in all", held, refused_.load());
+      refusing_ = false;
+    }
+    return true;
+  }
+  ++refused_;
+  if (!refusing_) {
+    spdlog::warn("refusing connections: {} held, the limit is {} (esd --max-clients), and {} "
+                 "more for 127.0.0.1 and ::1; refused {}",
+                 held, options_.max_clients, options_.loopback_reserve, address);
+    refusing_ = true;
+  }
+  return false;
+}
+
+// RFC 27: version, request id, domain, address, identity, mechanism,
+// credentials... in; version, request id, status code, status text, user
+// id, metadata out.
+void Admission::run() {
+  while (!stop_.load()) {
+    zmq::pollitem_t item{handler_.handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) == 0) continue;
+      std::vector<zmq::message_t> request;
+      do {
+        request.emplace_back();
+        if (!handler_.recv(request.back(), zmq::recv_flags::dontwait)) break;
+      } while (request.back().more());
+      if (request.size() < 6) continue;
+      const std::string address = request[3].to_string();
+      const bool ok = request[0].to_string() == "1.0" && admit(address);
+      handler_.send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
+      handler_.send(request[1], zmq::send_flags::sndmore);
+      handler_.send(zmq::buffer(std::string(ok ? "200" : "400")), zmq::send_flags::sndmore);
+      handler_.send(zmq::buffer(std::string(ok ? "OK" : "too many connections")),
+                    zmq::send_flags::sndmore);
+      handler_.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+      handler_.send(zmq::str_buffer(""), zmq::send_flags::none);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == ETERM) return;
+      spdlog::warn("admission: {}", e.what());
+    }
+  }
+}
+
+}  // namespace esd

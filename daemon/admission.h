@@ -1,0 +1,72 @@
+// daemon/admission.h
+//
+// Who may connect: a ZAP handler (ZeroMQ's authentication protocol, RFC 27)
+// for the request and publish sockets. It refuses a connection while the
+// node holds max_clients connections already (requests and subscriptions
+// together), keeping loopback_reserve more for peers at 127.0.0.1 or ::1,
+// so that es status and es stop from the host still get in; it logs when it
+// starts refusing and how many it refused. With the NULL mechanism a peer
+// is known by its address only; the security work adds keys to this
+// handler.
+//
+// Thread safety: the handler runs on a thread of its own; connected() is
+// called by the loop (from the sockets' monitors).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include <zmq.hpp>
+
+namespace esd {
+
+class Admission {
+ public:
+  struct Options {
+    unsigned max_clients = 1000;
+    unsigned loopback_reserve = 16;
+  };
+  // The ZAP domain that guard() gives a socket.
+  static constexpr const char* kDomain = "esd";
+
+  Admission(zmq::context_t& ctx, Options options);
+  ~Admission();
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+
+  // Makes `socket` ask this handler about each peer; before it binds.
+  static void guard(zmq::socket_t& socket);
+  // The monitor events saw() needs.
+  static constexpr int kEvents = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+  // A monitor event of a guarded socket. A connection counts from when
+  // this handler admits it until it is gone; one that fails its handshake
+  // (refused here, or never greeting) is followed by its disconnection,
+  // which the failure cancels.
+  void saw(int event);
+  std::int64_t held() const { return held_.load(); }
+  std::uint64_t refused() const { return refused_.load(); }
+
+  // The default cap for a file limit of `nofile`: room left for the store,
+  // the journal, the projections' workers and ZeroMQ's own descriptors.
+  static unsigned default_max_clients(std::uint64_t nofile);
+  // Raises this process's soft file limit to its hard limit; returns it.
+  static std::uint64_t raise_file_limit();
+
+ private:
+  void run();
+  bool admit(const std::string& address);
+
+  zmq::socket_t handler_;
+  Options options_;
+  std::atomic<std::int64_t> held_{0};
+  std::atomic<std::uint64_t> refused_{0};
+  std::atomic<bool> stop_{false};
+  bool refusing_ = false;  // the handler thread's: to log the change once
+  std::thread thread_;
+};
+
+}  // namespace esd
