@@ -411,13 +411,20 @@ Status ProjectionHost::start(const std::string& name) {
 Status ProjectionHost::reset(const std::string& name, const std::string& source) {
   std::unique_ptr<Runner> previous;
   std::uint32_t abandoned = 0;
+  std::string next_source = source;
+  if (next_source.empty()) {
+    std::lock_guard lock(mu_);
+    auto loaded = load_def(store_, name);
+    if (!loaded.ok()) return loaded.status();
+    next_source = loaded->source;
+  }
+  // Compiled outside mu_: the runners' supervisors need it meanwhile.
+  ES_RETURN_IF_ERROR(check(name, next_source));
   {
     std::lock_guard lock(mu_);
     auto loaded = load_def(store_, name);
     if (!loaded.ok()) return loaded.status();
     es::ProjectionDef d = std::move(loaded).value();
-    const std::string& next_source = source.empty() ? d.source : source;
-    ES_RETURN_IF_ERROR(check(name, next_source));
     if (rebuilds_.find(name) == rebuilds_.end()) ES_RETURN_IF_ERROR(room_for_one());
     previous = take(rebuilds_, name);  // a reset in progress starts over
     if (previous) previous->stop = true;
