@@ -75,10 +75,17 @@ ExitCode in_sandbox(Context& ctx, const std::string& name,
   if (pid < 0) return ctx.fail(es::Status::io_error(std::string("fork: ") + std::strerror(errno)));
   if (pid == 0) {
     ::close(reports[0]);
-    // No environment (clearenv() would leave environ null, which jq's $ENV
-    // walks without a check).
-    static char* no_environment[] = {nullptr};
-    environ = no_environment;
+    // No environment but the sanitizers' options, as a node's workers have
+    // (clearenv() would leave environ null, which jq's $ENV walks unchecked).
+    static char* kept[4] = {nullptr, nullptr, nullptr, nullptr};
+    int n = 0;
+    for (char** e = environ; e != nullptr && *e != nullptr && n < 3; ++e) {
+      const std::string_view entry(*e);
+      for (std::string_view option : {"ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS="}) {
+        if (entry.substr(0, option.size()) == option) kept[n++] = *e;
+      }
+    }
+    environ = kept;
     const es::SandboxLimits limits;
     int code = static_cast<int>(ExitCode::kFailure);
     if (es::Status s = es::limit_process(limits); !s.ok()) {
