@@ -1,2 +1,0 @@
-import "/etc/passwd" as $s;
-def when: .state;

@@ -1,1 +1,0 @@
-def when: (.event | debug | stderr) | "MARK-\(.event.position)-printed";

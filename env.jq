@@ -1,1 +1,0 @@
-def when: {env: ($ENV | keys), env2: (env | length), file: input_filename, input: (try input catch "none")};

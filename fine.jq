@@ -1,1 +1,0 @@
-def when: {import: "a # include", x: "\(.event.data | tostring) import"} | .import;

@@ -1,2 +1,0 @@
-def from: (last(range(1e15)) | {});
-def when: .state;

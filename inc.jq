@@ -1,2 +1,0 @@
-include "lib";
-def when: .state;

@@ -1,1 +1,0 @@
-def when: reduce range(30) as $i ("x"; . + .) | length;

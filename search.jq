@@ -1,3 +1,0 @@
-# reads a file
-import "secret" as $s {search: "/tmp"};
-def when: $s;
