@@ -19,6 +19,9 @@ namespace protocol = es::protocol;
 namespace {
 
 constexpr int kMaxRequestsPerTurn = 1000;
+// Per connection (see bind()): our clients have at most 2 requests out.
+constexpr int kRequestsQueued = 4;
+constexpr int kRepliesQueued = 4;
 constexpr std::size_t kPublishChunkEvents = 1000;
 // A published frame holds at most this much, so that publish_hwm frames per
 // subscriber stay within a known bound (1000 x 256 KiB = 256 MiB at worst).
@@ -110,8 +113,14 @@ Status Server::bind() {
     Admission::guard(router_);
     Admission::guard(pub_);
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(es::kMaxFrameBytes));
-    router_.set(zmq::sockopt::sndhwm, 100'000);
-    router_.set(zmq::sockopt::rcvhwm, 100'000);
+    // Per connection: this many requests wait to be read (past them, ZeroMQ
+    // stops reading that connection) and this many replies wait to be taken
+    // (past them, replies to a client that does not read are dropped); each
+    // is at most a frame (kMaxFrameBytes) or a reply (~kMaxReplyBytes).
+    router_.set(zmq::sockopt::sndhwm, kRepliesQueued);
+    router_.set(zmq::sockopt::rcvhwm, kRequestsQueued);
+    // A subscriber sends only subscriptions, a few bytes each.
+    pub_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(64 << 10));
     pub_.set(zmq::sockopt::sndhwm, options_.publish_hwm);
     zmq_socket_monitor(router_.handle(), kRouterMonitorEndpoint,
                        ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | Admission::kEvents);

@@ -7,7 +7,9 @@
 // random bytes, a wrong protocol version, an unknown kind, a truncated
 // append, counts of 2^32-1 (which must not be allocated), two frames, a
 // 60 MiB frame (over the 48 MiB limit: ZeroMQ drops that connection), data
-// that is not JSON. Each (but the oversize one) must get an ErrorReply
+// that is not JSON; and a client that asks for 120 whole-log reads and never
+// reads them (esd's RssAnon must stay bounded). Each (but the oversize one)
+// must get an ErrorReply
 // within 2 s; esd's memory must stay small; afterwards ordinary requests
 // still work; SIGTERM stops esd with exit 0. Prints one line per case.
 #include <chrono>
@@ -150,6 +152,16 @@ bool start_esd(Esd& esd, const char* binary) {
     }
   }
   return false;
+}
+
+// RssAnon of a process (its own memory, not LMDB's file pages), in kB.
+long anon_kb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("RssAnon:", 0) == 0) return std::atol(line.c_str() + 8);
+  }
+  return -1;
 }
 
 // VmRSS and VmHWM (peak) of a process, in kB.
@@ -530,6 +542,40 @@ int main(int argc, char** argv) {
                             .count()));
       }
     }
+  }
+
+  {
+    // A client that asks for whole-log reads and never reads the answers:
+    // what the node queues for it is bounded (a few replies), where it used
+    // to queue all of them (120 x 8 MiB).
+    es::Client loader(esd.endpoint, es::ClientOptions{std::chrono::milliseconds(10000)});
+    const std::string kilobyte = "\"" + std::string(1000, 'k') + "\"";
+    for (int batch = 0; batch < 10; ++batch) {
+      es::AppendRequest rq;
+      for (int i = 0; i < 1000; ++i) rq.events.push_back(one_event("slow-reader", kilobyte).events[0]);
+      if (!loader.append(rq).ok()) fail("slow reader: preload failed");
+    }
+    const long before = anon_kb(esd.pid);
+    zmq::socket_t slow = dealer(ctx, esd.endpoint);
+    slow.set(zmq::sockopt::rcvhwm, 1);
+    slow.set(zmq::sockopt::rcvbuf, 4096);
+    es::ReadRequest all;
+    all.limit = 10'000;
+    for (int i = 0; i < 120; ++i)
+      slow.send(zmq::buffer(protocol::encode(Kind::kRead, 100 + i, all)), zmq::send_flags::none);
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    const long after = anon_kb(esd.pid);
+    const long grown_mb = (after - before) / 1024;
+    // (ASan's quarantine keeps freed replies: a looser bound there.)
+    const long bound_mb = std::getenv("ASAN_OPTIONS") != nullptr ? 600 : 150;
+    if (before < 0 || grown_mb > bound_mb) {
+      fail("slow reader: esd's RssAnon grew by " + std::to_string(grown_mb) +
+           " MB for 120 unread 8 MiB replies (bound: " + std::to_string(bound_mb) + ")");
+    } else {
+      std::printf("ok   %-44s -> RssAnon %+ld MB\n", "120 whole-log reads never read", grown_mb);
+    }
+    // The node answers others meanwhile.
+    send_case("empty frame beside the slow reader", sock, std::string(), {0, kProtocol, ""});
   }
 
   // SIGTERM: a clean stop with exit 0.
