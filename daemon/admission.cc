@@ -33,7 +33,7 @@ void Admission::guard(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::zap_domain, kDomain);
   // A peer that connects and never completes its greeting holds a
   // descriptor only this long.
-  socket.set(zmq::sockopt::handshake_ivl, 5000);
+  socket.set(zmq::sockopt::handshake_ivl, 2000);
 }
 
 void Admission::saw(int event) {
