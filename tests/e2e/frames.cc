@@ -8,7 +8,8 @@
 // append, counts of 2^32-1 (which must not be allocated), two frames, a
 // 60 MiB frame (over the 48 MiB limit: ZeroMQ drops that connection), data
 // that is not JSON; and a client that asks for 120 whole-log reads and never
-// reads them (esd's RssAnon must stay bounded). Each (but the oversize one)
+// reads them, and 20 connections that each send 40 MiB of a 47 MiB frame
+// (esd's RssAnon must stay within its bounds). Each (but the oversize one)
 // must get an ErrorReply
 // within 2 s; esd's memory must stay small; afterwards ordinary requests
 // still work; SIGTERM stops esd with exit 0. Prints one line per case.
@@ -280,6 +281,45 @@ zmq::socket_t dealer(zmq::context_t& ctx, const std::string& endpoint) {
   s.set(zmq::sockopt::linger, 0);
   s.connect(endpoint);
   return s;
+}
+
+// A raw ZMTP 3.0 peer (NULL mechanism, DEALER) on a TCP socket to
+// 127.0.0.1:`port` that starts a frame of `claimed` bytes and sends only
+// `sent` of them: ZeroMQ allocates the whole frame when its header comes.
+// Returns the socket (kept open by the caller), or -1.
+int partial_frame(int port, std::uint64_t claimed, std::uint64_t sent) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return ::close(fd), -1;
+  std::string greeting(64, '\0');
+  greeting[0] = static_cast<char>(0xff);
+  greeting[9] = 0x7f;
+  greeting[10] = 3;  // version 3.0
+  std::memcpy(&greeting[12], "NULL", 4);
+  std::string ready = "\x05READY";
+  const std::string name = "Socket-Type", value = "DEALER";
+  ready += static_cast<char>(name.size());
+  ready += name;
+  ready += std::string("\0\0\0", 3) + static_cast<char>(value.size()) + value;
+  std::string out = greeting;
+  out += '\x04';  // a short command
+  out += static_cast<char>(ready.size());
+  out += ready;
+  out += '\x02';  // a long message frame, its size next (big-endian)
+  for (int i = 7; i >= 0; --i) out += static_cast<char>((claimed >> (8 * i)) & 0xff);
+  if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size()))
+    return ::close(fd), -1;
+  const std::string chunk(1u << 20, 'p');
+  for (std::uint64_t done = 0; done < sent;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), sent - done));
+    const ssize_t w = ::send(fd, chunk.data(), n, MSG_NOSIGNAL);
+    if (w <= 0) break;
+    done += static_cast<std::uint64_t>(w);
+  }
+  return fd;
 }
 
 }  // namespace
@@ -576,6 +616,32 @@ int main(int argc, char** argv) {
     }
     // The node answers others meanwhile.
     send_case("empty frame beside the slow reader", sock, std::string(), {0, kProtocol, ""});
+  }
+
+  {
+    // Twenty connections that each start a 47 MiB frame and send 40 MiB of
+    // it: ZeroMQ holds each whole frame, so what they cost is the frame
+    // limit times the connections (esd(8), Memory per connection), and the
+    // node answers meanwhile.
+    const int port = std::atoi(esd.endpoint.substr(esd.endpoint.rfind(':') + 1).c_str());
+    const long before = anon_kb(esd.pid);
+    std::vector<int> fds;
+    for (int i = 0; i < 20; ++i) {
+      const int fd = partial_frame(port, 47u << 20, 40u << 20);
+      if (fd >= 0) fds.push_back(fd);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const long grown_mb = (anon_kb(esd.pid) - before) / 1024;
+    const long bound_mb = 20 * 48 + 100;
+    if (fds.size() != 20 || grown_mb > bound_mb) {
+      fail("partial frames: " + std::to_string(fds.size()) + " connections, RssAnon +" +
+           std::to_string(grown_mb) + " MB (bound " + std::to_string(bound_mb) + ")");
+    } else {
+      std::printf("ok   %-44s -> RssAnon %+ld MB (bound %ld)\n", "20 partial 47 MiB frames", grown_mb,
+                  bound_mb);
+    }
+    send_case("empty frame beside the partial frames", sock, std::string(), {0, kProtocol, ""});
+    for (int fd : fds) ::close(fd);
   }
 
   // SIGTERM: a clean stop with exit 0.
