@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <fstream>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -43,10 +44,23 @@ void Admission::saw(int event) {
     held_.fetch_add(1);
 }
 
-unsigned Admission::default_max_clients(std::uint64_t nofile) {
+unsigned Admission::default_max_clients(std::uint64_t nofile, std::uint64_t memory) {
   constexpr std::uint64_t kKept = 256;  // LMDB, the journal, workers' pipes, ZeroMQ's own
-  const std::uint64_t room = nofile > kKept + 64 ? nofile - kKept : 64;
-  return static_cast<unsigned>(std::min<std::uint64_t>(room, 10'000));
+  const std::uint64_t by_files = nofile > kKept + 64 ? nofile - kKept : 64;
+  const std::uint64_t by_memory =
+      memory == 0 ? by_files : std::max<std::uint64_t>(64, memory / 2 / kConnectionBytes);
+  return static_cast<unsigned>(std::min<std::uint64_t>({by_files, by_memory, 10'000}));
+}
+
+std::uint64_t Admission::machine_memory() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  std::uint64_t kb = 0;
+  while (in >> key >> kb) {
+    if (key == "MemTotal:") return kb * 1024;
+    in.ignore(256, '\n');
+  }
+  return 0;
 }
 
 std::uint64_t Admission::raise_file_limit() {

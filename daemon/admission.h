@@ -50,9 +50,15 @@ class Admission {
   std::int64_t held() const { return held_.load(); }
   std::uint64_t refused() const { return refused_.load(); }
 
-  // The default cap for a file limit of `nofile`: room left for the store,
-  // the journal, the projections' workers and ZeroMQ's own descriptors.
-  static unsigned default_max_clients(std::uint64_t nofile);
+  // The most one connection may cost (esd(8), Memory per connection): a
+  // frame being received, two waiting to be read, four replies.
+  static constexpr std::uint64_t kConnectionBytes = 176ull << 20;
+  // The default cap: what a file limit of `nofile` leaves after the store,
+  // the journal, the workers and ZeroMQ's own descriptors, and what half of
+  // `memory` bytes holds at kConnectionBytes each (at least 64), at most 10,000.
+  static unsigned default_max_clients(std::uint64_t nofile, std::uint64_t memory);
+  // The machine's memory (MemTotal), in bytes; 0 when unknown.
+  static std::uint64_t machine_memory();
   // Raises this process's soft file limit to its hard limit; returns it.
   static std::uint64_t raise_file_limit();
 

@@ -192,10 +192,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10'000))
       ->capture_default_str();
   const std::uint64_t file_limit = esd::Admission::raise_file_limit();
-  server_options.admission.max_clients = esd::Admission::default_max_clients(file_limit);
+  server_options.admission.max_clients =
+      esd::Admission::default_max_clients(file_limit, esd::Admission::machine_memory());
   app.add_option("--max-clients", server_options.admission.max_clients,
                  "Connections (clients and subscribers) taken at once; 16 more from 127.0.0.1 "
-                 "and ::1 (default: from the file limit, which esd raises to its hard limit)")
+                 "and ::1 (default: what half the memory holds at 176 MiB each, and the file "
+                 "limit, which esd raises to its hard limit, allow)")
       ->type_name("N")
       ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();

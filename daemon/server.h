@@ -46,7 +46,7 @@ struct ServerOptions {
   // Frames the publisher queues per subscriber before it drops (ZMQ_SNDHWM):
   // what bounds the memory a slow subscriber can cost. A subscriber repairs
   // what was dropped from the store.
-  int publish_hwm = 1000;
+  int publish_hwm = 256;
   // "primary" or "replica"; a replica copies the log of `follow` (its
   // request endpoint), through `follow_publish` when set.
   std::string role = "primary";
