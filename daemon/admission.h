@@ -51,8 +51,9 @@ class Admission {
   std::uint64_t refused() const { return refused_.load(); }
 
   // The most one connection may cost (esd(8), Memory per connection): a
-  // frame being received, two waiting to be read, four replies.
-  static constexpr std::uint64_t kConnectionBytes = 176ull << 20;
+  // frame being received, two waiting to be read, four replies waiting and
+  // one being sent.
+  static constexpr std::uint64_t kConnectionBytes = 184ull << 20;
   // The default cap: what a file limit of `nofile` leaves after the store,
   // the journal, the workers and ZeroMQ's own descriptors, and what half of
   // `memory` bytes holds at kConnectionBytes each (at least 64), at most 10,000.

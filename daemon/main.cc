@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
       esd::Admission::default_max_clients(file_limit, esd::Admission::machine_memory());
   app.add_option("--max-clients", server_options.admission.max_clients,
                  "Connections (clients and subscribers) taken at once; 16 more from 127.0.0.1 "
-                 "and ::1 (default: what half the memory holds at 176 MiB each, and the file "
+                 "and ::1 (default: what half the memory holds at 184 MiB each, and the file "
                  "limit, which esd raises to its hard limit, allow)")
       ->type_name("N")
       ->check(CLI::Range(1, 1'000'000))

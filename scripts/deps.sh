@@ -6,7 +6,7 @@ packages=(
   cmake g++ make pkg-config
   libcli11-dev libzmq3-dev cppzmq-dev liblmdb-dev lmdb-utils libcereal-dev
   libspdlog-dev libfmt-dev catch2 rapidjson-dev libjq-dev libsodium-dev
-  scdoc mandoc jq strace time
+  libseccomp-dev scdoc mandoc jq strace time
   zsh fish
 )
 missing=()

@@ -7,7 +7,9 @@
 // A worker is spawned with no environment (but the sanitizers' options),
 // stdin a pipe for its input, stdout and stderr /dev/null, and fd 3 a pipe
 // for its reports; it dies with its parent. At its start it limits itself
-// (limit_process: RLIMIT_DATA, no core files) and, while it runs jq, a
+// (limit_process: RLIMIT_DATA, no core files, a seccomp filter that denies
+// what an exploited jq would reach for: running programs, tracing other
+// processes, mounts, modules, bpf, namespaces) and, while it runs jq, a
 // Watchdog ends it when one step (an event, or a start-up phase: compiling
 // with `from` and `init`) takes more CPU time than its budget.
 //
@@ -52,7 +54,10 @@ inline constexpr int kWorkerBadArgs = 12;     // started wrongly
 // Refuses `import` and `include` directives in a jq program, naming the line.
 Status refuse_modules(std::string_view source, const std::string& what);
 
-// Applies the memory limit and no core files to this process.
+// Applies the memory limit, no core files, no new privileges and a system
+// call filter (seccomp: execve, ptrace, mount, module loading, bpf,
+// namespaces and the like fail with EPERM; what jq, ZeroMQ and LMDB use
+// stays) to this process, for good.
 Status limit_process(const SandboxLimits& limits);
 
 // Ends this process (exit kWorkerCpuLimit, after writing a report line to
