@@ -19,6 +19,7 @@ namespace protocol = es::protocol;
 namespace {
 
 constexpr int kMaxRequestsPerTurn = 1000;
+constexpr std::chrono::milliseconds kMaxTurn(20);
 // Per connection (see bind() and Admission::default_max_clients): our
 // clients have at most 2 requests out (a read and the next one ahead); with
 // room for 1 the one ahead waited, and a replica caught up 18% slower.
@@ -205,7 +206,13 @@ ExitReason Server::run(const std::string& signals_endpoint) {
     if (items[2].revents & ZMQ_POLLIN) handle_monitor(router_monitor_, &clients_);
     if (items[3].revents & ZMQ_POLLIN) handle_monitor(pub_monitor_, &subscribers_);
     if ((items[4].revents & ZMQ_POLLIN) && !stopping_) {
-      for (int i = 0; i < kMaxRequestsPerTurn && !stopping_; ++i) {
+      // A turn ends after kMaxRequestsPerTurn requests or kMaxTurn, so that
+      // clients asking for one large read after another never keep the loop
+      // from signals, heartbeats and the other sockets.
+      const auto turn_ends = std::chrono::steady_clock::now() + kMaxTurn;
+      for (int i = 0; i < kMaxRequestsPerTurn && !stopping_ &&
+                      (i == 0 || std::chrono::steady_clock::now() < turn_ends);
+           ++i) {
         zmq::message_t identity, payload;
         if (!router_.recv(identity, zmq::recv_flags::dontwait)) break;
         bool one_frame =
