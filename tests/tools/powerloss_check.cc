@@ -19,6 +19,8 @@
 // point: esd replies only after that. Each state must open, hold every
 // acknowledged position with the reference's chain digest (so the very same
 // events), verify, and hold nothing the reference does not.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -152,6 +154,7 @@ std::string check_state(const std::string& base, const std::string& dir, const s
 }  // namespace
 
 int main(int argc, char** argv) {
+  ::umask(077);  // the states' directories are private, as esd wants them (no warning each)
   std::string base, log, final_dir, work;
   int randoms = 50, min_states = 1000;
   std::size_t max_points = 400;
@@ -185,16 +188,26 @@ int main(int argc, char** argv) {
     const Reference ref = load_reference(final_dir);
     std::mt19937 rng(seed);
     // Crash points: before each flush and each synchronous write, and the end.
-    std::vector<std::size_t> points;
-    for (std::size_t i = 0; i < ops.size(); ++i)
-      if (ops[i].kind == kFlush || ops[i].kind == kDurableWrite) points.push_back(i);
-    points.push_back(ops.size());
-    if (points.size() > max_points) {  // an even sample, the end included
-      std::vector<std::size_t> sample;
-      for (std::size_t k = 0; k < max_points; ++k)
-        sample.push_back(points[k * (points.size() - 1) / (max_points - 1)]);
-      points = sample;
+    // Flushes of buffered writes (LMDB's commits) leave many writes pending
+    // and so many states; synchronous writes (the journal's frames) few.
+    // Up to half the points go to the first, evenly; the rest to the second.
+    std::vector<std::size_t> flushes, synchronous;
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].kind == kFlush) flushes.push_back(i);
+      if (ops[i].kind == kDurableWrite) synchronous.push_back(i);
     }
+    auto even = [](const std::vector<std::size_t>& all, std::size_t n) {
+      if (all.size() <= n) return all;
+      std::vector<std::size_t> sample;
+      for (std::size_t k = 0; k < n; ++k)
+        sample.push_back(all[n == 1 ? 0 : k * (all.size() - 1) / (n - 1)]);
+      return sample;
+    };
+    std::vector<std::size_t> points = even(flushes, max_points / 2);
+    const std::vector<std::size_t> more = even(synchronous, max_points - 1 - points.size());
+    points.insert(points.end(), more.begin(), more.end());
+    points.push_back(ops.size());
+    std::sort(points.begin(), points.end());
     long states = 0, journal_writes = 0, lmdb_writes = 0;
     for (const Op& op : ops) (op.file == 0 ? journal_writes : lmdb_writes) += op.kind != kFlush;
     for (std::size_t point : points) {
