@@ -203,8 +203,8 @@ ExitCode run_append(const AppendArgs& args, Context& ctx) {
     ++line_no;
     if (too_long) {
       return finish(ctx, appender,
-                    es::Status::invalid("stdin line " + std::to_string(line_no) +
-                                        ": longer than " + std::to_string(kMaxLineBytes) +
+                    es::Status::invalid("stdin line " + std::to_string(line_no) + ": longer than " +
+                                        std::to_string(kMaxLineBytes) +
                                         " bytes (an event's data is at most " +
                                         std::to_string(es::kMaxDataBytes >> 20) + " MiB)"));
     }

@@ -1,9 +1,5 @@
 #include "replay.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -13,6 +9,10 @@
 
 #include "es/json.h"
 #include "es/subscription.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace escmd {
 
@@ -27,7 +27,8 @@ std::string partition_line(const std::string& key, const std::string& state) {
 
 ExitCode replay_and_print(es::Projection& p, es::Client& client, es::Position from,
                           std::optional<es::Position> to, const std::optional<std::string>& key,
-                          Context& ctx, es::Watchdog* watchdog, std::chrono::milliseconds event_cpu) {
+                          Context& ctx, es::Watchdog* watchdog,
+                          std::chrono::milliseconds event_cpu) {
   es::SubscriptionOptions options;
   const auto& src = p.source();
   options.filter = es::SubscriptionFilter{src.read_stream(), src.read_category(), src.types};

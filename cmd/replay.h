@@ -2,16 +2,15 @@
 // its states; `es replay` and `es state --at` share it.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
-#include <chrono>
-#include <functional>
-
 #include "es/projection.h"
-#include "projection/sandbox.h"
 
 #include "context.h"
+#include "projection/sandbox.h"
 
 namespace escmd {
 

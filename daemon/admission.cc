@@ -1,12 +1,12 @@
 #include "admission.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <fstream>
 #include <vector>
 
 #include <spdlog/spdlog.h>
+
+#include <sys/resource.h>
 
 namespace esd {
 
@@ -39,8 +39,8 @@ void Admission::guard(zmq::socket_t& socket) {
 
 void Admission::saw(int event) {
   if (event == ZMQ_EVENT_DISCONNECTED) held_.fetch_sub(1);
-  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-      event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+      event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
     held_.fetch_add(1);
 }
 
@@ -88,9 +88,10 @@ bool Admission::admit(const std::string& address) {
   }
   ++refused_;
   if (!refusing_) {
-    spdlog::warn("refusing connections: {} held, the limit is {} (esd --max-clients), and {} "
-                 "more for 127.0.0.1 and ::1; refused {}",
-                 held, options_.max_clients, options_.loopback_reserve, address);
+    spdlog::warn(
+        "refusing connections: {} held, the limit is {} (esd --max-clients), and {} "
+        "more for 127.0.0.1 and ::1; refused {}",
+        held, options_.max_clients, options_.loopback_reserve, address);
     refusing_ = true;
   }
   return false;

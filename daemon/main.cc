@@ -263,9 +263,9 @@ int main(int argc, char** argv) {
   es::StoreOptions store_options;
   store_options.initial_map_size = initial_map_size;
   if (!journal_size.empty()) {
-    auto size = parse_bytes(journal_size, es::kMinJournalBytes,
-                            "the smallest journal, " +
-                                std::to_string(es::kMinJournalBytes >> 10) + "K");
+    auto size =
+        parse_bytes(journal_size, es::kMinJournalBytes,
+                    "the smallest journal, " + std::to_string(es::kMinJournalBytes >> 10) + "K");
     if (!size.ok()) {
       std::fprintf(stderr, "esd: error: --journal-size: %s\n", size.status().message().c_str());
       return kExitUsage;

@@ -1,10 +1,5 @@
 #include "projection_host.h"
 
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +9,11 @@
 
 #include "es/projection.h"
 #include "es/subscription.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace esd {
 
@@ -109,18 +109,17 @@ std::unique_ptr<ProjectionHost::Runner> ProjectionHost::take(RunnerMap& map,
 es::Result<es::Worker> ProjectionHost::spawn(const std::string& mode, const std::string& name,
                                              std::uint32_t generation, const std::string& source) {
   const es::SandboxLimits& l = options_.limits;
-  std::vector<std::string> argv = {
-      options_.exe.empty() ? es::self_exe() : options_.exe,
-      "--projection-worker",
-      mode,
-      "name=" + name,
-      "generation=" + std::to_string(generation),
-      "endpoint=" + endpoint_,
-      "projections=" + options_.projections_dir,
-      "parent=" + std::to_string(::getpid()),
-      "event-cpu-ms=" + std::to_string(l.event_cpu.count()),
-      "start-cpu-ms=" + std::to_string(l.start_cpu.count()),
-      "memory=" + std::to_string(l.memory_bytes)};
+  std::vector<std::string> argv = {options_.exe.empty() ? es::self_exe() : options_.exe,
+                                   "--projection-worker",
+                                   mode,
+                                   "name=" + name,
+                                   "generation=" + std::to_string(generation),
+                                   "endpoint=" + endpoint_,
+                                   "projections=" + options_.projections_dir,
+                                   "parent=" + std::to_string(::getpid()),
+                                   "event-cpu-ms=" + std::to_string(l.event_cpu.count()),
+                                   "start-cpu-ms=" + std::to_string(l.start_cpu.count()),
+                                   "memory=" + std::to_string(l.memory_bytes)};
   auto worker = es::spawn_worker(argv);
   if (!worker.ok()) return worker.status();
   // The program goes in whole (at most 1 MiB); a worker that died first
@@ -257,7 +256,8 @@ void ProjectionHost::run(Runner* r) {
     return;
   }
   std::string why = why_it_ended(r->name, status, reported);
-  if (reported.empty() && failed_at != 0) why += " on the event at position " + std::to_string(failed_at);
+  if (reported.empty() && failed_at != 0)
+    why += " on the event at position " + std::to_string(failed_at);
   fail(r, Status::invalid(why), failed_at);
 }
 

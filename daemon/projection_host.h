@@ -37,8 +37,8 @@
 #include <vector>
 
 #include "es/projection_store.h"
-#include "projection/sandbox.h"
 
+#include "projection/sandbox.h"
 #include "protocol/messages.h"
 
 namespace esd {
@@ -95,7 +95,7 @@ class ProjectionHost {
   es::Result<es::Worker> spawn(const std::string& mode, const std::string& name,
                                std::uint32_t generation, const std::string& source);
   es::Status check(const std::string& name, const std::string& source);
-  unsigned running() const;  // REQUIRES: mu_ held
+  unsigned running() const;         // REQUIRES: mu_ held
   es::Status room_for_one() const;  // kBusy at max_workers; REQUIRES: mu_ held
   using RunnerMap = std::map<std::string, std::unique_ptr<Runner>>;
 

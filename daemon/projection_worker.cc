@@ -1,10 +1,5 @@
 #include "projection_worker.h"
 
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -16,7 +11,13 @@
 #include "es/projection.h"
 #include "es/projection_store.h"
 #include "es/subscription.h"
+
 #include "projection/sandbox.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace esd {
 
@@ -197,7 +198,8 @@ int projection_worker_main(int argc, char** argv) {
   }
   // It ends with esd (which may have died before this line ran).
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (args.number("parent") != 0 && static_cast<std::uint64_t>(::getppid()) != args.number("parent"))
+  if (args.number("parent") != 0 &&
+      static_cast<std::uint64_t>(::getppid()) != args.number("parent"))
     return es::kWorkerBadArgs;
   struct sigaction term {};
   term.sa_handler = on_term;
@@ -218,7 +220,8 @@ int projection_worker_main(int argc, char** argv) {
   limits.memory_bytes = args.number("memory");
   if (es::Status s = es::limit_process(limits); !s.ok()) return failed(0, s);
   const std::string source = read_stdin();
-  if (source.size() > kMaxSourceBytes) return failed(0, es::Status::invalid("a projection file is at most 1 MiB"));
+  if (source.size() > kMaxSourceBytes)
+    return failed(0, es::Status::invalid("a projection file is at most 1 MiB"));
   es::Watchdog watchdog(kReports);
   if (mode == "check") {
     watchdog.begin("compiling (with from and init)", 0, limits.start_cpu);

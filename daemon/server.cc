@@ -153,9 +153,9 @@ Status Server::bind() {
   }
   spdlog::info("listening on {}, publishing on {}", bound_listen_, bound_publish_);
   const bool elsewhere = !options_.project_from.empty();
-  projections_ = std::make_unique<ProjectionHost>(
-      projection_store_, elsewhere ? options_.project_from : bound_listen_, elsewhere,
-      options_.projections);
+  projections_ = std::make_unique<ProjectionHost>(projection_store_,
+                                                  elsewhere ? options_.project_from : bound_listen_,
+                                                  elsewhere, options_.projections);
   if (elsewhere) spdlog::info("projections read the log of {}", options_.project_from);
   writer_ =
       std::make_unique<es::Writer>(store_, es::Writer::Options{}, [this](es::GroupOutcome&& o) {
@@ -452,8 +452,7 @@ void Server::on_projection_add(const Request& rq, protocol::ProjectionAddRequest
 
 void Server::on_projection_control(const Request& rq,
                                    protocol::ProjectionControlRequest&& control) {
-  if (Status v = check_projection(control.name, control.source, false); !v.ok())
-    return fail(rq, v);
+  if (Status v = check_projection(control.name, control.source, false); !v.ok()) return fail(rq, v);
   Status s;
   if (control.op == "stop") {
     s = projections_->stop(control.name);

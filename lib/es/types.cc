@@ -1,9 +1,9 @@
 #include "es/types.h"
-#include "es/result.h"
-
-#include <cstdio>
 
 #include <charconv>
+#include <cstdio>
+
+#include "es/result.h"
 
 namespace es {
 

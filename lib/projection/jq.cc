@@ -45,11 +45,11 @@ Result<JqProgram> JqProgram::compile(const std::string& program, std::string wha
   // No module search path (import and include are refused before: see
   // projection/sandbox.h) and no debug output into the host's log.
   jq_set_attr(p.jq_.get(), jv_string("JQ_LIBRARY_PATH"), jv_array());
-  jq_set_debug_cb(p.jq_.get(), [](void*, jv msg) { jv_free(msg); }, nullptr);
+  jq_set_debug_cb(
+      p.jq_.get(), [](void*, jv msg) { jv_free(msg); }, nullptr);
   // `input` and `inputs` have nothing to read (libjq 1.6 crashes without a callback).
   jq_set_input_cb(
-      p.jq_.get(), [](jq_state*, void*) { return jv_invalid(); },
-      nullptr);
+      p.jq_.get(), [](jq_state*, void*) { return jv_invalid(); }, nullptr);
   if (!jq_compile(p.jq_.get(), program.c_str())) {
     return Status::invalid(p.what_ + ": " + (p.errors_->empty() ? "does not compile" : *p.errors_));
   }

@@ -1,5 +1,9 @@
 #include "projection/sandbox.h"
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <seccomp.h>
@@ -10,10 +14,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 
 namespace es {
 
@@ -72,14 +72,13 @@ Status refuse_modules(std::string_view src, const std::string& what) {
       // A directive names its path next (import "p" as x;), where an object
       // key (import: ...) or a field (.import) does not.
       std::size_t next = end;
-      while (next < src.size() && (src[next] == ' ' || src[next] == '\t' || src[next] == '\n' ||
-                                   src[next] == '\r'))
+      while (next < src.size() &&
+             (src[next] == ' ' || src[next] == '\t' || src[next] == '\n' || src[next] == '\r'))
         ++next;
       const bool names_a_path = next < src.size() && src[next] == '"';
       if ((word == "import" || word == "include") && before != '.' && before != '$' &&
           names_a_path) {
-        return Status::invalid(what + ": line " + std::to_string(line) + ": " +
-                               std::string(word) +
+        return Status::invalid(what + ": line " + std::to_string(line) + ": " + std::string(word) +
                                " is not available to projections (they read no files); put the "
                                "definitions in the projection's own file");
       }
@@ -97,13 +96,41 @@ Status deny_syscalls() {
   scmp_filter_ctx filter = ::seccomp_init(SCMP_ACT_ALLOW);
   if (filter == nullptr) return Status::io_error("seccomp_init failed");
   static const char* const kDenied[] = {
-      "execve", "execveat", "process_vm_readv", "process_vm_writev", "mount", "umount2",
-      "pivot_root", "chroot", "kexec_load", "kexec_file_load", "init_module", "finit_module",
-      "delete_module", "bpf", "perf_event_open", "keyctl", "add_key", "request_key", "unshare",
-      "setns", "personality", "userfaultfd", "open_by_handle_at", "name_to_handle_at", "acct",
-      "swapon", "swapoff", "reboot", "syslog", "iopl", "ioperm", "quotactl", "fanotify_init",
+    "execve",
+    "execveat",
+    "process_vm_readv",
+    "process_vm_writev",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "bpf",
+    "perf_event_open",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "unshare",
+    "setns",
+    "personality",
+    "userfaultfd",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "acct",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "syslog",
+    "iopl",
+    "ioperm",
+    "quotactl",
+    "fanotify_init",
 #if !defined(__SANITIZE_ADDRESS__)
-      "ptrace",  // (LeakSanitizer stops the threads with it at exit)
+    "ptrace",  // (LeakSanitizer stops the threads with it at exit)
 #endif
   };
   int rc = 0;
@@ -179,7 +206,8 @@ void Watchdog::watch() {
 
 Result<Worker> spawn_worker(const std::vector<std::string>& argv) {
   int in[2], rep[2];
-  if (::pipe2(in, O_CLOEXEC) != 0) return Status::io_error(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(in, O_CLOEXEC) != 0)
+    return Status::io_error(std::string("pipe: ") + std::strerror(errno));
   if (::pipe2(rep, O_CLOEXEC) != 0) {
     ::close(in[0]);
     ::close(in[1]);
@@ -205,7 +233,8 @@ Result<Worker> spawn_worker(const std::vector<std::string>& argv) {
   for (auto& e : env_strings) env.push_back(e.data());
   env.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, argv.front().c_str(), &actions, nullptr, args.data(), env.data());
+  const int rc =
+      ::posix_spawn(&pid, argv.front().c_str(), &actions, nullptr, args.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(in[0]);
   ::close(rep[1]);
@@ -223,8 +252,9 @@ std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
     const char* abbrev = ::sigabbrev_np(sig);
-    return std::string("was killed by ") + (abbrev ? std::string("SIG") + abbrev : std::to_string(sig)) +
-           " (" + ::strsignal(sig) + ")";
+    return std::string("was killed by ") +
+           (abbrev ? std::string("SIG") + abbrev : std::to_string(sig)) + " (" + ::strsignal(sig) +
+           ")";
   }
   return "ended (status " + std::to_string(status) + ")";
 }

@@ -18,8 +18,6 @@
 // jq sees the program (refuse_modules), since jq reads any path they name.
 #pragma once
 
-#include <sys/types.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -29,6 +27,8 @@
 #include <vector>
 
 #include "es/result.h"
+
+#include <sys/types.h>
 
 namespace es {
 
@@ -41,15 +41,15 @@ inline constexpr std::uint64_t kDefaultWorkerMemory = 1ull << 30;
 #endif
 
 struct SandboxLimits {
-  std::chrono::milliseconds event_cpu{1000};  // CPU time one event may take
-  std::chrono::milliseconds start_cpu{500};   // compiling, with `from` and `init`
+  std::chrono::milliseconds event_cpu{1000};          // CPU time one event may take
+  std::chrono::milliseconds start_cpu{500};           // compiling, with `from` and `init`
   std::uint64_t memory_bytes = kDefaultWorkerMemory;  // RLIMIT_DATA; 0: none
 };
 
 // Exit statuses a worker ends with on its own (esd maps them to reasons).
-inline constexpr int kWorkerFailed = 10;      // a reported failure (the report says why)
-inline constexpr int kWorkerCpuLimit = 11;    // the Watchdog ended it
-inline constexpr int kWorkerBadArgs = 12;     // started wrongly
+inline constexpr int kWorkerFailed = 10;    // a reported failure (the report says why)
+inline constexpr int kWorkerCpuLimit = 11;  // the Watchdog ended it
+inline constexpr int kWorkerBadArgs = 12;   // started wrongly
 
 // Refuses `import` and `include` directives in a jq program, naming the line.
 Status refuse_modules(std::string_view source, const std::string& what);
@@ -92,8 +92,8 @@ class Watchdog {
 // A spawned worker.
 struct Worker {
   pid_t pid = -1;
-  int input = -1;   // its stdin (write end)
-  int reports = -1; // its fd 3 (read end)
+  int input = -1;    // its stdin (write end)
+  int reports = -1;  // its fd 3 (read end)
 };
 
 // Spawns `argv` (argv[0] the program's path) as a worker.

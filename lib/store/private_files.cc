@@ -1,13 +1,13 @@
 #include "store/private_files.h"
 
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
+
+#include <sys/stat.h>
 
 namespace es::store {
 
@@ -24,7 +24,8 @@ std::string octal(mode_t mode) {
 Status prepare_private_dir(const std::string& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
-    if (errno != ENOENT) return Status::io_error("cannot stat " + dir + ": " + std::strerror(errno));
+    if (errno != ENOENT)
+      return Status::io_error("cannot stat " + dir + ": " + std::strerror(errno));
     std::error_code ec;
     const std::filesystem::path parent = std::filesystem::path(dir).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
@@ -38,13 +39,14 @@ Status prepare_private_dir(const std::string& dir) {
   if (!S_ISDIR(st.st_mode)) return Status::invalid(dir + " is not a directory");
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
     return Status::invalid("data directory " + dir + " may be written by others (mode " +
-                           octal(st.st_mode) + "): refusing to use it; make it private with: " +
-                           "chmod 700 " + dir);
+                           octal(st.st_mode) +
+                           "): refusing to use it; make it private with: " + "chmod 700 " + dir);
   }
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    spdlog::warn("data directory {} may be read or entered by others (mode {}); its files are "
-                 "0600, but chmod 700 {} keeps even their names private",
-                 dir, octal(st.st_mode), dir);
+    spdlog::warn(
+        "data directory {} may be read or entered by others (mode {}); its files are "
+        "0600, but chmod 700 {} keeps even their names private",
+        dir, octal(st.st_mode), dir);
   }
   return {};
 }

@@ -314,7 +314,8 @@ int partial_frame(int port, std::uint64_t claimed, std::uint64_t sent) {
     return ::close(fd), -1;
   const std::string chunk(1u << 20, 'p');
   for (std::uint64_t done = 0; done < sent;) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), sent - done));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), sent - done));
     const ssize_t w = ::send(fd, chunk.data(), n, MSG_NOSIGNAL);
     if (w <= 0) break;
     done += static_cast<std::uint64_t>(w);
@@ -592,7 +593,8 @@ int main(int argc, char** argv) {
     const std::string kilobyte = "\"" + std::string(1000, 'k') + "\"";
     for (int batch = 0; batch < 10; ++batch) {
       es::AppendRequest rq;
-      for (int i = 0; i < 1000; ++i) rq.events.push_back(one_event("slow-reader", kilobyte).events[0]);
+      for (int i = 0; i < 1000; ++i)
+        rq.events.push_back(one_event("slow-reader", kilobyte).events[0]);
       if (!loader.append(rq).ok()) fail("slow reader: preload failed");
     }
     const long before = anon_kb(esd.pid);
@@ -617,8 +619,8 @@ int main(int argc, char** argv) {
     const long bound_mb = (std::getenv("ASAN_OPTIONS") != nullptr ? 120 : 64) * kSlowReaders;
     if (before < 0 || grown_mb > bound_mb) {
       fail("slow readers: esd's RssAnon grew by " + std::to_string(grown_mb) + " MB for " +
-           std::to_string(kSlowReaders) + " x 120 unread 8 MiB replies (bound: " +
-           std::to_string(bound_mb) + ")");
+           std::to_string(kSlowReaders) +
+           " x 120 unread 8 MiB replies (bound: " + std::to_string(bound_mb) + ")");
     } else {
       std::printf("ok   %-44s -> RssAnon %+ld MB (bound %ld)\n", "5 clients x 120 reads never read",
                   grown_mb, bound_mb);
@@ -646,8 +648,8 @@ int main(int argc, char** argv) {
       fail("partial frames: " + std::to_string(fds.size()) + " connections, RssAnon +" +
            std::to_string(grown_mb) + " MB (bound " + std::to_string(bound_mb) + ")");
     } else {
-      std::printf("ok   %-44s -> RssAnon %+ld MB (bound %ld)\n", "20 partial 47 MiB frames", grown_mb,
-                  bound_mb);
+      std::printf("ok   %-44s -> RssAnon %+ld MB (bound %ld)\n", "20 partial 47 MiB frames",
+                  grown_mb, bound_mb);
     }
     send_case("empty frame beside the partial frames", sock, std::string(), {0, kProtocol, ""});
     for (int fd : fds) ::close(fd);

@@ -3,14 +3,14 @@
 // SOURCE, holds them HOLD_S seconds, and prints, after the handshakes have
 // had 3 s, "accepted N refused M": how many completed their handshake and
 // how many the node refused (ZAP). For tests of esd --max-clients.
-#include <zmq.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <zmq.h>
 
 int main(int argc, char** argv) {
   if (argc != 5) {

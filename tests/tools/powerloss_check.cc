@@ -19,8 +19,6 @@
 // point: esd replies only after that. Each state must open, hold every
 // acknowledged position with the reference's chain digest (so the very same
 // events), verify, and hold nothing the reference does not.
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -36,6 +34,7 @@
 #include "es/store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;

@@ -3,10 +3,6 @@
 // (they are for good).
 #include "projection/sandbox.h"
 
-#include <sched.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <chrono>
 #include <string>
@@ -14,8 +10,12 @@
 
 #include <catch2/catch.hpp>
 
-using es::refuse_modules;
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 using Catch::Matchers::Contains;
+using es::refuse_modules;
 
 namespace {
 

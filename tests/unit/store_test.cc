@@ -23,7 +23,6 @@
 
 #include "es/digest.h"
 #include "es/event.h"
-#include "store/codec.h"
 #include "es/group.h"
 #include "es/json.h"
 #include "es/result.h"
@@ -32,6 +31,7 @@
 #include "es/uuid.h"
 #include "es/writer.h"
 
+#include "store/codec.h"
 #include "temp_dir.h"
 
 using Catch::Matchers::Contains;
@@ -1091,8 +1091,9 @@ TEST_CASE("validate() rejects malformed appends with a clear message", "[store][
   SECTION("empty type") { invalid(req({ev("s", "")}), "event type must not be empty"); }
   SECTION("empty stream") { invalid(req({ev("")}), "stream name must not be empty"); }
   SECTION("control characters in the stream name") {
-    invalid(req({ev("a\nb")}), "stream name must not contain control or format characters: "
-                               "it holds U+000A (a control character) at byte 1");
+    invalid(req({ev("a\nb")}),
+            "stream name must not contain control or format characters: "
+            "it holds U+000A (a control character) at byte 1");
     invalid(req({ev(std::string("a\0b", 3))}), "U+0000 (a control character)");
     invalid(req({ev("a\x7f")}), "U+007F (a control character)");
   }
