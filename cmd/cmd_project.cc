@@ -77,9 +77,7 @@ ExitCode run_state_at(const StateArgs& a, es::Client& client, Context& ctx) {
   if (!list.ok()) return ctx.fail(list.status());
   const std::string source = list->projections.front().source;
   return in_sandbox(ctx, a.name, [&](es::Watchdog& watchdog, const es::SandboxLimits& limits) {
-    watchdog.begin("compiling (with from and init)", 0, limits.start_cpu);
-    auto p = es::Projection::compile(source, a.name);
-    watchdog.idle();
+    auto p = es::compile_watched(source, a.name, watchdog, limits);
     if (!p.ok()) return ctx.fail(p.status());
     auto own = ctx.connect();  // the parent's client is not this process's
     return replay_and_print(**p, *own, 1, a.at, a.key, ctx, &watchdog, limits.event_cpu);

@@ -27,9 +27,7 @@ ExitCode run_replay(const ReplayArgs& args, Context& ctx) {
   if (!source.ok()) return ctx.fail(source.status());
   const std::string name = es::Projection::name_of(args.file);
   return in_sandbox(ctx, name, [&](es::Watchdog& watchdog, const es::SandboxLimits& limits) {
-    watchdog.begin("compiling (with from and init)", 0, limits.start_cpu);
-    auto projection = es::Projection::compile(*source, name);
-    watchdog.idle();
+    auto projection = es::compile_watched(*source, name, watchdog, limits);
     if (!projection.ok()) return ctx.fail(projection.status());
     auto client = ctx.connect();
     return replay_and_print(**projection, *client, args.from, args.to, args.key, ctx, &watchdog,

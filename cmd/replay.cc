@@ -41,7 +41,7 @@ ExitCode replay_and_print(es::Projection& p, es::Client& client, es::Position fr
   es::Status s = sub.run(
       [&](const es::RecordedEvent& e) {
         if (to && e.position > *to) return es::Delivery::kRefused;
-        if (watchdog != nullptr) watchdog->begin("the event at position", e.position, event_cpu);
+        if (watchdog != nullptr) watchdog->event(e.position, event_cpu);
         failed = p.apply(e);
         return failed.ok() ? es::Delivery::kContinue : es::Delivery::kRefused;
       },
@@ -108,17 +108,13 @@ ExitCode in_sandbox(Context& ctx, const std::string& name,
     reported.append(buf, static_cast<std::size_t>(n));
   }
   ::close(reports[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  const int status = es::wait_exit(pid);
   if (WIFEXITED(status) && WEXITSTATUS(status) != es::kWorkerCpuLimit)
     return static_cast<ExitCode>(WEXITSTATUS(status));
   std::string why = "projection " + name + ": ";
   if (WIFEXITED(status)) {
-    // "F position message\n" from the Watchdog
-    const auto space = reported.find(' ', 2);
-    why += space == std::string::npos ? "a CPU limit was reached" : reported.substr(space + 1);
-    while (!why.empty() && why.back() == '\n') why.pop_back();
+    const std::string message = es::parse_failure_report(reported).second;  // the Watchdog's
+    why += message.empty() ? "a CPU limit was reached" : message;
   } else {
     why += "the replay " + es::describe_exit(status) +
            " (jq crashed: a bug in libjq, or out of memory)";

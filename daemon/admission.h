@@ -47,8 +47,6 @@ class Admission {
   // (refused here, or never greeting) is followed by its disconnection,
   // which the failure cancels.
   void saw(int event);
-  std::int64_t held() const { return held_.load(); }
-  std::uint64_t refused() const { return refused_.load(); }
 
   // The most one connection may cost (esd(8), Memory per connection): a
   // frame being received, two waiting to be read, four replies waiting and

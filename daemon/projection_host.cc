@@ -174,13 +174,6 @@ void read_reports(int fd, OnLine on_line, Tick tick) {
   ::close(fd);
 }
 
-// "F position message": the position, and the message.
-std::pair<es::Position, std::string> parse_failure(const std::string& line) {
-  const auto space = line.find(' ', 2);
-  if (space == std::string::npos) return {0, line.substr(std::min<std::size_t>(2, line.size()))};
-  return {std::strtoull(line.c_str() + 2, nullptr, 10), line.substr(space + 1)};
-}
-
 }  // namespace
 
 Status ProjectionHost::check(const std::string& name, const std::string& source) {
@@ -192,7 +185,7 @@ Status ProjectionHost::check(const std::string& name, const std::string& source)
   read_reports(
       worker->reports,
       [&](const std::string& line) {
-        if (line.rfind("F ", 0) == 0) reported = parse_failure(line).second;
+        if (line.rfind("F ", 0) == 0) reported = es::parse_failure_report(line).second;
       },
       [&] {
         if (!killed && Clock::now() > deadline) {
@@ -200,9 +193,7 @@ Status ProjectionHost::check(const std::string& name, const std::string& source)
           killed = true;
         }
       });
-  int status = 0;
-  while (::waitpid(worker->pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  const int status = es::wait_exit(worker->pid);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
   return Status::invalid(why_it_ended(name, status, reported));
 }
@@ -230,7 +221,7 @@ void ProjectionHost::run(Runner* r) {
               spdlog::info("projection {}: reset done, swapped in", r->name);
           }
         } else if (line.rfind("F ", 0) == 0) {
-          std::tie(failed_at, reported) = parse_failure(line);
+          std::tie(failed_at, reported) = es::parse_failure_report(line);
         } else if (line.rfind("C ", 0) == 0) {
           failed_at = std::strtoull(line.c_str() + 2, nullptr, 10);
         }
@@ -248,9 +239,7 @@ void ProjectionHost::run(Runner* r) {
           killed = true;
         }
       });
-  int status = 0;
-  while (::waitpid(worker->pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  const int status = es::wait_exit(worker->pid);
   if (r->stop.load() || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
     r->done = true;
     return;

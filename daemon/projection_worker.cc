@@ -95,9 +95,7 @@ int run(const Args& args, const es::SandboxLimits& limits, es::Watchdog& watchdo
         const std::string& source) {
   const std::string name = args.get("name");
   const auto generation = static_cast<std::uint32_t>(args.number("generation"));
-  watchdog.begin("compiling (with from and init)", 0, limits.start_cpu);
-  auto compiled = es::Projection::compile(source, name);
-  watchdog.idle();
+  auto compiled = es::compile_watched(source, name, watchdog, limits);
   if (!compiled.ok()) return failed(0, compiled.status());
   es::Projection& p = **compiled;
   auto opened = es::ProjectionStore::open(args.get("projections"));
@@ -160,7 +158,7 @@ int run(const Args& args, const es::SandboxLimits& limits, es::Watchdog& watchdo
     es::Subscription sub(client, std::move(options));
     es::Status s = sub.run(
         [&](const es::RecordedEvent& e) {
-          watchdog.begin("the event at position", e.position, limits.event_cpu);
+          watchdog.event(e.position, limits.event_cpu);
           g_event.store(e.position, std::memory_order_relaxed);
           es::Status applied = p.apply(e);
           if (applied.ok()) return es::Delivery::kContinue;
@@ -224,8 +222,7 @@ int projection_worker_main(int argc, char** argv) {
     return failed(0, es::Status::invalid("a projection file is at most 1 MiB"));
   es::Watchdog watchdog(kReports);
   if (mode == "check") {
-    watchdog.begin("compiling (with from and init)", 0, limits.start_cpu);
-    auto compiled = es::Projection::compile(source, args.get("name"));
+    auto compiled = es::compile_watched(source, args.get("name"), watchdog, limits);
     if (!compiled.ok()) return failed(0, compiled.status());
     return 0;
   }

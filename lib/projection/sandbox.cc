@@ -247,6 +247,31 @@ Result<Worker> spawn_worker(const std::vector<std::string>& argv) {
   return Worker{pid, in[1], rep[0]};
 }
 
+Result<std::unique_ptr<Projection>> compile_watched(const std::string& source,
+                                                    const std::string& name, Watchdog& watchdog,
+                                                    const SandboxLimits& limits) {
+  watchdog.compiling(limits.start_cpu);
+  auto compiled = Projection::compile(source, name);
+  watchdog.idle();
+  return compiled;
+}
+
+std::pair<std::uint64_t, std::string> parse_failure_report(std::string_view line) {
+  while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (line.size() < 2) return {0, std::string(line)};
+  const auto space = line.find(' ', 2);
+  if (space == std::string_view::npos) return {0, std::string(line.substr(2))};
+  return {std::strtoull(std::string(line.substr(2, space - 2)).c_str(), nullptr, 10),
+          std::string(line.substr(space + 1))};
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
 std::string describe_exit(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {

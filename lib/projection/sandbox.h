@@ -24,8 +24,10 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "es/projection.h"
 #include "es/result.h"
 
 #include <sys/types.h>
@@ -76,6 +78,14 @@ class Watchdog {
   void begin(const char* what, std::uint64_t position, std::chrono::milliseconds budget);
   // Between steps (waiting for events): no budget.
   void idle() { step_.fetch_add(1, std::memory_order_release), budget_ms_.store(0); }
+  // The steps every sandbox has: folding the event at `position`, and
+  // compiling a program (with its from and init, which run then).
+  void event(std::uint64_t position, std::chrono::milliseconds budget) {
+    begin("the event at position", position, budget);
+  }
+  void compiling(std::chrono::milliseconds budget) {
+    begin("compiling (with from and init)", 0, budget);
+  }
 
  private:
   void watch();
@@ -98,6 +108,17 @@ struct Worker {
 
 // Spawns `argv` (argv[0] the program's path) as a worker.
 Result<Worker> spawn_worker(const std::vector<std::string>& argv);
+
+// Compiles a projection as a step of `watchdog` within limits.start_cpu.
+Result<std::unique_ptr<Projection>> compile_watched(const std::string& source,
+                                                    const std::string& name, Watchdog& watchdog,
+                                                    const SandboxLimits& limits);
+
+// A failure report line, "F position message", as (position, message).
+std::pair<std::uint64_t, std::string> parse_failure_report(std::string_view line);
+
+// Waits for the child `pid` to end (through EINTR); returns its wait status.
+int wait_exit(pid_t pid);
 
 // Why a worker ended: "exited with status N", "was killed by SIGSEGV
 // (segmentation fault)", ...

@@ -73,12 +73,12 @@ TEST_CASE("the watchdog ends a step that takes more than its CPU budget", "[sand
     ::close(reports[0]);
     es::Watchdog watchdog(reports[1]);
     // A short step passes, then idle time costs nothing.
-    watchdog.begin("the event at position", 1, std::chrono::milliseconds(200));
+    watchdog.event(1, std::chrono::milliseconds(200));
     volatile unsigned long spin = 0;
     for (int i = 0; i < 1000; ++i) spin = spin + 1;
     watchdog.idle();
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
-    watchdog.begin("the event at position", 7, std::chrono::milliseconds(200));
+    watchdog.event(7, std::chrono::milliseconds(200));
     while (spin != 0) spin = spin + 1;  // never ends on its own
     return 0;
   });
@@ -90,4 +90,14 @@ TEST_CASE("the watchdog ends a step that takes more than its CPU budget", "[sand
   CHECK(WEXITSTATUS(status) == es::kWorkerCpuLimit);
   REQUIRE(n > 0);
   CHECK(std::string(buf) == "F 7 the event at position 7 took more than 200 ms of CPU time\n");
+}
+
+TEST_CASE("a failure report line parses into its position and message", "[sandbox]") {
+  using R = std::pair<std::uint64_t, std::string>;
+  CHECK(es::parse_failure_report("F 7 the event at position 7 took more than 200 ms\n") ==
+        R{7, "the event at position 7 took more than 200 ms"});
+  CHECK(es::parse_failure_report("F 0 projection p: line 1: syntax error") ==
+        R{0, "projection p: line 1: syntax error"});
+  CHECK(es::parse_failure_report("F 12") == R{0, "12"});
+  CHECK(es::parse_failure_report("") == R{0, ""});
 }
