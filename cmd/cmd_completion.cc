@@ -4,8 +4,9 @@
 #include <string>
 #include <string_view>
 
+#include "es/completion.h"
+
 #include "commands.h"
-#include "completion.h"
 
 namespace escmd {
 
@@ -18,7 +19,8 @@ void register_completion(CLI::App& app, Context& ctx) {
       ->type_name("SHELL");
   sub->callback([shell, &ctx] {
     const CLI::App* root = ctx.root;
-    std::string script = root != nullptr ? completion_script(*root, *shell) : std::string();
+    std::string script =
+        root != nullptr ? es::completion_script(*root, *shell, "es completion") : std::string();
     if (script.empty()) {
       ctx.exit_code = ctx.usage("no completion for shell " + *shell);
       return;

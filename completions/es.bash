@@ -127,6 +127,12 @@ _es_values()
         'es tail|--from')
             _es_words 'start end'
             ;;
+        'es replay|@0' | 'es project add|@1' | 'es project reset|@1')
+            _es_paths -f
+            ;;
+        'es verify|--data')
+            _es_paths -d
+            ;;
         'es completion|@0')
             _es_words 'bash zsh fish'
             ;;
@@ -152,6 +158,14 @@ _es_names()
     while IFS= read -r name; do
         [[ -n $name && $name == "$cur"* ]] && COMPREPLY+=("$name")
     done < <("$bin" -o json --timeout 1 streams 2>/dev/null | sed -n "$1" | LC_ALL=C sort -u)
+}
+
+# _es_paths -f|-d: adds the files (or directories) that start with $cur.
+_es_paths()
+{
+    local IFS=$'\n'
+    compopt -o filenames 2>/dev/null
+    COMPREPLY+=($(compgen "$1" -- "$cur"))
 }
 
 _es()

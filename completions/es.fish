@@ -175,6 +175,7 @@ complete -c es -n "__es_is 'es replay'" -l key -x -d 'Print only this partition 
 complete -c es -n "__es_is 'es replay'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es replay'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es replay'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es replay' 0 0" -F -d 'The projection file'
 
 # es project
 complete -c es -n "__es_is 'es project'" -a add -d 'Host a projection: fold the log into its read model, from the start, then live'
@@ -191,12 +192,14 @@ complete -c es -n "__es_is 'es project'" -l timeout -x -d 'Seconds to wait for t
 
 # es project add
 complete -c es -n "__es_is 'es project add'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es project add' 1 1" -F -d 'The projection file (jq)'
 
 # es project status
 complete -c es -n "__es_is 'es project status'" -s h -l help -d 'Print this help message and exit'
 
 # es project reset
 complete -c es -n "__es_is 'es project reset'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es project reset' 1 1" -F -d 'The projection file (jq)'
 
 # es project stop
 complete -c es -n "__es_is 'es project stop'" -s h -l help -d 'Print this help message and exit'
@@ -258,7 +261,7 @@ complete -c es -n "__es_is 'es nodes'" -l timeout -x -d 'Seconds to wait for the
 # es verify
 complete -c es -n "__es_is 'es verify'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es verify'" -l at -x -d 'Stop at this position: its digest, to compare nodes whose heads differ'
-complete -c es -n "__es_is 'es verify'" -l data -x -d 'Verify this data directory offline (esd stopped); else the node of --server'
+complete -c es -n "__es_is 'es verify'" -l data -x -a '(__fish_complete_directories (commandline -ct))' -d 'Verify this data directory offline (esd stopped); else the node of --server'
 complete -c es -n "__es_is 'es verify'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es verify'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es verify'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'

@@ -10,6 +10,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "es/completion.h"
 #include "es/projection_store.h"
 #include "es/store.h"
 
@@ -119,7 +120,9 @@ int main(int argc, char** argv) {
   std::size_t initial_map_size = 64u << 20;
   std::string log_level = "info";
   int heartbeat_ms = 1000;
-  app.add_option("--data", data_dir, "Data directory (created if missing)")->capture_default_str();
+  app.add_option("--data", data_dir, "Data directory (created if missing)")
+      ->type_name("DIR")
+      ->capture_default_str();
   app.add_option("--listen", server_options.listen, "Request endpoint (ZeroMQ ROUTER)")
       ->capture_default_str();
   app.add_option("--publish", server_options.publish,
@@ -207,11 +210,20 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  std::string completion_shell;
+  app.add_option("--completion", completion_shell,
+                 "Print esd's completion script for bash, zsh or fish, and exit")
+      ->check(CLI::IsMember({"bash", "zsh", "fish"}))
+      ->type_name("SHELL");
   app.set_version_flag("--version", std::string("esd ") + ES_VERSION);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  if (!completion_shell.empty()) {
+    std::fputs(es::completion_script(app, completion_shell, "esd --completion").c_str(), stdout);
+    return std::fflush(stdout) == 0 ? kExitOk : kExitCannotStart;
   }
 
   if ((server_options.role == "replica") != !server_options.follow.empty()) {

@@ -7,7 +7,7 @@ packages=(
   libcli11-dev libzmq3-dev cppzmq-dev liblmdb-dev lmdb-utils libcereal-dev
   libspdlog-dev libfmt-dev catch2 rapidjson-dev libjq-dev libsodium-dev
   libseccomp-dev scdoc mandoc jq strace time
-  zsh fish
+  zsh fish bash-completion
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# tests/e2e/completions_test.sh ES_BINARY COMPLETIONS_DIR
+# tests/e2e/completions_test.sh ES_BINARY COMPLETIONS_DIR ESD_BINARY
 #
 # Checks the committed shell completions in COMPLETIONS_DIR (es.bash, _es,
-# es.fish) against ES_BINARY:
+# es.fish, and esd's: esd.bash, _esd, esd.fish) against ES_BINARY (and
+# ESD_BINARY for esd's, in (a), (b) and (c)):
 #   (a) each file is byte-identical to `es completion SHELL`, so they cannot
 #       drift (fix: cmake --build BUILD --target update-completions);
 #   (b) every subcommand in `es --help`, and every short and long option in
@@ -15,12 +16,13 @@
 # Needs no running esd: stream names come from a stand-in es.
 set -u
 
-if [ $# -ne 2 ]; then
-  echo "usage: $0 ES_BINARY COMPLETIONS_DIR" >&2
+if [ $# -ne 3 ]; then
+  echo "usage: $0 ES_BINARY COMPLETIONS_DIR ESD_BINARY" >&2
   exit 2
 fi
 es=$1
 dir=$2
+esd=$3
 passed=0
 failed=0
 skipped=0
@@ -64,6 +66,23 @@ for shell in "${shells[@]}"; do
 done
 if "$es" completion nosuchshell >/dev/null 2>&1; then
   fail "\`es completion nosuchshell\` succeeded"
+else
+  ok
+fi
+# esd's: the same checks, from `esd --completion SHELL`.
+declare -A esd_file=([bash]=esd.bash [zsh]=_esd [fish]=esd.fish)
+for shell in "${shells[@]}"; do
+  f=$dir/${esd_file[$shell]}
+  if "$esd" --completion "$shell" >"$tmp/esd.$shell.out" 2>"$tmp/esd.$shell.err" &&
+    cmp -s "$tmp/esd.$shell.out" "$f"; then
+    ok
+  else
+    fail "completions/${esd_file[$shell]} differs from \`esd --completion $shell\`" \
+      "(regenerate: cmake --build BUILD --target update-completions): $(cat "$tmp/esd.$shell.err")"
+  fi
+done
+if "$esd" --completion nosuchshell >/dev/null 2>&1; then
+  fail "\`esd --completion nosuchshell\` succeeded"
 else
   ok
 fi
@@ -154,6 +173,17 @@ for shell in "${shells[@]}"; do
   done
 done
 
+# esd has no subcommands: each of its options is in each of its files.
+esd_opts=$(help_options "$esd")
+[ -n "$esd_opts" ] || fail "found no options in \`esd --help\`"
+for shell in "${shells[@]}"; do
+  f=$dir/${esd_file[$shell]}
+  [ -f "$f" ] || continue
+  for opt in $esd_opts; do
+    if has_option "$shell" "$opt" "$(cat "$f")"; then ok; else fail "${esd_file[$shell]}: option $opt of esd is missing"; fi
+  done
+done
+
 # The checks below need the files (a missing one has failed above).
 for shell in "${shells[@]}"; do
   if [ ! -f "$dir/${file[$shell]}" ]; then
@@ -164,17 +194,19 @@ for shell in "${shells[@]}"; do
 done
 
 # --- (c) syntax --------------------------------------------------------------
-if bash -n "$dir/es.bash"; then ok; else fail "bash -n es.bash"; fi
-if command -v zsh >/dev/null 2>&1; then
-  if zsh -n "$dir/_es"; then ok; else fail "zsh -n _es"; fi
-else
-  skip "zsh is not installed: no syntax check of _es"
-fi
-if command -v fish >/dev/null 2>&1; then
-  if fish --no-execute "$dir/es.fish"; then ok; else fail "fish --no-execute es.fish"; fi
-else
-  skip "fish is not installed: no syntax check of es.fish"
-fi
+for p in es esd; do
+  if bash -n "$dir/$p.bash"; then ok; else fail "bash -n $p.bash"; fi
+  if command -v zsh >/dev/null 2>&1; then
+    if zsh -n "$dir/_$p"; then ok; else fail "zsh -n _$p"; fi
+  else
+    skip "zsh is not installed: no syntax check of _$p"
+  fi
+  if command -v fish >/dev/null 2>&1; then
+    if fish --no-execute "$dir/$p.fish"; then ok; else fail "fish --no-execute $p.fish"; fi
+  else
+    skip "fish is not installed: no syntax check of $p.fish"
+  fi
+done
 
 # --- (d) completing for real ---------------------------------------------------
 # A stand-in es whose `streams` prints a few streams; everything else goes to
