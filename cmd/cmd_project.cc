@@ -4,9 +4,14 @@
 //   es state NAME [KEY] [--at POSITION]
 // A projection's line: {"name","status","position","head","lag","partitions",
 // "events_per_s","generation","rebuilding"[,"rebuild_position"][,"error"]}.
+#include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
 
 #include "commands.h"
 #include "output.h"
@@ -15,8 +20,8 @@
 namespace escmd {
 namespace {
 
-std::string info_line(const es::protocol::ProjectionInfo& i, bool text) {
-  ObjectWriter w(text);
+std::string info_line(const es::protocol::ProjectionInfo& i) {
+  ObjectWriter w(false);
   w.field("name", i.name).field("status", i.status).field("position", i.position);
   w.field("head", i.head).field("lag", i.head > i.position ? i.head - i.position : 0);
   w.field("partitions", i.partitions).field("events_per_s", i.events_per_s);
@@ -26,19 +31,88 @@ std::string info_line(const es::protocol::ProjectionInfo& i, bool text) {
   return w.str();
 }
 
+// Projections, a JSON line each, or a table (-o text).
+void print_infos(const std::vector<es::protocol::ProjectionInfo>& infos, Context& ctx) {
+  if (!ctx.text()) {
+    for (const auto& i : infos) {
+      if (!ctx.emit(info_line(i))) return;
+    }
+    return;
+  }
+  TextTable table({"NAME", "STATUS", "POSITION", "HEAD", "LAG", "PARTITIONS", "EVENTS/S",
+                   "GENERATION", "REBUILD", "ERROR"});
+  for (const auto& i : infos) {
+    const bool open = table.add(
+        {i.name, i.status, std::to_string(i.position), std::to_string(i.head),
+         std::to_string(i.head > i.position ? i.head - i.position : 0),
+         std::to_string(i.partitions), fmt::format("{:.1f}", i.events_per_s),
+         std::to_string(i.generation),
+         i.rebuilding ? "at " + std::to_string(i.rebuild_position) : "-",
+         i.error.empty() ? "-" : i.error},
+        ctx);
+    if (!open) return;
+  }
+  table.finish(ctx);
+}
+
 struct ProjectArgs {
   std::string name;
   std::string file;
+  bool wait = false;
 };
+
+// Whether `i` has folded every event up to `target` into the states queries
+// read: no rebuild runs beside them.
+bool caught_up(const es::protocol::ProjectionInfo& i, es::Position target) {
+  return i.position >= target && !i.rebuilding;
+}
+
+// --wait: asks for the projection until it has caught up with `target` (the
+// head when the command was sent), for at most --timeout. A projection that
+// fails or is stopped meanwhile ends the wait with its error.
+es::Result<es::protocol::ProjectionInfo> wait_caught_up(es::Client& client,
+                                                       es::protocol::ProjectionInfo info,
+                                                       const Context& ctx) {
+  using Clock = std::chrono::steady_clock;
+  const es::Position target = info.head;
+  const auto deadline = Clock::now() + std::chrono::duration<double>(ctx.timeout_s);
+  while (!caught_up(info, target)) {
+    if (info.status == "failed")
+      return es::Status::invalid("projection " + info.name + " failed: " + info.error);
+    if (info.status == "stopped")
+      return es::Status::invalid("projection " + info.name + " is stopped at position " +
+                                 std::to_string(info.position) + " (es project start " +
+                                 info.name + ")");
+    if (Clock::now() >= deadline) {
+      return es::Status::unavailable(
+          fmt::format("projection {} is at position {} of {} after {:g} s (--timeout)",
+                      info.name, info.rebuilding ? info.rebuild_position : info.position,
+                      target, ctx.timeout_s));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto list = client.projections({info.name});
+    if (!list.ok()) return list.status();
+    if (list->projections.empty()) return es::Status::not_found("projection " + info.name + " is gone");
+    info = list->projections.front();
+  }
+  return info;
+}
+
+// Prints the projection's line once the node has answered (and, with --wait,
+// once it has caught up).
+ExitCode print_info(es::Client& client, es::Result<es::protocol::ProjectionInfo> info,
+                    const ProjectArgs& a, Context& ctx) {
+  if (info.ok() && a.wait) info = wait_caught_up(client, std::move(info).value(), ctx);
+  if (!info.ok()) return ctx.fail(info.status());
+  print_infos({*info}, ctx);
+  return ExitCode::kSuccess;
+}
 
 ExitCode run_add(const ProjectArgs& a, Context& ctx) {
   auto source = es::Projection::read_source(a.file);
   if (!source.ok()) return ctx.fail(source.status());
   auto client = ctx.connect();
-  auto info = client->projection_add({a.name, *source});
-  if (!info.ok()) return ctx.fail(info.status());
-  ctx.emit(info_line(*info, ctx.text()));
-  return ExitCode::kSuccess;
+  return print_info(*client, client->projection_add({a.name, *source}), a, ctx);
 }
 
 ExitCode run_control(const ProjectArgs& a, const std::string& op, Context& ctx) {
@@ -49,19 +123,14 @@ ExitCode run_control(const ProjectArgs& a, const std::string& op, Context& ctx) 
     source = std::move(text).value();
   }
   auto client = ctx.connect();
-  auto info = client->projection_control({a.name, op, source});
-  if (!info.ok()) return ctx.fail(info.status());
-  ctx.emit(info_line(*info, ctx.text()));
-  return ExitCode::kSuccess;
+  return print_info(*client, client->projection_control({a.name, op, source}), a, ctx);
 }
 
 ExitCode run_list(const std::string& name, Context& ctx) {
   auto client = ctx.connect();
   auto list = client->projections({name});
   if (!list.ok()) return ctx.fail(list.status());
-  for (const auto& i : list->projections) {
-    if (!ctx.emit(info_line(i, ctx.text()))) break;
-  }
+  print_infos(list->projections, ctx);
   return ExitCode::kSuccess;
 }
 
@@ -84,6 +153,21 @@ ExitCode run_state_at(const StateArgs& a, es::Client& client, Context& ctx) {
   });
 }
 
+// States read from a projection that has not folded the whole log yet are
+// not wrong, but may surprise: say so on stderr, stdout staying the states.
+void say_if_behind(es::Client& client, const std::string& name, es::Position position) {
+  auto list = client.projections({name});
+  if (!list.ok() || list->projections.empty()) return;
+  const auto& i = list->projections.front();
+  if (i.head <= position) return;
+  std::fprintf(stderr,
+               "es: state: projection %s is at position %llu of %llu (%llu behind, %s): these "
+               "are its states so far (es project add --wait waits for it)\n",
+               name.c_str(), static_cast<unsigned long long>(position),
+               static_cast<unsigned long long>(i.head),
+               static_cast<unsigned long long>(i.head - position), i.status.c_str());
+}
+
 ExitCode run_state(const StateArgs& a, Context& ctx) {
   auto client = ctx.connect();
   if (a.at) return run_state_at(a, *client, ctx);
@@ -92,15 +176,19 @@ ExitCode run_state(const StateArgs& a, Context& ctx) {
   rq.has_key = a.key.has_value();
   rq.key = a.key.value_or("");
   rq.limit = static_cast<std::uint32_t>(es::kMaxReadLimit);
-  for (;;) {
+  PartitionPrinter out(ctx);
+  for (bool first = true;; first = false) {
     auto page = client->projection_state(rq);
     if (!page.ok()) return ctx.fail(page.status());
+    if (first) say_if_behind(*client, a.name, page->position);
     for (const auto& e : page->partitions) {
-      if (!ctx.emit(partition_line(e.key, e.state))) return ExitCode::kSuccess;
+      if (!out.add(e.key, e.state)) return ExitCode::kSuccess;
     }
-    if (page->end || page->partitions.empty()) return ExitCode::kSuccess;
+    if (page->end || page->partitions.empty()) break;
     rq.after = page->partitions.back().key;
   }
+  out.finish();
+  return ExitCode::kSuccess;
 }
 
 }  // namespace
@@ -114,11 +202,20 @@ void register_project(CLI::App& app, Context& ctx) {
                        auto run) {
     auto args = std::make_shared<ProjectArgs>();
     CLI::App* sub = project->add_subcommand(name, what);
-    sub->add_option("name", args->name, "The projection's name")->required()->type_name("NAME");
+    auto* name_option =
+        sub->add_option("name", args->name, "The projection's name")->type_name("NAME");
+    // `es project status` alone shows them all, as `es project list`.
+    if (std::string_view(name) != "status") name_option->required();
     if (with_file) {
       auto* file =
           sub->add_option("file", args->file, "The projection file (jq)")->type_name("FILE");
       if (file_required) file->required();
+    }
+    const std::string_view n = name;
+    if (n == "add" || n == "reset" || n == "start") {
+      sub->add_flag("--wait", args->wait,
+                    "Print the line once it has caught up with the head as it was now (exit 5 "
+                    "after --timeout)");
     }
     sub->callback([args, &ctx, run] { ctx.exit_code = run(*args, ctx); });
   };

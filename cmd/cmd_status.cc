@@ -25,7 +25,8 @@ std::string replicas_json(const std::vector<es::protocol::ReplicaInfo>& replicas
                  .str();
     }
   }
-  return text ? out : out + "]";
+  if (text) return out.empty() ? "-" : out;
+  return out + "]";
 }
 
 ExitCode run_status(Context& ctx) {
@@ -36,7 +37,7 @@ ExitCode run_status(Context& ctx) {
   w.field("role", s->role)
       .field("version", s->version)
       .field("head", s->head)
-      .field("head_time_us", static_cast<std::uint64_t>(std::max<std::int64_t>(s->head_time_us, 0)))
+      .time_us("head_time_us", s->head_time_us)
       .field("streams", s->streams)
       .field("store_bytes", s->store_bytes)
       .field("map_bytes", s->map_bytes)

@@ -8,15 +8,22 @@ namespace {
 ExitCode run_streams(const std::string& prefix, Context& ctx) {
   auto client = ctx.connect();
   es::protocol::StreamsRequest rq{prefix, "", 1000};
+  TextTable table({"STREAM", "VERSION", "POSITION"});
   for (;;) {
     auto page = client->streams(rq);
     if (!page.ok()) return ctx.fail(page.status());
     for (const auto& s : page->streams) {
-      if (!ctx.emit(stream_line(s, ctx.text()))) return ExitCode::kSuccess;
+      const bool open = ctx.text() ? table.add({s.stream, std::to_string(s.last_version),
+                                                std::to_string(s.last_position)},
+                                               ctx)
+                                   : ctx.emit(stream_line(s));
+      if (!open) return ExitCode::kSuccess;
     }
-    if (page->end || page->streams.empty()) return ExitCode::kSuccess;
+    if (page->end || page->streams.empty()) break;
     rq.after = page->streams.back().stream;
   }
+  if (ctx.text()) table.finish(ctx);
+  return ExitCode::kSuccess;
 }
 
 }  // namespace

@@ -1,15 +1,21 @@
 #include "output.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 
 #include "es/json.h"
 
 namespace escmd {
 
+std::string text_time_us(std::int64_t us) { return us > 0 ? es::format_time_us(us) : "-"; }
+
 std::string event_line(const es::RecordedEvent& e, bool text) {
   std::string out;
   if (text) {
-    out = fmt::format("{} {}@{} {} {}", e.position, e.stream, e.version, e.type, e.data);
+    out = fmt::format("{:>8}  {}  {}@{}  {}  {}", e.position, text_time_us(e.time_us), e.stream,
+                      e.version, e.type, e.data);
     if (!e.metadata.empty()) out += " " + e.metadata;
     return out;
   }
@@ -34,9 +40,7 @@ std::string written_line(const es::StreamWritten& w, bool text) {
       .str();
 }
 
-std::string stream_line(const es::StreamInfo& s, bool text) {
-  if (text)
-    return fmt::format("{} version {} position {}", s.stream, s.last_version, s.last_position);
+std::string stream_line(const es::StreamInfo& s) {
   return ObjectWriter(false)
       .field("stream", s.stream)
       .field("last_version", s.last_version)
@@ -47,7 +51,7 @@ std::string stream_line(const es::StreamInfo& s, bool text) {
 ObjectWriter& ObjectWriter::raw(std::string_view key, std::string_view json_value,
                                 std::string_view text_value) {
   if (text_) {
-    out_ += fmt::format("{:<12} {}\n", std::string(key) + ":", text_value);
+    rows_.emplace_back(std::string(key) + ":", std::string(text_value));
     return *this;
   }
   out_.push_back(out_.empty() ? '{' : ',');
@@ -77,9 +81,78 @@ ObjectWriter& ObjectWriter::field(std::string_view key, bool value) {
   return raw(key, value ? "true" : "false", value ? "true" : "false");
 }
 
+ObjectWriter& ObjectWriter::time_us(std::string_view key, std::int64_t us) {
+  if (text_) {
+    // "head_time_us" reads "head_time" in text, which shows a time, not microseconds.
+    if (key.ends_with("_us")) key.remove_suffix(3);
+    return raw(key, "", text_time_us(us));
+  }
+  const std::string s = std::to_string(std::max<std::int64_t>(us, 0));
+  return raw(key, s, s);
+}
+
 std::string ObjectWriter::str() const {
-  if (text_) return out_.empty() ? out_ : out_.substr(0, out_.size() - 1);
-  return out_.empty() ? "{}" : out_ + "}";
+  if (!text_) return out_.empty() ? "{}" : out_ + "}";
+  std::size_t width = 0;
+  for (const auto& [key, value] : rows_) width = std::max(width, key.size());
+  std::string out;
+  for (const auto& [key, value] : rows_) {
+    if (!out.empty()) out += '\n';
+    out += fmt::format("{:<{}} {}", key, width, value);
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+  }
+  return out;
+}
+
+namespace {
+bool looks_numeric(std::string_view cell) {
+  return !cell.empty() && (cell == "-" || std::all_of(cell.begin(), cell.end(), [](char c) {
+                             return std::isdigit(static_cast<unsigned char>(c)) || c == '.' ||
+                                    c == ',' || c == '-';
+                           }));
+}
+}  // namespace
+
+TextTable::TextTable(std::vector<std::string> header)
+    : header_(std::move(header)), widths_(header_.size()), numeric_(header_.size(), true) {
+  for (std::size_t i = 0; i < header_.size(); ++i) widths_[i] = header_[i].size();
+}
+
+bool TextTable::add(std::vector<std::string> row, Context& ctx) {
+  row.resize(header_.size());
+  if (fixed_) return print(row, ctx);
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    widths_[i] = std::max(widths_[i], row[i].size());
+    numeric_[i] = numeric_[i] && looks_numeric(row[i]);
+  }
+  held_.push_back(std::move(row));
+  return held_.size() < kWidthRows || finish(ctx);
+}
+
+bool TextTable::finish(Context& ctx) {
+  if (!fixed_) {
+    fixed_ = true;
+    if (!print(header_, ctx)) return false;
+  }
+  for (const auto& row : held_) {
+    if (!print(row, ctx)) return false;
+  }
+  held_.clear();
+  return !ctx.stdout_closed();
+}
+
+bool TextTable::print(const std::vector<std::string>& row, Context& ctx) {
+  std::string line;
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    if (i > 0) line += "  ";
+    const bool last = i + 1 == row.size();
+    if (numeric_[i])
+      line += fmt::format("{:>{}}", row[i], widths_[i]);
+    else
+      line += last ? row[i] : fmt::format("{:<{}}", row[i], widths_[i]);
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return ctx.emit(line);
 }
 
 }  // namespace escmd

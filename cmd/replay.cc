@@ -16,13 +16,18 @@
 
 namespace escmd {
 
-std::string partition_line(const std::string& key, const std::string& state) {
+bool PartitionPrinter::add(const std::string& key, const std::string& state) {
+  if (ctx_.text()) return table_.add({key, state}, ctx_);
   std::string out = "{\"key\":";
   es::append_json_string(out, key);
   out += ",\"state\":";
   out += state;
   out += '}';
-  return out;
+  return ctx_.emit(out);
+}
+
+void PartitionPrinter::finish() {
+  if (ctx_.text()) table_.finish(ctx_);
 }
 
 ExitCode replay_and_print(es::Projection& p, es::Client& client, es::Position from,
@@ -55,13 +60,17 @@ ExitCode replay_and_print(es::Projection& p, es::Client& client, es::Position fr
       return ctx.fail(
           es::Status::not_found("projection " + p.name() + " has no partition " + *key));
     }
-    ctx.emit(partition_line(*key, *state));
+    PartitionPrinter out(ctx);
+    out.add(*key, *state);
+    out.finish();
     return ExitCode::kSuccess;
   }
+  PartitionPrinter out(ctx);
   bool open = true;
   p.for_each([&](const std::string& k, const std::string& state) {
-    if (open) open = ctx.emit(partition_line(k, state));
+    if (open) open = out.add(k, state);
   });
+  if (open) out.finish();
   return ExitCode::kSuccess;
 }
 

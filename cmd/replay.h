@@ -10,12 +10,24 @@
 #include "es/projection.h"
 
 #include "context.h"
+#include "output.h"
 #include "projection/sandbox.h"
 
 namespace escmd {
 
-// One partition's line: {"key":K,"state":S}.
-std::string partition_line(const std::string& key, const std::string& state);
+// Prints partitions: a line {"key":K,"state":S} each, or a table of KEY and
+// STATE (-o text).
+class PartitionPrinter {
+ public:
+  explicit PartitionPrinter(Context& ctx) : ctx_(ctx), table_({"KEY", "STATE"}) {}
+  // False once stdout is closed.
+  bool add(const std::string& key, const std::string& state);
+  void finish();
+
+ private:
+  Context& ctx_;
+  TextTable table_;
+};
 
 // Folds the log's events from `from` to `to` (default: the head at the
 // start) into `p`, then prints every partition, or only `key` (exit 4 when
