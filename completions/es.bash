@@ -39,7 +39,7 @@ _es_cmd()
             vopts='-s --server -o --output --timeout'
             ;;
         'es project add')
-            opts='-h --help'
+            opts='-h --help --wait'
             npos=2
             ;;
         'es project status')
@@ -47,7 +47,7 @@ _es_cmd()
             npos=1
             ;;
         'es project reset')
-            opts='-h --help'
+            opts='-h --help --wait'
             npos=2
             ;;
         'es project stop')
@@ -55,7 +55,7 @@ _es_cmd()
             npos=1
             ;;
         'es project start')
-            opts='-h --help'
+            opts='-h --help --wait'
             npos=1
             ;;
         'es project rm')

@@ -192,6 +192,7 @@ complete -c es -n "__es_is 'es project'" -l timeout -x -d 'Seconds to wait for t
 
 # es project add
 complete -c es -n "__es_is 'es project add'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es project add'" -l wait -d 'Print the line once it has caught up with the head as it was now (exit 5 after --timeout)'
 complete -c es -n "__es_is 'es project add' 1 1" -F -d 'The projection file (jq)'
 
 # es project status
@@ -199,6 +200,7 @@ complete -c es -n "__es_is 'es project status'" -s h -l help -d 'Print this help
 
 # es project reset
 complete -c es -n "__es_is 'es project reset'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es project reset'" -l wait -d 'Print the line once it has caught up with the head as it was now (exit 5 after --timeout)'
 complete -c es -n "__es_is 'es project reset' 1 1" -F -d 'The projection file (jq)'
 
 # es project stop
@@ -206,6 +208,7 @@ complete -c es -n "__es_is 'es project stop'" -s h -l help -d 'Print this help m
 
 # es project start
 complete -c es -n "__es_is 'es project start'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es project start'" -l wait -d 'Print the line once it has caught up with the head as it was now (exit 5 after --timeout)'
 
 # es project rm
 complete -c es -n "__es_is 'es project rm'" -s h -l help -d 'Print this help message and exit'

@@ -114,9 +114,11 @@ assert_eq "$(jq -r .id <<<"$OUT")" "$id1" "es -s X read"
 assert_exit 0 env ES_SERVER="tcp://127.0.0.1:$closed" "$ES" read order-1 --limit 1 -s "$server"
 assert_eq "$(jq -r .id <<<"$OUT")" "$id1" "es read ... -s X"
 assert_exit 0 env ES_SERVER="tcp://127.0.0.1:$closed" "$ES" read --server "$server" -o text order-1 --limit 1
-assert_eq "$OUT" "1 order-1@0 OrderPlaced {\"sku\":\"A-1\",\"qty\":2} {\"user\":\"ada\"}" "read -o text"
+assert_eq "$(sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z/TIME/' <<<"$OUT")" \
+  "       1  TIME  order-1@0  OrderPlaced  {\"sku\":\"A-1\",\"qty\":2} {\"user\":\"ada\"}" "read -o text"
 assert_exit 0 env ES_SERVER="tcp://127.0.0.1:$closed" "$ES" --timeout 2 -o text streams --prefix ticks --server "$server"
-assert_eq "$OUT" "ticks version 1999 position 2003" "streams -o text"
+assert_eq "$OUT" "STREAM  VERSION  POSITION
+ticks      1999      2003" "streams -o text"
 assert_exit 5 env ES_SERVER="tcp://127.0.0.1:$closed" "$ES" status --timeout 0.5
 assert_exit 5 env ES_SERVER="$server" "$ES" --timeout 0.5 status -s "tcp://127.0.0.1:$closed"
 
