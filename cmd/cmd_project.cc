@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "output.h"
+#include "progress.h"
 #include "replay.h"
 
 namespace escmd {
@@ -76,7 +77,10 @@ es::Result<es::protocol::ProjectionInfo> wait_caught_up(es::Client& client,
   using Clock = std::chrono::steady_clock;
   const es::Position target = info.head;
   const auto deadline = Clock::now() + std::chrono::duration<double>(ctx.timeout_s);
+  Progress progress("project " + info.name, "positions");
+  progress.set_total(target);
   while (!caught_up(info, target)) {
+    progress.update(info.rebuilding ? info.rebuild_position : info.position);
     if (info.status == "failed")
       return es::Status::invalid("projection " + info.name + " failed: " + info.error);
     if (info.status == "stopped")

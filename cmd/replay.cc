@@ -10,6 +10,8 @@
 #include "es/json.h"
 #include "es/subscription.h"
 
+#include "progress.h"
+
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,15 +45,23 @@ ExitCode replay_and_print(es::Projection& p, es::Client& client, es::Position fr
   es::Subscription sub(client, options);
   es::Status failed;
   std::atomic<bool> stop{false};
+  Progress progress("replay " + p.name(), "positions");
+  if (to) {
+    progress.set_total(*to);
+  } else if (auto hello = client.hello(); hello.ok()) {
+    progress.set_total(hello->head);
+  }
   es::Status s = sub.run(
       [&](const es::RecordedEvent& e) {
         if (to && e.position > *to) return es::Delivery::kRefused;
+        progress.update(e.position);
         if (watchdog != nullptr) watchdog->event(e.position, event_cpu);
         failed = p.apply(e);
         return failed.ok() ? es::Delivery::kContinue : es::Delivery::kRefused;
       },
       stop);
   if (watchdog != nullptr) watchdog->idle();
+  progress.finish();
   if (!failed.ok()) return ctx.fail(failed);
   if (!s.ok()) return ctx.fail(s);
   if (key) {
