@@ -3,10 +3,13 @@
 //              | stop NAME | start NAME | rm NAME
 //   es state NAME [KEY] [--at POSITION]
 // A projection's line: {"name","status","position","head","lag","partitions",
-// "events_per_s","generation","rebuilding"[,"rebuild_position"][,"error"]}.
+// "events_per_s","generation","rebuilding"[,"rebuild_position"][,"error"]
+// [,"link","link_since"]} (link: on a read node, its link to its source).
 #include <fstream>
 #include <optional>
 #include <sstream>
+
+#include "es/json.h"
 
 #include "commands.h"
 #include "output.h"
@@ -18,11 +21,20 @@ namespace {
 std::string info_line(const es::protocol::ProjectionInfo& i, bool text) {
   ObjectWriter w(text);
   w.field("name", i.name).field("status", i.status).field("position", i.position);
-  w.field("head", i.head).field("lag", i.head > i.position ? i.head - i.position : 0);
+  w.field("head", i.head);
+  // On a read node whose source does not answer, the source's head is not
+  // known: neither is the lag.
+  if (!i.link.empty() && i.link != "connected") {
+    w.raw("lag", "null", "-");
+  } else {
+    w.field("lag", i.head > i.position ? i.head - i.position : 0);
+  }
   w.field("partitions", i.partitions).field("events_per_s", i.events_per_s);
   w.field("generation", static_cast<std::uint64_t>(i.generation)).field("rebuilding", i.rebuilding);
   if (i.rebuilding) w.field("rebuild_position", i.rebuild_position);
   if (!i.error.empty()) w.field("error", i.error).field("error_position", i.error_position);
+  if (!i.link.empty())
+    w.field("link", i.link).field("link_since", es::format_time_us(i.link_since_us));
   return w.str();
 }
 
