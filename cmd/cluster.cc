@@ -55,19 +55,22 @@ void measure_lag(std::vector<NodeView>& nodes) {
   }
 }
 
-// Each answering node's digest at the lowest head among them.
+// A node with a copy of the log: a primary or replica, not a read node.
+bool holds_log(const NodeView& n) { return n.up && n.status.role != "read"; }
+
+// The digest of each answering node that holds a log, at the lowest head among them.
 void digest_at_common(std::vector<NodeView>& nodes, std::chrono::milliseconds timeout) {
   es::Position common = 0;
   bool first = true;
   for (const auto& n : nodes) {
-    if (!n.up) continue;
+    if (!holds_log(n)) continue;
     common = first ? n.status.head : std::min(common, n.status.head);
     first = false;
   }
   if (common == 0) return;
   std::vector<std::future<void>> asked;
   for (auto& n : nodes) {
-    if (!n.up) continue;
+    if (!holds_log(n)) continue;
     n.common = common;
     asked.push_back(std::async(std::launch::async, [&n, common, timeout] {
       es::Client client(n.endpoint, es::ClientOptions{timeout});
@@ -107,8 +110,9 @@ std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
         if (st.listen != v.endpoint && !seen.insert(st.listen).second) continue;  // seen by name
         if (!st.primary.empty()) listed_as.emplace(st.primary, "primary");
         add(st.primary);
+        add(st.source);  // a read node's
         for (const auto& r : st.replicas) {
-          listed_as.emplace(r.listen, "replica");
+          listed_as.emplace(r.listen, r.role);
           if (r.stopping) said_stopping.insert(r.listen);
           add(r.listen);
         }
@@ -144,41 +148,46 @@ std::string table_header(const std::vector<NodeView>& nodes) {
 
 std::string node_line(const NodeView& n, bool text) {
   const auto& st = n.status;
-  std::string state = n.up        ? (st.role == "replica" ? st.follow_state : "up")
-                      : n.stopped ? "stopped"
-                                  : "unreachable";
+  const bool read = n.up && st.role == "read";
+  std::string state = !n.up                  ? (n.stopped ? "stopped" : "unreachable")
+                      : read                 ? st.source_state
+                      : st.role == "replica" ? st.follow_state
+                                             : "up";
   if (text) {
     std::string projections;
     for (const auto& p : n.projections) {
       if (!projections.empty()) projections += ' ';
       projections += fmt::format("{}@{}", p.name, p.position);
     }
-    std::string lag = n.up && st.role == "replica" ? std::to_string(n.lag_events) : "-";
+    std::string lag = n.up && st.role == "replica"        ? std::to_string(n.lag_events)
+                      : read && st.source_lag_events >= 0 ? std::to_string(st.source_lag_events)
+                                                          : "-";
     std::string lag_s = n.lag_s ? fmt::format("{:.3f}", *n.lag_s) : "-";
-    // How long ago a replica last heard from its primary: the staleness of
-    // what it serves while the primary is away.
-    std::string seen = n.up && st.role == "replica"
-                           ? fmt::format("{:.1f}", static_cast<double>(st.primary_contact_ms) / 1e3)
-                           : "-";
+    // How long ago a replica last heard from its primary (a read node from
+    // its source): the staleness of what it serves while that one is away.
+    const auto contact = seconds_ago(read ? st.source_contact_ms : st.primary_contact_ms);
+    std::string seen =
+        n.up && st.role != "primary" && contact ? fmt::format("{:.1f}", *contact) : "-";
     // The first 16 hex digits: enough to see that two logs agree.
     std::string digest = n.digest_at_common ? es::to_hex(*n.digest_at_common).substr(0, 16) : "-";
     return fmt::format("{:<26} {:<8} {:<11} {:>9} {:>8} {:>7} {:>7}  {:<17} {}", n.endpoint,
-                       n.role.empty() ? "?" : n.role, state, n.up ? std::to_string(st.head) : "-",
-                       lag, lag_s, seen, digest, n.up ? projections : n.error);
+                       n.role.empty() ? "?" : n.role, state,
+                       n.up && !read ? std::to_string(st.head) : "-", lag, lag_s, seen, digest,
+                       n.up ? projections : n.error);
   }
   ObjectWriter w(false);
   w.field("node", n.endpoint).field("state", state);
   if (!n.role.empty()) w.field("role", n.role);
   if (!n.up) return w.field("error", n.error).str();
-  w.field("head", st.head);
+  if (read) {
+    add_source_fields(w, st);  // no head: a read node holds no copy of the log
+  } else {
+    w.field("head", st.head);
+  }
   if (st.role == "replica") {
     w.field("primary", st.primary).field("lag_events", n.lag_events);
-    if (n.lag_s) {
-      w.field("lag_s", *n.lag_s);
-    } else {
-      w.raw("lag_s", "null", "-");
-    }
-    w.field("primary_contact_s", static_cast<double>(st.primary_contact_ms) / 1e3);
+    w.field("lag_s", n.lag_s);
+    w.field("primary_contact_s", seconds_ago(st.primary_contact_ms));
     if (!st.follow_error.empty()) w.field("follow_error", st.follow_error);
   }
   if (n.digest_at_common) {
@@ -196,7 +205,7 @@ std::string node_line(const NodeView& n, bool text) {
                        .field("name", p.name)
                        .field("status", p.status)
                        .field("position", p.position)
-                       .field("lag", st.head > p.position ? st.head - p.position : 0)
+                       .field("lag", p.head > p.position ? p.head - p.position : 0)
                        .str();
   }
   projections += ']';

@@ -3,7 +3,8 @@
 //              | stop NAME | start NAME | rm NAME
 //   es state NAME [KEY] [--at POSITION]
 // A projection's line: {"name","status","position","head","lag","partitions",
-// "events_per_s","generation","rebuilding"[,"rebuild_position"][,"error"]}.
+// "events_per_s","generation","rebuilding"[,"rebuild_position"][,"error"]
+// [,"link","link_since"]} (link: on a read node, its link to its source).
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -13,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "es/json.h"
+
 #include "commands.h"
 #include "output.h"
 #include "progress.h"
@@ -21,14 +24,28 @@
 namespace escmd {
 namespace {
 
+// On a read node whose source does not answer, the source's head is not
+// known: neither is the lag.
+std::optional<std::uint64_t> lag_of(const es::protocol::ProjectionInfo& i) {
+  if (!i.link.empty() && i.link != "connected") return std::nullopt;
+  return i.head > i.position ? i.head - i.position : 0;
+}
+
 std::string info_line(const es::protocol::ProjectionInfo& i) {
   ObjectWriter w(false);
   w.field("name", i.name).field("status", i.status).field("position", i.position);
-  w.field("head", i.head).field("lag", i.head > i.position ? i.head - i.position : 0);
+  w.field("head", i.head);
+  if (const auto lag = lag_of(i)) {
+    w.field("lag", *lag);
+  } else {
+    w.raw("lag", "null", "-");
+  }
   w.field("partitions", i.partitions).field("events_per_s", i.events_per_s);
   w.field("generation", static_cast<std::uint64_t>(i.generation)).field("rebuilding", i.rebuilding);
   if (i.rebuilding) w.field("rebuild_position", i.rebuild_position);
   if (!i.error.empty()) w.field("error", i.error).field("error_position", i.error_position);
+  if (!i.link.empty())
+    w.field("link", i.link).field("link_since", es::format_time_us(i.link_since_us));
   return w.str();
 }
 
@@ -44,8 +61,11 @@ void print_infos(const std::vector<es::protocol::ProjectionInfo>& infos, Context
                    "GENERATION", "REBUILD", "ERROR"});
   for (const auto& i : infos) {
     const bool open = table.add(
-        {i.name, i.status, std::to_string(i.position), std::to_string(i.head),
-         std::to_string(i.head > i.position ? i.head - i.position : 0),
+        {i.name,
+         i.link.empty() || i.link == "connected" ? i.status
+                                                 : i.status + " (source " + i.link + ")",
+         std::to_string(i.position), std::to_string(i.head),
+         lag_of(i) ? std::to_string(*lag_of(i)) : "-",
          std::to_string(i.partitions), fmt::format("{:.1f}", i.events_per_s),
          std::to_string(i.generation),
          i.rebuilding ? "at " + std::to_string(i.rebuild_position) : "-",

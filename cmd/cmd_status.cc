@@ -12,13 +12,14 @@ std::string replicas_json(const std::vector<es::protocol::ReplicaInfo>& replicas
   std::string out = text ? "" : "[";
   for (const auto& r : replicas) {
     if (text) {
-      out +=
-          fmt::format("{}{} (head {}, {:.1f} s ago{})", out.empty() ? "" : ", ", r.listen, r.head,
-                      static_cast<double>(r.age_ms) / 1e3, r.stopping ? ", stopping" : "");
+      out += fmt::format("{}{} ({}, head {}, {:.1f} s ago{})", out.empty() ? "" : ", ", r.listen,
+                         r.role, r.head, static_cast<double>(r.age_ms) / 1e3,
+                         r.stopping ? ", stopping" : "");
     } else {
       if (out.size() > 1) out += ',';
       out += ObjectWriter(false)
                  .field("listen", r.listen)
+                 .field("role", r.role)
                  .field("head", r.head)
                  .field("seen_s", static_cast<double>(r.age_ms) / 1e3)
                  .field("stopping", r.stopping)
@@ -54,9 +55,10 @@ ExitCode run_status(Context& ctx) {
     w.field("primary", s->primary)
         .field("follow", s->follow_state)
         .field("primary_head", s->primary_head)
-        .field("primary_contact_s", static_cast<double>(s->primary_contact_ms) / 1e3);
+        .field("primary_contact_s", seconds_ago(s->primary_contact_ms));
     if (!s->follow_error.empty()) w.field("follow_error", s->follow_error);
   }
+  if (!s->source.empty()) add_source_fields(w, *s);
   w.raw("replicas", replicas_json(s->replicas, false), replicas_json(s->replicas, true));
   ctx.emit(w.str());
   return ExitCode::kSuccess;

@@ -48,6 +48,26 @@ std::string stream_line(const es::StreamInfo& s) {
       .str();
 }
 
+void add_source_fields(ObjectWriter& w, const es::protocol::StatusReply& s) {
+  w.field("source", s.source)
+      .field("source_state", s.source_state)
+      .field("source_since", es::format_time_us(s.source_since_us))
+      .field("source_head", s.source_head)
+      .field("source_contact_s", seconds_ago(s.source_contact_ms));
+  if (s.source_lag_events >= 0) {
+    w.field("lag_events", static_cast<std::uint64_t>(s.source_lag_events));
+  } else {
+    w.raw("lag_events", "null", "-");
+  }
+  if (!s.source_error.empty() && s.source_state != "connected")
+    w.field("source_error", s.source_error);
+}
+
+std::optional<double> seconds_ago(std::int64_t ms) {
+  if (ms < 0) return std::nullopt;
+  return static_cast<double>(ms) / 1e3;
+}
+
 ObjectWriter& ObjectWriter::raw(std::string_view key, std::string_view json_value,
                                 std::string_view text_value) {
   if (text_) {
@@ -75,6 +95,10 @@ ObjectWriter& ObjectWriter::field(std::string_view key, std::uint64_t value) {
 ObjectWriter& ObjectWriter::field(std::string_view key, double value) {
   std::string s = fmt::format("{:.3f}", value);
   return raw(key, s, s);
+}
+
+ObjectWriter& ObjectWriter::field(std::string_view key, std::optional<double> seconds) {
+  return seconds ? field(key, *seconds) : raw(key, "null", "-");
 }
 
 ObjectWriter& ObjectWriter::field(std::string_view key, bool value) {

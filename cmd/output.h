@@ -1,6 +1,7 @@
 // cmd/output.h: how es prints results (NDJSON by default, text with -o text).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,16 @@ std::string event_line(const es::RecordedEvent& e, bool text);
 std::string written_line(const es::StreamWritten& w, bool text);
 std::string stream_line(const es::StreamInfo& s);  // JSON
 
+// Milliseconds as a node reports them (-1: never, as before a first contact)
+// in seconds; nullopt for never.
+std::optional<double> seconds_ago(std::int64_t ms);
+
+class ObjectWriter;
+// A read node's link to its source (es status, es nodes): source,
+// source_state, source_since, source_head, source_contact_s, lag_events
+// (null: unknown) and source_error.
+void add_source_fields(ObjectWriter& w, const es::protocol::StatusReply& s);
+
 // A flat JSON object built field by field, or "key: value" lines for text,
 // the values in one column.
 class ObjectWriter {
@@ -29,6 +40,8 @@ class ObjectWriter {
   // A time: microseconds since the epoch in JSON, ISO 8601 UTC in text ("-"
   // for none, 0 or less).
   ObjectWriter& time_us(std::string_view key, std::int64_t us);
+  // Seconds (3 decimals), or null (text: "-") when unknown.
+  ObjectWriter& field(std::string_view key, std::optional<double> seconds);
   // A value that is JSON already (an array, an object, null), and how text shows it.
   ObjectWriter& raw(std::string_view key, std::string_view json_value, std::string_view text_value);
   std::string str() const;

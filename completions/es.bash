@@ -75,8 +75,14 @@ _es_cmd()
             vopts='--prefix -s --server -o --output --timeout'
             ;;
         'es subscriptions')
+            subs='rm'
             opts='-h --help -s --server -o --output --timeout'
             vopts='-s --server -o --output --timeout'
+            ;;
+        'es subscriptions rm')
+            opts='-h --help --group'
+            vopts='--group'
+            npos=1
             ;;
         'es status')
             opts='-h --help --cluster --watch --interval --count -s --server -o --output --timeout'

@@ -40,7 +40,10 @@ function __es_state
                 case 'es streams'
                     set vopts --prefix -s --server -o --output --timeout
                 case 'es subscriptions'
+                    set subs rm
                     set vopts -s --server -o --output --timeout
+                case 'es subscriptions rm'
+                    set vopts --group
                 case 'es status'
                     set vopts --interval --count -s --server -o --output --timeout
                 case 'es stop'
@@ -109,7 +112,7 @@ complete -c es -n "__es_is es" -a replay -d 'Run a projection (a jq file) over t
 complete -c es -n "__es_is es" -a project -d 'Manage the projections (read models in jq) a node hosts'
 complete -c es -n "__es_is es" -a state -d 'Print a hosted projection\'s states: every partition, or one (KEY)'
 complete -c es -n "__es_is es" -a streams -d 'List streams with their last version and position'
-complete -c es -n "__es_is es" -a subscriptions -d 'List the checkpoints of named subscriptions and groups, with their lag'
+complete -c es -n "__es_is es" -a subscriptions -d 'List named subscriptions and groups (a line each) with their lag; rm deletes one'
 complete -c es -n "__es_is es" -a status -d 'Show the node\'s role, head, streams, size, uptime, connections and replicas'
 complete -c es -n "__es_is es" -a stop -d 'Stop the node gracefully and wait for its confirmation'
 complete -c es -n "__es_is es" -a nodes -d 'Show every node reachable from the given ones: role, state, head, lag, projections'
@@ -231,10 +234,15 @@ complete -c es -n "__es_is 'es streams'" -s o -l output -x -a 'json text' -d 'Ou
 complete -c es -n "__es_is 'es streams'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
 
 # es subscriptions
+complete -c es -n "__es_is 'es subscriptions'" -a rm -d 'Delete a named subscription\'s checkpoint, or a group\'s (--group) without members'
 complete -c es -n "__es_is 'es subscriptions'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es subscriptions'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es subscriptions'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es subscriptions'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+
+# es subscriptions rm
+complete -c es -n "__es_is 'es subscriptions rm'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es subscriptions rm'" -l group -x -d 'Delete the checkpoints of this group\'s slots instead'
 
 # es status
 complete -c es -n "__es_is 'es status'" -s h -l help -d 'Print this help message and exit'

@@ -9,8 +9,8 @@ _esd_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         esd)
-            opts='-h --help --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --completion --version'
-            vopts='--data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --completion'
+            opts='-h --help --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --completion --version'
+            vopts='--data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --completion'
             ;;
     esac
 }
@@ -26,8 +26,8 @@ _esd_values()
         'esd|--role')
             _esd_words 'primary replica'
             ;;
-        'esd|--log-level')
-            _esd_words 'trace debug info warn error off'
+        'esd|--log-format')
+            _esd_words 'text json'
             ;;
         'esd|--completion')
             _esd_words 'bash zsh fish'

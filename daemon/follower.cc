@@ -49,13 +49,12 @@ void Follower::committed(std::uint64_t tag, const Status& status,
 
 Follower::Snapshot Follower::snapshot() const {
   std::lock_guard lock(mu_);
-  Snapshot s{state_, primary_head_, 0, error_};
+  Snapshot s{state_, primary_head_, std::nullopt, error_};
   if (contact_ != Clock::time_point{}) {
     s.contact_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<milliseconds>(Clock::now() - contact_).count());
   }
-  if (s.state == "following" &&
-      (contact_ == Clock::time_point{} || milliseconds(s.contact_ms) > kContactLimit))
+  if (s.state == "following" && (!s.contact_ms || milliseconds(*s.contact_ms) > kContactLimit))
     s.state = "connecting";
   return s;
 }

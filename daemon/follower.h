@@ -69,7 +69,8 @@ class Follower {
   struct Snapshot {
     std::string state;  // connecting | following | stopped | diverged
     es::Position primary_head = 0;
-    std::uint64_t contact_ms = 0;  // since the primary last answered or sent a frame
+    // Since the primary last answered or sent a frame; none before the first.
+    std::optional<std::uint64_t> contact_ms;
     std::string error;
   };
   Snapshot snapshot() const;

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 namespace esd {
 
 using es::protocol::GroupSyncRequest;
 
-void GroupTable::expire(Group& g, Clock::time_point now) {
+void GroupTable::expire(const std::string& name, Group& g, Clock::time_point now) {
   for (auto it = g.members.begin(); it != g.members.end();) {
     if (it->second > now) {
       ++it;
@@ -14,9 +16,33 @@ void GroupTable::expire(Group& g, Clock::time_point now) {
     }
     for (auto& h : g.holder)
       if (h == it->first) h.clear();
+    spdlog::debug("group {}: the lease of member {} ran out", name, it->first);
     it = g.members.erase(it);
     ++g.generation;
   }
+}
+
+std::uint32_t GroupTable::members(const std::string& group, Clock::time_point now) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return 0;
+  expire(group, it->second, now);
+  const auto n = static_cast<std::uint32_t>(it->second.members.size());
+  if (n == 0) groups_.erase(it);
+  return n;
+}
+
+std::vector<es::protocol::GroupMembers> GroupTable::live(Clock::time_point now) {
+  std::vector<es::protocol::GroupMembers> out;
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    expire(it->first, it->second, now);
+    if (it->second.members.empty()) {
+      it = groups_.erase(it);
+      continue;
+    }
+    out.push_back({it->first, static_cast<std::uint32_t>(it->second.members.size())});
+    ++it;
+  }
+  return out;
 }
 
 std::vector<es::Checkpoint> GroupTable::accepted(const GroupSyncRequest& rq,
@@ -24,7 +50,7 @@ std::vector<es::Checkpoint> GroupTable::accepted(const GroupSyncRequest& rq,
   std::vector<es::Checkpoint> out;
   auto git = groups_.find(rq.group);
   if (git == groups_.end()) return out;
-  expire(git->second, now);
+  expire(rq.group, git->second, now);
   for (const auto& held : rq.held) {
     if (held.slot < es::kGroupSlots && git->second.holder[held.slot] == rq.member)
       out.push_back(es::Checkpoint{es::group_checkpoint_name(rq.group, held.slot), held.position});

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 #include "es/event.h"
 #include "es/group.h"
 
@@ -46,6 +48,10 @@ class GroupTable {
                                     StoredFn stored);
 
   std::size_t groups() const { return groups_.size(); }
+  // The live members of `group` (leases not run out).
+  std::uint32_t members(const std::string& group, Clock::time_point now);
+  // Every group with live members.
+  std::vector<es::protocol::GroupMembers> live(Clock::time_point now);
 
  private:
   struct Group {
@@ -53,7 +59,7 @@ class GroupTable {
     std::array<std::string, es::kGroupSlots> holder;   // "" = free
     std::uint64_t generation = 0;
   };
-  void expire(Group& g, Clock::time_point now);
+  void expire(const std::string& name, Group& g, Clock::time_point now);
   // Frees the slots `member` holds but no longer lists, and adds its share.
   void assign(Group& g, const es::protocol::GroupSyncRequest& rq);
 
@@ -65,16 +71,23 @@ template <class StoredFn>
 es::protocol::GroupSyncReply GroupTable::sync(const es::protocol::GroupSyncRequest& rq,
                                               Clock::time_point now, StoredFn stored) {
   Group& g = groups_[rq.group];
-  expire(g, now);
+  expire(rq.group, g, now);
   es::protocol::GroupSyncReply reply;
   reply.lease_ms = static_cast<std::uint32_t>(lease_.count());
   if (rq.leave) {
-    if (g.members.erase(rq.member) > 0) ++g.generation;
+    if (g.members.erase(rq.member) > 0) {
+      ++g.generation;
+      spdlog::debug("group {}: member {} left ({} now)", rq.group, rq.member, g.members.size());
+    }
     for (auto& h : g.holder)
       if (h == rq.member) h.clear();
   } else {
-    if (g.members.find(rq.member) == g.members.end()) ++g.generation;
+    const bool joins = g.members.find(rq.member) == g.members.end();
     g.members[rq.member] = now + lease_;
+    if (joins) {
+      ++g.generation;
+      spdlog::debug("group {}: member {} joined ({} now)", rq.group, rq.member, g.members.size());
+    }
     assign(g, rq);
     for (std::uint16_t k = 0; k < es::kGroupSlots; ++k) {
       if (g.holder[k] != rq.member) continue;

@@ -7,13 +7,13 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "es/completion.h"
 #include "es/projection_store.h"
 #include "es/store.h"
 
+#include "logging.h"
 #include "projection_worker.h"
 #include "server.h"
 
@@ -207,8 +207,19 @@ int main(int argc, char** argv) {
   app.add_option("--initial-map-size", initial_map_size, "LMDB map size to start with, in bytes")
       ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 44))
       ->capture_default_str();
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+  app.add_option("--log-level", log_level,
+                 "trace, debug, info, warn (or warning), error, critical or off")
+      ->check([](const std::string& v) {
+        return esd::parse_log_level(v) ? std::string()
+                                       : "it takes trace, debug, info, warn, error, critical "
+                                         "or off, not '" +
+                                             v + "'";
+      })
+      ->capture_default_str();
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "text, or json: one object per line ({\"time\",\"level\",\"msg\"})")
+      ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   std::string completion_shell;
   app.add_option("--completion", completion_shell,
@@ -236,10 +247,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "esd: error: --follow-publish goes with --follow\n");
     return kExitUsage;
   }
-  auto logger = spdlog::stderr_logger_mt("esd");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  esd::setup_logging(*esd::parse_log_level(log_level), log_format == "json");
   server_options.heartbeat = std::chrono::milliseconds(heartbeat_ms);
   if (auto fp = failpoint_group("exit-before-publish"); fp.ok()) {
     server_options.exit_before_publish_group = *fp;
@@ -289,10 +297,6 @@ int main(int argc, char** argv) {
     spdlog::error("cannot open the store: {}", store.status().message());
     return kExitCannotStart;
   }
-  spdlog::info("esd {} started: data {}, head position {}, {} streams, journal {} MiB", ES_VERSION,
-               data_dir, (*store)->head(), (*store)->stream_count(),
-               (*store)->journal_size() >> 20);
-
   auto projections = es::ProjectionStore::open(data_dir + "/projections");
   if (!projections.ok()) {
     spdlog::error("cannot open the projections' store: {}", projections.status().message());
@@ -305,6 +309,9 @@ int main(int argc, char** argv) {
       spdlog::error("{}", s.message());
       return kExitCannotStart;
     }
+    spdlog::info("esd {} started: data {}, head position {}, {} streams, journal {} MiB",
+                 ES_VERSION, data_dir, (*store)->head(), (*store)->stream_count(),
+                 (*store)->journal_size() >> 20);
     const std::string signals_endpoint = "inproc://esd-signals";
     std::atomic<bool> done{false};
     std::thread signals;

@@ -97,6 +97,7 @@ Server::Server(es::Store& store, es::ProjectionStore& projections, ServerOptions
       router_monitor_(ctx_, zmq::socket_type::pair),
       pub_monitor_(ctx_, zmq::socket_type::pair),
       burst_budget_(es::Writer::Options{}.max_group_events, store.max_group_bytes()),
+      read_node_(!options_.project_from.empty() && options_.role != "replica"),
       started_(std::chrono::steady_clock::now()) {
   if (options_.publish.empty()) options_.publish = default_publish_endpoint(options_.listen);
 }
@@ -156,7 +157,11 @@ Status Server::bind() {
   projections_ = std::make_unique<ProjectionHost>(projection_store_,
                                                   elsewhere ? options_.project_from : bound_listen_,
                                                   elsewhere, options_.projections);
-  if (elsewhere) spdlog::info("projections read the log of {}", options_.project_from);
+  if (elsewhere && !read_node_)
+    spdlog::info("projections read the log of {}", options_.project_from);
+  if (read_node_)
+    source_link_ =
+        std::make_unique<SourceLink>(SourceLink::Options{options_.project_from, bound_listen_});
   writer_ =
       std::make_unique<es::Writer>(store_, es::Writer::Options{}, [this](es::GroupOutcome&& o) {
         auto* outcome = new es::GroupOutcome(std::move(o));
@@ -181,6 +186,7 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   if (Status s = projections_->start_all(); !s.ok())
     spdlog::error("projections not started: {}", s.message());
   if (follower_) follower_->start();
+  if (source_link_) source_link_->start();
   bool diverged = false;
   while (!stopping_ && !storage_failed_ && !diverged) {
     zmq::pollitem_t items[] = {{completions_in_.handle(), 0, ZMQ_POLLIN, 0},
@@ -251,6 +257,7 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   // it resumes from the store's head), then projections: their runners'
   // last commits need nothing from here.
   if (follower_) follower_->stop();
+  if (source_link_) source_link_->stop();
   projections_->close();
   // Commit and answer what is queued, then say goodbye.
   commit_burst();
@@ -284,7 +291,32 @@ void Server::handle_monitor(zmq::socket_t& mon, std::uint64_t* count) {
   }
 }
 
+std::string Server::who(const Request& rq) {
+  std::string peer = peer_address(rq.payload);
+  return peer.empty() ? "a local client" : peer;
+}
+
+std::string Server::logged_key(const std::string& identity, std::uint64_t request_id) {
+  return std::to_string(request_id) + "/" + identity;
+}
+
+// The outcome of a request --log-level debug shows (see kRoutes).
+void Server::log_outcome(const std::string& identity, const std::string& frame) {
+  auto header = protocol::decode_header(frame);
+  if (!header.ok()) return;
+  auto it = logged_.find(logged_key(identity, header->request_id));
+  if (it == logged_.end()) return;
+  std::string outcome = "ok";
+  if (header->kind == Kind::kError) {
+    auto error = protocol::decode_body<protocol::ErrorReply>(frame);
+    outcome = error.ok() ? "refused: " + error->message : "refused";
+  }
+  spdlog::debug("{} from {}: {}", it->second.name, it->second.peer, outcome);
+  logged_.erase(it);
+}
+
 void Server::reply(const std::string& identity, const std::string& frame) {
+  if (!logged_.empty()) log_outcome(identity, frame);
   try {
     router_.send(zmq::buffer(identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     router_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
@@ -297,33 +329,43 @@ void Server::reply_error(const std::string& identity, std::uint64_t request_id, 
   reply(identity, protocol::encode(Kind::kError, request_id, protocol::ErrorReply::from(s)));
 }
 
-// The requests esd serves: kind, the role they need, and the handler, which
-// gets the body decoded (with_body) or the bare request. A column for limits
-// or the role a key grants goes here too.
+// The requests esd serves: kind, name (in the log), the role they need,
+// whether --log-level debug shows each one (with its peer and outcome: the
+// requests that change the node, but for appends, which show per commit
+// group, and the periodic group syncs and replica reports), and the handler,
+// which gets the body decoded (with_body) or the bare request. A column for
+// limits or the role a key grants goes here too.
 const Server::Route Server::kRoutes[] = {
-    {Kind::kHello, false, &Server::on_hello},
-    {Kind::kAppend, true, &Server::with_body<es::AppendRequest, &Server::on_append>},
-    {Kind::kRead, false, &Server::with_body<es::ReadRequest, &Server::on_read>},
-    {Kind::kStreams, false, &Server::with_body<protocol::StreamsRequest, &Server::on_streams>},
-    {Kind::kStatus, false, &Server::on_status},
-    {Kind::kCheckpointGet, false,
+    // kind, name, primary only, logged (debug: peer and outcome), handler
+    {Kind::kHello, "hello", false, false, &Server::on_hello},
+    {Kind::kAppend, "append", true, false,
+     &Server::with_body<es::AppendRequest, &Server::on_append>},
+    {Kind::kRead, "read", false, false, &Server::with_body<es::ReadRequest, &Server::on_read>},
+    {Kind::kStreams, "streams", false, false,
+     &Server::with_body<protocol::StreamsRequest, &Server::on_streams>},
+    {Kind::kStatus, "status", false, false, &Server::on_status},
+    {Kind::kCheckpointGet, "checkpoint get", false, false,
      &Server::with_body<protocol::CheckpointQuery, &Server::on_checkpoint_get>},
-    {Kind::kCheckpointSet, false, &Server::with_body<es::Checkpoint, &Server::on_checkpoint_set>},
-    {Kind::kCheckpointList, false, &Server::on_checkpoint_list},
-    {Kind::kGroupSync, false,
+    {Kind::kCheckpointSet, "checkpoint set", false, true,
+     &Server::with_body<es::Checkpoint, &Server::on_checkpoint_set>},
+    {Kind::kCheckpointList, "checkpoint list", false, false, &Server::on_checkpoint_list},
+    {Kind::kCheckpointRemove, "checkpoint remove", false, true,
+     &Server::with_body<protocol::CheckpointRemoveRequest, &Server::on_checkpoint_remove>},
+    {Kind::kGroupSync, "group sync", false, false,
      &Server::with_body<protocol::GroupSyncRequest, &Server::on_group_sync>},
-    {Kind::kProjectionAdd, false,
+    {Kind::kProjectionAdd, "projection add", false, true,
      &Server::with_body<protocol::ProjectionAddRequest, &Server::on_projection_add>},
-    {Kind::kProjectionControl, false,
+    {Kind::kProjectionControl, "projection control", false, true,
      &Server::with_body<protocol::ProjectionControlRequest, &Server::on_projection_control>},
-    {Kind::kProjectionList, false,
+    {Kind::kProjectionList, "projection list", false, false,
      &Server::with_body<protocol::ProjectionQuery, &Server::on_projection_list>},
-    {Kind::kProjectionState, false,
+    {Kind::kProjectionState, "projection state", false, false,
      &Server::with_body<protocol::ProjectionStateRequest, &Server::on_projection_state>},
-    {Kind::kReplicaReport, false,
+    {Kind::kReplicaReport, "replica report", false, false,
      &Server::with_body<protocol::ReplicaReport, &Server::on_replica_report>},
-    {Kind::kPromote, false, &Server::with_body<protocol::PromoteRequest, &Server::on_promote>},
-    {Kind::kStop, false, &Server::on_stop},
+    {Kind::kPromote, "promote", false, true,
+     &Server::with_body<protocol::PromoteRequest, &Server::on_promote>},
+    {Kind::kStop, "stop", false, true, &Server::on_stop},
 };
 
 void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payload) {
@@ -334,10 +376,10 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
   const Request rq{identity, header->request_id, header->kind, frame, payload};
   for (const Route& route : kRoutes) {
     if (route.kind != rq.kind) continue;
-    if (route.primary_only && follower_) {
-      return fail(rq, Status(Code::kNotPrimary, "this node is a replica of " + options_.follow +
-                                                    ": append to the primary"));
-    }
+    spdlog::trace("request {} #{} from {} ({} bytes)", route.name, rq.id, who(rq), frame.size());
+    if (route.logged && spdlog::should_log(spdlog::level::debug) && logged_.size() < 10'000)
+      logged_.emplace(logged_key(identity, rq.id), LoggedRequest{route.name, who(rq)});
+    if (route.primary_only && role() != std::string_view("primary")) return fail(rq, not_primary());
     return (this->*route.handler)(rq);
   }
   fail(rq,
@@ -352,6 +394,15 @@ void Server::with_body(const Request& rq) {
 }
 
 void Server::fail(const Request& rq, const Status& s) { reply_error(rq.identity, rq.id, s); }
+
+Status Server::not_primary() const {
+  if (read_node_) {
+    return Status(Code::kNotPrimary,
+                  "this node is a read node fed by " + options_.project_from + ": append to it");
+  }
+  return Status(Code::kNotPrimary,
+                "this node is a replica of " + options_.follow + ": append to the primary");
+}
 
 template <class Reply>
 void Server::answer(const Request& rq, Kind kind, const Reply& r) {
@@ -392,7 +443,7 @@ void Server::on_streams(const Request& rq, protocol::StreamsRequest&& streams) {
 void Server::on_status(const Request& rq) { answer(rq, Kind::kStatusOk, status_reply()); }
 
 void Server::on_stop(const Request& rq) {
-  spdlog::info("stopping: asked by a client");
+  spdlog::info("stopping: asked by {}", who(rq));
   stopping_ = true;
   stop_requested_by_client_ = true;
   stop_identity_ = rq.identity;
@@ -421,13 +472,70 @@ void Server::on_checkpoint_set(const Request& rq, es::Checkpoint&& checkpoint) {
 void Server::on_checkpoint_list(const Request& rq) {
   auto all = store_.checkpoints();
   if (!all.ok()) return fail(rq, all.status());
-  answer(rq, Kind::kCheckpointListOk, protocol::CheckpointListReply{std::move(all).value()});
+  answer(rq, Kind::kCheckpointListOk,
+         protocol::CheckpointListReply{std::move(all).value(),
+                                       groups_.live(std::chrono::steady_clock::now())});
+}
+
+// A named subscription's checkpoint, or every slot's of a group that has
+// no live member (a member that is still syncing would write them again).
+void Server::on_checkpoint_remove(const Request& rq, protocol::CheckpointRemoveRequest&& remove) {
+  const char* what = remove.group ? "group name" : "subscription name";
+  if (Status v = es::validate_stored_name(what, remove.name); !v.ok()) return fail(rq, v);
+  std::vector<std::string> names;
+  if (!remove.group) {
+    if (remove.name[0] == '$') {
+      return fail(rq, Status::invalid("subscription name " + remove.name +
+                                      ": names that start with $ are reserved (a group's "
+                                      "checkpoints go with es subscriptions rm --group)"));
+    }
+    names.push_back(remove.name);
+  } else {
+    if (auto members = groups_.members(remove.name, std::chrono::steady_clock::now());
+        members > 0) {
+      return fail(rq,
+                  Status(Code::kBusy, "group " + remove.name + " has " + std::to_string(members) +
+                                          " live member(s): stop them first (a member's "
+                                          "lease runs out " +
+                                          std::to_string(es::kGroupLeaseMs / 1000) +
+                                          " s after its last sync)"));
+    }
+    for (std::uint16_t k = 0; k < es::kGroupSlots; ++k)
+      names.push_back(es::group_checkpoint_name(remove.name, k));
+  }
+  std::vector<es::Checkpoint> gone;
+  for (auto& name : names) {
+    auto stored = store_.checkpoint(name);
+    if (!stored.ok()) return fail(rq, stored.status());
+    if (stored->has_value()) gone.push_back(es::Checkpoint{std::move(name), 0, true});
+  }
+  if (gone.empty()) {
+    return fail(rq, Status::not_found(
+                        std::string(remove.group ? "no group named " : "no subscription named ") +
+                        remove.name));
+  }
+  spdlog::info("{} {}: {} checkpoint(s) removed by {}", remove.group ? "group" : "subscription",
+               remove.name, gone.size(), who(rq));
+  PendingReply pending{rq.identity, rq.id, std::nullopt};
+  pending.removal = true;
+  queue_write(std::move(pending), std::move(gone));
 }
 
 void Server::reply_projection(const Request& rq, const std::string& name) {
   auto info = projections_->info(name, store_.head());
   if (!info.ok()) return fail(rq, info.status());
+  add_link(*info);
   answer(rq, Kind::kProjectionOk, info->front());
+}
+
+void Server::add_link(std::vector<protocol::ProjectionInfo>& infos) const {
+  if (!source_link_) return;
+  const SourceLink::Snapshot link = source_link_->snapshot();
+  for (auto& i : infos) {
+    i.link = link.state;
+    i.link_since_us = link.since_us;
+    i.head = std::max(i.head, link.source_head);
+  }
 }
 
 namespace {
@@ -447,6 +555,7 @@ Status check_projection(const std::string& name, const std::string& source, bool
 void Server::on_projection_add(const Request& rq, protocol::ProjectionAddRequest&& add) {
   if (Status v = check_projection(add.name, add.source, true); !v.ok()) return fail(rq, v);
   if (Status s = projections_->add(add.name, add.source); !s.ok()) return fail(rq, s);
+  spdlog::info("projection {} added by {}", add.name, who(rq));
   reply_projection(rq, add.name);
 }
 
@@ -463,6 +572,7 @@ void Server::on_projection_control(const Request& rq,
   } else if (control.op == "rm") {
     s = projections_->remove(control.name);
     if (s.ok()) {
+      spdlog::info("projection {} removed by {}", control.name, who(rq));
       protocol::ProjectionInfo gone;
       gone.name = control.name;
       gone.status = "removed";
@@ -473,6 +583,7 @@ void Server::on_projection_control(const Request& rq,
     s = Status::invalid("unknown projection operation '" + control.op + "'");
   }
   if (!s.ok()) return fail(rq, s);
+  spdlog::info("projection {}: {} by {}", control.name, control.op, who(rq));
   reply_projection(rq, control.name);
 }
 
@@ -481,6 +592,7 @@ void Server::on_projection_list(const Request& rq, protocol::ProjectionQuery&& q
     return fail(rq, v);
   auto info = projections_->info(query.name, store_.head());
   if (!info.ok()) return fail(rq, info.status());
+  add_link(*info);
   answer(rq, Kind::kProjectionListOk, protocol::ProjectionListReply{std::move(info).value()});
 }
 
@@ -553,6 +665,11 @@ void Server::commit_burst() {
 void Server::answer_checkpoint_move(const PendingReply& pending,
                                     const es::Result<std::vector<es::Position>>& moved) {
   if (!moved.ok()) return reply_error(pending.identity, pending.request_id, moved.status());
+  if (pending.removal) {
+    protocol::CheckpointRemoveReply r{static_cast<std::uint32_t>(moved->size())};
+    return reply(pending.identity,
+                 protocol::encode(Kind::kCheckpointRemoveOk, pending.request_id, r));
+  }
   if (!pending.group_sync) {
     protocol::CheckpointReply r{true, moved->empty() ? 0 : moved->front()};
     return reply(pending.identity, protocol::encode(Kind::kCheckpointOk, pending.request_id, r));
@@ -581,18 +698,24 @@ void Server::on_replica_report(const Request& rq, protocol::ReplicaReport&& repo
   const std::string listen = es::reachable_endpoint(report.listen, peer_address(rq.payload));
   if (replicas_.size() >= kMaxReplicas && !replicas_.contains(listen))
     return fail(rq, Status::invalid("this node lists at most 1000 replicas"));
-  replicas_[listen] = ReplicaSeen{report.head, now, report.stopping};
+  auto [seen, is_new] = replicas_.try_emplace(listen);
+  if (is_new) spdlog::debug("{} {} reports to this node", report.role, listen);
+  seen->second = ReplicaSeen{report.head, now, report.stopping, report.role};
   answer(rq, Kind::kReplicaReportOk, protocol::Empty{});
 }
 
 // Promotion is an operator's act: only a replica that has lost its primary
 // (no contact for a while) and holds everything it saw of it.
 void Server::on_promote(const Request& rq, protocol::PromoteRequest&& promote) {
+  if (read_node_) {
+    return fail(rq, Status::invalid("this node is a read node fed by " + options_.project_from +
+                                    ": it holds no copy of the log to promote"));
+  }
   if (!follower_) return fail(rq, Status::invalid("this node is a primary already"));
   const Follower::Snapshot f = follower_->snapshot();
   if (f.state == "following") {
     return fail(rq, Status::invalid("the primary " + options_.follow + " answered " +
-                                    std::to_string(f.contact_ms) +
+                                    std::to_string(f.contact_ms.value_or(0)) +
                                     " ms ago: stop it first (es stop -s " + options_.follow + ")"));
   }
   if (store_.head() < f.primary_head && !promote.force) {
@@ -603,8 +726,8 @@ void Server::on_promote(const Request& rq, protocol::PromoteRequest&& promote) {
   }
   follower_->stop();
   follower_.reset();  // a primary from now on
-  spdlog::warn("promoted: this node is a primary at position {} (it followed {})", store_.head(),
-               options_.follow);
+  spdlog::warn("promoted by {}: this node is a primary at position {} (it followed {})", who(rq),
+               store_.head(), options_.follow);
   answer(rq, Kind::kPromoteOk, protocol::PromoteReply{store_.head()});
 }
 
@@ -624,6 +747,23 @@ void Server::handle_group(es::GroupOutcome& outcome) {
     spdlog::critical("failpoint exit-before-publish: exiting after commit of group {}",
                      groups_committed_);
     std::_Exit(99);
+  }
+  // A group with events shows at debug; one of checkpoint moves only (the
+  // group syncs', every few hundred ms) at trace.
+  const auto level = outcome.committed.empty() ? spdlog::level::trace : spdlog::level::debug;
+  if (spdlog::should_log(level) &&
+      (!outcome.committed.empty() || !outcome.checkpoint_results.empty())) {
+    std::size_t refused = 0;
+    for (const auto& [tag, result] : outcome.results) refused += result.ok() ? 0 : 1;
+    spdlog::log(level, "commit: {} appends ({} refused), {} events{}, {} checkpoint moves{}{}",
+                outcome.results.size(), refused, outcome.committed.size(),
+                outcome.committed.empty()
+                    ? std::string()
+                    : fmt::format(" at {}..{}", outcome.committed.front().position,
+                                  outcome.committed.back().position),
+                outcome.checkpoint_results.size(),
+                outcome.replicated_tag ? " (copied from the primary)" : "",
+                outcome.status.ok() ? "" : ": " + outcome.status.message());
   }
   if (outcome.replicated_tag && follower_)
     follower_->committed(*outcome.replicated_tag, outcome.status, std::move(outcome.not_written));
@@ -707,8 +847,26 @@ protocol::StatusReply Server::status_reply() const {
     r.primary = options_.follow;
     r.follow_state = f.state;
     r.primary_head = std::max(f.primary_head, r.head);
-    r.primary_contact_ms = f.contact_ms;
+    r.primary_contact_ms = f.contact_ms ? static_cast<std::int64_t>(*f.contact_ms) : -1;
     r.follow_error = f.error;
+  }
+  if (source_link_) {
+    const SourceLink::Snapshot link = source_link_->snapshot();
+    r.source = options_.project_from;
+    r.source_state = link.state;
+    r.source_since_us = link.since_us;
+    r.source_head = link.source_head;
+    r.source_contact_ms = link.contact_ms ? static_cast<std::int64_t>(*link.contact_ms) : -1;
+    r.source_error = link.error;
+    // How far the lowest running projection is behind the source's head.
+    if (auto infos = projections_->info("", 0); infos.ok() && link.contact_ms) {
+      for (const auto& i : *infos) {
+        if (i.status != "running") continue;
+        const es::Position head = std::max(link.source_head, i.head);
+        const auto behind = static_cast<std::int64_t>(head > i.position ? head - i.position : 0);
+        r.source_lag_events = std::max(r.source_lag_events, behind);
+      }
+    }
   }
   const auto now = std::chrono::steady_clock::now();
   for (const auto& [listen, seen] : replicas_) {
@@ -716,7 +874,7 @@ protocol::StatusReply Server::status_reply() const {
         listen, seen.head,
         static_cast<std::uint64_t>(
             std::chrono::duration_cast<std::chrono::milliseconds>(now - seen.at).count()),
-        seen.stopping});
+        seen.stopping, seen.role});
   }
   return r;
 }

@@ -33,6 +33,7 @@
 #include "groups.h"
 #include "projection_host.h"
 #include "protocol/messages.h"
+#include "source_link.h"
 
 namespace esd {
 
@@ -52,7 +53,8 @@ struct ServerOptions {
   std::string role = "primary";
   std::string follow;
   std::string follow_publish;
-  // The node whose log hosted projections read; empty: this one.
+  // The node whose log hosted projections read; empty: this one. A node
+  // that is not a replica becomes a read node: it refuses appends.
   std::string project_from;
   // Where hosted projections run, and their limits (projections_dir is set by main).
   ProjectionHost::Options projections;
@@ -90,6 +92,7 @@ class Server {
     std::string identity;
     std::uint64_t request_id;
     std::optional<es::protocol::GroupSyncRequest> group_sync;  // answered by groups_
+    bool removal = false;  // a checkpoint removal: answered with how many went
   };
   // One request: who sent it, its id and kind, its whole frame.
   struct Request {
@@ -102,7 +105,9 @@ class Server {
   using Handler = void (Server::*)(const Request&);
   struct Route {
     Kind kind;
-    bool primary_only;  // a replica refuses it with kNotPrimary
+    const char* name;   // in the log
+    bool primary_only;  // a replica or read node refuses it with kNotPrimary
+    bool logged;        // --log-level debug shows it with its peer and outcome
     Handler handler;
   };
   static const Route kRoutes[];
@@ -112,6 +117,12 @@ class Server {
   template <class Body, void (Server::*Handler)(const Request&, Body&&)>
   void with_body(const Request& rq);
   void fail(const Request& rq, const es::Status& s);
+  // The kNotPrimary refusal of a replica or read node, naming where to write.
+  es::Status not_primary() const;
+  // The request's peer address ("a local client" over ipc or inproc).
+  static std::string who(const Request& rq);
+  static std::string logged_key(const std::string& identity, std::uint64_t request_id);
+  void log_outcome(const std::string& identity, const std::string& frame);
   template <class Reply>
   void answer(const Request& rq, Kind kind, const Reply& r);
   void on_hello(const Request& rq);
@@ -123,6 +134,7 @@ class Server {
   void on_checkpoint_get(const Request& rq, es::protocol::CheckpointQuery&& query);
   void on_checkpoint_set(const Request& rq, es::Checkpoint&& checkpoint);
   void on_checkpoint_list(const Request& rq);
+  void on_checkpoint_remove(const Request& rq, es::protocol::CheckpointRemoveRequest&& remove);
   void on_projection_add(const Request& rq, es::protocol::ProjectionAddRequest&& add);
   void on_projection_control(const Request& rq, es::protocol::ProjectionControlRequest&& control);
   void on_projection_list(const Request& rq, es::protocol::ProjectionQuery&& query);
@@ -168,11 +180,23 @@ class Server {
   std::vector<es::WriteItem> burst_;
   es::GroupBudget burst_budget_;
   std::unique_ptr<Follower> follower_;  // a replica's; none on a primary (or once promoted)
-  const char* role() const { return follower_ ? "replica" : "primary"; }
+  // A read node's link to its source; none on a primary or replica.
+  std::unique_ptr<SourceLink> source_link_;
+  const bool read_node_;  // --project-from, not a replica
+  const char* role() const { return follower_ ? "replica" : read_node_ ? "read" : "primary"; }
+  // Fills in a read node's link to its source (status, lag) in `infos`.
+  void add_link(std::vector<es::protocol::ProjectionInfo>& infos) const;
+  // Requests --log-level debug shows, until answered: by logged_key.
+  struct LoggedRequest {
+    const char* name;
+    std::string peer;
+  };
+  std::unordered_map<std::string, LoggedRequest> logged_;
   struct ReplicaSeen {
     es::Position head = 0;
     std::chrono::steady_clock::time_point at;
     bool stopping = false;
+    std::string role;  // replica | read
   };
   std::unordered_map<std::string, ReplicaSeen> replicas_;  // by listen endpoint
   std::unordered_map<std::uint64_t, PendingReply> pending_;

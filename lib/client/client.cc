@@ -156,6 +156,12 @@ Result<protocol::CheckpointListReply> Client::checkpoints() {
                                              protocol::Empty{});
 }
 
+Result<protocol::CheckpointRemoveReply> Client::remove_checkpoint(
+    const protocol::CheckpointRemoveRequest& request) {
+  return call<protocol::CheckpointRemoveReply>(Kind::kCheckpointRemove, Kind::kCheckpointRemoveOk,
+                                               request);
+}
+
 Result<protocol::GroupSyncReply> Client::group_sync(const protocol::GroupSyncRequest& request) {
   return call<protocol::GroupSyncReply>(Kind::kGroupSync, Kind::kGroupSyncOk, request);
 }

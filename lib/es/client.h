@@ -51,6 +51,10 @@ class Client {
   // position stored after the commit (never less than before).
   Result<protocol::CheckpointReply> set_checkpoint(const Checkpoint& checkpoint);
   Result<protocol::CheckpointListReply> checkpoints();
+  // Deletes a named subscription's checkpoint, or a group's (kNotFound:
+  // none of that name; kBusy: the group has live members).
+  Result<protocol::CheckpointRemoveReply> remove_checkpoint(
+      const protocol::CheckpointRemoveRequest& request);
   Result<protocol::GroupSyncReply> group_sync(const protocol::GroupSyncRequest& request);
   Result<protocol::ProjectionInfo> projection_add(const protocol::ProjectionAddRequest& request);
   Result<protocol::ProjectionInfo> projection_control(

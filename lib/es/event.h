@@ -142,10 +142,13 @@ struct StreamInfo {
 };
 
 // A named subscription's checkpoint: the last position its consumer has
-// written out (0: none yet). It only moves forward.
+// written out (0: none yet). It only moves forward, until it is removed.
 struct Checkpoint {
   std::string name;
   Position position = 0;
+  // In a commit group (Store::append_group): delete the checkpoint instead
+  // of moving it. Not part of the wire encoding.
+  bool remove = false;
 
   template <class Archive>
   void serialize(Archive& ar) {

@@ -92,7 +92,8 @@ class Store {
   // `checkpoints` are moved in the same transaction, after the appends, each
   // checked on its own: forward only (an older position leaves the stored
   // one), never beyond the head. `checkpoint_results` gets the position each
-  // name holds afterwards.
+  // name holds afterwards. A checkpoint with `remove` deletes that name
+  // (kNotFound when there is none); its result is the position it had.
   Status append_group(std::span<const AppendRequest* const> requests,
                       std::vector<Result<AppendResult>>* results,
                       std::vector<RecordedEvent>* committed,

@@ -45,6 +45,7 @@ enum class Kind : std::uint8_t {
   kProjectionState = 14,    // ProjectionStateRequest -> kProjectionStateOk
   kReplicaReport = 15,      // ReplicaReport -> kReplicaReportOk (a replica to its primary)
   kPromote = 16,            // PromoteRequest -> kPromoteOk (a replica becomes a primary)
+  kCheckpointRemove = 17,   // CheckpointRemoveRequest -> kCheckpointRemoveOk (after commit)
   // replies
   kError = 100,
   kHelloOk = 101,
@@ -61,6 +62,7 @@ enum class Kind : std::uint8_t {
   kProjectionStateOk = 112,
   kReplicaReportOk = 113,
   kPromoteOk = 114,
+  kCheckpointRemoveOk = 115,
   // published
   kEvents = 200,
   kHeartbeat = 201,
@@ -169,10 +171,15 @@ struct ProjectionInfo {
   bool rebuilding = false;  // a reset's new build runs beside the old one
   Position rebuild_position = 0;
   std::string source;
+  // On a read node: the link to the log it reads (connecting, connected,
+  // lost) and since when (µs since the epoch); empty on a node that
+  // projects its own log.
+  std::string link;
+  std::int64_t link_since_us = 0;
   template <class Archive>
   void serialize(Archive& ar) {
     ar(name, status, position, head, partitions, events_per_s, error, error_position, generation,
-       rebuilding, rebuild_position, source);
+       rebuilding, rebuild_position, source, link, link_since_us);
   }
 };
 
@@ -242,11 +249,41 @@ struct ProjectionStateReply {
   }
 };
 
-struct CheckpointListReply {
-  std::vector<Checkpoint> checkpoints;
+// A group with live members (leases not run out) and how many it has.
+struct GroupMembers {
+  std::string group;
+  std::uint32_t members = 0;
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(checkpoints);
+    ar(group, members);
+  }
+};
+
+struct CheckpointListReply {
+  std::vector<Checkpoint> checkpoints;
+  std::vector<GroupMembers> groups;  // the groups with live members
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(checkpoints, groups);
+  }
+};
+
+// Deletes a named subscription's checkpoint, or (group) every slot
+// checkpoint of a group; a group with live members is refused.
+struct CheckpointRemoveRequest {
+  std::string name;
+  bool group = false;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, group);
+  }
+};
+
+struct CheckpointRemoveReply {
+  std::uint32_t removed = 0;  // checkpoints deleted
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(removed);
   }
 };
 
@@ -272,28 +309,31 @@ struct StreamsReply {
 };
 
 // A replica tells its primary, every second, where it listens and how far
-// it has copied: what `es nodes` finds replicas by.
+// it has copied: what `es nodes` finds replicas by. A read node (esd
+// --project-from) tells its source the same way, with role "read".
 struct ReplicaReport {
   std::string listen;
   Position head = 0;
-  bool stopping = false;  // its last report: it is stopping
+  bool stopping = false;         // its last report: it is stopping
+  std::string role = "replica";  // or "read"
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(listen, head, stopping);
+    ar(listen, head, stopping, role);
   }
 };
 
-// A replica as its primary last heard of it.
+// A replica (or read node) as the node it reports to last heard of it.
 struct ReplicaInfo {
   std::string listen;
   Position head = 0;
-  std::uint64_t age_ms = 0;  // since its last report
-  bool stopping = false;     // its last report said it was stopping
+  std::uint64_t age_ms = 0;      // since its last report
+  bool stopping = false;         // its last report said it was stopping
+  std::string role = "replica";  // or "read"
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(listen, head, age_ms, stopping);
+    ar(listen, head, age_ms, stopping, role);
   }
 };
 
@@ -338,15 +378,28 @@ struct StatusReply {
   std::string primary;
   std::string follow_state;
   Position primary_head = 0;
-  std::uint64_t primary_contact_ms = 0;
+  std::int64_t primary_contact_ms = -1;  // -1: never
   std::string follow_error;
   std::vector<ReplicaInfo> replicas;  // a node followed: its replicas' last reports
+  // A read node (role "read", esd --project-from): the node whose log its
+  // projections read, the link's state (connecting, connected, lost) and
+  // since when (µs since the epoch), the source's head as last seen, how
+  // long ago it last answered (-1: never), and how far the node's lowest
+  // running projection is behind that head (-1: unknown, or none running).
+  std::string source;
+  std::string source_state;
+  std::int64_t source_since_us = 0;
+  Position source_head = 0;
+  std::int64_t source_contact_ms = -1;
+  std::int64_t source_lag_events = -1;
+  std::string source_error;
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(role, version, head, streams, store_bytes, map_bytes, uptime_us, clients, subscribers,
        appends, conflicts, data, listen, publish, durability, head_time_us, primary, follow_state,
-       primary_head, primary_contact_ms, follow_error, replicas);
+       primary_head, primary_contact_ms, follow_error, replicas, source, source_state,
+       source_since_us, source_head, source_contact_ms, source_lag_events, source_error);
   }
 };
 

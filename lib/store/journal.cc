@@ -230,6 +230,14 @@ void Journal::add_checkpoint(std::string* frame, std::string_view name, Position
   frame->append(name);
 }
 
+void Journal::add_checkpoint_removal(std::string* frame, std::string_view name) {
+  char h[5];
+  h[0] = static_cast<char>(kCheckpointRemoved);
+  put_u32(h + 1, static_cast<std::uint32_t>(name.size()));
+  frame->append(h, 5);
+  frame->append(name);
+}
+
 void Journal::start(std::uint64_t lap) {
   at_ = JournalAt{lap, kRingStart};
   written_.clear();

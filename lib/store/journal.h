@@ -27,6 +27,7 @@
 //                          chain; a frame's events hold positions first,
 //                          first + 1, ..., in order
 //                  kind 2: a checkpoint move: position:u64 name
+//                  kind 3: a checkpoint removal: name
 //   trailer     := crc:u32 (CRC-32C of header and payload) 0:u32
 //                  last:u64 (first + count - 1)                  (16 bytes)
 // `lap` counts passes over the ring: a frame that does not fit before the
@@ -75,7 +76,7 @@ class Journal {
   static constexpr std::size_t kHeaderBytes = 40;
   static constexpr std::size_t kTrailerBytes = 16;
   static constexpr int kMaxInFlight = 1;
-  enum EntryKind : std::uint8_t { kEvent = 1, kCheckpoint = 2 };
+  enum EntryKind : std::uint8_t { kEvent = 1, kCheckpoint = 2, kCheckpointRemoved = 3 };
 
   // Opens the journal at `path`, creating it when missing: `size` bytes
   // (rounded down to 4 KiB; 0: kDefaultSize), zero-filled, then the file and
@@ -117,6 +118,7 @@ class Journal {
   static void begin(std::string* frame);
   static void add_event(std::string* frame, std::string_view record);
   static void add_checkpoint(std::string* frame, std::string_view name, Position position);
+  static void add_checkpoint_removal(std::string* frame, std::string_view name);
   static std::size_t payload_bytes(const std::string& frame) { return frame.size() - kHeaderBytes; }
   // The bytes `frame` takes in the ring once sealed.
   static std::size_t frame_bytes(std::size_t payload);

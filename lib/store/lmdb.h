@@ -60,6 +60,11 @@ class Txn {
     if (rc == 0) *value = to_view(v);
     return rc;
   }
+  // Returns MDB_SUCCESS, MDB_NOTFOUND or an error code.
+  int del(MDB_dbi dbi, std::string_view key) {
+    MDB_val k = to_val(key);
+    return mdb_del(txn_, dbi, &k, nullptr);
+  }
   int put(MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags = 0) {
     MDB_val k = to_val(key), v = to_val(value);
     return mdb_put(txn_, dbi, &k, &v, flags);

@@ -150,6 +150,11 @@ Status Store::try_apply_frames(std::span<const PendingFrame> frames, bool check_
                                0, "mdb_put checkpoints"));
         continue;
       }
+      if (kind == store::Journal::kCheckpointRemoved) {
+        const int rc = txn.del(dbs_->checkpoints, body);
+        if (rc != MDB_NOTFOUND) ES_RETURN_IF_ERROR(status(rc, "mdb_del checkpoints"));
+        continue;
+      }
       if (kind != store::Journal::kEvent) return damaged(p, "unknown entry kind");
       ES_RETURN_IF_ERROR(store::decode_keys(body, &k));
       if (check_chains) {

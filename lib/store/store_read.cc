@@ -259,7 +259,7 @@ Result<std::optional<Position>> Store::checkpoint(std::string_view name) const {
   Snapshot snap;
   {
     auto lock = tail_->read_lock();
-    if (auto p = tail_->checkpoint(name)) return std::optional<Position>(*p);
+    if (const auto* moved = tail_->checkpoint(name)) return moved->position;
     ES_RETURN_IF_ERROR(open_snapshot(&snap));
   }
   std::string_view v;
@@ -272,10 +272,10 @@ Result<std::optional<Position>> Store::checkpoint(std::string_view name) const {
 
 Result<std::vector<Checkpoint>> Store::checkpoints() const {
   Snapshot snap;
-  std::map<std::string, Position, std::less<>> moved;
+  std::map<std::string, std::optional<Position>, std::less<>> moved;  // nullopt: removed
   {
     auto lock = tail_->read_lock();
-    for (const auto& [name, at] : tail_->checkpoints()) moved.emplace(name, at.first);
+    for (const auto& [name, at] : tail_->checkpoints()) moved.emplace(name, at.position);
     ES_RETURN_IF_ERROR(open_snapshot(&snap));
   }
   Cursor cur;
@@ -289,7 +289,8 @@ Result<std::vector<Checkpoint>> Store::checkpoints() const {
   }
   if (rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get checkpoints");
   std::vector<Checkpoint> out;
-  for (auto& [name, p] : moved) out.push_back(Checkpoint{name, p});
+  for (auto& [name, p] : moved)
+    if (p) out.push_back(Checkpoint{name, *p});
   return out;
 }
 

@@ -257,22 +257,39 @@ Status Store::sequence_group(std::span<const AppendRequest* const> requests,
       checkpoint_results->push_back(v);
       continue;
     }
-    if (c.position > g.head) {
+    if (c.position > g.head && !c.remove) {
       checkpoint_results->push_back(
           Status::invalid("checkpoint " + c.name + ": position " + std::to_string(c.position) +
                           " is beyond the head " + std::to_string(g.head)));
       continue;
     }
+    // What it holds: as this group left it, else the tail, else LMDB.
     std::optional<Position> stored;
+    bool known = false;
     for (const Checkpoint& moved : g.checkpoints) {
-      if (moved.name == c.name) stored = moved.position;
+      if (moved.name != c.name) continue;
+      stored = moved.remove ? std::nullopt : std::optional<Position>(moved.position);
+      known = true;
     }
-    if (!stored) stored = tail_->checkpoint(c.name);
-    if (!stored) {
+    if (const auto* in_tail = known ? nullptr : tail_->checkpoint(c.name)) {
+      stored = in_tail->position;
+      known = true;
+    }
+    if (!known) {
       std::string_view v;
       int rc = g.txn.get(dbs_->checkpoints, c.name, &v);
       if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_get checkpoints");
       if (rc == 0 && v.size() == 8) stored = get_le64(v.data());
+    }
+    if (c.remove) {
+      if (!stored) {
+        checkpoint_results->push_back(Status::not_found("no checkpoint named " + c.name));
+        continue;
+      }
+      store::Journal::add_checkpoint_removal(&frame_, c.name);
+      g.checkpoints.push_back(c);
+      checkpoint_results->push_back(*stored);  // the position it had
+      continue;
     }
     if (stored && *stored >= c.position) {
       checkpoint_results->push_back(*stored);  // forward only
@@ -350,6 +367,8 @@ Status Store::commit_group(Group& g, std::vector<RecordedEvent>* committed) {
   auto next = journal_->write(&frame_, first, count, seq);
   if (!next.ok()) return fail(next.status());
   frame_seq_ = seq;
+  spdlog::trace("journal frame {}: {} events from position {}, {} checkpoint entries, {} bytes",
+                seq, count, first, g.checkpoints.size(), payload);
   tail_->append(*committed, g.checkpoints, seq);
   last_chain_ = g.chain;
   last_time_us_.store(g.time_us, std::memory_order_release);

@@ -24,7 +24,10 @@ void Tail::append(const std::vector<RecordedEvent>& events,
     it->second.positions.push_back(e.position);
     ids_[e.id] = e.position;
   }
-  for (const Checkpoint& c : checkpoints) checkpoints_[c.name] = {c.position, seq};
+  for (const Checkpoint& c : checkpoints) {
+    checkpoints_[c.name] =
+        CheckpointMove{c.remove ? std::nullopt : std::optional<Position>(c.position), seq};
+  }
 }
 
 void Tail::trim(Position position, std::uint64_t seq) {
@@ -48,7 +51,7 @@ void Tail::trim(Position position, std::uint64_t seq) {
     more = !events_.empty() && first_ <= position;
     if (!more) {
       if (events_.empty() && first_ <= position) first_ = position + 1;
-      std::erase_if(checkpoints_, [seq](const auto& kv) { return kv.second.second <= seq; });
+      std::erase_if(checkpoints_, [seq](const auto& kv) { return kv.second.seq <= seq; });
     }
   }
 }
@@ -64,10 +67,9 @@ std::optional<Position> Tail::id(const Uuid& id) const {
   return it->second;
 }
 
-std::optional<Position> Tail::checkpoint(std::string_view name) const {
+const Tail::CheckpointMove* Tail::checkpoint(std::string_view name) const {
   auto it = checkpoints_.find(name);
-  if (it == checkpoints_.end()) return std::nullopt;
-  return it->second.first;
+  return it == checkpoints_.end() ? nullptr : &it->second;
 }
 
 }  // namespace es::store

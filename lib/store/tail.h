@@ -63,9 +63,14 @@ class Tail {
   const Stream* stream(std::string_view name) const;
   const std::map<std::string, Stream, std::less<>>& streams() const { return streams_; }
   std::optional<Position> id(const Uuid& id) const;
-  std::optional<Position> checkpoint(std::string_view name) const;
-  const std::map<std::string, std::pair<Position, std::uint64_t>, std::less<>>& checkpoints()
-      const {
+  // A checkpoint moved or removed by a frame not yet in LMDB.
+  struct CheckpointMove {
+    std::optional<Position> position;  // nullopt: removed
+    std::uint64_t seq = 0;             // the frame's number
+  };
+  // Null when no frame in the tail moved or removed it.
+  const CheckpointMove* checkpoint(std::string_view name) const;
+  const std::map<std::string, CheckpointMove, std::less<>>& checkpoints() const {
     return checkpoints_;
   }
 
@@ -78,8 +83,7 @@ class Tail {
   std::deque<RecordedEvent> events_;
   std::map<std::string, Stream, std::less<>> streams_;
   std::unordered_map<Uuid, Position, UuidHash> ids_;
-  // name -> position, and the number of the frame that moved it
-  std::map<std::string, std::pair<Position, std::uint64_t>, std::less<>> checkpoints_;
+  std::map<std::string, CheckpointMove, std::less<>> checkpoints_;
 };
 
 }  // namespace es::store
