@@ -24,7 +24,9 @@
 namespace es::protocol {
 
 inline constexpr std::uint16_t kMagic = 0x5345;
-inline constexpr std::uint16_t kProtocolVersion = 3;
+// 4: status, replica reports, projection info and checkpoint lists gained
+// fields (read nodes, group members), and checkpoint removal came.
+inline constexpr std::uint16_t kProtocolVersion = 4;
 inline constexpr std::size_t kHeaderBytes = 2 + 2 + 1 + 8;
 
 enum class Kind : std::uint8_t {
