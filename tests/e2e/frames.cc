@@ -360,9 +360,9 @@ int main(int argc, char** argv) {
     send_case("5 random bytes", sock, junk.substr(0, 5), {0, kProtocol, "shorter than a header"});
   }
 
-  send_case("valid header, protocol version 4 (next)", sock,
+  send_case("valid header, the next protocol version", sock,
             header(protocol::kProtocolVersion + 1, static_cast<std::uint8_t>(Kind::kStatus), 3),
-            {0, kProtocol, "version 4"});
+            {0, kProtocol, "version " + std::to_string(protocol::kProtocolVersion + 1)});
   send_case("valid header, protocol version 0", sock,
             header(0, static_cast<std::uint8_t>(Kind::kHello), 4), {0, kProtocol, "version 0"});
   send_case("header with unknown kind 77", sock, header(protocol::kProtocolVersion, 77, 5),
