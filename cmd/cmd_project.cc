@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 
+#include "cli/options.h"
 #include "commands.h"
 #include "output.h"
 #include "replay.h"
@@ -148,6 +149,7 @@ void register_state(CLI::App& app, Context& ctx) {
       ->type_name("KEY");
   sub->add_option("--at", args->at,
                   "The states as they were at POSITION: the projection's file replayed here")
+      ->check(escli::whole_number(1))
       ->type_name("POSITION");
   sub->callback([args, &ctx] { ctx.exit_code = run_state(*args, ctx); });
 }

@@ -10,6 +10,7 @@
 #include "es/digest.h"
 #include "es/store.h"
 
+#include "cli/options.h"
 #include "commands.h"
 #include "output.h"
 
@@ -97,7 +98,7 @@ void register_verify(CLI::App& app, Context& ctx) {
       "Recompute the log's chain digest from every event and print the head and the digest");
   sub->add_option("--at", args->at,
                   "Stop at this position: its digest, to compare nodes whose heads differ")
-      ->check(CLI::PositiveNumber)
+      ->check(escli::whole_number(1))
       ->type_name("POSITION");
   sub->add_option("--data", args->data,
                   "Verify this data directory offline (esd stopped); else the node of --server")

@@ -1,10 +1,13 @@
 #include "es/client.h"
 
+#include <cstring>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "es/endpoint.h"
+
+#include <sys/stat.h>
 
 namespace es {
 
@@ -20,11 +23,53 @@ Client::~Client() = default;
 void Client::reset() {
   awaited_.clear();
   stash_.clear();
+  monitor_.reset();
   sock_.reset();
+  connected_ = false;
+  refused_ = {};
   sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
   sock_->set(zmq::sockopt::linger, 0);
   sock_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
+  watch_connection();
+  constexpr std::string_view kIpc = "ipc://";
+  if (endpoint_.rfind(kIpc, 0) == 0 && endpoint_.size() > kIpc.size() &&
+      endpoint_[kIpc.size()] != '@') {  // '@': Linux's abstract namespace, no file
+    struct stat st {};
+    if (::stat(endpoint_.c_str() + kIpc.size(), &st) != 0) {
+      refused_ = Status::unavailable("nothing listens at " + endpoint_ + " (no socket file " +
+                                     endpoint_.substr(kIpc.size()) + ")");
+    }
+  }
   sock_->connect(endpoint_);
+}
+
+void Client::watch_connection() {
+  const std::string address = "inproc://es-client-monitor-" + std::to_string(++monitors_);
+  if (zmq_socket_monitor(sock_->handle(), address.c_str(),
+                         ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED) != 0) {
+    return;  // no monitor: an unreachable node is a timeout, as it always was
+  }
+  monitor_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
+  monitor_->set(zmq::sockopt::linger, 0);
+  monitor_->connect(address);
+}
+
+Status Client::check_connection() {
+  if (!refused_.ok() || monitor_ == nullptr) return refused_;
+  zmq::message_t event, address;
+  while (monitor_->recv(event, zmq::recv_flags::dontwait)) {
+    if (event.more()) (void)monitor_->recv(address, zmq::recv_flags::dontwait);
+    if (event.size() < sizeof(std::uint16_t)) continue;
+    std::uint16_t id = 0;
+    std::memcpy(&id, event.data(), sizeof id);
+    if (id == ZMQ_EVENT_CONNECTED) connected_ = true;
+    if (id == ZMQ_EVENT_CONNECT_RETRIED && !connected_) {
+      refused_ =
+          Status::unavailable("nothing listens at " + endpoint_ + " (the connection was refused)");
+      return refused_;
+    }
+  }
+  return {};
 }
 
 template <class Request>
@@ -78,8 +123,10 @@ Result<zmq::message_t> Client::receive(std::uint64_t id) {
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
-      zmq::pollitem_t items[] = {{sock_->handle(), 0, ZMQ_POLLIN, 0}};
-      if (left.count() <= 0 || zmq::poll(items, 1, left) == 0) {
+      ES_RETURN_IF_ERROR(check_connection());
+      zmq::pollitem_t items[] = {{sock_->handle(), 0, ZMQ_POLLIN, 0},
+                                 {monitor_ ? monitor_->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+      if (left.count() <= 0 || zmq::poll(items, monitor_ ? 2 : 1, left) == 0) {
         return Status::unavailable(
             fmt::format("no answer from {} within {:g} s (is esd running there?)", endpoint_,
                         static_cast<double>(options_.timeout.count()) / 1000));

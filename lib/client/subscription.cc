@@ -36,7 +36,16 @@ Status Subscription::run(const Deliver& deliver, const std::atomic<bool>& stop) 
 }
 
 Status Subscription::first_contact() {
+  // With reconnecting allowed, a node that nothing listens for yet (refused
+  // at once) is waited for as long as a silent one: the client's timeout.
+  const auto deadline = Clock::now() + client_.timeout();
   auto hello = client_.hello();
+  while (!hello.ok() && hello.status().code() == Code::kUnavailable && options_.reconnect &&
+         Clock::now() + milliseconds(100) < deadline) {
+    std::this_thread::sleep_for(milliseconds(100));
+    client_.reset();
+    hello = client_.hello();
+  }
   if (!hello.ok()) return hello.status();
   head_seen_ = hello->head;
   target_ = hello->head;

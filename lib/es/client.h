@@ -5,6 +5,12 @@
 // that does not answer in time gives Code::kUnavailable. Replies to earlier,
 // timed-out requests are recognised by their request id and dropped.
 //
+// Nothing listening is told apart from a node that is slow: a socket
+// monitor sees ZeroMQ's connect being refused (or an ipc socket file that
+// is missing), and a request then fails at once with kUnavailable
+// ("nothing listens at ENDPOINT"), where ZeroMQ alone would retry silently
+// until the timeout. Once connected, a lost node is again a timeout.
+//
 // Subscriptions (es/subscription.h) are built on a Client.
 //
 // Thread safety: a Client belongs to one thread.
@@ -34,7 +40,8 @@ struct ClientOptions {
 class Client {
  public:
   // Never fails for an unreachable node: connecting is lazy in ZeroMQ; the
-  // first request that goes unanswered reports kUnavailable.
+  // first request reports kUnavailable (at once if the connection is
+  // refused, else when it goes unanswered).
   Client(std::string endpoint, ClientOptions options = {});
   ~Client();
   Client(const Client&) = delete;
@@ -67,6 +74,7 @@ class Client {
   void reset();
 
   const std::string& endpoint() const { return endpoint_; }
+  std::chrono::milliseconds timeout() const { return options_.timeout; }
   zmq::context_t& context() { return ctx_; }
   // The node's publisher as `hello` gives it, with the host this client
   // used when the node bound a wildcard address.
@@ -88,11 +96,20 @@ class Client {
   Result<Reply> await(std::uint64_t id, protocol::Kind ok_kind);
   // The frame answering `id`, stashing answers to other awaited requests.
   Result<zmq::message_t> receive(std::uint64_t id);
+  // Starts watching the connection of sock_ (before it connects).
+  void watch_connection();
+  // Reads the monitor's events; kUnavailable once the connection was
+  // refused before it ever succeeded.
+  Status check_connection();
 
   std::string endpoint_;
   ClientOptions options_;
   zmq::context_t ctx_;
   std::unique_ptr<zmq::socket_t> sock_;
+  std::unique_ptr<zmq::socket_t> monitor_;  // PAIR: sock_'s connection events
+  std::uint64_t monitors_ = 0;              // for a fresh inproc address per socket
+  bool connected_ = false;                  // a connection succeeded since reset()
+  Status refused_;                          // why nothing listens, once known
   std::uint64_t next_request_id_ = 1;
   std::unordered_set<std::uint64_t> awaited_;                // sent, answer wanted
   std::unordered_map<std::uint64_t, zmq::message_t> stash_;  // answers not yet awaited
