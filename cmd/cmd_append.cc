@@ -25,6 +25,7 @@
 #include "cli/options.h"
 #include "commands.h"
 #include "output.h"
+#include "progress.h"
 
 namespace escmd {
 namespace {
@@ -105,15 +106,18 @@ class Appender {
     auto result = client_->append(request);
     if (!result.ok()) return result.status();
     totals_.add(*result);
+    progress_.update(totals_.events());
     return {};
   }
   const Totals& totals() const { return totals_; }
+  void clear_progress() { progress_.clear(); }
 
  private:
   Context& ctx_;
   es::ExpectedVersion expected_;
   std::unique_ptr<es::Client> client_;
   Totals totals_;
+  Progress progress_{"appended", "events"};  // on a terminal only
 };
 
 es::Result<es::ProposedEvent> make_event(std::string stream, std::string type,
@@ -260,7 +264,8 @@ class LineExpectations {
   std::map<std::string, std::size_t> line_of_;
 };
 
-ExitCode finish(Context& ctx, const Appender& appender, const es::Status& s) {
+ExitCode finish(Context& ctx, Appender& appender, const es::Status& s) {
+  appender.clear_progress();
   appender.totals().print(ctx);
   if (s.ok()) return ExitCode::kSuccess;
   ctx.flush();

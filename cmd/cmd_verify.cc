@@ -13,6 +13,7 @@
 #include "cli/options.h"
 #include "commands.h"
 #include "output.h"
+#include "progress.h"
 
 namespace escmd {
 namespace {
@@ -62,9 +63,13 @@ ExitCode verify_online(Context& ctx, es::Position up_to) {
   es::ChainVerifier verifier;
   es::Position head = 0;
   bool first = true;
+  Progress progress("checked", "events");
   for (;;) {
     auto page = client->read(rq);
-    if (!page.ok()) return ctx.fail(page.status());
+    if (!page.ok()) {
+      progress.clear();
+      return ctx.fail(page.status());
+    }
     if (first) {
       head = page->head;  // later appends are not part of this verify
       if (up_to > head) {
@@ -77,11 +82,16 @@ ExitCode verify_online(Context& ctx, es::Position up_to) {
     for (const auto& e : page->events) {
       if (e.position > head) break;
       es::Status s = verifier.next(e.position, e.chain, es::chain_next(verifier.chain(), e));
-      if (!s.ok()) return ctx.fail(es::Status(s.code(), ctx.server + ": " + s.message()));
+      if (!s.ok()) {
+        progress.clear();
+        return ctx.fail(es::Status(s.code(), ctx.server + ": " + s.message()));
+      }
     }
+    progress.update(verifier.head());
     if (verifier.head() >= head || page->end) break;
     rq.from = page->next;
   }
+  progress.clear();
   if (verifier.head() != head) {
     return ctx.fail(es::Status::corruption(fmt::format(
         "{} said its head is {} but served events up to {}", ctx.server, head, verifier.head())));

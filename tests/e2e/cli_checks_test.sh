@@ -191,5 +191,21 @@ assert_exit 1 "$ES" append --atomic <<<'{"stream":"acct-a","type":"T","data":1,"
 {"stream":"acct-a","type":"T","data":1,"expect":2}'
 assert_contains "$ERR" "line 2: stream acct-a expects 1 on line 1" "two expects for a stream"
 
+check "progress of a long append: on a terminal only, cleared at the end"
+# Input paced past the half second after which progress shows.
+cat >"$TMP/paced.sh" <<'SH'
+lines() { awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++) print "{\"type\":\"T\",\"data\":" i "}" }'; }
+{ lines 500; sleep 0.8; lines 500; } | "$1" append "$2" --batch 100
+SH
+bash "$TMP/paced.sh" "$ES" prog-1 >"$TMP/prog.out" 2>"$TMP/prog.err"
+assert_eq "$(jq .count "$TMP/prog.out")" 1000 "events appended"
+assert_eq "$(cat "$TMP/prog.err")" "" "stderr when it is not a terminal"
+if command -v script >/dev/null; then
+  script -qec "bash $TMP/paced.sh $ES prog-2 2>&1 >/dev/null" /dev/null >"$TMP/tty.out"
+  grep -aq $'\res: appended [0-9,]* events ([0-9,]*/s)' "$TMP/tty.out" ||
+    fail "no progress line on a terminal: $(od -c "$TMP/tty.out" | head -5)"
+  assert_eq "$(tail -c 4 "$TMP/tty.out" | od -An -c | tr -s ' ')" ' \r 033 [ K' "the line is cleared at the end"
+fi
+
 stop_esd
 assert_eq "$ESD_EXIT" 0 "esd exit status"
