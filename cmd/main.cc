@@ -61,9 +61,10 @@ int main(int argc, char** argv) {
     if (sub->get_name() != "completion") escmd::add_global_options(*sub, ctx);
   }
   // $ES_SERVER is checked as -s is, once the command line is parsed (when
-  // no -s replaced it), before any command runs.
-  app.parse_complete_callback([&ctx, from_env, env_server] {
+  // no -s replaced it), before any command that talks to a node runs.
+  app.parse_complete_callback([&app, &ctx, from_env, env_server] {
     if (!from_env || ctx.server != env_server) return;
+    if (app.got_subcommand("help") || app.got_subcommand("completion")) return;
     auto parsed = es::parse_endpoint(ctx.server, es::EndpointUse::kConnect);
     if (!parsed.ok()) throw CLI::ValidationError("$ES_SERVER", parsed.status().message());
   });

@@ -35,17 +35,20 @@ Status Subscription::run(const Deliver& deliver, const std::atomic<bool>& stop) 
   return followed.ok() ? saved : followed;
 }
 
-Status Subscription::first_contact() {
-  // With reconnecting allowed, a node that nothing listens for yet (refused
-  // at once) is waited for as long as a silent one: the client's timeout.
-  const auto deadline = Clock::now() + client_.timeout();
-  auto hello = client_.hello();
-  while (!hello.ok() && hello.status().code() == Code::kUnavailable && options_.reconnect &&
+Result<protocol::HelloReply> first_hello(Client& client, bool wait) {
+  const auto deadline = Clock::now() + client.timeout();
+  auto hello = client.hello();
+  while (wait && !hello.ok() && hello.status().code() == Code::kUnavailable &&
          Clock::now() + milliseconds(100) < deadline) {
     std::this_thread::sleep_for(milliseconds(100));
-    client_.reset();
-    hello = client_.hello();
+    client.reset();
+    hello = client.hello();
   }
+  return hello;
+}
+
+Status Subscription::first_contact() {
+  auto hello = first_hello(client_, options_.reconnect);
   if (!hello.ok()) return hello.status();
   head_seen_ = hello->head;
   target_ = hello->head;

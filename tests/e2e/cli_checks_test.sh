@@ -53,6 +53,8 @@ usage "$ES" -s udp://h:1 status
 assert_contains "$ERR" "unknown transport 'udp'" "unknown transport"
 usage env ES_SERVER=nonsense "$ES" status
 assert_contains "$ERR" "\$ES_SERVER: endpoint 'nonsense'" "\$ES_SERVER named"
+assert_exit 0 env ES_SERVER=nonsense "$ES" help
+assert_exit 5 env ES_SERVER=nonsense "$ES" -s "tcp://127.0.0.1:$(pick_port)" status
 usage "$ES" nodes tcp://h:0
 usage "$ESD" --data "$TMP/never" --listen tcp://127.0.0.1:99999
 assert_contains "$ERR" "esd: error: --listen: endpoint 'tcp://127.0.0.1:99999': the port 99999 is out of range" "esd --listen"
