@@ -6,10 +6,12 @@
 // timed-out requests are recognised by their request id and dropped.
 //
 // Nothing listening is told apart from a node that is slow: a socket
-// monitor sees ZeroMQ's connect being refused (or an ipc socket file that
-// is missing), and a request then fails at once with kUnavailable
-// ("nothing listens at ENDPOINT"), where ZeroMQ alone would retry silently
-// until the timeout. Once connected, a lost node is again a timeout.
+// monitor sees ZeroMQ's connect being refused while a request waits (or an
+// ipc socket file is missing), and the request then fails at once (within
+// ZeroMQ's 100 ms reconnect interval) with kUnavailable ("nothing listens
+// at ENDPOINT"), where ZeroMQ alone would retry silently until the
+// timeout. ZeroMQ goes on retrying: a later request finds a node that has
+// come up since. A node that is there but silent is still a timeout.
 //
 // Subscriptions (es/subscription.h) are built on a Client.
 //
@@ -98,9 +100,11 @@ class Client {
   Result<zmq::message_t> receive(std::uint64_t id);
   // Starts watching the connection of sock_ (before it connects).
   void watch_connection();
-  // Reads the monitor's events; kUnavailable once the connection was
-  // refused before it ever succeeded.
-  Status check_connection();
+  // Reads the monitor's events (connected_ follows them); returns how many
+  // connects were refused (retried) among them.
+  int connection_events();
+  // kUnavailable for an ipc endpoint whose socket file does not exist.
+  Status missing_socket_file() const;
 
   std::string endpoint_;
   ClientOptions options_;
@@ -108,8 +112,7 @@ class Client {
   std::unique_ptr<zmq::socket_t> sock_;
   std::unique_ptr<zmq::socket_t> monitor_;  // PAIR: sock_'s connection events
   std::uint64_t monitors_ = 0;              // for a fresh inproc address per socket
-  bool connected_ = false;                  // a connection succeeded since reset()
-  Status refused_;                          // why nothing listens, once known
+  bool connected_ = false;                  // connected now, as the monitor tells
   std::uint64_t next_request_id_ = 1;
   std::unordered_set<std::uint64_t> awaited_;                // sent, answer wanted
   std::unordered_map<std::uint64_t, zmq::message_t> stash_;  // answers not yet awaited

@@ -125,6 +125,23 @@ assert_exit 5 "$ES" -s "tcp://127.0.0.1:$closed" --timeout 1 tail
 took=$(($(ms_now) - t0))
 [ "$took" -ge 900 ] || fail "es tail gave up after $took ms, before its timeout"
 
+check "... and takes a node that comes up meanwhile"
+late=$(pick_port)
+"$ES" -s "tcp://127.0.0.1:$late" --timeout 10 tail --from start --count 1 >"$TMP/late.out" 2>"$TMP/late.err" &
+tail_pid=$!
+bg_track "$tail_pid"
+sleep 0.5
+"$ESD" --data "$TMP/late" --listen "tcp://127.0.0.1:$late" --publish 'tcp://127.0.0.1:*' 2>"$TMP/esd.late.log" &
+late_esd=$!
+ESD_PIDS+=("$late_esd")
+ESD_SERVERS[$late_esd]="tcp://127.0.0.1:$late"
+wait_for 10 "the late esd to answer" "$ES" -s "tcp://127.0.0.1:$late" status
+"$ES" -s "tcp://127.0.0.1:$late" append late-1 -t T -d 1 >/dev/null
+wait_pid "$tail_pid" 10
+assert_eq "$WAIT_RC" 0 "es tail's exit status"
+assert_eq "$(jq -r .stream "$TMP/late.out")" late-1 "the event es tail waited for"
+stop_esd "$late_esd"
+
 start_esd "$TMP/data"
 check "a node that is there but silent (SIGSTOP) is still a timeout"
 kill -STOP "$ESD_PID"
