@@ -7,6 +7,7 @@
 
 #include "es/endpoint.h"
 
+#include <netdb.h>
 #include <sys/stat.h>
 
 namespace es {
@@ -26,6 +27,7 @@ void Client::reset() {
   monitor_.reset();
   sock_.reset();
   connected_ = false;
+  asked_ = false;
   sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
   sock_->set(zmq::sockopt::linger, 0);
   sock_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
@@ -59,6 +61,19 @@ int Client::connection_events() {
     if (id == ZMQ_EVENT_CONNECT_RETRIED) ++refused;
   }
   return refused;
+}
+
+Status Client::refused() const {
+  // ZeroMQ retries an unknown host name as it retries a refusal: tell them
+  // apart here, on the failure path only.
+  std::string host = endpoint_host(endpoint_);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  addrinfo* found = nullptr;
+  if (!host.empty() && ::getaddrinfo(host.c_str(), nullptr, nullptr, &found) != 0)
+    return Status::unavailable("cannot reach " + endpoint_ + ": the host " + host +
+                               " is not known");
+  if (found != nullptr) ::freeaddrinfo(found);
+  return Status::unavailable("nothing listens at " + endpoint_ + " (the connection was refused)");
 }
 
 Status Client::missing_socket_file() const {
@@ -123,9 +138,11 @@ Result<zmq::message_t> Client::receive(std::uint64_t id) {
     auto deadline = std::chrono::steady_clock::now() + options_.timeout;
     ES_RETURN_IF_ERROR(missing_socket_file());
     // Refusals seen before this request are old news (ZeroMQ keeps
-    // retrying, and the node may be up by now): a new one, while this
-    // request waits, says that nothing listens.
-    connection_events();
+    // retrying, and the node may be up by now), unless this is the first
+    // request on this connection: a new one says that nothing listens.
+    const bool first = !asked_;
+    asked_ = true;
+    if (connection_events() > 0 && first && !connected_) return refused();
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
@@ -136,10 +153,7 @@ Result<zmq::message_t> Client::receive(std::uint64_t id) {
             fmt::format("no answer from {} within {:g} s (is esd running there?)", endpoint_,
                         static_cast<double>(options_.timeout.count()) / 1000));
       }
-      if (connection_events() > 0 && !connected_) {
-        return Status::unavailable("nothing listens at " + endpoint_ +
-                                   " (the connection was refused)");
-      }
+      if (connection_events() > 0 && !connected_) return refused();
       zmq::message_t msg;
       if (!sock_->recv(msg, zmq::recv_flags::dontwait)) continue;
       auto header = protocol::decode_header(

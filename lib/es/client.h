@@ -103,6 +103,8 @@ class Client {
   // Reads the monitor's events (connected_ follows them); returns how many
   // connects were refused (retried) among them.
   int connection_events();
+  // kUnavailable for a connection refused (or a host name not known).
+  Status refused() const;
   // kUnavailable for an ipc endpoint whose socket file does not exist.
   Status missing_socket_file() const;
 
@@ -113,6 +115,7 @@ class Client {
   std::unique_ptr<zmq::socket_t> monitor_;  // PAIR: sock_'s connection events
   std::uint64_t monitors_ = 0;              // for a fresh inproc address per socket
   bool connected_ = false;                  // connected now, as the monitor tells
+  bool asked_ = false;                      // a request waited on this connection
   std::uint64_t next_request_id_ = 1;
   std::unordered_set<std::uint64_t> awaited_;                // sent, answer wanted
   std::unordered_map<std::uint64_t, zmq::message_t> stash_;  // answers not yet awaited
