@@ -229,6 +229,13 @@ int main(int argc, char** argv) {
                                                   : "--follow is for --role replica");
     return kExitUsage;
   }
+  if (auto listen = es::parse_endpoint(server_options.listen, es::EndpointUse::kBind);
+      server_options.publish.empty() && listen.ok() && listen->port == 65535) {
+    std::fprintf(stderr,
+                 "esd: error: --listen: port 65535 leaves no next port to publish on; "
+                 "give --publish\n");
+    return kExitUsage;
+  }
   if (!server_options.follow_publish.empty() && server_options.follow.empty()) {
     std::fprintf(stderr, "esd: error: --follow-publish goes with --follow\n");
     return kExitUsage;

@@ -59,6 +59,8 @@ usage "$ES" nodes tcp://h:0
 usage "$ESD" --data "$TMP/never" --listen tcp://127.0.0.1:99999
 assert_contains "$ERR" "esd: error: --listen: endpoint 'tcp://127.0.0.1:99999': the port 99999 is out of range" "esd --listen"
 usage "$ESD" --data "$TMP/never" --listen tcp://127.0.0.1
+usage "$ESD" --data "$TMP/never" --listen tcp://127.0.0.1:65535
+assert_contains "$ERR" "give --publish" "no next port"
 usage "$ESD" --data "$TMP/never" --role replica --follow 'tcp://*:7150'
 usage "$ESD" --data "$TMP/never" --heartbeat 5
 assert_contains "$ERR" "--heartbeat: 5 is not a whole number (from 10 to 3,600,000)" "esd range"
