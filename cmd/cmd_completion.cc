@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "es/completion.h"
+#include "cli/completion.h"
 
 #include "commands.h"
 
@@ -20,7 +20,7 @@ void register_completion(CLI::App& app, Context& ctx) {
   sub->callback([shell, &ctx] {
     const CLI::App* root = ctx.root;
     std::string script =
-        root != nullptr ? es::completion_script(*root, *shell, "es completion") : std::string();
+        root != nullptr ? escli::completion_script(*root, *shell, "es completion") : std::string();
     if (script.empty()) {
       ctx.exit_code = ctx.usage("no completion for shell " + *shell);
       return;

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/options.h"
 #include "cluster.h"
 #include "commands.h"
 
@@ -65,9 +66,10 @@ void add_nodes_options(CLI::App& sub, NodesArgs& args) {
                "Refresh every --interval seconds (in place on a terminal, like top)");
   sub.add_option("--interval", args.interval_s,
                  "Seconds between refreshes with --watch (default 1)")
-      ->check(CLI::Range(0.1, 3600.0))
+      ->check(escli::seconds(0.1, 3600))
       ->type_name("SECONDS");
   sub.add_option("--count", args.count, "With --watch: stop after N refreshes (default: never)")
+      ->check(escli::whole_number(1))
       ->type_name("N");
 }
 
@@ -77,6 +79,7 @@ void register_nodes(CLI::App& app, Context& ctx) {
       "nodes",
       "Show every node reachable from the given ones: role, state, head, lag, projections");
   sub->add_option("endpoints", args->endpoints, "Nodes to start from (default: --server)")
+      ->check(escli::endpoint(es::EndpointUse::kConnect))
       ->type_name("ENDPOINT");
   add_nodes_options(*sub, *args);
   sub->callback([args, &ctx] { ctx.exit_code = run_nodes(ctx, *args); });

@@ -16,6 +16,7 @@
 
 #include "es/json.h"
 
+#include "cli/options.h"
 #include "commands.h"
 #include "output.h"
 #include "progress.h"
@@ -97,7 +98,7 @@ es::Result<es::protocol::ProjectionInfo> wait_caught_up(es::Client& client,
   using Clock = std::chrono::steady_clock;
   const es::Position target = info.head;
   const auto deadline = Clock::now() + std::chrono::duration<double>(ctx.timeout_s);
-  Progress progress("project " + info.name, "positions");
+  Progress progress("project " + info.name + ":", "positions");
   progress.set_total(target);
   while (!caught_up(info, target)) {
     progress.update(info.rebuilding ? info.rebuild_position : info.position);
@@ -269,6 +270,7 @@ void register_state(CLI::App& app, Context& ctx) {
       ->type_name("KEY");
   sub->add_option("--at", args->at,
                   "The states as they were at POSITION: the projection's file replayed here")
+      ->check(escli::whole_number(1))
       ->type_name("POSITION");
   sub->callback([args, &ctx] { ctx.exit_code = run_state(*args, ctx); });
 }

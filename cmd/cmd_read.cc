@@ -1,6 +1,7 @@
 // cmd/cmd_read.cc: `es read STREAM | --all`, NDJSON out, page by page.
 #include <optional>
 
+#include "cli/options.h"
 #include "commands.h"
 #include "output.h"
 
@@ -50,17 +51,24 @@ void register_read(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<ReadArgs>();
   CLI::App* sub =
       app.add_subcommand("read", "Read a stream, or the whole log with --all, as NDJSON");
-  sub->add_option("stream", args->stream, "Stream to read")->type_name("STREAM");
+  sub->add_option("stream", args->stream, "Stream to read")
+      ->check(escli::not_empty("STREAM"))
+      ->type_name("STREAM");
   sub->add_flag("--all", args->all, "Read the whole log in position order");
   sub->add_option("-f,--from", args->from, "First version (stream) or position (--all) to read")
+      ->check(escli::whole_number())
       ->type_name("N");
   sub->add_flag("-b,--backwards", args->backwards,
                 "Read from the end (or --from) towards the start");
-  sub->add_option("-n,--limit", args->limit, "Print at most N events")->type_name("N");
+  sub->add_option("-n,--limit", args->limit, "Print at most N events")
+      ->check(escli::whole_number())
+      ->type_name("N");
   sub->add_option("--type", args->types, "Only events of this type (repeatable)")
+      ->check(escli::not_empty("--type"))
       ->type_name("TYPE")
       ->allow_extra_args(false);
   sub->add_option("--category", args->category, "Only streams of this category (with --all)")
+      ->check(escli::not_empty("--category"))
       ->type_name("CATEGORY");
   sub->callback([args, &ctx] { ctx.exit_code = run_read(*args, ctx); });
 }

@@ -7,6 +7,7 @@
 // bytes. A reducer that fails stops it with exit 1, naming the event.
 #include <optional>
 
+#include "cli/options.h"
 #include "commands.h"
 #include "output.h"
 #include "replay.h"
@@ -43,8 +44,10 @@ void register_replay(CLI::App& app, Context& ctx) {
       "replay", "Run a projection (a jq file) over the log here and print its final states");
   sub->add_option("file", args->file, "The projection file")->required()->type_name("FILE");
   sub->add_option("--from", args->from, "First position to read (default 1)")
+      ->check(escli::whole_number())
       ->type_name("POSITION");
   sub->add_option("--to", args->to, "Last position to read (default: the head at the start)")
+      ->check(escli::whole_number())
       ->type_name("POSITION");
   sub->add_option("--key", args->key, "Print only this partition (exit 4 if it has no state)")
       ->type_name("KEY");

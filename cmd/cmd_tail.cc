@@ -14,6 +14,7 @@
 #include "es/group_subscription.h"
 #include "es/subscription.h"
 
+#include "cli/options.h"
 #include "commands.h"
 #include "output.h"
 
@@ -63,7 +64,6 @@ ExitCode run_tail(TailArgs args, Context& ctx) {
   if (args.stream.empty()) args.stream = args.stream_option;
   int scopes = !args.stream.empty() + args.all + !args.category.empty();
   if (scopes > 1) return ctx.usage("give one of STREAM, --stream, --category and --all");
-  if (args.count && *args.count == 0) return ctx.usage("--count takes a number above 0");
   if (!args.name.empty() && !args.group.empty())
     return ctx.usage("give --name or --group, not both");
   if (args.name.rfind('$', 0) == 0)
@@ -126,28 +126,37 @@ void register_tail(CLI::App& app, Context& ctx) {
       "tail",
       "Print events as they are committed, from now on or --from a position, with no gap and "
       "no duplicate");
-  sub->add_option("stream", args->stream, "Only this stream")->type_name("STREAM");
+  sub->add_option("stream", args->stream, "Only this stream")
+      ->check(escli::not_empty("STREAM"))
+      ->type_name("STREAM");
   sub->add_option("--stream", args->stream_option, "Only this stream (as the argument)")
+      ->check(escli::not_empty("--stream"))
       ->type_name("STREAM");
   sub->add_flag("--all", args->all, "Every stream (the default)");
   sub->add_option("--category", args->category, "Only streams of this category")
+      ->check(escli::not_empty("--category"))
       ->type_name("CATEGORY");
   sub->add_option("--type", args->types, "Only events of this type (repeatable)")
+      ->check(escli::not_empty("--type"))
       ->type_name("TYPE")
       ->allow_extra_args(false);
   sub->add_option("--from", args->from,
                   "Where to start: a position, start or end (default end: new events only)")
       ->type_name("POSITION");
-  sub->add_option("-n,--count", args->count, "Exit after printing N events")->type_name("N");
+  sub->add_option("-n,--count", args->count, "Exit after printing N events")
+      ->check(escli::whole_number(1))
+      ->type_name("N");
   sub->add_flag("--until-head", args->until_head,
                 "Exit once caught up with the head as of the start (replay history)");
   sub->add_option("--name", args->name,
                   "Durable subscription: resume after the checkpoint the node keeps for NAME, "
                   "and move it as events are written out")
+      ->check(escli::not_empty("--name"))
       ->type_name("NAME");
   sub->add_option("--group", args->group,
                   "Competing consumers: share the matching streams with the other members of "
                   "group G, each stream to one member, in order")
+      ->check(escli::not_empty("--group"))
       ->type_name("GROUP");
   sub->add_flag("--no-reconnect", args->no_reconnect,
                 "Exit with 5 when the node stops or goes silent, instead of waiting for it");

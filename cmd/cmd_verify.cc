@@ -10,8 +10,10 @@
 #include "es/digest.h"
 #include "es/store.h"
 
+#include "cli/options.h"
 #include "commands.h"
 #include "output.h"
+#include "progress.h"
 
 namespace escmd {
 namespace {
@@ -61,9 +63,13 @@ ExitCode verify_online(Context& ctx, es::Position up_to) {
   es::ChainVerifier verifier;
   es::Position head = 0;
   bool first = true;
+  Progress progress("checked", "events");
   for (;;) {
     auto page = client->read(rq);
-    if (!page.ok()) return ctx.fail(page.status());
+    if (!page.ok()) {
+      progress.clear();
+      return ctx.fail(page.status());
+    }
     if (first) {
       head = page->head;  // later appends are not part of this verify
       if (up_to > head) {
@@ -76,11 +82,16 @@ ExitCode verify_online(Context& ctx, es::Position up_to) {
     for (const auto& e : page->events) {
       if (e.position > head) break;
       es::Status s = verifier.next(e.position, e.chain, es::chain_next(verifier.chain(), e));
-      if (!s.ok()) return ctx.fail(es::Status(s.code(), ctx.server + ": " + s.message()));
+      if (!s.ok()) {
+        progress.clear();
+        return ctx.fail(es::Status(s.code(), ctx.server + ": " + s.message()));
+      }
     }
+    progress.update(verifier.head());
     if (verifier.head() >= head || page->end) break;
     rq.from = page->next;
   }
+  progress.clear();
   if (verifier.head() != head) {
     return ctx.fail(es::Status::corruption(fmt::format(
         "{} said its head is {} but served events up to {}", ctx.server, head, verifier.head())));
@@ -97,7 +108,7 @@ void register_verify(CLI::App& app, Context& ctx) {
       "Recompute the log's chain digest from every event and print the head and the digest");
   sub->add_option("--at", args->at,
                   "Stop at this position: its digest, to compare nodes whose heads differ")
-      ->check(CLI::PositiveNumber)
+      ->check(escli::whole_number(1))
       ->type_name("POSITION");
   sub->add_option("--data", args->data,
                   "Verify this data directory offline (esd stopped); else the node of --server")

@@ -22,6 +22,12 @@ void register_nodes(CLI::App& app, Context& ctx);
 void register_verify(CLI::App& app, Context& ctx);
 void register_promote(CLI::App& app, Context& ctx);
 void register_completion(CLI::App& app, Context& ctx);
+void register_help(CLI::App& app, Context& ctx);
+
+// "unknown command 'apend'; did you mean 'append'?": `word` is not a
+// command of `app`, which is `path` ("es", "es project").
+std::string unknown_command_message(const CLI::App& app, const std::string& path,
+                                    const std::string& word);
 
 // `es nodes`, which `es status --cluster` runs too.
 struct NodesArgs {
@@ -46,6 +52,7 @@ inline constexpr Command kCommands[] = {
     {"status", register_status},   {"stop", register_stop},
     {"nodes", register_nodes},     {"verify", register_verify},
     {"promote", register_promote}, {"completion", register_completion},
+    {"help", register_help},
 };
 
 }  // namespace escmd

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "cli/options.h"
+
 namespace escmd {
 
 ExitCode exit_code_for(es::Code code) {
@@ -58,12 +60,13 @@ bool Context::flush() {
 void add_global_options(CLI::App& app, Context& ctx) {
   app.add_option("-s,--server", ctx.server,
                  "Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)")
+      ->check(escli::endpoint(es::EndpointUse::kConnect))
       ->type_name("ENDPOINT");
   app.add_option("-o,--output", ctx.output, "Output format: json or text")
       ->check(CLI::IsMember({"json", "text"}))
       ->type_name("FORMAT");
   app.add_option("--timeout", ctx.timeout_s, "Seconds to wait for the node to answer (default 5)")
-      ->check(CLI::PositiveNumber)
+      ->check(escli::seconds())
       ->type_name("SECONDS");
 }
 

@@ -5,18 +5,53 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/options.h"
 #include "commands.h"
 #include "context.h"
+
+namespace {
+
+// The deepest command given (es, es project, ...).
+const CLI::App* deepest_command(const CLI::App& app) {
+  const CLI::App* at = &app;
+  while (!at->get_subcommands().empty()) at = at->get_subcommands().front();
+  return at;
+}
+
+// For a parse error where a command was wanted and a word that is none was
+// given: what to say instead of CLI11's "A subcommand is required".
+std::string command_error(const CLI::App& root) {
+  const CLI::App* at = deepest_command(root);
+  if (at->get_subcommands({}).empty() || !at->get_subcommands().empty()) return {};
+  std::vector<std::string> names;
+  for (const CLI::App* p = at; p != &root; p = p->get_parent()) names.push_back(p->get_name());
+  std::string path = "es";
+  for (auto it = names.rbegin(); it != names.rend(); ++it) path += " " + *it;
+  // A word no command took falls through to a parent's leftovers.
+  for (const CLI::App* p = at; p != nullptr; p = p->get_parent()) {
+    for (const std::string& word : p->remaining()) {
+      if (word.empty()) continue;
+      if (word.front() != '-') return escmd::unknown_command_message(*at, path, word);
+      return "unknown option " + word + " (`" + path + " --help` lists them)";
+    }
+  }
+  const std::string help = path == "es" ? "es help" : "es help " + path.substr(3);
+  return "a command is required (`" + help + "` lists them)";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using escmd::ExitCode;
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe shows as EPIPE, ending quietly
   escmd::Context ctx;
   const char* env_server = std::getenv("ES_SERVER");
-  ctx.server = env_server != nullptr && *env_server != '\0' ? env_server : escmd::kDefaultServer;
+  const bool from_env = env_server != nullptr && *env_server != '\0';
+  ctx.server = from_env ? env_server : escmd::kDefaultServer;
 
   CLI::App app{"es: append, read and tail events in an esd event store (see es(1))", "es"};
   ctx.root = &app;
+  escli::plain_errors(app, "es");
   app.set_version_flag("--version", std::string("es ") + ES_VERSION);
   app.require_subcommand(1);
   app.fallthrough();
@@ -25,9 +60,21 @@ int main(int argc, char** argv) {
   for (CLI::App* sub : app.get_subcommands({})) {
     if (sub->get_name() != "completion") escmd::add_global_options(*sub, ctx);
   }
+  // $ES_SERVER is checked as -s is, once the command line is parsed (when
+  // no -s replaced it), before any command that talks to a node runs.
+  app.parse_complete_callback([&app, &ctx, from_env, env_server] {
+    if (!from_env || ctx.server != env_server) return;
+    if (app.got_subcommand("help") || app.got_subcommand("completion")) return;
+    auto parsed = es::parse_endpoint(ctx.server, es::EndpointUse::kConnect);
+    if (!parsed.ok()) throw CLI::ValidationError("$ES_SERVER", parsed.status().message());
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {
+      if (std::string message = command_error(app); !message.empty())
+        return static_cast<int>(ctx.usage(message));
+    }
     // CLI11's own codes (105 to 109 and others) become the usage code 2.
     int code = app.exit(e);
     return code == 0 ? 0 : static_cast<int>(ExitCode::kUsage);

@@ -2,58 +2,43 @@
 
 #include <cstdio>
 
-#include <fmt/format.h>
+#include "cli/options.h"
 
 #include <unistd.h>
 
 namespace escmd {
 
-std::string with_commas(std::uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
-}
+namespace {
+constexpr auto kInterval = std::chrono::milliseconds(500);
+}  // namespace
 
 Progress::Progress(std::string what, std::string unit)
     : enabled_(::isatty(STDERR_FILENO) == 1),
       what_(std::move(what)),
       unit_(std::move(unit)),
       start_(Clock::now()),
-      next_draw_(start_ + std::chrono::seconds(1)) {}
+      next_(start_ + kInterval) {}
 
-Progress::~Progress() { finish(); }
+void Progress::clear() {
+  if (!shown_) return;
+  std::fputs("\r\033[K", stderr);  // to the line's start, then erase it
+  std::fflush(stderr);
+  shown_ = false;
+}
 
 void Progress::update(std::uint64_t done) {
-  done_ = done;
   if (!enabled_) return;
-  const auto now = Clock::now();  // ~20 ns (vDSO): cheap per event
-  if (now >= next_draw_) draw(now);
-}
-
-void Progress::draw(Clock::time_point now) {
+  const auto now = Clock::now();
+  if (now < next_) return;
+  next_ = now + kInterval;
   const double seconds = std::chrono::duration<double>(now - start_).count();
-  std::string line = "es: " + what_ + ": " + with_commas(done_);
-  if (total_ > 0) line += " of " + with_commas(total_);
-  line += " " + unit_;
-  if (seconds > 0) line += ", " + with_commas(static_cast<std::uint64_t>(done_ / seconds)) + "/s";
-  // Pad over a longer previous line; \r returns to its start.
-  std::string out = "\r" + line;
-  if (drawn_ > line.size()) out.append(drawn_ - line.size(), ' ');
-  std::fputs(out.c_str(), stderr);
+  const auto rate = static_cast<std::uint64_t>(static_cast<double>(done) / seconds);
+  const std::string of = total_ > 0 ? " of " + escli::with_commas(total_) : "";
+  std::fprintf(stderr, "\res: %s %s%s %s (%s/s)\033[K", what_.c_str(),
+               escli::with_commas(done).c_str(), of.c_str(), unit_.c_str(),
+               escli::with_commas(rate).c_str());
   std::fflush(stderr);
-  drawn_ = line.size();
-  next_draw_ = now + std::chrono::milliseconds(500);
-}
-
-void Progress::finish() {
-  if (drawn_ == 0) return;
-  std::fprintf(stderr, "\r%*s\r", static_cast<int>(drawn_), "");
-  std::fflush(stderr);
-  drawn_ = 0;
+  shown_ = true;
 }
 
 }  // namespace escmd

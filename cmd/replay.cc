@@ -45,7 +45,7 @@ ExitCode replay_and_print(es::Projection& p, es::Client& client, es::Position fr
   es::Subscription sub(client, options);
   es::Status failed;
   std::atomic<bool> stop{false};
-  Progress progress("replay " + p.name(), "positions");
+  Progress progress("replay " + p.name() + ":", "positions");
   if (to) {
     progress.set_total(*to);
   } else if (auto hello = client.hello(); hello.ok()) {
@@ -61,7 +61,7 @@ ExitCode replay_and_print(es::Projection& p, es::Client& client, es::Position fr
       },
       stop);
   if (watchdog != nullptr) watchdog->idle();
-  progress.finish();
+  progress.clear();
   if (!failed.ok()) return ctx.fail(failed);
   if (!s.ok()) return ctx.fail(s);
   if (key) {

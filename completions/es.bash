@@ -9,7 +9,7 @@ _es_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         es)
-            subs='append read tail replay project state streams subscriptions status stop nodes verify promote completion'
+            subs='append read tail replay project state streams subscriptions status stop nodes verify promote completion help'
             opts='-h --help --version -s --server -o --output --timeout'
             vopts='-s --server -o --output --timeout'
             ;;
@@ -110,6 +110,12 @@ _es_cmd()
             opts='-h --help'
             npos=1
             ;;
+        'es help')
+            opts='-h --help -s --server -o --output --timeout'
+            vopts='-s --server -o --output --timeout'
+            npos=1
+            posrest=1
+            ;;
     esac
 }
 
@@ -118,7 +124,7 @@ _es_cmd()
 _es_values()
 {
     case "$1|$2" in
-        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output')
+        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output' | 'es help|-o' | 'es help|--output')
             _es_words 'json text'
             ;;
         'es append|-e' | 'es append|--expect')

@@ -22,7 +22,7 @@ function __es_state
             set vopts
             switch $path
                 case es
-                    set subs append read tail replay project state streams subscriptions status stop nodes verify promote completion
+                    set subs append read tail replay project state streams subscriptions status stop nodes verify promote completion help
                     set vopts -s --server -o --output --timeout
                 case 'es append'
                     set vopts -t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout
@@ -53,6 +53,8 @@ function __es_state
                 case 'es verify'
                     set vopts --at --data -s --server -o --output --timeout
                 case 'es promote'
+                    set vopts -s --server -o --output --timeout
+                case 'es help'
                     set vopts -s --server -o --output --timeout
             end
         end
@@ -119,6 +121,7 @@ complete -c es -n "__es_is es" -a nodes -d 'Show every node reachable from the g
 complete -c es -n "__es_is es" -a verify -d 'Recompute the log\'s chain digest from every event and print the head and the digest'
 complete -c es -n "__es_is es" -a promote -d 'Make a replica (--server) a primary, once its primary is stopped'
 complete -c es -n "__es_is es" -a completion -d 'Print a shell completion script'
+complete -c es -n "__es_is es" -a help -d 'Print the help of es, or of a command (es help COMMAND [SUBCOMMAND])'
 complete -c es -n "__es_is es" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is es" -l version -d 'Display program version information and exit'
 complete -c es -n "__es_is es" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
@@ -128,8 +131,8 @@ complete -c es -n "__es_is es" -l timeout -x -d 'Seconds to wait for the node to
 # es append
 complete -c es -n "__es_is 'es append'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es append'" -s t -l type -x -d 'Event type (with --data)'
-complete -c es -n "__es_is 'es append'" -s d -l data -x -d 'Event data as JSON; stdin is not read'
-complete -c es -n "__es_is 'es append'" -s m -l metadata -x -d 'Event metadata as a JSON object (with --data)'
+complete -c es -n "__es_is 'es append'" -s d -l data -x -d 'Event data as JSON, @FILE for FILE\'s, or - for stdin\'s; stdin is not read otherwise'
+complete -c es -n "__es_is 'es append'" -s m -l metadata -x -d 'Event metadata as a JSON object, @FILE or - (with --data)'
 complete -c es -n "__es_is 'es append'" -l id -x -d 'Event id, a UUID (with --data; default: a new UUIDv7)'
 complete -c es -n "__es_is 'es append'" -s e -l expect -x -a 'any no-stream exists' -d 'Expected version: any, no-stream, exists or N'
 complete -c es -n "__es_is 'es append'" -l atomic -d 'Append the whole input as one all-or-nothing append'
@@ -287,3 +290,9 @@ complete -c es -n "__es_is 'es promote'" -l timeout -x -d 'Seconds to wait for t
 # es completion
 complete -c es -n "__es_is 'es completion'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es completion' 0 0" -a 'bash zsh fish' -d 'Shell: bash, zsh or fish'
+
+# es help
+complete -c es -n "__es_is 'es help'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es help'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es help'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es help'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'

@@ -26,6 +26,9 @@ _esd_values()
         'esd|--role')
             _esd_words 'primary replica'
             ;;
+        'esd|--log-level')
+            _esd_words 'trace debug info warn error critical off'
+            ;;
         'esd|--log-format')
             _esd_words 'text json'
             ;;

@@ -85,7 +85,7 @@ complete -c esd -n "__esd_is esd" -l projection-memory -x -d 'Memory (heap) each
 complete -c esd -n "__esd_is esd" -l max-projections -x -d 'Projections this node runs at once (a reset\'s build counts as one)'
 complete -c esd -n "__esd_is esd" -l max-clients -x -d 'Connections (clients and subscribers) taken at once; 16 more from 127.0.0.1 and ::1 (default: what half the memory holds at 184 MiB each, and the file limit, which esd raises to its hard limit, allow)'
 complete -c esd -n "__esd_is esd" -l initial-map-size -x -d 'LMDB map size to start with, in bytes'
-complete -c esd -n "__esd_is esd" -l log-level -x -d 'trace, debug, info, warn (or warning), error, critical or off'
+complete -c esd -n "__esd_is esd" -l log-level -x -a 'trace debug info warn error critical off' -d 'trace, debug, info, warn (or warning), error, critical or off'
 complete -c esd -n "__esd_is esd" -l log-format -x -a 'text json' -d 'text, or json: one object per line ({"time","level","msg"})'
 complete -c esd -n "__esd_is esd" -l completion -x -a 'bash zsh fish' -d 'Print esd\'s completion script for bash, zsh or fish, and exit'
 complete -c esd -n "__esd_is esd" -l version -d 'Display program version information and exit'

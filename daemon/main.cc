@@ -9,10 +9,11 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include "es/completion.h"
 #include "es/projection_store.h"
 #include "es/store.h"
 
+#include "cli/completion.h"
+#include "cli/options.h"
 #include "logging.h"
 #include "projection_worker.h"
 #include "server.h"
@@ -114,6 +115,9 @@ int main(int argc, char** argv) {
   // Whatever esd makes (stores, projections, ipc sockets) is its user's alone.
   ::umask(0077);
   CLI::App app{"esd: the es event store daemon (see esd(8))", "esd"};
+  escli::plain_errors(app, "esd");
+  const auto bind_endpoint = escli::endpoint(es::EndpointUse::kBind);
+  const auto connect_endpoint = escli::endpoint(es::EndpointUse::kConnect);
   std::string data_dir = default_data_dir();
   esd::ServerOptions server_options;
   std::string durability = "sync";
@@ -124,16 +128,18 @@ int main(int argc, char** argv) {
       ->type_name("DIR")
       ->capture_default_str();
   app.add_option("--listen", server_options.listen, "Request endpoint (ZeroMQ ROUTER)")
+      ->check(bind_endpoint)
       ->capture_default_str();
   app.add_option("--publish", server_options.publish,
-                 "Publisher endpoint (default: next port, or PATH.pub for ipc)");
+                 "Publisher endpoint (default: next port, or PATH.pub for ipc)")
+      ->check(bind_endpoint);
   app.add_option("--heartbeat", heartbeat_ms, "Heartbeat interval in milliseconds")
-      ->check(CLI::Range(10, 3'600'000))
+      ->check(escli::whole_number(10, 3'600'000))
       ->capture_default_str();
   app.add_option("--publish-hwm", server_options.publish_hwm,
                  "Frames queued per subscriber before the publisher drops (subscribers "
                  "repair drops from the store)")
-      ->check(CLI::Range(1, 1'000'000))
+      ->check(escli::whole_number(1, 1'000'000))
       ->capture_default_str();
   app.add_option("--role", server_options.role,
                  "primary (takes appends) or replica (copies the log of --follow)")
@@ -141,14 +147,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--follow", server_options.follow,
                  "A replica's primary (its request endpoint); a replica can follow a replica")
+      ->check(connect_endpoint)
       ->type_name("ENDPOINT");
   app.add_option("--follow-publish", server_options.follow_publish,
                  "The primary's publisher, when it is reached otherwise than its hello says "
                  "(a proxy, a NAT)")
+      ->check(connect_endpoint)
       ->type_name("ENDPOINT");
   app.add_option("--project-from", server_options.project_from,
                  "Hosted projections read the log of this node (its request endpoint) "
                  "instead of this one's: a read side apart from the write side")
+      ->check(connect_endpoint)
       ->type_name("ENDPOINT");
   app.add_option("--durability", durability,
                  "sync, the only one: an append is acknowledged once its journal frame is "
@@ -176,13 +185,13 @@ int main(int argc, char** argv) {
                  "Milliseconds of CPU time a hosted projection may spend on one event before "
                  "it is failed")
       ->type_name("MS")
-      ->check(CLI::Range(10, 3'600'000))
+      ->check(escli::whole_number(10, 3'600'000))
       ->capture_default_str();
   app.add_option("--projection-start-cpu", start_cpu_ms,
                  "Milliseconds of CPU time compiling a projection (with its from and init) "
                  "may take")
       ->type_name("MS")
-      ->check(CLI::Range(10, 60'000))
+      ->check(escli::whole_number(10, 60'000))
       ->capture_default_str();
   app.add_option("--projection-memory", projection_memory,
                  "Memory (heap) each projection's worker may use: bytes, or with K, M or G; "
@@ -192,7 +201,7 @@ int main(int argc, char** argv) {
   app.add_option("--max-projections", server_options.projections.max_workers,
                  "Projections this node runs at once (a reset's build counts as one)")
       ->type_name("N")
-      ->check(CLI::Range(1, 10'000))
+      ->check(escli::whole_number(1, 10'000))
       ->capture_default_str();
   const std::uint64_t file_limit = esd::Admission::raise_file_limit();
   server_options.admission.max_clients =
@@ -202,10 +211,10 @@ int main(int argc, char** argv) {
                  "and ::1 (default: what half the memory holds at 184 MiB each, and the file "
                  "limit, which esd raises to its hard limit, allow)")
       ->type_name("N")
-      ->check(CLI::Range(1, 1'000'000))
+      ->check(escli::whole_number(1, 1'000'000))
       ->capture_default_str();
   app.add_option("--initial-map-size", initial_map_size, "LMDB map size to start with, in bytes")
-      ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 44))
+      ->check(escli::whole_number(std::uint64_t{1} << 20, std::uint64_t{1} << 44))
       ->capture_default_str();
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn (or warning), error, critical or off")
@@ -215,6 +224,8 @@ int main(int argc, char** argv) {
                                          "or off, not '" +
                                              v + "'";
       })
+      // The words completions offer (cli/completion.cc reads {...}).
+      ->type_name("LEVEL:{trace,debug,info,warn,error,critical,off}")
       ->capture_default_str();
   std::string log_format = "text";
   app.add_option("--log-format", log_format,
@@ -233,7 +244,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (!completion_shell.empty()) {
-    std::fputs(es::completion_script(app, completion_shell, "esd --completion").c_str(), stdout);
+    std::fputs(escli::completion_script(app, completion_shell, "esd --completion").c_str(), stdout);
     return std::fflush(stdout) == 0 ? kExitOk : kExitCannotStart;
   }
 
@@ -241,6 +252,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "esd: error: %s\nRun with --help for more information.\n",
                  server_options.role == "replica" ? "--role replica needs --follow ENDPOINT"
                                                   : "--follow is for --role replica");
+    return kExitUsage;
+  }
+  if (auto listen = es::parse_endpoint(server_options.listen, es::EndpointUse::kBind);
+      server_options.publish.empty() && listen.ok() && listen->port == 65535) {
+    std::fprintf(stderr,
+                 "esd: error: --listen: port 65535 leaves no next port to publish on; "
+                 "give --publish\n");
     return kExitUsage;
   }
   if (!server_options.follow_publish.empty() && server_options.follow.empty()) {

@@ -12,7 +12,7 @@
 // otherwise from the small table in values_for() below. Stream and category
 // names are asked from the node with `es streams`, as ninja's completion asks
 // `ninja -t targets`.
-#include "es/completion.h"
+#include "cli/completion.h"
 
 #include <algorithm>
 #include <cctype>
@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-namespace es {
+namespace escli {
 namespace {
 
 enum class ValueKind { kNone, kWords, kStreams, kCategories, kFiles, kDirectories };
@@ -766,4 +766,4 @@ std::string completion_script(const CLI::App& root, std::string_view shell,
   return "";
 }
 
-}  // namespace es
+}  // namespace escli

@@ -1,10 +1,14 @@
 #include "es/client.h"
 
+#include <cstring>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "es/endpoint.h"
+
+#include <netdb.h>
+#include <sys/stat.h>
 
 namespace es {
 
@@ -20,11 +24,68 @@ Client::~Client() = default;
 void Client::reset() {
   awaited_.clear();
   stash_.clear();
+  monitor_.reset();
   sock_.reset();
+  connected_ = false;
+  asked_ = false;
   sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
   sock_->set(zmq::sockopt::linger, 0);
   sock_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
+  watch_connection();
   sock_->connect(endpoint_);
+}
+
+void Client::watch_connection() {
+  const std::string address = "inproc://es-client-monitor-" + std::to_string(++monitors_);
+  if (zmq_socket_monitor(
+          sock_->handle(), address.c_str(),
+          ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    return;  // no monitor: an unreachable node is a timeout, as it always was
+  }
+  monitor_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
+  monitor_->set(zmq::sockopt::linger, 0);
+  monitor_->connect(address);
+}
+
+int Client::connection_events() {
+  int refused = 0;
+  if (monitor_ == nullptr) return refused;
+  zmq::message_t event, address;
+  while (monitor_->recv(event, zmq::recv_flags::dontwait)) {
+    if (event.more()) (void)monitor_->recv(address, zmq::recv_flags::dontwait);
+    if (event.size() < sizeof(std::uint16_t)) continue;
+    std::uint16_t id = 0;
+    std::memcpy(&id, event.data(), sizeof id);
+    if (id == ZMQ_EVENT_CONNECTED) connected_ = true;
+    if (id == ZMQ_EVENT_DISCONNECTED) connected_ = false;
+    if (id == ZMQ_EVENT_CONNECT_RETRIED) ++refused;
+  }
+  return refused;
+}
+
+Status Client::refused() const {
+  // ZeroMQ retries an unknown host name as it retries a refusal: tell them
+  // apart here, on the failure path only.
+  std::string host = endpoint_host(endpoint_);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  addrinfo* found = nullptr;
+  if (!host.empty() && ::getaddrinfo(host.c_str(), nullptr, nullptr, &found) != 0)
+    return Status::unavailable("cannot reach " + endpoint_ + ": the host " + host +
+                               " is not known");
+  if (found != nullptr) ::freeaddrinfo(found);
+  return Status::unavailable("nothing listens at " + endpoint_ + " (the connection was refused)");
+}
+
+Status Client::missing_socket_file() const {
+  constexpr std::string_view kIpc = "ipc://";
+  if (endpoint_.rfind(kIpc, 0) != 0 || endpoint_.size() == kIpc.size() ||
+      endpoint_[kIpc.size()] == '@') {  // '@': Linux's abstract namespace, no file
+    return {};
+  }
+  struct stat st {};
+  if (::stat(endpoint_.c_str() + kIpc.size(), &st) == 0) return {};
+  return Status::unavailable("nothing listens at " + endpoint_ + " (no socket file " +
+                             endpoint_.substr(kIpc.size()) + ")");
 }
 
 template <class Request>
@@ -75,15 +136,24 @@ Result<Reply> Client::await(std::uint64_t id, Kind ok_kind) {
 Result<zmq::message_t> Client::receive(std::uint64_t id) {
   try {
     auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+    ES_RETURN_IF_ERROR(missing_socket_file());
+    // Refusals seen before this request are old news (ZeroMQ keeps
+    // retrying, and the node may be up by now), unless this is the first
+    // request on this connection: a new one says that nothing listens.
+    const bool first = !asked_;
+    asked_ = true;
+    if (connection_events() > 0 && first && !connected_) return refused();
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
-      zmq::pollitem_t items[] = {{sock_->handle(), 0, ZMQ_POLLIN, 0}};
-      if (left.count() <= 0 || zmq::poll(items, 1, left) == 0) {
+      zmq::pollitem_t items[] = {{sock_->handle(), 0, ZMQ_POLLIN, 0},
+                                 {monitor_ ? monitor_->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+      if (left.count() <= 0 || zmq::poll(items, monitor_ ? 2 : 1, left) == 0) {
         return Status::unavailable(
             fmt::format("no answer from {} within {:g} s (is esd running there?)", endpoint_,
                         static_cast<double>(options_.timeout.count()) / 1000));
       }
+      if (connection_events() > 0 && !connected_) return refused();
       zmq::message_t msg;
       if (!sock_->recv(msg, zmq::recv_flags::dontwait)) continue;
       auto header = protocol::decode_header(

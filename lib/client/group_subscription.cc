@@ -36,7 +36,7 @@ std::vector<std::uint16_t> GroupSubscription::slots() const {
 
 Status GroupSubscription::run(const Subscription::Deliver& deliver, const std::atomic<bool>& stop) {
   if (!options_.name.empty()) return Status::invalid("a group member has no name of its own");
-  auto hello = client_.hello();
+  auto hello = first_hello(client_, options_.reconnect);
   if (!hello.ok()) return hello.status();
   start_ = options_.from_end ? hello->head + 1 : std::max<Position>(options_.from, 1);
   ES_RETURN_IF_ERROR(sync(nullptr, false));

@@ -35,8 +35,20 @@ Status Subscription::run(const Deliver& deliver, const std::atomic<bool>& stop) 
   return followed.ok() ? saved : followed;
 }
 
+Result<protocol::HelloReply> first_hello(Client& client, bool wait) {
+  const auto deadline = Clock::now() + client.timeout();
+  auto hello = client.hello();
+  while (wait && !hello.ok() && hello.status().code() == Code::kUnavailable &&
+         Clock::now() + milliseconds(100) < deadline) {
+    std::this_thread::sleep_for(milliseconds(100));
+    client.reset();
+    hello = client.hello();
+  }
+  return hello;
+}
+
 Status Subscription::first_contact() {
-  auto hello = client_.hello();
+  auto hello = first_hello(client_, options_.reconnect);
   if (!hello.ok()) return hello.status();
   head_seen_ = hello->head;
   target_ = hello->head;

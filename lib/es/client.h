@@ -5,6 +5,14 @@
 // that does not answer in time gives Code::kUnavailable. Replies to earlier,
 // timed-out requests are recognised by their request id and dropped.
 //
+// Nothing listening is told apart from a node that is slow: a socket
+// monitor sees ZeroMQ's connect being refused while a request waits (or an
+// ipc socket file is missing), and the request then fails at once (within
+// ZeroMQ's 100 ms reconnect interval) with kUnavailable ("nothing listens
+// at ENDPOINT"), where ZeroMQ alone would retry silently until the
+// timeout. ZeroMQ goes on retrying: a later request finds a node that has
+// come up since. A node that is there but silent is still a timeout.
+//
 // Subscriptions (es/subscription.h) are built on a Client.
 //
 // Thread safety: a Client belongs to one thread.
@@ -34,7 +42,8 @@ struct ClientOptions {
 class Client {
  public:
   // Never fails for an unreachable node: connecting is lazy in ZeroMQ; the
-  // first request that goes unanswered reports kUnavailable.
+  // first request reports kUnavailable (at once if the connection is
+  // refused, else when it goes unanswered).
   Client(std::string endpoint, ClientOptions options = {});
   ~Client();
   Client(const Client&) = delete;
@@ -71,6 +80,7 @@ class Client {
   void reset();
 
   const std::string& endpoint() const { return endpoint_; }
+  std::chrono::milliseconds timeout() const { return options_.timeout; }
   zmq::context_t& context() { return ctx_; }
   // The node's publisher as `hello` gives it, with the host this client
   // used when the node bound a wildcard address.
@@ -92,11 +102,24 @@ class Client {
   Result<Reply> await(std::uint64_t id, protocol::Kind ok_kind);
   // The frame answering `id`, stashing answers to other awaited requests.
   Result<zmq::message_t> receive(std::uint64_t id);
+  // Starts watching the connection of sock_ (before it connects).
+  void watch_connection();
+  // Reads the monitor's events (connected_ follows them); returns how many
+  // connects were refused (retried) among them.
+  int connection_events();
+  // kUnavailable for a connection refused (or a host name not known).
+  Status refused() const;
+  // kUnavailable for an ipc endpoint whose socket file does not exist.
+  Status missing_socket_file() const;
 
   std::string endpoint_;
   ClientOptions options_;
   zmq::context_t ctx_;
   std::unique_ptr<zmq::socket_t> sock_;
+  std::unique_ptr<zmq::socket_t> monitor_;  // PAIR: sock_'s connection events
+  std::uint64_t monitors_ = 0;              // for a fresh inproc address per socket
+  bool connected_ = false;                  // connected now, as the monitor tells
+  bool asked_ = false;                      // a request waited on this connection
   std::uint64_t next_request_id_ = 1;
   std::unordered_set<std::uint64_t> awaited_;                // sent, answer wanted
   std::unordered_map<std::uint64_t, zmq::message_t> stash_;  // answers not yet awaited

@@ -1,5 +1,6 @@
 #include "es/json.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -83,6 +84,10 @@ class EventFieldsReader {
     return scalar([d](W& w) { return w.Double(d); }, nullptr);
   }
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    if (depth_ == 1 && key_ == "expect" && !capturing()) {
+      out_.expect = std::string(s, n);
+      return true;
+    }
     return scalar([s, n](W& w) { return w.RawValue(s, n, rapidjson::kNumberType); }, nullptr);
   }
   bool String(const char* s, rapidjson::SizeType n, bool) {
@@ -92,6 +97,9 @@ class EventFieldsReader {
   bool Key(const char* s, rapidjson::SizeType n, bool) {
     if (depth_ == 1) {
       key_.assign(s, n);
+      const auto& known = event_line_keys();
+      if (std::find(known.begin(), known.end(), key_) == known.end())
+        out_.unknown_keys.push_back(key_);
       return true;
     }
     return !capturing() || writer_->Key(s, n);
@@ -122,6 +130,7 @@ class EventFieldsReader {
     if (key_ == "stream") return &out_.stream;
     if (key_ == "type") return &out_.type;
     if (key_ == "id") return &out_.id;
+    if (key_ == "expect") return &out_.expect;
     return nullptr;
   }
   bool begin_capture() {
@@ -183,6 +192,12 @@ class EventFieldsReader {
 };
 
 }  // namespace
+
+const std::vector<std::string>& event_line_keys() {
+  static const std::vector<std::string> keys = {"position", "stream", "version",  "id",    "type",
+                                                "time",     "data",   "metadata", "expect"};
+  return keys;
+}
 
 Result<EventFields> parse_event_fields(std::string_view line) {
   EventFields fields;

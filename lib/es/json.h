@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "es/event.h"
 #include "es/result.h"
@@ -36,11 +37,18 @@ bool json_depth_within(std::string_view text, int max_depth);
 // The fields of one event written as a JSON object (an NDJSON input line):
 // strings for stream, type and id; JSON text (canonical, as canonical_json
 // makes it) for data and metadata. Absent fields stay empty, and so do null
-// stream, type, id and metadata (a null data is the JSON text "null"); other
-// fields (position, version, time of an `es read` line) are ignored.
+// stream, type, id and metadata (a null data is the JSON text "null").
+// `expect` is an expected version as written: a string (any, no-stream,
+// exists) or a number's digits. The other members of an `es read` line
+// (position, version, time) are skipped; any other key is listed in
+// `unknown_keys` (the caller refuses them: a typo must not drop a field).
 struct EventFields {
-  std::optional<std::string> stream, type, id, data, metadata;
+  std::optional<std::string> stream, type, id, data, metadata, expect;
+  std::vector<std::string> unknown_keys;
 };
+// Every key an event line may have, in the order `es read` prints them,
+// and then "expect".
+const std::vector<std::string>& event_line_keys();
 Result<EventFields> parse_event_fields(std::string_view line);
 
 // Appends `s` as a JSON string literal (with quotes).

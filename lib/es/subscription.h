@@ -100,6 +100,11 @@ struct SubscriptionStats {
   std::uint64_t reconnects = 0;  // times the node was lost and found again
 };
 
+// The first hello of a subscription. With `wait` (reconnecting allowed), a
+// node that nothing listens for yet (refused at once) is asked again until
+// the client's timeout has passed, as long as a silent node is waited for.
+Result<protocol::HelloReply> first_hello(Client& client, bool wait);
+
 class Subscription {
  public:
   Subscription(Client& client, SubscriptionOptions options);

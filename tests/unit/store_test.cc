@@ -1354,13 +1354,25 @@ TEST_CASE("parse_event_fields reads one event line", "[json]") {
     REQUIRE(g.ok());
     CHECK(g->data == std::optional<std::string>("-0.5e3"));
   }
-  SECTION("other members are ignored, however nested") {
+  SECTION("other members are listed as unknown keys and skipped, however nested") {
     auto f = parse_event_fields(
         R"({"extra":{"data":[1],"stream":"no"},"more":[["type"]],"type":"T","data":[]})");
     REQUIRE(f.ok());
     CHECK(f->data == std::optional<std::string>("[]"));
     CHECK(f->type == std::optional<std::string>("T"));
     CHECK_FALSE(f->stream.has_value());
+    CHECK(f->unknown_keys == std::vector<std::string>{"extra", "more"});
+  }
+  SECTION("expect: a string or a number, as written; es read's members are known") {
+    auto f = parse_event_fields(
+        R"({"position":1,"version":2,"time":"t","type":"T","data":1,"expect":7})");
+    REQUIRE(f.ok());
+    CHECK(f->expect == std::optional<std::string>("7"));
+    CHECK(f->unknown_keys.empty());
+    auto g = parse_event_fields(R"({"type":"T","data":1,"expect":"no-stream"})");
+    REQUIRE(g.ok());
+    CHECK(g->expect == std::optional<std::string>("no-stream"));
+    CHECK_FALSE(parse_event_fields(R"({"type":"T","data":1,"expect":[1]})").ok());
   }
   SECTION("errors") {
     for (const char* bad : {R"([1])", R"("x")", R"(1)", R"({"type":1})", R"({"stream":{}})",

@@ -1,4 +1,4 @@
-// es/completion.h: shell completion scripts generated from a CLI11 command
+// cli/completion.h: shell completion scripts generated from a CLI11 command
 // tree, so that they cannot fall behind the options es and esd really have.
 #pragma once
 
@@ -7,7 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
-namespace es {
+namespace escli {
 
 // The completion script for `shell` ("bash", "zsh" or "fish") describing the
 // subcommands, options and positionals of `root`; "" for any other shell.
@@ -19,4 +19,4 @@ namespace es {
 std::string completion_script(const CLI::App& root, std::string_view shell,
                               std::string_view generator);
 
-}  // namespace es
+}  // namespace escli
