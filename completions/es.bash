@@ -85,7 +85,7 @@ _es_cmd()
             npos=1
             ;;
         'es status')
-            opts='-h --help --cluster --watch --interval --count -s --server -o --output --timeout'
+            opts='-h --help --cluster --wait --watch --interval --count -s --server -o --output --timeout'
             vopts='--interval --count -s --server -o --output --timeout'
             ;;
         'es stop')

@@ -250,6 +250,7 @@ complete -c es -n "__es_is 'es subscriptions rm'" -l group -x -d 'Delete the che
 # es status
 complete -c es -n "__es_is 'es status'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es status'" -l cluster -d 'Every node reachable from this one, a line each (as es nodes)'
+complete -c es -n "__es_is 'es status'" -l wait -d 'Wait for a node that is starting: ask again while nothing listens, until --timeout'
 complete -c es -n "__es_is 'es status'" -l watch -d 'Refresh every --interval seconds (in place on a terminal, like top)'
 complete -c es -n "__es_is 'es status'" -l interval -x -d 'Seconds between refreshes with --watch (default 1)'
 complete -c es -n "__es_is 'es status'" -l count -x -d 'With --watch: stop after N refreshes (default: never)'

@@ -132,12 +132,23 @@ late=$(pick_port)
 "$ES" -s "tcp://127.0.0.1:$late" --timeout 10 tail --from start --count 1 >"$TMP/late.out" 2>"$TMP/late.err" &
 tail_pid=$!
 bg_track "$tail_pid"
+"$ES" -s "tcp://127.0.0.1:$late" --timeout 10 status --wait >"$TMP/wait.out" 2>"$TMP/wait.err" &
+status_pid=$!
+bg_track "$status_pid"
 sleep 0.5
 "$ESD" --data "$TMP/late" --listen "tcp://127.0.0.1:$late" --publish 'tcp://127.0.0.1:*' 2>"$TMP/esd.late.log" &
 late_esd=$!
 ESD_PIDS+=("$late_esd")
 ESD_SERVERS[$late_esd]="tcp://127.0.0.1:$late"
-wait_for 10 "the late esd to answer" "$ES" -s "tcp://127.0.0.1:$late" status
+check "es status --wait waits for a node that is starting, and only up to --timeout"
+wait_pid "$status_pid" 10
+assert_eq "$WAIT_RC" 0 "es status --wait's exit status (started before esd): $(cat "$TMP/wait.err")"
+assert_eq "$(jq -r .role "$TMP/wait.out")" primary "es status --wait's answer"
+t0=$(ms_now)
+assert_exit 5 "$ES" -s "tcp://127.0.0.1:$closed" --timeout 0.4 status --wait
+took=$(($(ms_now) - t0))
+[ "$took" -ge 350 ] && [ "$took" -lt 3000 ] || fail "es status --wait on nothing took $took ms, not its 0.4 s"
+assert_contains "$ERR" "waited 0.4 s (--timeout) for tcp://127.0.0.1:$closed" "es status --wait's error"
 "$ES" -s "tcp://127.0.0.1:$late" append late-1 -t T -d 1 >/dev/null
 wait_pid "$tail_pid" 10
 assert_eq "$WAIT_RC" 0 "es tail's exit status"

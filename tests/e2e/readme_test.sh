@@ -6,7 +6,8 @@
 #
 # - A line "$ CMD" is a command; the lines after it, up to the next "$ " or
 #   the end of the block, are its output (stdout and stderr, as a terminal
-#   shows them). A line "..." stands for any further lines.
+#   shows them). A line "..." stands for any further lines. A command
+#   line ending in a backslash goes on on the next.
 # - The commands run from the repository's root (examples/... resolve) in
 #   one bash session (as a reader's terminal), so that cd, export and
 #   `echo $?` work as typed across blocks, with
@@ -35,6 +36,9 @@ awk -v dir="$TMP/blocks" '
   /^<!-- not run -->$/ { skip_next = 1; next }
   /^```console$/ { n++; on = 1; file = dir "/" n; if (skip_next) printf "" > (file ".skip"); skip_next = 0; printf "" > file; next }
   on && /^```$/ { on = 0; close(file); next }
+  # A command continued with a trailing backslash is joined into one line.
+  on && cont { sub(/^ +/, ""); line = line " " $0; if (line ~ /\\$/) { sub(/ *\\$/, "", line); next } cont = 0; print line > file; next }
+  on && /^\$ .*\\$/ { line = $0; sub(/ *\\$/, "", line); cont = 1; next }
   on { print > file; next }
   /[^ ]/ { skip_next = 0 }
 ' "$readme"

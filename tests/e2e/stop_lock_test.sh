@@ -46,7 +46,7 @@ stop_esd "$first_pid"
 assert_eq "$STOP_OUT" '{"stopped":true,"head":27}' "es stop output"
 assert_eq "$ESD_EXIT" 0 "esd exit status after es stop"
 grep -q "stopped at position 27" "$first_log" || fail "no 'stopped at position 27' in the log: $(cat "$first_log")"
-grep -q "stopping: asked by a client" "$first_log" || fail "the log does not say a client stopped esd: $(cat "$first_log")"
+grep -q "stopping: asked by 127.0.0.1" "$first_log" || fail "the log does not say a client stopped esd: $(cat "$first_log")"
 assert_exit 5 es --timeout 0.5 status
 
 check "esd starts again on the directory with the same head and events"
