@@ -25,6 +25,8 @@
 #include "cli/options.h"
 #include "commands.h"
 #include "output.h"
+#include "es/uuid.h"
+
 #include "progress.h"
 
 namespace escmd {
@@ -235,8 +237,17 @@ es::Result<Line> parse_line(const std::string& line, const std::string& stream_a
     if (!expect.ok()) return es::Status::invalid("\"expect\": " + expect.status().message());
     out.expect = *expect;
   }
+  std::string id = fields->id.value_or("");
+  // A line that names another stream than the one it goes to, with an id,
+  // is an event copied from there (es read A | es append B): the copy gets
+  // an id of its own, the same on every run.
+  if (!id.empty() && fields->stream && *fields->stream != stream) {
+    auto source = es::Uuid::parse(id);
+    if (!source.ok()) return es::Status::invalid("\"id\": " + source.status().message());
+    id = es::Uuid::copy_of(*source, stream).to_string();
+  }
   auto e = make_event(std::move(stream), std::move(*fields->type), *fields->data,
-                      fields->metadata.value_or(""), fields->id.value_or(""));
+                      fields->metadata.value_or(""), id);
   if (!e.ok()) return e.status();
   out.event = std::move(e).value();
   return out;

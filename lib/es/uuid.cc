@@ -4,6 +4,8 @@
 #include <mutex>
 #include <random>
 
+#include <sodium.h>
+
 namespace es {
 namespace {
 
@@ -15,6 +17,25 @@ int hex_value(char c) {
 }
 
 }  // namespace
+
+Uuid Uuid::copy_of(const Uuid& source, std::string_view stream) {
+  static constexpr std::string_view kDomain = "es: the id of a copy";
+  std::array<std::uint8_t, 16> hash{};
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, nullptr, 0, hash.size());
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(kDomain.data()),
+                            kDomain.size());
+  crypto_generichash_update(&state, source.bytes.data(), source.bytes.size());
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(stream.data()),
+                            stream.size());
+  crypto_generichash_final(&state, hash.data(), hash.size());
+  Uuid u;
+  for (int i = 0; i < 6; ++i) u.bytes[i] = source.bytes[i];
+  for (int i = 6; i < 16; ++i) u.bytes[i] = hash[i];
+  u.bytes[6] = static_cast<std::uint8_t>(0x80 | (u.bytes[6] & 0x0f));  // version 8
+  u.bytes[8] = static_cast<std::uint8_t>(0x80 | (u.bytes[8] & 0x3f));  // RFC 9562 variant
+  return u;
+}
 
 Uuid Uuid::v7() {
   // Monotonic within a process: when the clock has not moved on, the 12-bit

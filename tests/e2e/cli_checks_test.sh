@@ -197,7 +197,18 @@ printf '%s\n' '{"type":"A","data":1,"metadata":{"m":1}}' '{"type":"B","data":{"x
 "$ES" read src-1 | jq -c 'del(.id)' | "$ES" append dst-1 >/dev/null
 assert_eq "$("$ES" read dst-1 | jq -c '[.type, .data, .metadata]' | paste -sd' ')" \
   '["A",1,{"m":1}] ["B",{"x":[1,2]},null]' "copied events"
-"$ES" read src-1 | "$ES" append dst-2 >/dev/null 2>&1 && fail "copying with the same ids should be refused as duplicate ids"
+# As read prints them, ids and all: each copy gets an id of its own, the
+# same on every run, so copying again appends nothing.
+assert_exit 0 "$ES" append dst-2 < <("$ES" read src-1)
+assert_eq "$("$ES" read dst-2 | jq -c '[.type, .data, .metadata]' | paste -sd' ')" \
+  '["A",1,{"m":1}] ["B",{"x":[1,2]},null]' "events copied with their ids"
+ids_src=$("$ES" read src-1 | jq -r .id | paste -sd' ')
+ids_dst=$("$ES" read dst-2 | jq -r .id | paste -sd' ')
+[ "$ids_src" != "$ids_dst" ] || fail "the copies kept their sources' ids"
+head_before=$("$ES" status | jq .head)
+assert_exit 0 "$ES" append dst-2 < <("$ES" read src-1)
+assert_eq "$("$ES" status | jq .head)" "$head_before" "copying again appends nothing"
+assert_eq "$("$ES" read dst-2 | jq -r .id | paste -sd' ')" "$ids_dst" "the copies' ids, again"
 
 check "--atomic with a per-line expect: each stream's own, all checked"
 "$ES" append acct-a -t Opened -d 0 >/dev/null

@@ -173,6 +173,20 @@ void require_conflict(const Result<AppendResult>& res, const std::string& expect
 
 // ============================================================ expectations
 
+TEST_CASE("the id of a copy: the same for the same source and stream, v8, the source's time",
+          "[uuid]") {
+  const Uuid source = Uuid::v7();
+  const Uuid copy = Uuid::copy_of(source, "dst-1");
+  CHECK(copy == Uuid::copy_of(source, "dst-1"));
+  CHECK_FALSE(copy == source);
+  CHECK_FALSE(copy == Uuid::copy_of(source, "dst-2"));
+  CHECK_FALSE(copy == Uuid::copy_of(Uuid::v7(), "dst-1"));
+  CHECK((copy.bytes[6] >> 4) == 8);       // version 8
+  CHECK((copy.bytes[8] & 0xc0) == 0x80);  // RFC 9562 variant
+  CHECK(std::equal(copy.bytes.begin(), copy.bytes.begin() + 6, source.bytes.begin()));
+  CHECK(Uuid::parse(copy.to_string()).ok());
+}
+
 TEST_CASE("expectation any admits a missing and an existing stream", "[store][expect]") {
   TempDir dir;
   auto store = open_store(dir.path());
