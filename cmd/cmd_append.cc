@@ -21,12 +21,11 @@
 
 #include "es/json.h"
 #include "es/suggest.h"
+#include "es/uuid.h"
 
 #include "cli/options.h"
 #include "commands.h"
 #include "output.h"
-#include "es/uuid.h"
-
 #include "progress.h"
 
 namespace escmd {

@@ -5,7 +5,6 @@
 #include <string_view>
 
 #include "cli/completion.h"
-
 #include "commands.h"
 
 namespace escmd {

@@ -63,12 +63,10 @@ void print_infos(const std::vector<es::protocol::ProjectionInfo>& infos, Context
   for (const auto& i : infos) {
     const bool open = table.add(
         {i.name,
-         i.link.empty() || i.link == "connected" ? i.status
-                                                 : i.status + " (source " + i.link + ")",
+         i.link.empty() || i.link == "connected" ? i.status : i.status + " (source " + i.link + ")",
          std::to_string(i.position), std::to_string(i.head),
-         lag_of(i) ? std::to_string(*lag_of(i)) : "-",
-         std::to_string(i.partitions), fmt::format("{:.1f}", i.events_per_s),
-         std::to_string(i.generation),
+         lag_of(i) ? std::to_string(*lag_of(i)) : "-", std::to_string(i.partitions),
+         fmt::format("{:.1f}", i.events_per_s), std::to_string(i.generation),
          i.rebuilding ? "at " + std::to_string(i.rebuild_position) : "-",
          i.error.empty() ? "-" : i.error},
         ctx);
@@ -93,8 +91,8 @@ bool caught_up(const es::protocol::ProjectionInfo& i, es::Position target) {
 // head when the command was sent), for at most --timeout. A projection that
 // fails or is stopped meanwhile ends the wait with its error.
 es::Result<es::protocol::ProjectionInfo> wait_caught_up(es::Client& client,
-                                                       es::protocol::ProjectionInfo info,
-                                                       const Context& ctx) {
+                                                        es::protocol::ProjectionInfo info,
+                                                        const Context& ctx) {
   using Clock = std::chrono::steady_clock;
   const es::Position target = info.head;
   const auto deadline = Clock::now() + std::chrono::duration<double>(ctx.timeout_s);
@@ -106,18 +104,18 @@ es::Result<es::protocol::ProjectionInfo> wait_caught_up(es::Client& client,
       return es::Status::invalid("projection " + info.name + " failed: " + info.error);
     if (info.status == "stopped")
       return es::Status::invalid("projection " + info.name + " is stopped at position " +
-                                 std::to_string(info.position) + " (es project start " +
-                                 info.name + ")");
+                                 std::to_string(info.position) + " (es project start " + info.name +
+                                 ")");
     if (Clock::now() >= deadline) {
-      return es::Status::unavailable(
-          fmt::format("projection {} is at position {} of {} after {:g} s (--timeout)",
-                      info.name, info.rebuilding ? info.rebuild_position : info.position,
-                      target, ctx.timeout_s));
+      return es::Status::unavailable(fmt::format(
+          "projection {} is at position {} of {} after {:g} s (--timeout)", info.name,
+          info.rebuilding ? info.rebuild_position : info.position, target, ctx.timeout_s));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     auto list = client.projections({info.name});
     if (!list.ok()) return list.status();
-    if (list->projections.empty()) return es::Status::not_found("projection " + info.name + " is gone");
+    if (list->projections.empty())
+      return es::Status::not_found("projection " + info.name + " is gone");
     info = list->projections.front();
   }
   return info;

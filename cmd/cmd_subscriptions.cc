@@ -78,15 +78,14 @@ ExitCode run_subscriptions(Context& ctx) {
   // -o text: one table, subscriptions then groups.
   TextTable table({"NAME", "KIND", "POSITION", "LAG", "SLOTS", "MEMBERS"});
   for (const auto& c : named) {
-    const bool open =
-        ctx.text() ? table.add({c.name, "subscription", std::to_string(c.position),
-                                std::to_string(lag(c.position)), "-", "-"},
-                               ctx)
-                   : ctx.emit(ObjectWriter(false)
-                                  .field("name", c.name)
-                                  .field("position", c.position)
-                                  .field("lag", lag(c.position))
-                                  .str());
+    const bool open = ctx.text() ? table.add({c.name, "subscription", std::to_string(c.position),
+                                              std::to_string(lag(c.position)), "-", "-"},
+                                             ctx)
+                                 : ctx.emit(ObjectWriter(false)
+                                                .field("name", c.name)
+                                                .field("position", c.position)
+                                                .field("lag", lag(c.position))
+                                                .str());
     if (!open) return ExitCode::kSuccess;
   }
   std::vector<std::string> names;
@@ -99,11 +98,11 @@ ExitCode run_subscriptions(Context& ctx) {
       if (live.group == name) members = live.members;
     const bool open =
         ctx.text()
-            ? table.add({name, "group",
-                         g.min == g.max ? std::to_string(g.min) : fmt::format("{}..{}", g.min, g.max),
-                         std::to_string(lag(g.min)), std::to_string(g.slots),
-                         std::to_string(members)},
-                        ctx)
+            ? table.add(
+                  {name, "group",
+                   g.min == g.max ? std::to_string(g.min) : fmt::format("{}..{}", g.min, g.max),
+                   std::to_string(lag(g.min)), std::to_string(g.slots), std::to_string(members)},
+                  ctx)
             : ctx.emit(ObjectWriter(false)
                            .field("group", name)
                            .field("slots", g.slots)

@@ -8,9 +8,8 @@
 
 #include "es/event.h"
 
-#include "protocol/messages.h"
-
 #include "context.h"
+#include "protocol/messages.h"
 
 namespace escmd {
 
@@ -48,7 +47,7 @@ class ObjectWriter {
 
  private:
   bool text_;
-  std::string out_;                                       // JSON
+  std::string out_;                                        // JSON
   std::vector<std::pair<std::string, std::string>> rows_;  // text
 };
 
