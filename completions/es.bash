@@ -148,6 +148,9 @@ _es_values()
         'es completion|@0')
             _es_words 'bash zsh fish'
             ;;
+        'es help|@0')
+            _es_words 'append read tail replay project state streams subscriptions status stop nodes verify promote completion help'
+            ;;
     esac
 }
 

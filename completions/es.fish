@@ -297,3 +297,4 @@ complete -c es -n "__es_is 'es help'" -s h -l help -d 'Print this help message a
 complete -c es -n "__es_is 'es help'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es help'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es help'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status stop nodes verify promote completion help' -d 'The command (and its subcommand) to describe'

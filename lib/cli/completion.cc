@@ -755,10 +755,27 @@ std::string fish_script(const Cmd& root, const std::string& gen) {
 
 }  // namespace
 
+namespace {
+
+// `es help COMMAND`: the command's words are the root's subcommands.
+void complete_help(Cmd& root) {
+  std::vector<std::string> names;
+  for (const auto& sub : root.subs) names.push_back(sub.name);
+  for (auto& sub : root.subs) {
+    if (sub.name != "help") continue;
+    for (auto& p : sub.pos) {
+      if (p.values.kind == ValueKind::kNone) p.values = words(names);
+    }
+  }
+}
+
+}  // namespace
+
 std::string completion_script(const CLI::App& root, std::string_view shell,
                               std::string_view generator) {
   std::string name = root.get_name().empty() ? "es" : root.get_name();
   Cmd tree = read_command(root, name, nullptr);
+  complete_help(tree);
   const std::string gen(generator);
   if (shell == "bash") return bash_script(tree, gen);
   if (shell == "zsh") return zsh_script(tree, gen);

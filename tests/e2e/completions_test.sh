@@ -260,6 +260,7 @@ expect_bash "append read tail streams status stop completion" es ''
 expect_bash "json text" es --output ''
 expect_bash "json text" es read -o ''
 expect_bash "bash zsh fish" es completion ''
+expect_bash "project promote" es help pro
 expect_bash "any no-stream exists" es append --expect ''
 expect_bash "--all --category" es tail --
 expect_bash "order-42 order-7" "$tmp/bin/es" read o
