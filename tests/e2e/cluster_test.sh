@@ -27,8 +27,7 @@ RANDOM=$SEED
 echo "fault order seed: $SEED (CLUSTER_SEED=$SEED replays it)"
 
 declare -A PORT=() PID=() ARGS=()
-for n in P R1 R2 X Q D; do PORT[$n]=$(pick_port); done
-PROXY_PORT=$(pick_port)
+read -r PORT[P] PORT[R1] PORT[R2] PORT[X] PORT[Q] PORT[D] PROXY_PORT < <(pick_ports 7)
 P_URL=tcp://127.0.0.1:${PORT[P]}
 url() { echo "tcp://127.0.0.1:${PORT[$1]}"; }
 

@@ -15,6 +15,8 @@
 #   bg_track PID               # a background process to kill on exit
 #   E2E_AT_EXIT+=(CMD)         # a command to run at exit, after the processes stop
 #   pick_port                  # prints a loopback port nothing listens on
+#   pick_ports N               # prints N such ports, each with its next one
+#                              # (a publisher) apart from the others
 #   new_uuid                   # prints a random UUID
 #
 # Every server runs on loopback, on a port checked to be free (a bind
@@ -170,6 +172,24 @@ pick_port() {
     fi
   done
   fail "found no free port"
+}
+
+# pick_ports N: N free ports for nodes started later, apart from each other
+# with their publishers (port + 1): picking them one by one could give one
+# node the port another one's publisher takes.
+pick_ports() {
+  local n=$1 got=() p q apart i
+  for i in $(seq 1 200); do
+    [ ${#got[@]} -ge "$n" ] && break
+    p=$(pick_port)
+    apart=1
+    for q in "${got[@]}"; do
+      if [ $((p - q)) -ge -1 ] && [ $((p - q)) -le 1 ]; then apart=0; fi
+    done
+    [ "$apart" = 1 ] && got+=("$p")
+  done
+  [ ${#got[@]} -ge "$n" ] || fail "found no $n free ports apart from each other"
+  echo "${got[@]}"
 }
 
 # start_esd DIR [ARGS...]: starts esd on DIR, listening on a free loopback

@@ -49,9 +49,7 @@ start_esd "$TMP/node"
 node_server=$ES_SERVER
 # Free ports for a block's own nodes, each with the next one free too (its
 # publisher), and apart from each other.
-port_a=$(pick_port)
-port_b=$(pick_port)
-while [ $((port_b - port_a)) -ge -1 ] && [ $((port_b - port_a)) -le 1 ]; do port_b=$(pick_port); done
+read -r port_a port_b < <(pick_ports 2)
 
 # normalize < TEXT: masks what differs from run to run.
 normalize() {
