@@ -376,7 +376,9 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
   const Request rq{identity, header->request_id, header->kind, frame, payload};
   for (const Route& route : kRoutes) {
     if (route.kind != rq.kind) continue;
-    spdlog::trace("request {} #{} from {} ({} bytes)", route.name, rq.id, who(rq), frame.size());
+    // who() asks ZeroMQ for the peer (an exception over ipc): only when logged.
+    if (spdlog::should_log(spdlog::level::trace))
+      spdlog::trace("request {} #{} from {} ({} bytes)", route.name, rq.id, who(rq), frame.size());
     if (route.logged && spdlog::should_log(spdlog::level::debug) && logged_.size() < 10'000)
       logged_.emplace(logged_key(identity, rq.id), LoggedRequest{route.name, who(rq)});
     if (route.primary_only && role() != std::string_view("primary")) return fail(rq, not_primary());
