@@ -27,6 +27,7 @@ void Client::reset() {
   monitor_.reset();
   sock_.reset();
   connected_ = false;
+  ever_connected_ = false;
   asked_ = false;
   sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
   sock_->set(zmq::sockopt::linger, 0);
@@ -56,7 +57,7 @@ int Client::connection_events() {
     if (event.size() < sizeof(std::uint16_t)) continue;
     std::uint16_t id = 0;
     std::memcpy(&id, event.data(), sizeof id);
-    if (id == ZMQ_EVENT_CONNECTED) connected_ = true;
+    if (id == ZMQ_EVENT_CONNECTED) connected_ = ever_connected_ = true;
     if (id == ZMQ_EVENT_DISCONNECTED) connected_ = false;
     if (id == ZMQ_EVENT_CONNECT_RETRIED) ++refused;
   }
@@ -153,9 +154,17 @@ Result<zmq::message_t> Client::receive(std::uint64_t id) {
             fmt::format("no answer from {} within {:g} s (is esd running there?)", endpoint_,
                         static_cast<double>(options_.timeout.count()) / 1000));
       }
-      if (connection_events() > 0 && !connected_) return refused();
+      // A reply already queued wins over the news that the node went away:
+      // `es stop` gets its answer just before the node closes the socket.
       zmq::message_t msg;
-      if (!sock_->recv(msg, zmq::recv_flags::dontwait)) continue;
+      if (!sock_->recv(msg, zmq::recv_flags::dontwait)) {
+        if (connection_events() == 0 || connected_) continue;
+        if (!sock_->recv(msg, zmq::recv_flags::dontwait)) {
+          if (!ever_connected_) return refused();
+          return Status::unavailable("lost the connection to " + endpoint_ +
+                                     " before it answered (did the node stop?)");
+        }
+      }
       auto header = protocol::decode_header(
           std::string_view(static_cast<const char*>(msg.data()), msg.size()));
       if (!header.ok()) return header.status();

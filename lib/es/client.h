@@ -119,6 +119,7 @@ class Client {
   std::unique_ptr<zmq::socket_t> monitor_;  // PAIR: sock_'s connection events
   std::uint64_t monitors_ = 0;              // for a fresh inproc address per socket
   bool connected_ = false;                  // connected now, as the monitor tells
+  bool ever_connected_ = false;             // was connected since reset()
   bool asked_ = false;                      // a request waited on this connection
   std::uint64_t next_request_id_ = 1;
   std::unordered_set<std::uint64_t> awaited_;                // sent, answer wanted
