@@ -8,7 +8,10 @@ packages=(
   libspdlog-dev libfmt-dev catch2 rapidjson-dev libjq-dev libsodium-dev
   libseccomp-dev scdoc mandoc jq strace time
   zsh fish bash-completion
+  libsystemd-dev libtomlplusplus-dev libcpp-httplib-dev curl prometheus lintian
 )
+# kubectl renders the Kubernetes example (kustomize); any kubectl will do.
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
