@@ -188,14 +188,17 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   if (follower_) follower_->start();
   if (source_link_) source_link_->start();
   bool diverged = false;
+  // Recovered, bound, and about to poll: from here requests are served.
+  notifier_.ready(role(), store_.head());
   while (!stopping_ && !storage_failed_ && !diverged) {
     zmq::pollitem_t items[] = {{completions_in_.handle(), 0, ZMQ_POLLIN, 0},
                                {signals.handle(), 0, ZMQ_POLLIN, 0},
                                {router_monitor_.handle(), 0, ZMQ_POLLIN, 0},
                                {pub_monitor_.handle(), 0, ZMQ_POLLIN, 0},
                                {router_.handle(), 0, ZMQ_POLLIN, 0}};
+    // Woken for the heartbeat, or sooner for the watchdog's keep-alive.
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        next_heartbeat - std::chrono::steady_clock::now());
+        std::min(next_heartbeat, notifier_.next_due()) - std::chrono::steady_clock::now());
     try {
       zmq::poll(items, 5, std::max(wait, std::chrono::milliseconds(0)));
     } catch (const zmq::error_t& e) {
@@ -252,7 +255,11 @@ ExitReason Server::run(const std::string& signals_endpoint) {
           spdlog::warn("cleared {} stale reader slots", dead);
       }
     }
+    notifier_.tick(role(), store_.head());
   }
+  notifier_.stopping(storage_failed_ ? "storage failed"
+                     : diverged      ? "the primary's history differs from this replica's"
+                                     : "asked to stop");
   // The follower first (its batch in flight is answered below or dropped:
   // it resumes from the store's head), then projections: their runners'
   // last commits need nothing from here.

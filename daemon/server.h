@@ -31,6 +31,7 @@
 #include "admission.h"
 #include "follower.h"
 #include "groups.h"
+#include "notify.h"
 #include "projection_host.h"
 #include "protocol/messages.h"
 #include "source_link.h"
@@ -218,6 +219,9 @@ class Server {
   std::uint64_t conflicts_ = 0;
   std::uint64_t groups_committed_ = 0;
   GroupTable groups_{std::chrono::milliseconds(es::kGroupLeaseMs)};
+  // The service manager (systemd): READY, STATUS, STOPPING and the
+  // watchdog's keep-alives, all from the loop.
+  Notifier notifier_;
 };
 
 }  // namespace esd
