@@ -30,10 +30,26 @@ enum ExitCode {
   kExitUsage = 2,
   kExitStorageFailed = 3,
   kExitDiverged = 4,
+  kExitStoreRefused = 5,
 };
+
+// Why a store did not open, as an exit status: a store that is damaged, of
+// another format, or in a directory others may write will not open on a
+// retry (its unit does not restart on 5); a lock held by another esd, an
+// I/O error or a full disk may pass (1).
+int store_open_failure(const es::Status& s) {
+  return s.code() == es::Code::kCorruption || s.code() == es::Code::kInvalidArgument
+             ? kExitStoreRefused
+             : kExitCannotStart;
+}
 
 std::string default_data_dir() {
   if (const char* env = std::getenv("ESD_DATA"); env != nullptr && *env != '\0') return env;
+  // systemd's StateDirectory= (the unit's /var/lib/esd), whoever esd runs as.
+  if (const char* state = std::getenv("STATE_DIRECTORY"); state != nullptr && *state != '\0') {
+    const std::string dirs(state);  // several are separated by ':'
+    return dirs.substr(0, dirs.find(':'));
+  }
   if (::geteuid() == 0) return "/var/lib/esd";
   if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0') {
     return std::string(xdg) + "/esd";
@@ -313,12 +329,12 @@ int main(int argc, char** argv) {
   auto store = es::Store::open(data_dir, store_options);
   if (!store.ok()) {
     spdlog::error("cannot open the store: {}", store.status().message());
-    return kExitCannotStart;
+    return store_open_failure(store.status());
   }
   auto projections = es::ProjectionStore::open(data_dir + "/projections");
   if (!projections.ok()) {
     spdlog::error("cannot open the projections' store: {}", projections.status().message());
-    return kExitCannotStart;
+    return store_open_failure(projections.status());
   }
   int code = kExitOk;
   {

@@ -43,14 +43,14 @@ chmod 0777 "$data"
 before=$(md5sum "$data/data.mdb" "$data/journal")
 rc=0
 "$ESD" --data "$data" --listen "tcp://127.0.0.1:$(pick_port)" 2>"$TMP/refused.log" || rc=$?
-assert_eq "$rc" 1 "esd's exit status on a world-writable data directory"
+assert_eq "$rc" 5 "esd's exit status on a world-writable data directory (a store that refuses to open)"
 grep -q "may be written by others (mode 0777): refusing to use it; make it private with: chmod 700 $data" \
   "$TMP/refused.log" || fail "the refusal does not say why and how to fix it: $(cat "$TMP/refused.log")"
 assert_eq "$(md5sum "$data/data.mdb" "$data/journal")" "$before" "the store's files"
 chmod 0770 "$data"
 rc=0
 "$ESD" --data "$data" --listen "tcp://127.0.0.1:$(pick_port)" 2>"$TMP/refused2.log" || rc=$?
-assert_eq "$rc" 1 "esd's exit status on a group-writable data directory"
+assert_eq "$rc" 5 "esd's exit status on a group-writable data directory"
 check "es verify --data refuses it too"
 assert_exit 1 "$ES" verify --data "$data"
 assert_contains "$ERR" "may be written by others" "es verify's error"
