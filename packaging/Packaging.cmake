@@ -32,18 +32,18 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 # conffiles: the configuration, when the tree has one to install.
 set(deb_control ${CMAKE_CURRENT_BINARY_DIR}/packaging/deb)
 file(MAKE_DIRECTORY ${deb_control})
-set(deb_conffiles "")
+set(deb_control_files)
 if(EXISTS ${CMAKE_SOURCE_DIR}/examples/esd.toml)
-  set(deb_conffiles "${ES_CONFIG_FILE}\n")
+  file(WRITE ${deb_control}/conffiles "${ES_CONFIG_FILE}\n")
+  list(APPEND deb_control_files ${deb_control}/conffiles)
 endif()
-file(WRITE ${deb_control}/conffiles "${deb_conffiles}")
 foreach(script postinst prerm postrm)
   configure_file(${CMAKE_CURRENT_LIST_DIR}/deb/${script} ${deb_control}/${script} @ONLY
                  FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                                   WORLD_READ WORLD_EXECUTE)
+  list(APPEND deb_control_files ${deb_control}/${script})
 endforeach()
-set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
-    ${deb_control}/conffiles ${deb_control}/postinst ${deb_control}/prerm ${deb_control}/postrm)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${deb_control_files})
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
 # /usr/share/doc/esd: copyright and changelog.gz (gzip -9n, as lintian wants).

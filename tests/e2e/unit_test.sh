@@ -7,7 +7,7 @@
 # Documentation= pages to exist: each copy names the built esd, and MANPATH
 # the built pages. Runs offline: no systemd as PID 1 is needed.
 set -euo pipefail
-ESD=${1:?usage: $0 ESD BUILD_DIR SOURCE_DIR}
+ESD=$(realpath "${1:?usage: $0 ESD BUILD_DIR SOURCE_DIR}")
 BUILD=${2:?}
 SRC=${3:?}
 command -v systemd-analyze >/dev/null || { echo "FAIL: systemd-analyze is needed (scripts/deps.sh)" >&2; exit 1; }
@@ -42,7 +42,7 @@ check() {
   [ -n "$score" ] || fail "$name: no score in: $out"
   echo "   exposure $score"
   awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "$name: exposure $score is above 2.0:
-$(grep '✗' <<<"$out")"
+$(grep '^[-✗]' <<<"$out")"
 }
 
 check "$BUILD/systemd/esd.service"
