@@ -9,6 +9,10 @@ packages=(
   libseccomp-dev scdoc mandoc jq strace time
   zsh fish bash-completion
   libsystemd-dev libtomlplusplus-dev libcpp-httplib-dev curl prometheus lintian
+  # The .deb and the unit's checks: cpack's Depends (dpkg-shlibdeps, file),
+  # systemd-analyze verify/security (offline: systemd need not run) and the
+  # man it looks the unit's Documentation= up with.
+  dpkg-dev file systemd man-db
 )
 # kubectl renders the Kubernetes example (kustomize); any kubectl will do.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
