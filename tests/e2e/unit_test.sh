@@ -11,6 +11,8 @@
 #     does, with tests/tools/syscall_filter: anything else is SIGSYS) serves,
 #     and runs a hosted projection, whose worker is esd again with its own
 #     seccomp filter.
+#   - esd takes STATE_DIRECTORY (what StateDirectory= gives it) as its
+#     default data directory.
 source "$(dirname "$0")/lib.sh"
 FILTER=${3:?usage: $0 ESD ES SYSCALL_FILTER BUILD_DIR SOURCE_DIR}
 BUILD=${4:?}
@@ -92,4 +94,20 @@ caught_up() { [ "$("$ES" project status totals | jq -r '"\(.status) \(.position)
 wait_for 20 "the projection at position 3 (its worker not killed by SIGSYS)" caught_up
 assert_exit 0 "$ES" state totals
 stop_esd
+assert_eq "$ESD_EXIT" 0 "esd's exit status"
+
+check "STATE_DIRECTORY (the unit's StateDirectory=) is the default data directory"
+ESD=$(realpath "$1")
+(
+  export STATE_DIRECTORY=$TMP/state:$TMP/other
+  exec "$ESD" --listen "ipc://$TMP/state.sock"
+) 2>"$TMP/esd.state.log" &
+pid=$!
+ESD_PIDS+=("$pid")
+ESD_SERVERS[$pid]=ipc://$TMP/state.sock
+export ES_SERVER=ipc://$TMP/state.sock
+wait_for 15 "esd on STATE_DIRECTORY" "$ES" --timeout 1 status
+[ -f "$TMP/state/data.mdb" ] || fail "no store in \$STATE_DIRECTORY's first directory: $(ls "$TMP")"
+[ ! -e "$TMP/other" ] || fail "esd made the second directory of STATE_DIRECTORY"
+stop_esd "$pid"
 assert_eq "$ESD_EXIT" 0 "esd's exit status"
