@@ -1,6 +1,5 @@
 #include "notify.h"
 
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -41,11 +40,7 @@ void Notifier::send(const std::string& message) {
 
 void Notifier::ready(std::string_view role, std::uint64_t head) {
   if (!enabled_) return;
-  wanted_head_ = head;
-  wanted_role_ = role;
-  status_wanted_ = status_sent_ = status_line(role, head);
-  status_sent_at_ = Clock::now();
-  send("READY=1\nSTATUS=" + status_sent_);
+  reloaded(role, head);  // the same message
   if (watchdog_period_ > Clock::duration::zero()) {
     send("WATCHDOG=1");
     next_ping_ = Clock::now() + watchdog_period_;

@@ -14,6 +14,10 @@
 // Writer commit what is queued, answer and publish it, publish kStopping,
 // answer the kStop request, close. A fatal storage error ends the loop with
 // ExitReason::kStorageFailed.
+//
+// Under systemd (notify.h), run() says READY=1 just before its first poll,
+// the status and the watchdog's keep-alives from each turn, STOPPING=1 when
+// the loop ends.
 #pragma once
 
 #include <chrono>
