@@ -45,9 +45,9 @@ sleep 1.5
 t1=$(now)
 n=$(pings "$t0" "$t1")
 echo "   $n keep-alives in $((t1 - t0)) ms"
-[ "$n" -ge 11 ] && [ "$n" -le 19 ] || fail "expected about 15 keep-alives in 1.5 s, got $n"
+[ "$n" -ge 10 ] && [ "$n" -le 20 ] || fail "expected about 15 keep-alives in 1.5 s (one every 100 ms), got $n"
 gap=$(awk -v a="$t0" -v b="$t1" '$2 == "WATCHDOG=1" && $1 >= a && $1 < b { if (p && $1 - p > m) m = $1 - p; p = $1 } END { print m + 0 }' "$notes")
-[ "$gap" -le 180 ] || fail "a gap of $gap ms between keep-alives (asked: 200 ms)"
+[ "$gap" -lt 200 ] || fail "a gap of $gap ms between keep-alives: systemd would have killed esd (WATCHDOG_USEC: 200 ms)"
 
 check "STATUS= follows the head, at most once a second"
 for i in 1 2 3 4 5; do es append "order-$i" -t Placed -d "{\"n\":$i}" >/dev/null; done
