@@ -52,7 +52,7 @@ gap=$(awk -v a="$t0" -v b="$t1" '$2 == "WATCHDOG=1" && $1 >= a && $1 < b { if (p
 check "STATUS= follows the head, at most once a second"
 for i in 1 2 3 4 5; do es append "order-$i" -t Placed -d "{\"n\":$i}" >/dev/null; done
 wait_for 5 "STATUS= with head 5" grep -q ' STATUS=primary, head at position 5$' "$notes"
-awk '$2 ~ /^STATUS=/ { if (p && $1 - p < 990) { print "STATUS lines " $1 - p " ms apart"; bad = 1 } p = $1 } END { exit bad }' \
+awk '$2 ~ /^STATUS=/ { if (p && $1 - p < 900) { print "STATUS lines " $1 - p " ms apart"; bad = 1 } p = $1 } END { exit bad }' \
   "$notes" || fail "STATUS= more often than once a second: $(grep STATUS= "$notes")"
 
 check "a stopped process (SIGSTOP) sends no keep-alive; they resume on SIGCONT"
