@@ -188,6 +188,7 @@ es::Status read_file(const std::string& path, std::map<std::string, SettingValue
     if (!text.ok()) return es::Status::invalid(where + text.status().message());
     if (std::string bad = check(*spec, *text); !bad.empty())
       return es::Status::invalid(where + bad);
+    if (text->empty()) continue;  // "" is "not set": the default stays
     values[key] = SettingValue{*text, Source::kFile, path, static_cast<std::int64_t>(line)};
   }
   return {};
@@ -219,7 +220,7 @@ std::string SettingValue::origin() const {
     case Source::kFile:
       return file + ":" + std::to_string(line);
     case Source::kEnv:
-      return "env";
+      return "env " + file;
     case Source::kFlag:
       return "flag";
   }
@@ -277,7 +278,7 @@ es::Result<Settings> Settings::resolve(const std::string& config_file, const Fla
     if (env == nullptr || *env == '\0') continue;  // empty: not set, as ESD_DATA= always was
     if (std::string bad = check(spec, env); !bad.empty())
       return es::Status::invalid(spec.env() + ": " + bad);
-    s.values_[spec.key] = SettingValue{env, Source::kEnv, {}, 0};
+    s.values_[spec.key] = SettingValue{env, Source::kEnv, spec.env(), 0};
   }
   for (const auto& [key, value] : flags) s.values_[key] = SettingValue{value, Source::kFlag, {}, 0};
   return s;
@@ -311,8 +312,7 @@ std::string Settings::to_toml() const {
                                   [](unsigned char c) { return std::isdigit(c) != 0; });
     std::string line = spec.key + " = " + (bare ? v.text : toml_quote(v.text));
     if (line.size() < 40) line.resize(40, ' ');
-    const std::string origin = v.source == Source::kEnv ? "env " + spec.env() : v.origin();
-    out += line + "  # " + origin + "\n";
+    out += line + "  # " + v.origin() + "\n";
   }
   return out;
 }

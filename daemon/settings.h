@@ -67,7 +67,7 @@ enum class Source { kDefault, kFile, kEnv, kFlag };
 struct SettingValue {
   std::string text;
   Source source = Source::kDefault;
-  std::string file;  // kFile: where it was read
+  std::string file;  // kFile: where it was read; kEnv: the variable
   std::int64_t line = 0;
   // "default", "/etc/esd/esd.toml:3", "env ESD_LISTEN", "flag".
   std::string origin() const;
