@@ -23,6 +23,7 @@ void register_verify(CLI::App& app, Context& ctx);
 void register_promote(CLI::App& app, Context& ctx);
 void register_completion(CLI::App& app, Context& ctx);
 void register_help(CLI::App& app, Context& ctx);
+void register_context(CLI::App& app, Context& ctx);
 
 // "unknown command 'apend'; did you mean 'append'?": `word` is not a
 // command of `app`, which is `path` ("es", "es project").
@@ -52,7 +53,7 @@ inline constexpr Command kCommands[] = {
     {"status", register_status},   {"stop", register_stop},
     {"nodes", register_nodes},     {"verify", register_verify},
     {"promote", register_promote}, {"completion", register_completion},
-    {"help", register_help},
+    {"context", register_context}, {"help", register_help},
 };
 
 }  // namespace escmd

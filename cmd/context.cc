@@ -2,8 +2,10 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/options.h"
+#include "contexts.h"
 
 namespace escmd {
 
@@ -68,6 +70,38 @@ void add_global_options(CLI::App& app, Context& ctx) {
   app.add_option("--timeout", ctx.timeout_s, "Seconds to wait for the node to answer (default 5)")
       ->check(escli::seconds())
       ->type_name("SECONDS");
+  app.add_option("--context", ctx.context_name,
+                 "Named context to use (default: $ES_CONTEXT, else the one `es context use` "
+                 "selected)")
+      ->type_name("NAME");
+}
+
+namespace {
+
+// Whether option `name` was given to `app` or to a command under it.
+bool given(const CLI::App& app, const std::string& name) {
+  const CLI::Option* o = app.get_option_no_throw(name);
+  if (o != nullptr && o->count() > 0) return true;
+  for (const CLI::App* sub : app.get_subcommands())
+    if (given(*sub, name)) return true;
+  return false;
+}
+
+}  // namespace
+
+es::Status apply_named_context(const CLI::App& root, Context& ctx, bool server_from_env) {
+  std::string name = ctx.context_name;
+  if (name.empty()) {
+    const char* env = std::getenv("ES_CONTEXT");
+    name = env != nullptr && *env != '\0' ? env : selected_context();
+  }
+  if (name.empty()) return {};
+  auto c = load_context(name);
+  if (!c.ok()) return c.status();
+  if (c->server && !server_from_env && !given(root, "--server")) ctx.server = *c->server;
+  if (c->timeout_s && !given(root, "--timeout")) ctx.timeout_s = *c->timeout_s;
+  if (c->output && !given(root, "--output")) ctx.output = *c->output;
+  return {};
 }
 
 }  // namespace escmd

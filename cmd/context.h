@@ -31,6 +31,7 @@ inline constexpr const char* kDefaultServer = "tcp://127.0.0.1:7150";
 
 struct Context {
   std::string server;
+  std::string context_name;     // --context NAME
   std::string output = "json";  // json | text
   double timeout_s = 5.0;
   ExitCode exit_code = ExitCode::kSuccess;
@@ -59,5 +60,10 @@ ExitCode exit_code_for(es::Code code);
 // Adds the global options to `app` (the root, or a subcommand, so that they
 // work before or after the command).
 void add_global_options(CLI::App& app, Context& ctx);
+
+// Once the command line is parsed: the named context (--context, else
+// $ES_CONTEXT, else the selected one; contexts.h) fills in what neither a
+// flag nor $ES_SERVER set. A context that does not load is the error.
+es::Status apply_named_context(const CLI::App& root, Context& ctx, bool server_from_env);
 
 }  // namespace escmd

@@ -60,11 +60,16 @@ int main(int argc, char** argv) {
   for (CLI::App* sub : app.get_subcommands({})) {
     if (sub->get_name() != "completion") escmd::add_global_options(*sub, ctx);
   }
-  // $ES_SERVER is checked as -s is, once the command line is parsed (when
-  // no -s replaced it), before any command that talks to a node runs.
+  // $ES_SERVER is checked as -s is, and the named context applied, once
+  // the command line is parsed, before any command that talks to a node runs.
   app.parse_complete_callback([&app, &ctx, from_env, env_server] {
-    if (!from_env || ctx.server != env_server) return;
-    if (app.got_subcommand("help") || app.got_subcommand("completion")) return;
+    if (app.got_subcommand("help") || app.got_subcommand("completion") ||
+        app.got_subcommand("context"))
+      return;
+    const bool server_from_env = from_env && ctx.server == env_server;
+    if (es::Status s = escmd::apply_named_context(app, ctx, server_from_env); !s.ok())
+      throw CLI::ValidationError(s.message());
+    if (!server_from_env) return;
     auto parsed = es::parse_endpoint(ctx.server, es::EndpointUse::kConnect);
     if (!parsed.ok()) throw CLI::ValidationError("$ES_SERVER", parsed.status().message());
   });

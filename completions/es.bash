@@ -9,34 +9,34 @@ _es_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         es)
-            subs='append read tail replay project state streams subscriptions status stop nodes verify promote completion help'
-            opts='-h --help --version -s --server -o --output --timeout'
-            vopts='-s --server -o --output --timeout'
+            subs='append read tail replay project state streams subscriptions status stop nodes verify promote completion context help'
+            opts='-h --help --version -s --server -o --output --timeout --context'
+            vopts='-s --server -o --output --timeout --context'
             ;;
         'es append')
-            opts='-h --help -t --type -d --data -m --metadata --id -e --expect --atomic --batch -s --server -o --output --timeout'
-            vopts='-t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout'
+            opts='-h --help -t --type -d --data -m --metadata --id -e --expect --atomic --batch -s --server -o --output --timeout --context'
+            vopts='-t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout --context'
             npos=1
             ;;
         'es read')
-            opts='-h --help --all -f --from -b --backwards -n --limit --type --category -s --server -o --output --timeout'
-            vopts='-f --from -n --limit --type --category -s --server -o --output --timeout'
+            opts='-h --help --all -f --from -b --backwards -n --limit --type --category -s --server -o --output --timeout --context'
+            vopts='-f --from -n --limit --type --category -s --server -o --output --timeout --context'
             npos=1
             ;;
         'es tail')
-            opts='-h --help --stream --all --category --type --from -n --count --until-head --name --group --no-reconnect --stats -s --server -o --output --timeout'
-            vopts='--stream --category --type --from -n --count --name --group -s --server -o --output --timeout'
+            opts='-h --help --stream --all --category --type --from -n --count --until-head --name --group --no-reconnect --stats -s --server -o --output --timeout --context'
+            vopts='--stream --category --type --from -n --count --name --group -s --server -o --output --timeout --context'
             npos=1
             ;;
         'es replay')
-            opts='-h --help --from --to --key -s --server -o --output --timeout'
-            vopts='--from --to --key -s --server -o --output --timeout'
+            opts='-h --help --from --to --key -s --server -o --output --timeout --context'
+            vopts='--from --to --key -s --server -o --output --timeout --context'
             npos=1
             ;;
         'es project')
             subs='add status reset stop start rm list'
-            opts='-h --help -s --server -o --output --timeout'
-            vopts='-s --server -o --output --timeout'
+            opts='-h --help -s --server -o --output --timeout --context'
+            vopts='-s --server -o --output --timeout --context'
             ;;
         'es project add')
             opts='-h --help --wait'
@@ -66,18 +66,18 @@ _es_cmd()
             opts='-h --help'
             ;;
         'es state')
-            opts='-h --help --at -s --server -o --output --timeout'
-            vopts='--at -s --server -o --output --timeout'
+            opts='-h --help --at -s --server -o --output --timeout --context'
+            vopts='--at -s --server -o --output --timeout --context'
             npos=2
             ;;
         'es streams')
-            opts='-h --help --prefix -s --server -o --output --timeout'
-            vopts='--prefix -s --server -o --output --timeout'
+            opts='-h --help --prefix -s --server -o --output --timeout --context'
+            vopts='--prefix -s --server -o --output --timeout --context'
             ;;
         'es subscriptions')
             subs='rm'
-            opts='-h --help -s --server -o --output --timeout'
-            vopts='-s --server -o --output --timeout'
+            opts='-h --help -s --server -o --output --timeout --context'
+            vopts='-s --server -o --output --timeout --context'
             ;;
         'es subscriptions rm')
             opts='-h --help --group'
@@ -85,34 +85,59 @@ _es_cmd()
             npos=1
             ;;
         'es status')
-            opts='-h --help --cluster --wait --watch --interval --count -s --server -o --output --timeout'
-            vopts='--interval --count -s --server -o --output --timeout'
+            opts='-h --help --cluster --wait --watch --interval --count -s --server -o --output --timeout --context'
+            vopts='--interval --count -s --server -o --output --timeout --context'
             ;;
         'es stop')
-            opts='-h --help -s --server -o --output --timeout'
-            vopts='-s --server -o --output --timeout'
+            opts='-h --help -s --server -o --output --timeout --context'
+            vopts='-s --server -o --output --timeout --context'
             ;;
         'es nodes')
-            opts='-h --help --watch --interval --count -s --server -o --output --timeout'
-            vopts='--interval --count -s --server -o --output --timeout'
+            opts='-h --help --watch --interval --count -s --server -o --output --timeout --context'
+            vopts='--interval --count -s --server -o --output --timeout --context'
             npos=1
             posrest=1
             ;;
         'es verify')
-            opts='-h --help --at --data -s --server -o --output --timeout'
-            vopts='--at --data -s --server -o --output --timeout'
+            opts='-h --help --at --data -s --server -o --output --timeout --context'
+            vopts='--at --data -s --server -o --output --timeout --context'
             ;;
         'es promote')
-            opts='-h --help --force -s --server -o --output --timeout'
-            vopts='-s --server -o --output --timeout'
+            opts='-h --help --force -s --server -o --output --timeout --context'
+            vopts='-s --server -o --output --timeout --context'
             ;;
         'es completion')
             opts='-h --help'
             npos=1
             ;;
+        'es context')
+            subs='add ls show use rm'
+            opts='-h --help -s --server -o --output --timeout --context'
+            vopts='-s --server -o --output --timeout --context'
+            ;;
+        'es context add')
+            opts='-h --help -s --server --timeout -o --output --force'
+            vopts='-s --server --timeout -o --output'
+            npos=1
+            ;;
+        'es context ls')
+            opts='-h --help'
+            ;;
+        'es context show')
+            opts='-h --help'
+            npos=1
+            ;;
+        'es context use')
+            opts='-h --help'
+            npos=1
+            ;;
+        'es context rm')
+            opts='-h --help'
+            npos=1
+            ;;
         'es help')
-            opts='-h --help -s --server -o --output --timeout'
-            vopts='-s --server -o --output --timeout'
+            opts='-h --help -s --server -o --output --timeout --context'
+            vopts='-s --server -o --output --timeout --context'
             npos=1
             posrest=1
             ;;
@@ -124,7 +149,7 @@ _es_cmd()
 _es_values()
 {
     case "$1|$2" in
-        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output' | 'es help|-o' | 'es help|--output')
+        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output' | 'es context|-o' | 'es context|--output' | 'es context add|-o' | 'es context add|--output' | 'es help|-o' | 'es help|--output')
             _es_words 'json text'
             ;;
         'es append|-e' | 'es append|--expect')
@@ -149,7 +174,7 @@ _es_values()
             _es_words 'bash zsh fish'
             ;;
         'es help|@0')
-            _es_words 'append read tail replay project state streams subscriptions status stop nodes verify promote completion help'
+            _es_words 'append read tail replay project state streams subscriptions status stop nodes verify promote completion context help'
             ;;
     esac
 }

@@ -22,40 +22,45 @@ function __es_state
             set vopts
             switch $path
                 case es
-                    set subs append read tail replay project state streams subscriptions status stop nodes verify promote completion help
-                    set vopts -s --server -o --output --timeout
+                    set subs append read tail replay project state streams subscriptions status stop nodes verify promote completion context help
+                    set vopts -s --server -o --output --timeout --context
                 case 'es append'
-                    set vopts -t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout
+                    set vopts -t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout --context
                 case 'es read'
-                    set vopts -f --from -n --limit --type --category -s --server -o --output --timeout
+                    set vopts -f --from -n --limit --type --category -s --server -o --output --timeout --context
                 case 'es tail'
-                    set vopts --stream --category --type --from -n --count --name --group -s --server -o --output --timeout
+                    set vopts --stream --category --type --from -n --count --name --group -s --server -o --output --timeout --context
                 case 'es replay'
-                    set vopts --from --to --key -s --server -o --output --timeout
+                    set vopts --from --to --key -s --server -o --output --timeout --context
                 case 'es project'
                     set subs add status reset stop start rm list
-                    set vopts -s --server -o --output --timeout
+                    set vopts -s --server -o --output --timeout --context
                 case 'es state'
-                    set vopts --at -s --server -o --output --timeout
+                    set vopts --at -s --server -o --output --timeout --context
                 case 'es streams'
-                    set vopts --prefix -s --server -o --output --timeout
+                    set vopts --prefix -s --server -o --output --timeout --context
                 case 'es subscriptions'
                     set subs rm
-                    set vopts -s --server -o --output --timeout
+                    set vopts -s --server -o --output --timeout --context
                 case 'es subscriptions rm'
                     set vopts --group
                 case 'es status'
-                    set vopts --interval --count -s --server -o --output --timeout
+                    set vopts --interval --count -s --server -o --output --timeout --context
                 case 'es stop'
-                    set vopts -s --server -o --output --timeout
+                    set vopts -s --server -o --output --timeout --context
                 case 'es nodes'
-                    set vopts --interval --count -s --server -o --output --timeout
+                    set vopts --interval --count -s --server -o --output --timeout --context
                 case 'es verify'
-                    set vopts --at --data -s --server -o --output --timeout
+                    set vopts --at --data -s --server -o --output --timeout --context
                 case 'es promote'
-                    set vopts -s --server -o --output --timeout
+                    set vopts -s --server -o --output --timeout --context
+                case 'es context'
+                    set subs add ls show use rm
+                    set vopts -s --server -o --output --timeout --context
+                case 'es context add'
+                    set vopts -s --server --timeout -o --output
                 case 'es help'
-                    set vopts -s --server -o --output --timeout
+                    set vopts -s --server -o --output --timeout --context
             end
         end
         if test $pending = 1
@@ -121,12 +126,14 @@ complete -c es -n "__es_is es" -a nodes -d 'Show every node reachable from the g
 complete -c es -n "__es_is es" -a verify -d 'Recompute the log\'s chain digest from every event and print the head and the digest'
 complete -c es -n "__es_is es" -a promote -d 'Make a replica (--server) a primary, once its primary is stopped'
 complete -c es -n "__es_is es" -a completion -d 'Print a shell completion script'
+complete -c es -n "__es_is es" -a context -d 'Named contexts: the server, timeout and output to use (es(1), Contexts)'
 complete -c es -n "__es_is es" -a help -d 'Print the help of es, or of a command (es help COMMAND [SUBCOMMAND])'
 complete -c es -n "__es_is es" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is es" -l version -d 'Display program version information and exit'
 complete -c es -n "__es_is es" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is es" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is es" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is es" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es append
 complete -c es -n "__es_is 'es append'" -s h -l help -d 'Print this help message and exit'
@@ -140,6 +147,7 @@ complete -c es -n "__es_is 'es append'" -l batch -x -d 'Events per request when 
 complete -c es -n "__es_is 'es append'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es append'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es append'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es append'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 complete -c es -n "__es_is 'es append' 0 0" -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'Stream to append to (else each stdin line names its "stream")'
 
 # es read
@@ -153,6 +161,7 @@ complete -c es -n "__es_is 'es read'" -l category -x -a '(__es_names \'.*"stream
 complete -c es -n "__es_is 'es read'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es read'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es read'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es read'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 complete -c es -n "__es_is 'es read' 0 0" -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'Stream to read'
 
 # es tail
@@ -171,6 +180,7 @@ complete -c es -n "__es_is 'es tail'" -l stats -d 'At exit, print to stderr a JS
 complete -c es -n "__es_is 'es tail'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es tail'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es tail'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es tail'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 complete -c es -n "__es_is 'es tail' 0 0" -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'Only this stream'
 
 # es replay
@@ -181,6 +191,7 @@ complete -c es -n "__es_is 'es replay'" -l key -x -d 'Print only this partition 
 complete -c es -n "__es_is 'es replay'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es replay'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es replay'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es replay'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 complete -c es -n "__es_is 'es replay' 0 0" -F -d 'The projection file'
 
 # es project
@@ -195,6 +206,7 @@ complete -c es -n "__es_is 'es project'" -s h -l help -d 'Print this help messag
 complete -c es -n "__es_is 'es project'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es project'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es project'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es project'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es project add
 complete -c es -n "__es_is 'es project add'" -s h -l help -d 'Print this help message and exit'
@@ -228,6 +240,7 @@ complete -c es -n "__es_is 'es state'" -l at -x -d 'The states as they were at P
 complete -c es -n "__es_is 'es state'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es state'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es state'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es state'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es streams
 complete -c es -n "__es_is 'es streams'" -s h -l help -d 'Print this help message and exit'
@@ -235,6 +248,7 @@ complete -c es -n "__es_is 'es streams'" -l prefix -x -d 'Only streams whose nam
 complete -c es -n "__es_is 'es streams'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es streams'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es streams'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es streams'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es subscriptions
 complete -c es -n "__es_is 'es subscriptions'" -a rm -d 'Delete a named subscription\'s checkpoint, or a group\'s (--group) without members'
@@ -242,6 +256,7 @@ complete -c es -n "__es_is 'es subscriptions'" -s h -l help -d 'Print this help 
 complete -c es -n "__es_is 'es subscriptions'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es subscriptions'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es subscriptions'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es subscriptions'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es subscriptions rm
 complete -c es -n "__es_is 'es subscriptions rm'" -s h -l help -d 'Print this help message and exit'
@@ -257,12 +272,14 @@ complete -c es -n "__es_is 'es status'" -l count -x -d 'With --watch: stop after
 complete -c es -n "__es_is 'es status'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es status'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es status'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es status'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es stop
 complete -c es -n "__es_is 'es stop'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es stop'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es stop'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es stop'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es stop'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es nodes
 complete -c es -n "__es_is 'es nodes'" -s h -l help -d 'Print this help message and exit'
@@ -272,6 +289,7 @@ complete -c es -n "__es_is 'es nodes'" -l count -x -d 'With --watch: stop after 
 complete -c es -n "__es_is 'es nodes'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es nodes'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es nodes'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es nodes'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es verify
 complete -c es -n "__es_is 'es verify'" -s h -l help -d 'Print this help message and exit'
@@ -280,6 +298,7 @@ complete -c es -n "__es_is 'es verify'" -l data -x -a '(__fish_complete_director
 complete -c es -n "__es_is 'es verify'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es verify'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es verify'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es verify'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es promote
 complete -c es -n "__es_is 'es promote'" -s h -l help -d 'Print this help message and exit'
@@ -287,14 +306,47 @@ complete -c es -n "__es_is 'es promote'" -l force -d 'Even when the replica is b
 complete -c es -n "__es_is 'es promote'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es promote'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es promote'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es promote'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es completion
 complete -c es -n "__es_is 'es completion'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es completion' 0 0" -a 'bash zsh fish' -d 'Shell: bash, zsh or fish'
+
+# es context
+complete -c es -n "__es_is 'es context'" -a add -d 'Save a context (the first one saved is selected)'
+complete -c es -n "__es_is 'es context'" -a ls -d 'List the contexts; * marks the selected one'
+complete -c es -n "__es_is 'es context'" -a show -d 'Show a context (default: the one in use)'
+complete -c es -n "__es_is 'es context'" -a use -d 'Select the context es uses by default'
+complete -c es -n "__es_is 'es context'" -a rm -d 'Remove a context'
+complete -c es -n "__es_is 'es context'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es context'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es context'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es context'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es context'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
+
+# es context add
+complete -c es -n "__es_is 'es context add'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es context add'" -s s -l server -x -d 'The node\'s request endpoint'
+complete -c es -n "__es_is 'es context add'" -l timeout -x -d 'Seconds to wait for the node to answer'
+complete -c es -n "__es_is 'es context add'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es context add'" -l force -d 'Replace a context of that name'
+
+# es context ls
+complete -c es -n "__es_is 'es context ls'" -s h -l help -d 'Print this help message and exit'
+
+# es context show
+complete -c es -n "__es_is 'es context show'" -s h -l help -d 'Print this help message and exit'
+
+# es context use
+complete -c es -n "__es_is 'es context use'" -s h -l help -d 'Print this help message and exit'
+
+# es context rm
+complete -c es -n "__es_is 'es context rm'" -s h -l help -d 'Print this help message and exit'
 
 # es help
 complete -c es -n "__es_is 'es help'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es help'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es help'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es help'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
-complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status stop nodes verify promote completion help' -d 'The command (and its subcommand) to describe'
+complete -c es -n "__es_is 'es help'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
+complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status stop nodes verify promote completion context help' -d 'The command (and its subcommand) to describe'

@@ -22,7 +22,7 @@ function __esd_state
             set vopts
             switch $path
                 case esd
-                    set vopts --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --completion
+                    set vopts --config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --completion
             end
         end
         if test $pending = 1
@@ -68,24 +68,27 @@ complete -c esd -f
 
 # esd
 complete -c esd -n "__esd_is esd" -s h -l help -d 'Print this help message and exit'
+complete -c esd -n "__esd_is esd" -l config -r -F -d 'Read settings from this TOML file (esd.toml(5)); the environment (ESD_*) and flags override it (default: $ESD_CONFIG, else none)'
+complete -c esd -n "__esd_is esd" -l print-config -d 'Print every setting, and where its value came from, as TOML, and exit'
 complete -c esd -n "__esd_is esd" -l data -x -a '(__fish_complete_directories (commandline -ct))' -d 'Data directory (created if missing)'
 complete -c esd -n "__esd_is esd" -l listen -x -d 'Request endpoint (ZeroMQ ROUTER)'
 complete -c esd -n "__esd_is esd" -l publish -x -d 'Publisher endpoint (default: next port, or PATH.pub for ipc)'
 complete -c esd -n "__esd_is esd" -l heartbeat -x -d 'Heartbeat interval in milliseconds'
-complete -c esd -n "__esd_is esd" -l publish-hwm -x -d 'Frames queued per subscriber before the publisher drops (subscribers repair drops from the store)'
+complete -c esd -n "__esd_is esd" -l publish-hwm -x -d 'Frames queued per subscriber before the publisher drops (subscribers repair drops from the store; a reload applies to subscribers that connect after it)'
 complete -c esd -n "__esd_is esd" -l role -x -a 'primary replica' -d 'primary (takes appends) or replica (copies the log of --follow)'
 complete -c esd -n "__esd_is esd" -l follow -x -d 'A replica\'s primary (its request endpoint); a replica can follow a replica'
 complete -c esd -n "__esd_is esd" -l follow-publish -x -d 'The primary\'s publisher, when it is reached otherwise than its hello says (a proxy, a NAT)'
 complete -c esd -n "__esd_is esd" -l project-from -x -d 'Hosted projections read the log of this node (its request endpoint) instead of this one\'s: a read side apart from the write side'
 complete -c esd -n "__esd_is esd" -l durability -x -d 'sync, the only one: an append is acknowledged once its journal frame is flushed (nometasync is gone: see esd(8))'
 complete -c esd -n "__esd_is esd" -l journal-size -x -d 'The journal\'s size: bytes, or with K, M or G (default: 128M for a new journal, less on a small disk; an existing one keeps its size)'
-complete -c esd -n "__esd_is esd" -l projection-event-cpu -x -d 'Milliseconds of CPU time a hosted projection may spend on one event before it is failed'
+complete -c esd -n "__esd_is esd" -l projection-event-cpu -x -d 'Milliseconds of CPU time a hosted projection may spend on one event before it is failed (a reload applies to workers started after it)'
 complete -c esd -n "__esd_is esd" -l projection-start-cpu -x -d 'Milliseconds of CPU time compiling a projection (with its from and init) may take'
-complete -c esd -n "__esd_is esd" -l projection-memory -x -d 'Memory (heap) each projection\'s worker may use: bytes, or with K, M or G; 0: no limit'
+complete -c esd -n "__esd_is esd" -l projection-memory -x -d 'Memory (heap) each projection\'s worker may use: bytes, or with K, M or G; 0: no limit (a reload applies to workers started after it)'
 complete -c esd -n "__esd_is esd" -l max-projections -x -d 'Projections this node runs at once (a reset\'s build counts as one)'
 complete -c esd -n "__esd_is esd" -l max-clients -x -d 'Connections (clients and subscribers) taken at once; 16 more from 127.0.0.1 and ::1 (default: what half the memory holds at 184 MiB each, and the file limit, which esd raises to its hard limit, allow)'
 complete -c esd -n "__esd_is esd" -l initial-map-size -x -d 'LMDB map size to start with, in bytes'
 complete -c esd -n "__esd_is esd" -l log-level -x -a 'trace debug info warn error critical off' -d 'trace, debug, info, warn (or warning), error, critical or off'
 complete -c esd -n "__esd_is esd" -l log-format -x -a 'text json' -d 'text, or json: one object per line ({"time","level","msg"})'
+complete -c esd -n "__esd_is esd" -l log-file -r -F -d 'Write the log to FILE (appended, mode 0600; reopened on SIGHUP, for logrotate) instead of stderr'
 complete -c esd -n "__esd_is esd" -l completion -x -a 'bash zsh fish' -d 'Print esd\'s completion script for bash, zsh or fish, and exit'
 complete -c esd -n "__esd_is esd" -l version -d 'Display program version information and exit'

@@ -19,7 +19,7 @@ bool is_host_loopback(const std::string& address) {
 }  // namespace
 
 Admission::Admission(zmq::context_t& ctx, Options options)
-    : handler_(ctx, zmq::socket_type::rep), options_(options) {
+    : handler_(ctx, zmq::socket_type::rep), options_(options), max_clients_(options.max_clients) {
   handler_.set(zmq::sockopt::linger, 0);
   handler_.bind("inproc://zeromq.zap.01");  // where libzmq asks
   thread_ = std::thread([this] { run(); });
@@ -76,11 +76,12 @@ std::uint64_t Admission::raise_file_limit() {
 
 bool Admission::admit(const std::string& address) {
   const std::int64_t held = held_.load();
+  const unsigned max_clients = max_clients_.load();
   const std::int64_t cap =
-      options_.max_clients + (is_host_loopback(address) ? options_.loopback_reserve : 0);
+      max_clients + (is_host_loopback(address) ? options_.loopback_reserve : 0);
   if (held < cap) {
     held_.fetch_add(1);
-    if (refusing_ && held < static_cast<std::int64_t>(options_.max_clients)) {
+    if (refusing_ && held < static_cast<std::int64_t>(max_clients)) {
       spdlog::info("taking connections again ({} held); {} refused in all", held, refused_.load());
       refusing_ = false;
     }
@@ -91,7 +92,7 @@ bool Admission::admit(const std::string& address) {
     spdlog::warn(
         "refusing connections: {} held, the limit is {} (esd --max-clients), and {} "
         "more for 127.0.0.1 and ::1; refused {}",
-        held, options_.max_clients, options_.loopback_reserve, address);
+        held, max_clients, options_.loopback_reserve, address);
     refusing_ = true;
   }
   return false;

@@ -9,8 +9,8 @@
 // is known by its address only; the security work adds keys to this
 // handler.
 //
-// Thread safety: the handler runs on a thread of its own; connected() is
-// called by the loop (from the sockets' monitors).
+// Thread safety: the handler runs on a thread of its own; saw() and
+// set_max_clients() are called by the loop.
 #pragma once
 
 #include <atomic>
@@ -47,6 +47,8 @@ class Admission {
   // (refused here, or never greeting) is followed by its disconnection,
   // which the failure cancels.
   void saw(int event);
+  // A reload's new cap: connections held above it stay; new ones wait for room.
+  void set_max_clients(unsigned max_clients) { max_clients_.store(max_clients); }
 
   // The most one connection may cost (esd(8), Memory per connection): a
   // frame being received, two waiting to be read, four replies waiting and
@@ -67,6 +69,7 @@ class Admission {
 
   zmq::socket_t handler_;
   Options options_;
+  std::atomic<unsigned> max_clients_;  // options_.max_clients, until a reload
   std::atomic<std::int64_t> held_{0};
   std::atomic<std::uint64_t> refused_{0};
   std::atomic<bool> stop_{false};

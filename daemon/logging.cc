@@ -1,13 +1,19 @@
 #include "logging.h"
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "es/json.h"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace esd {
 namespace {
@@ -74,6 +80,55 @@ class LineFormatter final : public spdlog::formatter {
   bool json_;
 };
 
+// Lines go to one descriptor: stderr, or a file opened for appending that
+// reopen() swaps for a new one under the sink's lock.
+class FdSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  ~FdSink() override {
+    if (fd_ != STDERR_FILENO) ::close(fd_);
+  }
+
+  // Writes to `path` from now on (stderr when empty); on an error the
+  // lines keep going where they went.
+  es::Status reopen(const std::string& path) {
+    int fd = STDERR_FILENO;
+    if (!path.empty()) {
+      fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0)
+        return es::Status::io_error("cannot open the log file " + path + ": " +
+                                    std::strerror(errno));
+    }
+    std::lock_guard lock(mutex_);
+    if (fd_ != STDERR_FILENO) ::close(fd_);
+    fd_ = fd;
+    return {};
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    const char* p = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {  // a short write or EINTR: the rest follows; an error drops the line
+      const ssize_t n = ::write(fd_, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+  }
+  void flush_() override {}
+
+ private:
+  int fd_ = STDERR_FILENO;
+};
+
+std::shared_ptr<FdSink>& the_sink() {
+  static std::shared_ptr<FdSink> sink = std::make_shared<FdSink>();
+  return sink;
+}
+
 }  // namespace
 
 std::optional<spdlog::level::level_enum> parse_log_level(const std::string& name) {
@@ -85,12 +140,16 @@ std::optional<spdlog::level::level_enum> parse_log_level(const std::string& name
   return std::nullopt;
 }
 
-void setup_logging(spdlog::level::level_enum level, bool json) {
-  auto logger = spdlog::stderr_logger_mt("esd");
-  logger->set_formatter(std::make_unique<LineFormatter>(json));
-  logger->set_level(level);
+es::Status setup_logging(const LogOptions& options) {
+  auto logger = std::make_shared<spdlog::logger>("esd", the_sink());
   spdlog::set_default_logger(logger);
-  spdlog::set_level(level);
+  return reconfigure_logging(options);
+}
+
+es::Status reconfigure_logging(const LogOptions& options) {
+  the_sink()->set_formatter(std::make_unique<LineFormatter>(options.json));
+  spdlog::set_level(options.level);
+  return the_sink()->reopen(options.file);
 }
 
 }  // namespace esd

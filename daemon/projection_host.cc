@@ -108,7 +108,7 @@ std::unique_ptr<ProjectionHost::Runner> ProjectionHost::take(RunnerMap& map,
 
 es::Result<es::Worker> ProjectionHost::spawn(const std::string& mode, const std::string& name,
                                              std::uint32_t generation, const std::string& source) {
-  const es::SandboxLimits& l = options_.limits;
+  const es::SandboxLimits l = limits();
   std::vector<std::string> argv = {options_.exe.empty() ? es::self_exe() : options_.exe,
                                    "--projection-worker",
                                    mode,
@@ -180,7 +180,7 @@ Status ProjectionHost::check(const std::string& name, const std::string& source)
   auto worker = spawn("check", name, 0, source);
   if (!worker.ok()) return worker.status();
   std::string reported;
-  const auto deadline = Clock::now() + options_.limits.start_cpu + std::chrono::seconds(2);
+  const auto deadline = Clock::now() + limits().start_cpu + std::chrono::seconds(2);
   bool killed = false;
   read_reports(
       worker->reports,
@@ -248,6 +248,20 @@ void ProjectionHost::run(Runner* r) {
   if (reported.empty() && failed_at != 0)
     why += " on the event at position " + std::to_string(failed_at);
   fail(r, Status::invalid(why), failed_at);
+}
+
+es::SandboxLimits ProjectionHost::limits() const {
+  std::lock_guard lock(limits_mu_);
+  return options_.limits;
+}
+
+void ProjectionHost::set_limits(const es::SandboxLimits& limits, unsigned max_workers) {
+  {
+    std::lock_guard lock(limits_mu_);
+    options_.limits = limits;
+  }
+  std::lock_guard lock(mu_);
+  options_.max_workers = max_workers;
 }
 
 Status ProjectionHost::room_for_one() const {

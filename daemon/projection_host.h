@@ -70,6 +70,10 @@ class ProjectionHost {
   es::Status reset(const std::string& name, const std::string& source);
   es::Status remove(const std::string& name);
 
+  // A reload's new limits: workers started from now on get them; running
+  // ones keep theirs. Projections running above a lower max_workers go on.
+  void set_limits(const es::SandboxLimits& limits, unsigned max_workers);
+
   // Status of one projection (name) or all (empty name); `head` is this
   // node's, used when the projection is not running and reads this node.
   // kNotFound for an unknown name.
@@ -116,7 +120,9 @@ class ProjectionHost {
   es::ProjectionStore& store_;
   std::string endpoint_;
   bool reads_elsewhere_ = false;
-  Options options_;
+  Options options_;  // limits guarded by limits_mu_, max_workers by mu_
+  mutable std::mutex limits_mu_;
+  es::SandboxLimits limits() const;
   std::mutex mu_;  // guards the maps and read-modify-writes of definitions
   RunnerMap live_;
   RunnerMap rebuilds_;

@@ -209,8 +209,12 @@ ExitReason Server::run(const std::string& signals_endpoint) {
     if (items[1].revents & ZMQ_POLLIN) {
       zmq::message_t m;
       (void)signals.recv(m, zmq::recv_flags::dontwait);
-      spdlog::info("stopping: {}", view(m));
-      stopping_ = true;
+      if (view(m) == kReloadSignal) {
+        reload();
+      } else {
+        spdlog::info("stopping: {}", view(m));
+        stopping_ = true;
+      }
     }
     if (items[2].revents & ZMQ_POLLIN) handle_monitor(router_monitor_, &clients_);
     if (items[3].revents & ZMQ_POLLIN) handle_monitor(pub_monitor_, &subscribers_);

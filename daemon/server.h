@@ -18,10 +18,14 @@
 // Under systemd (notify.h), run() says READY=1 just before its first poll,
 // the status and the watchdog's keep-alives from each turn, STOPPING=1 when
 // the loop ends.
+//
+// Reload (SIGHUP): the loop re-reads the settings (reload()) and applies the
+// ones that can change while it runs; see reload.cc.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +42,7 @@
 #include "notify.h"
 #include "projection_host.h"
 #include "protocol/messages.h"
+#include "settings.h"
 #include "source_link.h"
 
 namespace esd {
@@ -68,7 +73,14 @@ struct ServerOptions {
   // Testing aid (ESD_FAILPOINT=exit-before-publish:N): _exit(99) right after
   // the Nth committed group, before its replies and its publish. 0: never.
   std::uint64_t exit_before_publish_group = 0;
+  // The settings these options were made from, and how to read them again
+  // on SIGHUP (none: a reload only reopens the log).
+  Settings settings;
+  std::function<es::Result<Settings>()> reread_settings;
 };
+
+// What the signal thread sends the loop for SIGHUP; anything else stops it.
+inline constexpr std::string_view kReloadSignal = "reload";
 
 enum class ExitReason { kStopped, kStorageFailed, kDiverged };
 
@@ -91,8 +103,15 @@ class Server {
   // (an inproc PAIR the signal thread connects to).
   ExitReason run(const std::string& signals_endpoint);
   zmq::context_t& context() { return ctx_; }
+  // Re-reads the settings and applies, on the loop's thread, what changes
+  // without a restart (the log's level, format and file, max-clients,
+  // publish-hwm, the projections' limits); logs one line with what it
+  // applied and which changed keys need a restart. Settings that do not
+  // resolve (a bad file) are logged and the running ones stay.
+  void reload();
 
  private:
+  void apply_reread_settings();  // reload() without systemd's notices
   struct PendingReply {
     std::string identity;
     std::uint64_t request_id;

@@ -115,7 +115,7 @@ out=$TMP/readme.out
     echo "__rc=\$?; kill \$__wd 2>/dev/null; wait \$__wd 2>/dev/null; echo; echo '@@END $i@@'"
   done <"$cmds"
 } >"$script"
-PATH=$TMP/bin:$PATH ES_SERVER=$node_server TMPDIR=$TMP HOME=$TMP \
+PATH=$TMP/bin:$PATH ES_SERVER=$node_server TMPDIR=$TMP HOME=$TMP XDG_CONFIG_HOME=$TMP/.config \
   setsid bash "$script" >"$out" 2>&1 </dev/null &
 pid=$!
 # Whatever the blocks left running (nodes they started) goes at exit.
