@@ -133,6 +133,8 @@ ExitCode run_append(const AppendArgs& a, Context& ctx) {
   auto r = es::bench::run_append_loop(o);
   progress.clear();
   if (!r.ok()) return ctx.fail(r.status());
+  // Nothing answered (no node there, a replica): the error alone says it.
+  if (r->requests == 0 && !r->first_error.ok()) return ctx.fail(r->first_error);
   ObjectWriter w(ctx.text());
   common_fields(w, "append", ctx, a);
   w.field("clients", static_cast<std::uint64_t>(a.clients))

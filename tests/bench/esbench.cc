@@ -577,6 +577,14 @@ void ceiling_step(const std::string& dir) {
   pid_t pid = spawn_child({"/proc/self/exe", "--echo-router", endpoint}, 1, 2);
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   try {
+    // The child binds as it starts: wait until it answers (bounded: 10 s),
+    // or the first round trip finds nothing listening.
+    es::Client probe(endpoint, es::ClientOptions{std::chrono::milliseconds(200)});
+    const int64_t until = now_ns() + 10'000'000'000LL;
+    while (!probe.hello().ok()) {
+      if (now_ns() > until) throw std::runtime_error("the echo router did not answer within 10 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     for (long clients : {1L, S().w2_clients}) {
       std::fprintf(stderr, "== ceiling: round trips to an idle ROUTER, %ld client(s)\n", clients);
       auto r = append_loop("ceiling", endpoint, clients, 1, false, es::bench::StreamPick::kRandom,

@@ -80,3 +80,5 @@ assert_exit 2 es bench
 
 check "a node that is not there: exit 5"
 assert_exit 5 es -s tcp://127.0.0.1:1 --timeout 1 bench append --count 10
+assert_eq "$OUT" "" "no summary when nothing answered"
+assert_contains "$ERR" "nothing listens" "the error"
