@@ -209,6 +209,7 @@ ExitCode run_latency(const LatencyArgs& a, Context& ctx) {
   o.first_stream = 1;
   o.streams = a.streams;
   o.warm_stream = a.category + "-warm";
+  o.category = a.category;
   o.endpoint = ctx.server;
   o.timeout = request_timeout(ctx);
   o.rate = a.rate;

@@ -167,6 +167,7 @@ Status subscribe_and_measure(Client& c, DeliveryRun& run, const std::string& end
       Client sc(endpoint, ClientOptions{run.options().timeout});
       SubscriptionOptions so;
       so.from = from;
+      so.filter.category = run.options().category;
       Subscription sub(sc, so);
       Status st = sub.run(
           [&](const RecordedEvent& e) {

@@ -39,6 +39,10 @@ struct DeliveryOptions {
   long streams = 1000;
   std::string warm_stream;  // the warm-up markers' stream
   std::string endpoint;     // where the writers append
+  // The subscriber of subscribe_and_measure() sees only this category
+  // (empty: the whole log): on a node with other writers, their events
+  // are not this run's.
+  std::string category;
   std::chrono::milliseconds timeout{30000};
   long rate = 5000;     // events per second, all writers together
   long events = 50000;  // how many the writers send

@@ -54,8 +54,13 @@ assert_eq "$(jq -r '[.stream, .preloaded, .events] | join(" ")' <<<"$OUT")" "\$a
 assert_eq "$(es read --all | wc -l)" "$head" "es read --all agrees"
 jq -e '.events_per_s > 0 and .latency_max_us > 0' <<<"$OUT" >/dev/null || fail "read figures: $OUT"
 
-check "es bench latency: every event reaches the subscriber"
+check "es bench latency: every event reaches the subscriber, whatever else is appended meanwhile"
+"$ES" bench append --category noise --duration 2 >"$TMP/noise.out" 2>&1 &
+noise=$!
+bg_track "$noise"
 assert_exit 0 es bench latency --category b4 --rate 2000 --count 1000 --clients 2
+wait_pid "$noise" 15
+assert_eq "$WAIT_RC" "0" "the other writer's exit status"
 assert_eq "$(jq -r '[.workload, .events, .received, .missing, .duplicates, .errors] | join(" ")' <<<"$OUT")" \
   "latency 1000 1000 0 0 0" "latency summary"
 jq -e '.latency_p50_us > 0 and .latency_p99_us >= .latency_p50_us and has("ack_latency_p99_us")' \
