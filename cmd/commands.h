@@ -21,6 +21,7 @@ void register_stop(CLI::App& app, Context& ctx);
 void register_nodes(CLI::App& app, Context& ctx);
 void register_verify(CLI::App& app, Context& ctx);
 void register_promote(CLI::App& app, Context& ctx);
+void register_bench(CLI::App& app, Context& ctx);
 void register_completion(CLI::App& app, Context& ctx);
 void register_help(CLI::App& app, Context& ctx);
 void register_context(CLI::App& app, Context& ctx);
@@ -46,14 +47,23 @@ struct Command {
 };
 
 inline constexpr Command kCommands[] = {
-    {"append", register_append},   {"read", register_read},
-    {"tail", register_tail},       {"replay", register_replay},
-    {"project", register_project}, {"state", register_state},
-    {"streams", register_streams}, {"subscriptions", register_subscriptions},
-    {"status", register_status},   {"stop", register_stop},
-    {"nodes", register_nodes},     {"verify", register_verify},
-    {"promote", register_promote}, {"completion", register_completion},
-    {"context", register_context}, {"help", register_help},
+    {"append", register_append},
+    {"read", register_read},
+    {"tail", register_tail},
+    {"replay", register_replay},
+    {"project", register_project},
+    {"state", register_state},
+    {"streams", register_streams},
+    {"subscriptions", register_subscriptions},
+    {"status", register_status},
+    {"stop", register_stop},
+    {"nodes", register_nodes},
+    {"verify", register_verify},
+    {"promote", register_promote},
+    {"bench", register_bench},
+    {"completion", register_completion},
+    {"context", register_context},
+    {"help", register_help},
 };
 
 }  // namespace escmd

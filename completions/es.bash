@@ -9,7 +9,7 @@ _es_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         es)
-            subs='append read tail replay project state streams subscriptions status stop nodes verify promote completion context help'
+            subs='append read tail replay project state streams subscriptions status stop nodes verify promote bench completion context help'
             opts='-h --help --version -s --server -o --output --timeout --context'
             vopts='-s --server -o --output --timeout --context'
             ;;
@@ -106,6 +106,23 @@ _es_cmd()
             opts='-h --help --force -s --server -o --output --timeout --context'
             vopts='-s --server -o --output --timeout --context'
             ;;
+        'es bench')
+            subs='append read latency'
+            opts='-h --help -s --server -o --output --timeout --context'
+            vopts='-s --server -o --output --timeout --context'
+            ;;
+        'es bench append')
+            opts='-h --help --category --streams --size --count --duration --clients --batch --expect'
+            vopts='--category --streams --size --count --duration --clients --batch'
+            ;;
+        'es bench read')
+            opts='-h --help --category --streams --size --count --duration --stream --all --page'
+            vopts='--category --streams --size --count --duration --page'
+            ;;
+        'es bench latency')
+            opts='-h --help --category --streams --size --count --duration --rate --clients'
+            vopts='--category --streams --size --count --duration --rate --clients'
+            ;;
         'es completion')
             opts='-h --help'
             npos=1
@@ -149,16 +166,16 @@ _es_cmd()
 _es_values()
 {
     case "$1|$2" in
-        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output' | 'es context|-o' | 'es context|--output' | 'es context add|-o' | 'es context add|--output' | 'es help|-o' | 'es help|--output')
+        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output' | 'es bench|-o' | 'es bench|--output' | 'es context|-o' | 'es context|--output' | 'es context add|-o' | 'es context add|--output' | 'es help|-o' | 'es help|--output')
             _es_words 'json text'
             ;;
         'es append|-e' | 'es append|--expect')
             _es_words 'any no-stream exists'
             ;;
-        'es append|@0' | 'es read|@0' | 'es tail|--stream' | 'es tail|@0')
+        'es append|@0' | 'es read|@0' | 'es tail|--stream' | 'es tail|@0' | 'es bench append|--streams' | 'es bench read|--streams' | 'es bench latency|--streams')
             _es_names 's/.*"stream":"\([^"]*\)".*/\1/p'
             ;;
-        'es read|--category' | 'es tail|--category')
+        'es read|--category' | 'es tail|--category' | 'es bench append|--category' | 'es bench read|--category' | 'es bench latency|--category')
             _es_names 's/.*"stream":"\([^"-]*\).*/\1/p'
             ;;
         'es tail|--from')
@@ -174,7 +191,7 @@ _es_values()
             _es_words 'bash zsh fish'
             ;;
         'es help|@0')
-            _es_words 'append read tail replay project state streams subscriptions status stop nodes verify promote completion context help'
+            _es_words 'append read tail replay project state streams subscriptions status stop nodes verify promote bench completion context help'
             ;;
     esac
 }

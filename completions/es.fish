@@ -22,7 +22,7 @@ function __es_state
             set vopts
             switch $path
                 case es
-                    set subs append read tail replay project state streams subscriptions status stop nodes verify promote completion context help
+                    set subs append read tail replay project state streams subscriptions status stop nodes verify promote bench completion context help
                     set vopts -s --server -o --output --timeout --context
                 case 'es append'
                     set vopts -t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout --context
@@ -54,6 +54,15 @@ function __es_state
                     set vopts --at --data -s --server -o --output --timeout --context
                 case 'es promote'
                     set vopts -s --server -o --output --timeout --context
+                case 'es bench'
+                    set subs append read latency
+                    set vopts -s --server -o --output --timeout --context
+                case 'es bench append'
+                    set vopts --category --streams --size --count --duration --clients --batch
+                case 'es bench read'
+                    set vopts --category --streams --size --count --duration --page
+                case 'es bench latency'
+                    set vopts --category --streams --size --count --duration --rate --clients
                 case 'es context'
                     set subs add ls show use rm
                     set vopts -s --server -o --output --timeout --context
@@ -125,6 +134,7 @@ complete -c es -n "__es_is es" -a stop -d 'Stop the node gracefully and wait for
 complete -c es -n "__es_is es" -a nodes -d 'Show every node reachable from the given ones: role, state, head, lag, projections'
 complete -c es -n "__es_is es" -a verify -d 'Recompute the log\'s chain digest from every event and print the head and the digest'
 complete -c es -n "__es_is es" -a promote -d 'Make a replica (--server) a primary, once its primary is stopped'
+complete -c es -n "__es_is es" -a bench -d 'Measure a node: appends, reads, latency'
 complete -c es -n "__es_is es" -a completion -d 'Print a shell completion script'
 complete -c es -n "__es_is es" -a context -d 'Named contexts: the server, timeout and output to use (es(1), Contexts)'
 complete -c es -n "__es_is es" -a help -d 'Print the help of es, or of a command (es help COMMAND [SUBCOMMAND])'
@@ -308,6 +318,48 @@ complete -c es -n "__es_is 'es promote'" -s o -l output -x -a 'json text' -d 'Ou
 complete -c es -n "__es_is 'es promote'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
 complete -c es -n "__es_is 'es promote'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
+# es bench
+complete -c es -n "__es_is 'es bench'" -a append -d 'Append events from closed-loop clients'
+complete -c es -n "__es_is 'es bench'" -a read -d 'Read one stream, or the whole log, to its end'
+complete -c es -n "__es_is 'es bench'" -a latency -d 'Time from an append\'s send to a subscriber\'s receipt'
+complete -c es -n "__es_is 'es bench'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es bench'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es bench'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es bench'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es bench'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
+
+# es bench append
+complete -c es -n "__es_is 'es bench append'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es bench append'" -l category -x -a '(__es_names \'.*"stream":"([^"-]*).*\')' -d 'Write into streams CATEGORY-1, CATEGORY-2, ... (default bench)'
+complete -c es -n "__es_is 'es bench append'" -l streams -x -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'Streams to spread the events over (default 100)'
+complete -c es -n "__es_is 'es bench append'" -l size -x -d 'Bytes of JSON data per event (default 200)'
+complete -c es -n "__es_is 'es bench append'" -l count -x -d 'Events in all'
+complete -c es -n "__es_is 'es bench append'" -l duration -x -d 'Seconds at most'
+complete -c es -n "__es_is 'es bench append'" -l clients -x -d 'Clients appending at once (default 1)'
+complete -c es -n "__es_is 'es bench append'" -l batch -x -d 'Events per append request (default 1)'
+complete -c es -n "__es_is 'es bench append'" -l expect -d 'Each append carries its stream\'s expected version'
+
+# es bench read
+complete -c es -n "__es_is 'es bench read'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es bench read'" -l category -x -a '(__es_names \'.*"stream":"([^"-]*).*\')' -d 'Write into streams CATEGORY-1, CATEGORY-2, ... (default bench)'
+complete -c es -n "__es_is 'es bench read'" -l streams -x -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'Streams to spread the events over (default 100)'
+complete -c es -n "__es_is 'es bench read'" -l size -x -d 'Bytes of JSON data per event (default 200)'
+complete -c es -n "__es_is 'es bench read'" -l count -x -d 'Append N events first (1000 per request)'
+complete -c es -n "__es_is 'es bench read'" -l duration -x -d 'Seconds at most'
+complete -c es -n "__es_is 'es bench read'" -l stream -d 'Read the stream CATEGORY-1 from its start'
+complete -c es -n "__es_is 'es bench read'" -l all -d 'Read the whole log from its start'
+complete -c es -n "__es_is 'es bench read'" -l page -x -d 'Events per read request (default 1000)'
+
+# es bench latency
+complete -c es -n "__es_is 'es bench latency'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es bench latency'" -l category -x -a '(__es_names \'.*"stream":"([^"-]*).*\')' -d 'Write into streams CATEGORY-1, CATEGORY-2, ... (default bench)'
+complete -c es -n "__es_is 'es bench latency'" -l streams -x -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'Streams to spread the events over (default 100)'
+complete -c es -n "__es_is 'es bench latency'" -l size -x -d 'Bytes of JSON data per event (default 200)'
+complete -c es -n "__es_is 'es bench latency'" -l count -x -d 'Events in all'
+complete -c es -n "__es_is 'es bench latency'" -l duration -x -d 'Seconds of sending (default 5)'
+complete -c es -n "__es_is 'es bench latency'" -l rate -x -d 'Events per second, all clients together (default 1000)'
+complete -c es -n "__es_is 'es bench latency'" -l clients -x -d 'Clients appending (default 4)'
+
 # es completion
 complete -c es -n "__es_is 'es completion'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es completion' 0 0" -a 'bash zsh fish' -d 'Shell: bash, zsh or fish'
@@ -349,4 +401,4 @@ complete -c es -n "__es_is 'es help'" -s s -l server -x -d 'Node request endpoin
 complete -c es -n "__es_is 'es help'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es help'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
 complete -c es -n "__es_is 'es help'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
-complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status stop nodes verify promote completion context help' -d 'The command (and its subcommand) to describe'
+complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status stop nodes verify promote bench completion context help' -d 'The command (and its subcommand) to describe'

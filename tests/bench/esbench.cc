@@ -44,6 +44,11 @@
 #include "es/types.h"
 #include "es/uuid.h"
 
+#include "bench/append_loop.h"
+#include "bench/delivery.h"
+#include "bench/events.h"
+#include "bench/read_loop.h"
+#include "bench/stats.h"
 #include "protocol/messages.h"
 
 #include <arpa/inet.h>
@@ -60,15 +65,12 @@
 namespace {
 
 // ------------------------------------------------------------------ basics
-// (clock, settings, event generator: as in peers/src/common.hpp)
+// (settings as in peers/src/common.hpp; the clock, the event generator, the
+// statistics and the loops are lib/bench's, shared with `es bench`)
 
-using Clock = std::chrono::steady_clock;
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-double secs_since(int64_t t0) { return static_cast<double>(now_ns() - t0) / 1e9; }
+using es::bench::now_ns;
+using es::bench::Rng;
+using es::bench::secs_since;
 
 long env_long(const char* name, long def) {
   const char* v = std::getenv(name);
@@ -127,98 +129,19 @@ struct Settings {
 Settings* g_settings = nullptr;
 const Settings& S() { return *g_settings; }
 
-// xorshift128+ per thread (peers' Rng): ids need only be unique.
-struct Rng {
-  uint64_t s0, s1;
-  explicit Rng(uint64_t seed) {
-    s0 = seed ^ 0x9E3779B97F4A7C15ULL;
-    s1 = (seed << 17) ^ 0xD1B54A32D192ED03ULL ^ static_cast<uint64_t>(now_ns());
-    for (int i = 0; i < 8; i++) next();
-  }
-  uint64_t next() {
-    uint64_t x = s0, y = s1;
-    s0 = y;
-    x ^= x << 23;
-    s1 = x ^ y ^ (x >> 17) ^ (y >> 26);
-    return s1 + y;
-  }
-};
-
-es::Uuid make_id(Rng& r) {
-  if (S().uuid_kind == "v7") return es::Uuid::v7();
-  uint64_t a = r.next(), b = r.next();
-  a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
-  b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 10
-  es::Uuid u;
-  for (int i = 0; i < 8; i++)
-    u.bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(a >> (56 - 8 * i));
-  for (int i = 0; i < 8; i++)
-    u.bytes[static_cast<size_t>(8 + i)] = static_cast<uint8_t>(b >> (56 - 8 * i));
-  return u;
-}
-
-struct UuidHash {
-  size_t operator()(const es::Uuid& u) const {
-    uint64_t a, b;
-    std::memcpy(&a, u.bytes.data(), 8);
-    std::memcpy(&b, u.bytes.data() + 8, 8);
-    return static_cast<size_t>(a ^ (b * 0x9E3779B97F4A7C15ULL));
-  }
-};
-
-// JSON body of exactly `bytes` bytes (>= 170), the sequence number first as a
-// 12-digit string: byte for byte the peers' make_data.
-std::string make_data(uint64_t n, size_t bytes) {
-  char head[256];
-  int len = std::snprintf(
-      head, sizeof head,
-      "{\"n\":\"%012llu\",\"orderId\":\"ord-%08llu\",\"customer\":\"cust-%04llu\","
-      "\"items\":[{\"sku\":\"apple\",\"qty\":3,\"price\":0.5},{\"sku\":\"pear\",\"qty\":2,"
-      "\"price\":0.75}],\"total\":3.0,\"note\":\"",
-      (unsigned long long)n, (unsigned long long)(n % 100000000ULL),
-      (unsigned long long)(n % 10000));
-  std::string s(head, static_cast<size_t>(len));
-  size_t tail = 2;
-  if (bytes > s.size() + tail) s.append(bytes - s.size() - tail, 'x');
-  s += "\"}";
-  return s;
-}
-
-// The sequence number of a body made by make_data (UINT64_MAX if none).
-uint64_t data_seq(std::string_view s) {
-  const char* d = s.data();
-  size_t len = s.size(), i = 0;
-  const size_t lim = len < 32 ? len : 32;
-  while (i + 3 < lim && !(d[i] == '"' && d[i + 1] == 'n' && d[i + 2] == '"')) i++;
-  if (i + 3 >= lim) return UINT64_MAX;
-  i += 3;
-  while (i < len && (d[i] == ':' || d[i] == ' ' || d[i] == '"')) i++;
-  if (i + 12 > len) return UINT64_MAX;
-  uint64_t v = 0;
-  for (size_t k = i; k < i + 12; k++) {
-    if (d[k] < '0' || d[k] > '9') return UINT64_MAX;
-    v = v * 10 + static_cast<uint64_t>(d[k] - '0');
-  }
-  return v;
+// Every event of a run: the peers' type and body size, ESB_UUID's ids.
+es::bench::EventShape shape() {
+  es::bench::EventShape e;
+  e.type = S().type;
+  e.data_bytes = static_cast<size_t>(S().data_bytes);
+  e.ids = S().uuid_kind == "v7" ? es::bench::IdKind::kV7 : es::bench::IdKind::kV4;
+  return e;
 }
 
 std::string sname(const char* prefix, long k) { return std::string(prefix) + std::to_string(k); }
 
 es::ProposedEvent make_event(Rng& r, uint64_t n, std::string stream) {
-  es::ProposedEvent e;
-  e.stream = std::move(stream);
-  e.id = make_id(r);
-  e.type = S().type;
-  e.data = make_data(n, static_cast<size_t>(S().data_bytes));
-  return e;
-}
-
-template <class T>
-T pct(const std::vector<T>& sorted, double q) {
-  if (sorted.empty()) return T{};
-  size_t i = static_cast<size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
-  if (i >= sorted.size()) i = sorted.size() - 1;
-  return sorted[i];
+  return es::bench::make_event(r, shape(), n, std::move(stream));
 }
 
 // ------------------------------------------------------------------ results
@@ -257,11 +180,11 @@ void log(const std::string& s) {
 
 // Latency summary in microseconds: p50, (p90,) p99, max.
 void out_lat(const std::string& w, std::vector<int64_t>& v, bool p90 = false) {
-  std::sort(v.begin(), v.end());
-  outf(w + "_p50_us", static_cast<double>(pct(v, 0.50)) / 1e3);
-  if (p90) outf(w + "_p90_us", static_cast<double>(pct(v, 0.90)) / 1e3);
-  outf(w + "_p99_us", static_cast<double>(pct(v, 0.99)) / 1e3);
-  outf(w + "_max_us", v.empty() ? 0.0 : static_cast<double>(v.back()) / 1e3);
+  const es::bench::LatencySummary l = es::bench::summarize(v);
+  outf(w + "_p50_us", l.p50_us);
+  if (p90) outf(w + "_p90_us", l.p90_us);
+  outf(w + "_p99_us", l.p99_us);
+  outf(w + "_max_us", l.max_us);
 }
 
 [[noreturn]] void fail(const std::string& what, const es::Status& s) {
@@ -529,174 +452,82 @@ void report_read(const std::string& w, int64_t t0, const ReadCheck& rc, long exp
 void body_check(ReadCheck& rc, const es::RecordedEvent& e, uint64_t want_seq) {
   const std::string& d = e.data;
   if (d.size() < 2 || d.front() != '{' || d.back() != '}') rc.bad++;
-  if (d.size() != static_cast<size_t>(S().data_bytes) || data_seq(d) != want_seq) rc.seq_mismatch++;
+  if (d.size() != static_cast<size_t>(S().data_bytes) || es::bench::data_seq(d) != want_seq)
+    rc.seq_mismatch++;
 }
 
-// W6: the whole log from position 1, pages of PB_READ_BATCH.
-void w6(es::Client& c) {
+// W6 (stream empty: the whole log from position 1) and W5 (stream big-0
+// from version 0), pages of PB_READ_BATCH, every event checked.
+void read_workload(es::Client& c, const std::string& w, const std::string& stream, long expected) {
   ReadCheck rc;
-  int64_t t0 = now_ns();
-  es::ReadRequest rq;
-  rq.from = 1;
-  rq.limit = static_cast<uint32_t>(S().read_batch);
-  es::Position last = 0;
-  for (long pages = 0; pages < 100'000'000; pages++) {
-    auto r = c.read(rq);
-    if (!r.ok()) fail("W6 read", r.status());
-    for (const auto& e : r->events) {
-      if (e.position <= last) rc.order_ok = false;
-      last = e.position;
-      body_check(rc, e, rc.n);
-      rc.n++;
-    }
-    if (r->end) break;
-    if (r->next <= rq.from) throw std::runtime_error("W6: the read does not advance");
-    rq.from = r->next;
-    if (secs_since(t0) > static_cast<double>(S().read_timeout_s))
-      throw std::runtime_error("read timed out");
-  }
-  report_read("W6", t0, rc, S().all_events);
-}
-
-// W5: stream big-0 from version 0, pages of PB_READ_BATCH.
-void w5(es::Client& c) {
-  ReadCheck rc;
-  int64_t t0 = now_ns();
-  es::ReadRequest rq;
-  rq.stream = "big-0";
-  rq.from = 0;
-  rq.limit = static_cast<uint32_t>(S().read_batch);
   es::Position last_pos = 0;
   int64_t last_ver = -1;
-  for (long pages = 0; pages < 100'000'000; pages++) {
-    auto r = c.read(rq);
-    if (!r.ok()) fail("W5 read", r.status());
-    for (const auto& e : r->events) {
-      if (static_cast<int64_t>(e.version) != last_ver + 1 || e.position <= last_pos)
-        rc.order_ok = false;
-      last_ver = static_cast<int64_t>(e.version);
-      last_pos = e.position;
-      body_check(rc, e, rc.n);
-      rc.n++;
-    }
-    if (r->end) break;
-    if (r->next <= rq.from) throw std::runtime_error("W5: the read does not advance");
-    rq.from = r->next;
-    if (secs_since(t0) > static_cast<double>(S().read_timeout_s))
-      throw std::runtime_error("read timed out");
-  }
-  report_read("W5", t0, rc, S().big_events);
-}
-
-// W1 and W4: one client, one event per request, wait for the ack each time.
-// W4 sends an expectation with every append: no-stream for a stream's first
-// event (the peers' "empty version"), then exact(the version the last ack gave).
-void single_client(es::Client& c, const std::string& w, bool expected) {
-  Rng rng(static_cast<uint64_t>(now_ns()) ^ 0x1111);
-  std::vector<int64_t> lat;
-  lat.reserve(static_cast<size_t>(std::min<long>(S().max_events, 4000000)));
-  std::vector<std::optional<es::Version>> ver(static_cast<size_t>(S().streams));
-  const char* prefix = expected ? "w4-" : "w1-";
-  int64_t t0 = now_ns(), deadline = t0 + S().secs * 1000000000LL;
-  long n = 0;
-  es::AppendRequest rq;
-  rq.events.resize(1);
-  for (; n < S().max_events; n++) {
-    long k = n % S().streams;
-    rq.events[0] = make_event(rng, static_cast<uint64_t>(n), sname(prefix, k));
-    rq.expectations.clear();
-    auto& v = ver[static_cast<size_t>(k)];
-    if (expected)
-      rq.expectations.push_back({rq.events[0].stream, v ? es::ExpectedVersion::exact(*v)
-                                                        : es::ExpectedVersion::no_stream()});
-    int64_t a = now_ns();
-    auto r = c.append(rq);
-    int64_t z = now_ns();
-    if (!r.ok()) fail(w + " append", r.status());
-    if (expected) v = r->streams.at(0).last_version;
-    lat.push_back(z - a);
-    if (z >= deadline) {
-      n++;
-      break;
-    }
-  }
-  double el = secs_since(t0);
-  out(w + "_n", std::to_string(n));
-  outf(w + "_evps", static_cast<double>(n) / el, 0);
-  out_lat(w, lat);
-}
-
-// `clients` threads, each with its own es::Client to `endpoint`, appending
-// one event per request to random `prefix`* streams for PB_SECS.
-struct ClosedLoop {
-  long n = 0;
-  double secs = 0;
-  std::vector<int64_t> lat;
-};
-ClosedLoop closed_loop(const std::string& endpoint, long clients, const char* prefix) {
-  const long C = clients;
-  std::vector<std::vector<int64_t>> lat(static_cast<size_t>(C));
-  std::vector<long> count(static_cast<size_t>(C), 0);
-  std::vector<std::string> err(static_cast<size_t>(C));
-  std::latch ready(C + 1), go(1);
-  std::atomic<int64_t> t_end{0};
-  std::vector<std::thread> th;
-  for (long ci = 0; ci < C; ci++) {
-    th.emplace_back([&, ci] {
-      es::Client b(endpoint, client_options());
-      ready.count_down();
-      go.wait();
-      Rng rng(static_cast<uint64_t>(ci) * 7919 + 1);
-      auto& L = lat[static_cast<size_t>(ci)];
-      L.reserve(200000);
-      int64_t deadline = now_ns() + S().secs * 1000000000LL;
-      long cap = S().max_events / C;
-      es::AppendRequest rq;
-      rq.events.resize(1);
-      try {
-        for (long i = 0; i < cap; i++) {
-          long k = static_cast<long>(rng.next() % static_cast<uint64_t>(S().streams));
-          rq.events[0] =
-              make_event(rng, static_cast<uint64_t>(ci * 100000000L + i), sname(prefix, k));
-          int64_t a = now_ns();
-          auto r = b.append(rq);
-          int64_t z = now_ns();
-          if (!r.ok()) fail("append", r.status());
-          L.push_back(z - a);
-          count[static_cast<size_t>(ci)]++;
-          if (z >= deadline) break;
-        }
-      } catch (const std::exception& ex) {
-        err[static_cast<size_t>(ci)] = ex.what();
-      }
-      int64_t z = now_ns(), prev = t_end.load();
-      while (z > prev && !t_end.compare_exchange_weak(prev, z)) {
-      }
-    });
-  }
-  ready.arrive_and_wait();
+  es::bench::ReadLoopOptions o;
+  o.stream = stream;
+  o.page_events = static_cast<uint32_t>(S().read_batch);
+  o.time_limit = std::chrono::seconds(S().read_timeout_s);
+  o.on_event = [&](const es::RecordedEvent& e) {
+    if (e.position <= last_pos) rc.order_ok = false;
+    if (!stream.empty() && static_cast<int64_t>(e.version) != last_ver + 1) rc.order_ok = false;
+    last_ver = static_cast<int64_t>(e.version);
+    last_pos = e.position;
+    body_check(rc, e, rc.n);
+    rc.n++;
+  };
   int64_t t0 = now_ns();
-  go.count_down();
-  for (auto& t : th) t.join();
-  for (auto& e : err)
-    if (!e.empty()) throw std::runtime_error(std::string(prefix) + " client: " + e);
-  ClosedLoop r;
-  for (long ci = 0; ci < C; ci++) {
-    r.n += count[static_cast<size_t>(ci)];
-    r.lat.insert(r.lat.end(), lat[static_cast<size_t>(ci)].begin(),
-                 lat[static_cast<size_t>(ci)].end());
-  }
-  r.secs = static_cast<double>(t_end.load() - t0) / 1e9;
-  return r;
+  auto r = es::bench::run_read_loop(c, o);
+  if (!r.ok()) fail(w + " read", r.status());
+  report_read(w, t0, rc, expected);
+}
+
+void w6(es::Client& c) { read_workload(c, "W6", "", S().all_events); }
+void w5(es::Client& c) { read_workload(c, "W5", "big-0", S().big_events); }
+
+// The closed append loop of W1-W4 and the ceiling (lib/bench): `clients`
+// threads, one es::Client each, PB_SECS and the PB_MAX_EVENTS cap.
+es::bench::AppendLoopResult append_loop(const std::string& w, const std::string& endpoint,
+                                        long clients, long batch, bool expected,
+                                        es::bench::StreamPick pick, const char* prefix,
+                                        uint64_t seed) {
+  es::bench::AppendLoopOptions o;
+  o.endpoint = endpoint;
+  o.timeout = client_options().timeout;
+  o.clients = clients;
+  o.batch = batch;
+  o.expect = expected;
+  o.streams = S().streams;
+  o.prefix = prefix;
+  o.pick = pick;
+  o.shape = shape();
+  o.seed = seed;
+  o.max_events = static_cast<uint64_t>(S().max_events);
+  o.duration = std::chrono::seconds(S().secs);
+  auto r = es::bench::run_append_loop(o);
+  if (!r.ok()) fail(w, r.status());
+  if (r->errors > 0) throw std::runtime_error(w + " append: " + r->first_error.to_string());
+  return std::move(r).value();
+}
+
+// W1 and W4: one client, one event per request, wait for the ack each time,
+// round-robin over the streams. W4 sends an expectation with every append:
+// no-stream for a stream's first event (the peers' "empty version"), then
+// exact(the version the last ack gave).
+void single_client(const std::string& w, bool expected) {
+  auto r = append_loop(w, g_endpoint, 1, 1, expected, es::bench::StreamPick::kRoundRobin,
+                       expected ? "w4-" : "w1-", static_cast<uint64_t>(now_ns()) ^ 0x1111);
+  out(w + "_n", std::to_string(r.events));
+  outf(w + "_evps", static_cast<double>(r.events) / r.secs, 0);
+  out_lat(w, r.latency_ns);
 }
 
 // W2: PB_W2_CLIENTS threads, each with its own es::Client, random w2-* streams.
 void w2() {
-  ClosedLoop r = closed_loop(g_endpoint, S().w2_clients, "w2-");
+  auto r = append_loop("W2", g_endpoint, S().w2_clients, 1, false, es::bench::StreamPick::kRandom,
+                       "w2-", 1);
   out("W2_clients", std::to_string(S().w2_clients));
-  out("W2_n", std::to_string(r.n));
-  outf("W2_evps", static_cast<double>(r.n) / r.secs, 0);
-  out_lat("W2", r.lat);
+  out("W2_n", std::to_string(r.events));
+  outf("W2_evps", static_cast<double>(r.events) / r.secs, 0);
+  out_lat("W2", r.latency_ns);
 }
 
 // ------------------------------------------------------------------ ceiling
@@ -746,15 +577,24 @@ void ceiling_step(const std::string& dir) {
   pid_t pid = spawn_child({"/proc/self/exe", "--echo-router", endpoint}, 1, 2);
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   try {
+    // The child binds as it starts: wait until it answers (bounded: 10 s),
+    // or the first round trip finds nothing listening.
+    es::Client probe(endpoint, es::ClientOptions{std::chrono::milliseconds(200)});
+    const int64_t until = now_ns() + 10'000'000'000LL;
+    while (!probe.hello().ok()) {
+      if (now_ns() > until) throw std::runtime_error("the echo router did not answer within 10 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     for (long clients : {1L, S().w2_clients}) {
       std::fprintf(stderr, "== ceiling: round trips to an idle ROUTER, %ld client(s)\n", clients);
-      ClosedLoop r = closed_loop(endpoint, clients, "c-");
+      auto r = append_loop("ceiling", endpoint, clients, 1, false, es::bench::StreamPick::kRandom,
+                           "c-", 1);
       const std::string m = "ceiling_rt" + std::to_string(clients);
-      outf(m + "_per_s", static_cast<double>(r.n) / r.secs, 0);
-      std::sort(r.lat.begin(), r.lat.end());
-      outf(m + "_p50_us", static_cast<double>(pct(r.lat, 0.5)) / 1000.0);
+      outf(m + "_per_s", static_cast<double>(r.events) / r.secs, 0);
+      const double p50_us = es::bench::summarize(r.latency_ns).p50_us;
+      outf(m + "_p50_us", p50_us);
       if (clients == 1) {
-        const double us = static_cast<double>(pct(r.lat, 0.5)) / 1000.0 + flush.p50;
+        const double us = p50_us + flush.p50;
         outf("ceiling_W1_evps", 1e6 / us, 0);
       }
     }
@@ -766,31 +606,13 @@ void ceiling_step(const std::string& dir) {
 }
 
 // W3: one client, PB_BATCH events per append to one stream, w3-* round-robin.
-void w3(es::Client& c) {
-  Rng rng(0x3333);
-  std::vector<int64_t> lat;
-  int64_t t0 = now_ns(), deadline = t0 + S().secs * 1000000000LL;
-  long n = 0, batches = 0;
-  es::AppendRequest rq;
-  while (n + S().batch <= S().max_events) {
-    rq.events.clear();
-    std::string stream = sname("w3-", batches % S().streams);
-    for (long j = 0; j < S().batch; j++)
-      rq.events.push_back(make_event(rng, static_cast<uint64_t>(n + j), stream));
-    int64_t a = now_ns();
-    auto r = c.append(rq);
-    int64_t z = now_ns();
-    if (!r.ok()) fail("W3 append", r.status());
-    lat.push_back(z - a);
-    n += S().batch;
-    batches++;
-    if (z >= deadline) break;
-  }
-  double el = secs_since(t0);
+void w3() {
+  auto r = append_loop("W3", g_endpoint, 1, S().batch, false, es::bench::StreamPick::kRoundRobin,
+                       "w3-", 0x3333);
   out("W3_batch", std::to_string(S().batch));
-  out("W3_n", std::to_string(n));
-  outf("W3_evps", static_cast<double>(n) / el, 0);
-  out_lat("W3_batch", lat);
+  out("W3_n", std::to_string(r.events));
+  outf("W3_evps", static_cast<double>(r.events) / r.secs, 0);
+  out_lat("W3_batch", r.latency_ns);
 }
 
 // W4: first proves a stale expected version is refused, then W1 with an
@@ -818,207 +640,66 @@ void w4(es::Client& c) {
   auto stale_new = one(5, es::ExpectedVersion::no_stream());  // the stream exists now
   ok = ok && !stale_new.ok() && stale_new.status().code() == es::Code::kWrongExpectedVersion;
   check("W4_conflict_detected", ok);
-  single_client(c, "W4", true);
+  single_client("W4", true);
 }
 
 // ------------------------------------------------------------------ W7 and W8
 // Both measure append ack -> receipt at a steady rate; they differ only in the
 // receiver (W7: es::Subscription in this process; W8: `es tail` output).
 
-// What W7 and W8 share: every id made before the run (so the receiver matches
-// an event by id), the writers' send and ack times, the receipt times and the
-// counts. Only the receiver thread writes t_recv, only the writers t_send and
-// t_ack; the main thread reads them after joining those threads.
-struct DeliveryRun {
-  DeliveryRun(std::string w_, long rate_, long secs_, uint64_t seed_)
-      : w(std::move(w_)), rate(rate_), secs(secs_), n(rate_ * secs_), seed(seed_) {
-    if (n <= 0 || S().w7_writers <= 0) throw std::runtime_error(w + ": nothing to do");
-    std::string lower = w;
-    lower[0] = 'w';
-    prefix = lower + "-";
-    warm_stream = lower + "warm-0";
-    ids.resize(static_cast<size_t>(n));
-    seq_of.reserve(static_cast<size_t>(n) * 2);
-    Rng rng(seed);
-    for (long i = 0; i < n; i++) {
-      ids[static_cast<size_t>(i)] = make_id(rng);
-      if (!seq_of.emplace(ids[static_cast<size_t>(i)], i).second)
-        throw std::runtime_error(w + ": duplicate id made");
-    }
-    t_send.assign(static_cast<size_t>(n), 0);
-    t_ack.assign(static_cast<size_t>(n), 0);
-    t_recv.assign(static_cast<size_t>(n), 0);
-  }
+// What W7, W8 and W9 share (lib/bench/delivery.h): every id made before the
+// run (so the receiver matches an event by id), open-loop writers recording
+// send and ack times, the receipt times and the counts.
+using es::bench::DeliveryRun;
 
-  // One event seen by the receiver at time t (taken as it arrived).
-  void receipt(const es::Uuid& id, std::string_view stream, std::string_view data, int64_t t) {
-    auto it = seq_of.find(id);
-    if (it == seq_of.end()) {
-      if (stream == warm_stream) {
-        // The time first: warm_up reads it once it sees the number.
-        marker_recv_ns = t;
-        marker_seen = static_cast<int64_t>(data_seq(data));
-      } else {
-        foreign++;
-      }
-      return;
-    }
-    size_t seq = static_cast<size_t>(it->second);
-    if (data_seq(data) != seq) body_mismatch++;
-    if (t_recv[seq] != 0) {
-      dups++;
-      return;
-    }
-    t_recv[seq] = t;
-    received++;
-  }
-
-  const std::string w;  // "W7" or "W8": the metrics' prefix
-  const long rate, secs, n;
-  const uint64_t seed;
-  std::string prefix;       // the measured events' streams: <prefix><k>
-  std::string warm_stream;  // the warm-up markers' stream
-  std::vector<es::Uuid> ids;
-  std::unordered_map<es::Uuid, long, UuidHash> seq_of;
-  std::vector<int64_t> t_send, t_ack, t_recv;
-  std::atomic<long> received{0}, dups{0}, foreign{0}, body_mismatch{0}, malformed{0};
-  std::atomic<int64_t> marker_seen{-1}, marker_recv_ns{0};
-  std::atomic<bool> receiver_failed{false};
-  std::atomic<long> sent{0};
-  int64_t t0 = 0;  // the writers' schedule starts here
-};
-
-// Warm-up: the receiver must be live before the measurement, or the first
-// events would arrive only with the next heartbeat's repair (or, for W8, after
-// es starts and connects). Appends markers until one arrives within 50 ms of
-// its ack (bounded: 10 s).
-void warm_up(es::Client& c, DeliveryRun& run) {
-  Rng rng(run.seed + 1);
-  int64_t until = now_ns() + 10'000'000'000LL;
-  for (uint64_t k = 0; now_ns() < until && !run.receiver_failed.load(); k++) {
-    es::AppendRequest rq;
-    rq.events.push_back(make_event(rng, k, run.warm_stream));
-    auto r = c.append(rq);
-    if (!r.ok()) fail(run.w + " warm-up append", r.status());
-    int64_t ack = now_ns();
-    while (now_ns() < ack + 200'000'000LL) {
-      if (run.marker_seen.load() == static_cast<int64_t>(k)) {
-        if (run.marker_recv_ns.load() - ack < 50'000'000LL) return;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-  throw std::runtime_error(run.w + (run.receiver_failed.load()
-                                        ? ": the receiver failed during the warm-up"
-                                        : ": the receiver did not go live within 10 s"));
-}
-
-// PB_W7_WRITERS threads, one es::Client each, append single events on an
-// open-loop schedule (event i is due at t0 + i/rate, whatever the acks do)
-// over <prefix>*, recording send and ack times.
-void open_loop_writers(DeliveryRun& run) {
-  const long W = S().w7_writers, N = run.n;
-  std::vector<std::string> err(static_cast<size_t>(W));
-  std::latch ready(W + 1), go(1);
-  std::vector<std::thread> th;
-  for (long w = 0; w < W; w++) {
-    th.emplace_back([&, w] {
-      es::Client b(g_endpoint, client_options());
-      ready.count_down();
-      go.wait();
-      Rng rng(static_cast<uint64_t>(w) + 77);
-      const int64_t start = run.t0;  // set before go
-      const double gap_ns = 1e9 / static_cast<double>(run.rate);
-      const int64_t hard_stop = start + (run.secs * 3 + 5) * 1000000000LL;
-      es::AppendRequest rq;
-      rq.events.resize(1);
-      try {
-        for (long seq = w; seq < N; seq += W) {
-          int64_t target = start + static_cast<int64_t>(static_cast<double>(seq) * gap_ns);
-          int64_t now = now_ns();
-          if (now < target) std::this_thread::sleep_for(std::chrono::nanoseconds(target - now));
-          if (now_ns() > hard_stop) break;
-          es::ProposedEvent& e = rq.events[0];
-          e = make_event(rng, static_cast<uint64_t>(seq),
-                         sname(run.prefix.c_str(), seq % S().streams));
-          e.id = run.ids[static_cast<size_t>(seq)];
-          run.t_send[static_cast<size_t>(seq)] = now_ns();
-          auto r = b.append(rq);
-          int64_t z = now_ns();
-          if (!r.ok()) fail("append", r.status());
-          run.t_ack[static_cast<size_t>(seq)] = z;
-          run.sent++;
-        }
-      } catch (const std::exception& ex) {
-        err[static_cast<size_t>(w)] = ex.what();
-      }
-    });
-  }
-  ready.arrive_and_wait();
-  run.t0 = now_ns() + 2000000;  // first event 2 ms from now
-  go.count_down();
-  for (auto& t : th) t.join();
-  for (auto& e : err)
-    if (!e.empty()) throw std::runtime_error(run.w + " writer: " + e);
+std::unique_ptr<DeliveryRun> delivery_run(const std::string& w, long rate, long secs,
+                                          uint64_t seed) {
+  es::bench::DeliveryOptions o;
+  o.name = w;
+  std::string lower = w;
+  lower[0] = 'w';
+  o.prefix = lower + "-";
+  o.warm_stream = lower + "warm-0";
+  o.streams = S().streams;
+  o.endpoint = g_endpoint;
+  o.timeout = client_options().timeout;
+  o.rate = rate;
+  o.events = rate * secs;
+  o.writers = S().w7_writers;
+  o.shape = shape();
+  o.seed = seed;
+  o.drain = std::chrono::milliseconds(S().w7_drain_ms);
+  auto run = DeliveryRun::make(o);
+  if (!run.ok()) fail(w, run.status());
+  return std::move(run).value();
 }
 
 void report_delivery(DeliveryRun& run) {
-  const std::string& w = run.w;
-  std::vector<int64_t> from_ack, from_send;
-  int64_t last_ack = 0;
-  long negative = 0;
-  for (long i = 0; i < run.n; i++) {
-    size_t u = static_cast<size_t>(i);
-    last_ack = std::max(last_ack, run.t_ack[u]);
-    if (run.t_ack[u] == 0 || run.t_recv[u] == 0) continue;
-    from_ack.push_back(run.t_recv[u] - run.t_ack[u]);
-    from_send.push_back(run.t_recv[u] - run.t_send[u]);
-    if (run.t_recv[u] < run.t_ack[u]) negative++;
-  }
-  const long sent = run.sent.load(), received = run.received.load();
-  out(w + "_target_evps", std::to_string(run.rate));
-  out(w + "_writers", std::to_string(S().w7_writers));
-  outf(w + "_sent_evps",
-       last_ack > run.t0
-           ? static_cast<double>(sent) / (static_cast<double>(last_ack - run.t0) / 1e9)
-           : 0.0,
-       0);
-  out(w + "_sent", std::to_string(sent));
-  out(w + "_received", std::to_string(received));
-  out(w + "_missing", std::to_string(sent - received));
-  out(w + "_dups", std::to_string(run.dups.load()));
-  out(w + "_recv_before_ack", std::to_string(negative));
-  out(w + "_foreign", std::to_string(run.foreign.load()));
-  out(w + "_malformed", std::to_string(run.malformed.load()));
-  out_lat(w, from_ack, true);             // append ack -> receipt
-  out_lat(w + "_send", from_send, true);  // append call -> receipt
+  const std::string& w = run.options().name;
+  es::bench::DeliveryResult r = es::bench::results(run);
+  out(w + "_target_evps", std::to_string(run.options().rate));
+  out(w + "_writers", std::to_string(run.options().writers));
+  outf(w + "_sent_evps", r.sent_per_s, 0);
+  out(w + "_sent", std::to_string(r.sent));
+  out(w + "_received", std::to_string(r.received));
+  out(w + "_missing", std::to_string(r.sent - r.received));
+  out(w + "_dups", std::to_string(r.dups));
+  out(w + "_recv_before_ack", std::to_string(r.received_before_ack));
+  out(w + "_foreign", std::to_string(r.foreign));
+  out(w + "_malformed", std::to_string(r.malformed));
+  out_lat(w, r.from_ack_ns, true);             // append ack -> receipt
+  out_lat(w + "_send", r.from_send_ns, true);  // append call -> receipt
   // Delivery, not the rate: every acked event exactly once, nothing else.
   // (A disk too slow for the target rate shows in <w>_sent_evps, as for the peers.)
-  check(w + "_complete", received == sent && run.dups.load() == 0 && run.foreign.load() == 0 &&
-                             run.body_mismatch.load() == 0 && run.malformed.load() == 0);
+  check(w + "_complete", r.complete());
 }
 
-// The part W7 and W8 share, with the receiver already started: warm-up,
-// writers, drain (up to PB_W7_DRAIN_MS after the last ack), report.
-// `stop_receiver` ends the receiver (bounded) and returns its error, if any;
-// it runs on every path, so no receiver outlives the workload.
+// The part W7, W8 and W9 share, with the receiver already started: warm-up,
+// writers, drain, report (lib/bench's measure()).
 void measure_delivery(es::Client& c, DeliveryRun& run,
                       const std::function<std::string()>& stop_receiver) {
-  try {
-    warm_up(c, run);
-    open_loop_writers(run);
-    int64_t drain_until = now_ns() + S().w7_drain_ms * 1000000LL;
-    while (run.received.load() < run.sent.load() && now_ns() < drain_until &&
-           !run.receiver_failed.load())
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  } catch (const std::exception& ex) {
-    std::string receiver_err = stop_receiver();
-    throw std::runtime_error(ex.what() +
-                             (receiver_err.empty() ? "" : " (receiver: " + receiver_err + ")"));
-  }
-  std::string receiver_err = stop_receiver();
-  if (!receiver_err.empty()) throw std::runtime_error(run.w + " receiver: " + receiver_err);
+  es::Status s = es::bench::measure(c, run, stop_receiver);
+  if (!s.ok()) throw std::runtime_error(s.message());
   report_delivery(run);
 }
 
@@ -1028,46 +709,23 @@ es::Position next_position(es::Client& c, const std::string& w) {
   return hd->head + 1;
 }
 
-void subscribe_and_measure(es::Client& c, DeliveryRun& run, const std::string& endpoint);
+void subscribe_and_report(es::Client& c, DeliveryRun& run, const std::string& endpoint);
 
 // W7: a subscriber (es::Subscription from head+1, everything) and
 // PB_W7_WRITERS writers on an open-loop schedule totalling PB_W7_RATE ev/s.
 // Latency = receipt time in the subscriber - ack time in the writer, matched
 // by event id, same steady clock, same process.
 void w7(es::Client& c) {
-  DeliveryRun run("W7", S().w7_rate, S().w7_secs, 0x7777);
-  subscribe_and_measure(c, run, g_endpoint);
+  auto run = delivery_run("W7", S().w7_rate, S().w7_secs, 0x7777);
+  subscribe_and_report(c, *run, g_endpoint);
 }
 
 // W7's receiver (es::Subscription in this process, from the head on), on
 // the node of `endpoint`.
-void subscribe_and_measure(es::Client& c, DeliveryRun& run, const std::string& endpoint) {
-  const es::Position from = next_position(c, run.w);
-  std::atomic<bool> stop{false};
-  std::string sub_err;
-  std::thread subt([&] {
-    try {
-      es::Client sc(endpoint, client_options());
-      es::SubscriptionOptions so;
-      so.from = from;
-      es::Subscription sub(sc, so);
-      es::Status st = sub.run(
-          [&](const es::RecordedEvent& e) {
-            run.receipt(e.id, e.stream, e.data, now_ns());
-            return es::Delivery::kContinue;
-          },
-          stop);
-      if (!st.ok()) sub_err = st.to_string();
-    } catch (const std::exception& ex) {
-      sub_err = ex.what();
-    }
-    if (!sub_err.empty()) run.receiver_failed = true;
-  });
-  measure_delivery(c, run, [&] {
-    stop = true;
-    subt.join();
-    return sub_err;  // joined: safe to read
-  });
+void subscribe_and_report(es::Client& c, DeliveryRun& run, const std::string& endpoint) {
+  es::Status s = es::bench::subscribe_and_measure(c, run, endpoint);
+  if (!s.ok()) throw std::runtime_error(s.message());
+  report_delivery(run);
 }
 
 // The event id, stream and data of one `es tail` line, by substring search:
@@ -1165,8 +823,9 @@ void w8(es::Client& c) {
   if (::access(g_es_path.c_str(), X_OK) != 0)
     throw std::runtime_error("W8: cannot execute the es binary " + g_es_path + " (" +
                              std::strerror(errno) + "); build the target es or give --es PATH");
-  DeliveryRun run("W8", S().w8_rate, S().w8_secs, 0x8888);
-  const es::Position from = next_position(c, run.w);
+  auto run_ptr = delivery_run("W8", S().w8_rate, S().w8_secs, 0x8888);
+  DeliveryRun& run = *run_ptr;
+  const es::Position from = next_position(c, "W8");
   const std::string log_path = g_work_dir + "/es-tail.log";
   int logfd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (logfd < 0) throw std::runtime_error("open " + log_path + ": " + std::strerror(errno));
@@ -1187,7 +846,7 @@ void w8(es::Client& c) {
   }
   // The reader's own bound: warm-up, the writers' hard stop, drain, and slack.
   const int64_t deadline =
-      now_ns() + (10 + run.secs * 3 + 5 + 30) * 1'000'000'000LL + S().w7_drain_ms * 1000000LL;
+      now_ns() + (10 + S().w8_secs * 3 + 5 + 30) * 1'000'000'000LL + S().w7_drain_ms * 1000000LL;
   std::atomic<bool> stop{false};
   std::string reader_err;
   std::thread reader([&] { read_tail_lines(pipefd[0], run, stop, deadline, &reader_err); });
@@ -1249,7 +908,7 @@ void w10(es::Client& c) {
 // acked by then minus delivered by then (both on esbench's clock).
 void report_lag_events(DeliveryRun& run) {
   std::vector<int64_t> acks, recvs;
-  for (long i = 0; i < run.n; i++) {
+  for (long i = 0; i < run.events(); i++) {
     const size_t u = static_cast<size_t>(i);
     if (run.t_ack[u] != 0) acks.push_back(run.t_ack[u]);
     if (run.t_recv[u] != 0) recvs.push_back(run.t_recv[u]);
@@ -1263,8 +922,8 @@ void report_lag_events(DeliveryRun& run) {
     lag.push_back(std::max<int64_t>(acked - delivered, 0));
   }
   std::sort(lag.begin(), lag.end());
-  out("W9_lag_events_p50", std::to_string(pct(lag, 0.50)));
-  out("W9_lag_events_p99", std::to_string(pct(lag, 0.99)));
+  out("W9_lag_events_p50", std::to_string(es::bench::percentile(lag, 0.50)));
+  out("W9_lag_events_p99", std::to_string(es::bench::percentile(lag, 0.99)));
   out("W9_lag_events_max", std::to_string(lag.empty() ? 0 : lag.back()));
 }
 
@@ -1277,9 +936,9 @@ void w9(es::Client& c) {
   std::string exit;
   try {
     wait_for_head(replica, next_position(c, "W9") - 1, now_ns());
-    DeliveryRun run("W9", S().w9_rate, S().w9_secs, 0x9999);
-    subscribe_and_measure(c, run, replica.endpoint);
-    report_lag_events(run);
+    auto run = delivery_run("W9", S().w9_rate, S().w9_secs, 0x9999);
+    subscribe_and_report(c, *run, replica.endpoint);
+    report_lag_events(*run);
   } catch (...) {
     stop_esd(replica);
     throw;
@@ -1658,11 +1317,11 @@ int main(int argc, char** argv) {
       });
       run_step("W5", [&] { w5(c); });
       run_step(
-          "W1", [&] { single_client(c, "W1", false); }, true);
+          "W1", [&] { single_client("W1", false); }, true);
       run_step(
           "W2", [&] { w2(); }, true);
       run_step(
-          "W3", [&] { w3(c); }, true);
+          "W3", [&] { w3(); }, true);
       run_step(
           "W4", [&] { w4(c); }, true);
       run_step(
