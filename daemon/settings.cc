@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "es/store.h"
+#include "es/suggest.h"
 
 #include "admission.h"
 #include "cli/options.h"
@@ -172,6 +173,15 @@ std::string check(const SettingSpec& spec, std::string text) {
   return (*spec.check)(text);
 }
 
+// "unknown key; did you mean 'max-clients'?" when one is near.
+std::string unknown_key(const std::string& key) {
+  std::vector<std::string> keys;
+  for (const SettingSpec& spec : setting_specs()) keys.push_back(spec.key);
+  const std::string near = es::nearest(key, keys);
+  return near.empty() ? "unknown key (esd.toml(5) lists the keys)"
+                      : "unknown key; did you mean '" + near + "'?";
+}
+
 es::Status read_file(const std::string& path, std::map<std::string, SettingValue>& values) {
   toml::table table;
   try {
@@ -187,8 +197,7 @@ es::Status read_file(const std::string& path, std::map<std::string, SettingValue
     const auto line = node.source().begin.line;
     const std::string where = path + ":" + std::to_string(line) + ": " + key + ": ";
     const SettingSpec* spec = find_setting(key);
-    if (spec == nullptr)
-      return es::Status::invalid(where + "unknown key (esd.toml(5) lists the keys)");
+    if (spec == nullptr) return es::Status::invalid(where + unknown_key(key));
     auto text = scalar_text(*spec, node);
     if (!text.ok()) return es::Status::invalid(where + text.status().message());
     if (std::string bad = check(*spec, *text); !bad.empty())

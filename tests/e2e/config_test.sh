@@ -58,6 +58,10 @@ check "bad settings: FILE:LINE: KEY, exit 78"
 printf 'log-level = "info"\nbogus = 1\n' >"$TMP/bad1.toml"
 assert_exit 78 "$ESD" --config "$TMP/bad1.toml" --data "$TMP/never"
 assert_eq "$ERR" "esd: error: $TMP/bad1.toml:2: bogus: unknown key (esd.toml(5) lists the keys)" "unknown key"
+printf 'max-clinets = 5\n' >"$TMP/typo.toml"
+assert_exit 78 "$ESD" --config "$TMP/typo.toml" --data "$TMP/never"
+assert_eq "$ERR" "esd: error: $TMP/typo.toml:1: max-clinets: unknown key; did you mean 'max-clients'?" \
+  "a mistyped key names the nearest"
 printf '\n\nmax-clients = -1\n' >"$TMP/bad2.toml"
 assert_exit 78 "$ESD" --config "$TMP/bad2.toml" --data "$TMP/never"
 assert_eq "$ERR" "esd: error: $TMP/bad2.toml:3: max-clients: -1 is not a whole number (from 1 to 1,000,000)" \
