@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "es/endpoint.h"
+#include "es/suggest.h"
 
 #include "cli/options.h"
 
@@ -121,11 +122,20 @@ es::Status check_context_name(const std::string& name) {
                              "' is not a context name (letters, digits, '.', '_' and '-')");
 }
 
+// "no context named lcoal (…); did you mean 'local'?"
+es::Status no_context(const std::string& name, const std::string& path) {
+  std::string text = "no context named " + name + " (" + path + ")";
+  if (auto names = context_names(); names.ok()) {
+    if (std::string near = es::nearest(name, *names); !near.empty())
+      text += "; did you mean '" + near + "'?";
+  }
+  return es::Status::not_found(text);
+}
+
 es::Result<NamedContext> load_context(const std::string& name) {
   ES_RETURN_IF_ERROR(check_context_name(name));
   const std::string path = context_file(name);
-  if (::access(path.c_str(), F_OK) != 0)
-    return es::Status::not_found("no context named " + name + " (" + path + ")");
+  if (::access(path.c_str(), F_OK) != 0) return no_context(name, path);
   NamedContext c;
   c.name = name;
   toml::table table;
@@ -161,8 +171,7 @@ es::Status remove_context(const std::string& name) {
   ES_RETURN_IF_ERROR(check_context_name(name));
   const std::string path = context_file(name);
   if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT)
-      return es::Status::not_found("no context named " + name + " (" + path + ")");
+    if (errno == ENOENT) return no_context(name, path);
     return errno_status("cannot remove " + path);
   }
   if (selected_context() == name) return select_context("");

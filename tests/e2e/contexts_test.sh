@@ -64,6 +64,11 @@ check "bad contexts are errors naming the file"
 assert_exit 2 es --context nope status
 assert_eq "$ERR" "es: error: no context named nope ($XDG_CONFIG_HOME/es/contexts/nope.toml)
 Run with --help for more information." "a missing context"
+"$ES" context add prod --server tcp://127.0.0.1:1 >/dev/null
+assert_exit 2 es --context prdo status
+assert_contains "$ERR" "no context named prdo ($XDG_CONFIG_HOME/es/contexts/prdo.toml); did you mean 'prod'?" \
+  "a mistyped context names the nearest"
+"$ES" context rm prod >/dev/null
 printf 'server = "tcp://127.0.0.1:1"\ncolour = "blue"\n' >"$XDG_CONFIG_HOME/es/contexts/bad.toml"
 assert_exit 2 es --context bad status
 assert_contains "$ERR" "es: error: $XDG_CONFIG_HOME/es/contexts/bad.toml:2: colour: unknown key" "an unknown key"
