@@ -21,6 +21,8 @@ void register_stop(CLI::App& app, Context& ctx);
 void register_nodes(CLI::App& app, Context& ctx);
 void register_verify(CLI::App& app, Context& ctx);
 void register_promote(CLI::App& app, Context& ctx);
+void register_backup(CLI::App& app, Context& ctx);
+void register_restore(CLI::App& app, Context& ctx);
 void register_completion(CLI::App& app, Context& ctx);
 void register_help(CLI::App& app, Context& ctx);
 
@@ -51,7 +53,8 @@ inline constexpr Command kCommands[] = {
     {"streams", register_streams}, {"subscriptions", register_subscriptions},
     {"status", register_status},   {"stop", register_stop},
     {"nodes", register_nodes},     {"verify", register_verify},
-    {"promote", register_promote}, {"completion", register_completion},
+    {"promote", register_promote}, {"backup", register_backup},
+    {"restore", register_restore}, {"completion", register_completion},
     {"help", register_help},
 };
 
