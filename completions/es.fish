@@ -22,7 +22,7 @@ function __es_state
             set vopts
             switch $path
                 case es
-                    set subs append read tail replay project state streams subscriptions status stop nodes verify promote completion help
+                    set subs append read tail replay project state streams subscriptions status stop nodes verify promote backup restore completion help
                     set vopts -s --server -o --output --timeout
                 case 'es append'
                     set vopts -t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout
@@ -53,6 +53,10 @@ function __es_state
                 case 'es verify'
                     set vopts --at --data -s --server -o --output --timeout
                 case 'es promote'
+                    set vopts -s --server -o --output --timeout
+                case 'es backup'
+                    set vopts --max-time -s --server -o --output --timeout
+                case 'es restore'
                     set vopts -s --server -o --output --timeout
                 case 'es help'
                     set vopts -s --server -o --output --timeout
@@ -120,6 +124,8 @@ complete -c es -n "__es_is es" -a stop -d 'Stop the node gracefully and wait for
 complete -c es -n "__es_is es" -a nodes -d 'Show every node reachable from the given ones: role, state, head, lag, projections'
 complete -c es -n "__es_is es" -a verify -d 'Recompute the log\'s chain digest from every event and print the head and the digest'
 complete -c es -n "__es_is es" -a promote -d 'Make a replica (--server) a primary, once its primary is stopped'
+complete -c es -n "__es_is es" -a backup -d 'Have the node (--server) copy its log and projections into DIR on its host, while it serves, and check the copy'
+complete -c es -n "__es_is es" -a restore -d 'Put a backup (es backup) in place as a new data directory, esd stopped, and check it'
 complete -c es -n "__es_is es" -a completion -d 'Print a shell completion script'
 complete -c es -n "__es_is es" -a help -d 'Print the help of es, or of a command (es help COMMAND [SUBCOMMAND])'
 complete -c es -n "__es_is es" -s h -l help -d 'Print this help message and exit'
@@ -288,6 +294,20 @@ complete -c es -n "__es_is 'es promote'" -s s -l server -x -d 'Node request endp
 complete -c es -n "__es_is 'es promote'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es promote'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
 
+# es backup
+complete -c es -n "__es_is 'es backup'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es backup'" -l max-time -x -d 'Seconds to wait for the node to make and check the copy (default 3600)'
+complete -c es -n "__es_is 'es backup'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es backup'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es backup'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es backup' 0 0" -a '(__fish_complete_directories (commandline -ct))' -d 'Absolute path on the node\'s host; must not exist or be empty'
+
+# es restore
+complete -c es -n "__es_is 'es restore'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es restore'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es restore'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es restore'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+
 # es completion
 complete -c es -n "__es_is 'es completion'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es completion' 0 0" -a 'bash zsh fish' -d 'Shell: bash, zsh or fish'
@@ -297,4 +317,4 @@ complete -c es -n "__es_is 'es help'" -s h -l help -d 'Print this help message a
 complete -c es -n "__es_is 'es help'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es help'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es help'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
-complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status stop nodes verify promote completion help' -d 'The command (and its subcommand) to describe'
+complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status stop nodes verify promote backup restore completion help' -d 'The command (and its subcommand) to describe'
