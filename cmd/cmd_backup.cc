@@ -29,7 +29,9 @@ es::Result<std::string> check_here(const es::protocol::BackupReply& r) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(r.dir + "/data.mdb", ec);
   if (ec || size != r.log_bytes) return std::string("node");
-  auto here = es::store::check_copy(r.dir);
+  auto here = es::store::check_copy(r.dir, r.projections_from.empty()
+                                               ? es::store::ProjectionsRead::kThisLog
+                                               : es::store::ProjectionsRead::kAnotherLog);
   if (!here.ok()) {
     return es::Status(here.status().code(),
                       "the copy in " + r.dir + " failed es's check: " + here.status().message());
@@ -74,6 +76,7 @@ ExitCode run_backup(Context& ctx, const BackupArgs& args) {
                  .field("projection_bytes", r->projection_bytes)
                  .field("took_s", took_s)
                  .field("checked_by", *checked_by)
+                 .field("projections_from", r->projections_from)
                  .field("node", ctx.server)
                  .str());
   }

@@ -163,8 +163,12 @@ Status Server::bind() {
     source_link_ =
         std::make_unique<SourceLink>(SourceLink::Options{options_.project_from, bound_listen_});
   try {
-    backup_ = std::make_unique<BackupWorker>(ctx_, store_, projection_store_,
-                                             es::store::BackupOptions{options_.backup_pause});
+    backup_ = std::make_unique<BackupWorker>(
+        ctx_, store_, projection_store_,
+        es::store::BackupOptions{options_.project_from.empty()
+                                     ? es::store::ProjectionsRead::kThisLog
+                                     : es::store::ProjectionsRead::kAnotherLog,
+                                 options_.backup_pause});
   } catch (const zmq::error_t& e) {
     return Status::io_error(std::string("cannot set up the backup worker: ") + e.what());
   }
@@ -748,7 +752,8 @@ void Server::finish_backup() {
                                    r.copy.max_checkpoint,
                                    r.log_bytes,
                                    r.projection_bytes,
-                                   static_cast<std::uint64_t>(r.took.count())};
+                                   static_cast<std::uint64_t>(r.took.count()),
+                                   options_.project_from};
   spdlog::info("backup into {} made and checked: head {}, {} + {} bytes, in {:.3f} s", r.dir,
                r.copy.head, r.log_bytes, r.projection_bytes, r.took.count() / 1e6);
   reply(outcome->identity, protocol::encode(Kind::kBackupOk, outcome->request_id, reply_body));

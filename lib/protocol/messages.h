@@ -384,11 +384,14 @@ struct BackupReply {
   std::uint64_t log_bytes = 0;
   std::uint64_t projection_bytes = 0;
   std::uint64_t took_us = 0;
+  // The node whose log the projections read (esd --project-from); empty:
+  // this one's, and then max_checkpoint <= head.
+  std::string projections_from;
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(dir, head, digest, acknowledged, events, checkpoints, max_checkpoint, log_bytes,
-       projection_bytes, took_us);
+       projection_bytes, took_us, projections_from);
   }
 };
 

@@ -120,7 +120,7 @@ Status check_log(const std::string& dir, CopyCheck* out) {
 
 // The projections' "checkpoints" database (es/projection_store.h):
 // name \0 generation:u32be -> position:u64le.
-Status check_projections(const std::string& dir, CopyCheck* out) {
+Status check_projections(const std::string& dir, ProjectionsRead read, CopyCheck* out) {
   if (!fs::exists(dir + "/data.mdb")) return {};  // a node that never hosted one
   auto env = open_read_only(dir);
   if (!env.ok()) return env.status();
@@ -139,7 +139,7 @@ Status check_projections(const std::string& dir, CopyCheck* out) {
     if (v.mv_size != 8)
       return Status::corruption("the checkpoint of projection '" + name + "' is malformed");
     const Position p = get_le64(static_cast<const char*>(v.mv_data));
-    if (p > out->head) {
+    if (read == ProjectionsRead::kThisLog && p > out->head) {
       return Status::corruption("projection '" + name + "' has its checkpoint at " +
                                 std::to_string(p) + ", past the log's head " +
                                 std::to_string(out->head) + " in " + dir);
@@ -170,7 +170,7 @@ Result<BackupReport> copy_stores(Store& store, const ProjectionStore& projection
   r.log_bytes = *lbytes;
   ES_RETURN_IF_ERROR(sync_path(pdir));
   ES_RETURN_IF_ERROR(sync_path(dir));
-  auto checked = check_copy(dir);
+  auto checked = check_copy(dir, options.projections);
   if (!checked.ok()) {
     return Status(checked.status().code(),
                   "the copy failed its check: " + checked.status().message());
@@ -290,7 +290,7 @@ Result<BackupReport> backup(Store& store, const ProjectionStore& projections,
 }
 
 Result<CopyCheck> restore_backup(const std::string& backup, const std::string& data) {
-  auto checked = check_copy(backup);
+  auto checked = check_copy(backup, ProjectionsRead::kAnotherLog);
   if (!checked.ok()) return checked.status();
   std::error_code ec;
   const bool existed = fs::exists(data, ec);
@@ -313,10 +313,10 @@ Result<CopyCheck> restore_backup(const std::string& backup, const std::string& d
   return checked;
 }
 
-Result<CopyCheck> check_copy(const std::string& dir) {
+Result<CopyCheck> check_copy(const std::string& dir, ProjectionsRead projections) {
   CopyCheck out;
   ES_RETURN_IF_ERROR(check_log(dir, &out));
-  ES_RETURN_IF_ERROR(check_projections(dir + "/" + kProjectionsDir, &out));
+  ES_RETURN_IF_ERROR(check_projections(dir + "/" + kProjectionsDir, projections, &out));
   return out;
 }
 

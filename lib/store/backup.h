@@ -13,7 +13,8 @@
 // Guarantees of backup():
 //   - the copy's head is at least the head the store had acknowledged when
 //     backup() was called (every append acknowledged before it is in it);
-//   - every projection checkpoint in the copy is at most the copy's head:
+//   - every projection checkpoint in the copy is at most the copy's head
+//     (when the projections read this node's log: BackupOptions):
 //     the projections are copied first, then the log, once LMDB holds
 //     every event that was durable after the projections' snapshot (a
 //     projection only folds durable events), so the copy is the state of
@@ -59,7 +60,13 @@ struct BackupReport {
   std::chrono::microseconds took{0};
 };
 
+// Whose log the hosted projections read: this node's (their checkpoints
+// are positions in the copy's log, at most its head) or another node's
+// (esd --project-from: positions in that log, not compared).
+enum class ProjectionsRead { kThisLog, kAnotherLog };
+
 struct BackupOptions {
+  ProjectionsRead projections = ProjectionsRead::kThisLog;
   // A testing aid (ESD_FAILPOINT=backup-pause:MS): a wait between the copy
   // of the projections and that of the log, so that a test can see what
   // happens meanwhile.
@@ -78,13 +85,16 @@ Result<BackupReport> backup(Store& store, const ProjectionStore& projections,
 
 // Checks a backup in `dir` without writing into it: its store format, every event's chain from
 // position 1 without a gap (what `es verify --data` checks), and that no projection checkpoint is
-// past the head. kCorruption names what does not hold. Only LMDB is read:
+// past the head (unless they read another node's log). kCorruption names
+// what does not hold. Only LMDB is read:
 // in a data directory, what its journal holds beyond LMDB is not seen
 // (es verify --data opens the store, which replays it, and checks that).
-Result<CopyCheck> check_copy(const std::string& dir);
+Result<CopyCheck> check_copy(const std::string& dir,
+                             ProjectionsRead projections = ProjectionsRead::kThisLog);
 
 // Puts the backup in `backup` in place as the data directory `data` of a
-// stopped node: checks the backup (check_copy), refuses a `data` that a
+// stopped node: checks the backup (check_copy, but for the projections'
+// checkpoints, which backup() checked knowing whose log they read), refuses a `data` that a
 // running esd holds (its esd.lock: kBusy) or that is not empty
 // (kInvalidArgument), then copies the backup's files into it (directories
 // 0700, files 0600, synced), holding its esd.lock meanwhile so that no esd

@@ -22,7 +22,7 @@ SOURCE_PID=$ESD_PID
 
 check "a hosted projection runs on the node"
 assert_exit 0 env ES="$ES" "$EXAMPLE/place-orders.sh"
-assert_exit 0 es project add totals "$EXAMPLE/totals.jq"
+assert_exit 0 es project add --wait totals "$EXAMPLE/totals.jq"
 
 check "a steady append load (bounded: 4 clients, 12 s, 200000 events)"
 mkdir "$TMP/acks"
