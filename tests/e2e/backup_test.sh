@@ -106,9 +106,10 @@ assert_contains "$ERR" "in use by a running esd" "the refusal of the running nod
 assert_exit 1 es restore "$TMP/backup" "$TMP/restored"
 assert_contains "$ERR" "$TMP/restored exists and is not empty" "the refusal of a used directory"
 
-check "es verify --data on the copy passes, with the same head and digest"
+check "es verify --data on the copy passes, with the same head and digest, adding nothing to it"
 assert_exit 0 es verify --data "$TMP/backup"
 assert_eq "$(jq -c '[.head, .digest]' <<<"$OUT")" "[$head,\"$digest\"]" "es verify --data"
+assert_eq "$(ls "$TMP/backup" | tr '\n' ' ')" "data.mdb projections " "the backup after es verify --data"
 
 check "esd started on the copy serves the same digest at its head as the source there"
 for copy in backup restored; do
