@@ -726,8 +726,6 @@ void Server::on_replica_report(const Request& rq, protocol::ReplicaReport&& repo
   answer(rq, Kind::kReplicaReportOk, protocol::Empty{});
 }
 
-// Promotion is an operator's act: only a replica that has lost its primary
-// (no contact for a while) and holds everything it saw of it.
 // The copy runs on the backup worker's thread; the reply goes out when it
 // is made and checked (finish_backup).
 void Server::on_backup(const Request& rq, protocol::BackupRequest&& backup) {
@@ -759,6 +757,8 @@ void Server::finish_backup() {
   reply(outcome->identity, protocol::encode(Kind::kBackupOk, outcome->request_id, reply_body));
 }
 
+// Promotion is an operator's act: only a replica that has lost its primary
+// (no contact for a while) and holds everything it saw of it.
 void Server::on_promote(const Request& rq, protocol::PromoteRequest&& promote) {
   if (read_node_) {
     return fail(rq, Status::invalid("this node is a read node fed by " + options_.project_from +
