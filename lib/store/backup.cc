@@ -279,11 +279,18 @@ Status prepare_backup_dir(const std::string& dir) {
 
 Result<BackupReport> backup(Store& store, const ProjectionStore& projections,
                             const std::string& dir, const BackupOptions& options) {
+  std::error_code ec, ec_data;
+  const std::string data = fs::weakly_canonical(store.dir(), ec_data).string();
+  const std::string target = fs::weakly_canonical(dir, ec).string();
+  if (!ec && !ec_data && !data.empty() && (target == data || target.rfind(data + "/", 0) == 0)) {
+    return Status::invalid("the backup directory " + dir + " is inside the node's data directory " +
+                           store.dir() + ": choose one outside it");
+  }
   ES_RETURN_IF_ERROR(prepare_backup_dir(dir));
   auto r = copy_stores(store, projections, dir, options);
   if (!r.ok()) {
     // What this made goes (the directory was new or empty).
-    std::error_code ec;
+    ec.clear();
     for (const auto& entry : fs::directory_iterator(dir, ec)) fs::remove_all(entry.path(), ec);
   }
   return r;

@@ -78,8 +78,8 @@ struct BackupOptions {
 // with mode 0700.
 Status prepare_backup_dir(const std::string& dir);
 
-// Copies `store` and `projections` into `dir` (prepare_backup_dir's rules),
-// then checks the copy.
+// Copies `store` and `projections` into `dir` (prepare_backup_dir's rules;
+// not inside the store's data directory), then checks the copy.
 Result<BackupReport> backup(Store& store, const ProjectionStore& projections,
                             const std::string& dir, const BackupOptions& options = {});
 

@@ -96,6 +96,10 @@ TEST_CASE("a backup holds the log and the projections, checked", "[backup]") {
     REQUIRE_FALSE(again.ok());
     CHECK(again.status().code() == Code::kInvalidArgument);
     CHECK_THAT(again.status().message(), Catch::Contains(dir + " exists and is not empty"));
+    auto inside = es::store::backup(*store, *projections, tmp.sub("data/backup"));
+    REQUIRE_FALSE(inside.ok());
+    CHECK_THAT(inside.status().message(), Catch::Contains("inside the node's data directory"));
+    CHECK_FALSE(std::filesystem::exists(tmp.sub("data/backup")));
     auto relative = es::store::backup(*store, *projections, "relative/dir");
     REQUIRE_FALSE(relative.ok());
     CHECK_THAT(relative.status().message(), Catch::Contains("absolute path"));
