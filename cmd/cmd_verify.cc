@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "output.h"
 #include "progress.h"
+#include "store/backup.h"
 
 namespace escmd {
 namespace {
@@ -42,6 +43,14 @@ ExitCode print(Context& ctx, const std::string& source, es::Position head, const
 ExitCode verify_offline(Context& ctx, const std::string& dir, es::Position at) {
   if (!std::filesystem::exists(dir + "/data.mdb"))
     return ctx.fail(es::Status::not_found("no store in " + dir + " (no data.mdb)"));
+  if (at == 0 && !std::filesystem::exists(dir + "/journal")) {
+    // A backup (es backup): LMDB holds everything. Checked read-only, so
+    // that verifying it adds nothing to it (opening the store would make
+    // a journal and lock files there).
+    auto copy = es::store::check_copy(dir, es::store::ProjectionsRead::kAnotherLog);
+    if (!copy.ok()) return ctx.fail(copy.status());
+    return print(ctx, dir, copy->head, copy->chain, copy->events);
+  }
   auto store = es::Store::open(dir, es::StoreOptions{});
   if (!store.ok()) {
     if (store.status().code() == es::Code::kBusy) {

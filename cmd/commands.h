@@ -22,6 +22,8 @@ void register_nodes(CLI::App& app, Context& ctx);
 void register_verify(CLI::App& app, Context& ctx);
 void register_promote(CLI::App& app, Context& ctx);
 void register_bench(CLI::App& app, Context& ctx);
+void register_backup(CLI::App& app, Context& ctx);
+void register_restore(CLI::App& app, Context& ctx);
 void register_completion(CLI::App& app, Context& ctx);
 void register_help(CLI::App& app, Context& ctx);
 void register_context(CLI::App& app, Context& ctx);
@@ -61,6 +63,8 @@ inline constexpr Command kCommands[] = {
     {"verify", register_verify},
     {"promote", register_promote},
     {"bench", register_bench},
+    {"backup", register_backup},
+    {"restore", register_restore},
     {"completion", register_completion},
     {"context", register_context},
     {"help", register_help},

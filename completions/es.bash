@@ -9,7 +9,7 @@ _es_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         es)
-            subs='append read tail replay project state streams subscriptions status stop nodes verify promote bench completion context help'
+            subs='append read tail replay project state streams subscriptions status stop nodes verify promote bench backup restore completion context help'
             opts='-h --help --version -s --server -o --output --timeout --context'
             vopts='-s --server -o --output --timeout --context'
             ;;
@@ -123,6 +123,16 @@ _es_cmd()
             opts='-h --help --category --streams --size --count --duration --rate --clients'
             vopts='--category --streams --size --count --duration --rate --clients'
             ;;
+        'es backup')
+            opts='-h --help --max-time -s --server -o --output --timeout --context'
+            vopts='--max-time -s --server -o --output --timeout --context'
+            npos=1
+            ;;
+        'es restore')
+            opts='-h --help -s --server -o --output --timeout --context'
+            vopts='-s --server -o --output --timeout --context'
+            npos=2
+            ;;
         'es completion')
             opts='-h --help'
             npos=1
@@ -166,7 +176,7 @@ _es_cmd()
 _es_values()
 {
     case "$1|$2" in
-        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output' | 'es bench|-o' | 'es bench|--output' | 'es context|-o' | 'es context|--output' | 'es context add|-o' | 'es context add|--output' | 'es help|-o' | 'es help|--output')
+        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output' | 'es bench|-o' | 'es bench|--output' | 'es backup|-o' | 'es backup|--output' | 'es restore|-o' | 'es restore|--output' | 'es context|-o' | 'es context|--output' | 'es context add|-o' | 'es context add|--output' | 'es help|-o' | 'es help|--output')
             _es_words 'json text'
             ;;
         'es append|-e' | 'es append|--expect')
@@ -184,14 +194,14 @@ _es_values()
         'es replay|@0' | 'es project add|@1' | 'es project reset|@1')
             _es_paths -f
             ;;
-        'es verify|--data')
+        'es verify|--data' | 'es backup|@0')
             _es_paths -d
             ;;
         'es completion|@0')
             _es_words 'bash zsh fish'
             ;;
         'es help|@0')
-            _es_words 'append read tail replay project state streams subscriptions status stop nodes verify promote bench completion context help'
+            _es_words 'append read tail replay project state streams subscriptions status stop nodes verify promote bench backup restore completion context help'
             ;;
     esac
 }

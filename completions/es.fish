@@ -22,7 +22,7 @@ function __es_state
             set vopts
             switch $path
                 case es
-                    set subs append read tail replay project state streams subscriptions status stop nodes verify promote bench completion context help
+                    set subs append read tail replay project state streams subscriptions status stop nodes verify promote bench backup restore completion context help
                     set vopts -s --server -o --output --timeout --context
                 case 'es append'
                     set vopts -t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout --context
@@ -63,6 +63,10 @@ function __es_state
                     set vopts --category --streams --size --count --duration --page
                 case 'es bench latency'
                     set vopts --category --streams --size --count --duration --rate --clients
+                case 'es backup'
+                    set vopts --max-time -s --server -o --output --timeout --context
+                case 'es restore'
+                    set vopts -s --server -o --output --timeout --context
                 case 'es context'
                     set subs add ls show use rm
                     set vopts -s --server -o --output --timeout --context
@@ -135,6 +139,8 @@ complete -c es -n "__es_is es" -a nodes -d 'Show every node reachable from the g
 complete -c es -n "__es_is es" -a verify -d 'Recompute the log\'s chain digest from every event and print the head and the digest'
 complete -c es -n "__es_is es" -a promote -d 'Make a replica (--server) a primary, once its primary is stopped'
 complete -c es -n "__es_is es" -a bench -d 'Measure a node: appends, reads, latency'
+complete -c es -n "__es_is es" -a backup -d 'Have the node (--server) copy its log and projections into DIR on its host, while it serves, and check the copy'
+complete -c es -n "__es_is es" -a restore -d 'Put a backup (es backup) in place as a new data directory, esd stopped, and check it'
 complete -c es -n "__es_is es" -a completion -d 'Print a shell completion script'
 complete -c es -n "__es_is es" -a context -d 'Named contexts: the server, timeout and output to use (es(1), Contexts)'
 complete -c es -n "__es_is es" -a help -d 'Print the help of es, or of a command (es help COMMAND [SUBCOMMAND])'
@@ -360,6 +366,22 @@ complete -c es -n "__es_is 'es bench latency'" -l duration -x -d 'Seconds of sen
 complete -c es -n "__es_is 'es bench latency'" -l rate -x -d 'Events per second, all clients together (default 1000)'
 complete -c es -n "__es_is 'es bench latency'" -l clients -x -d 'Clients appending (default 4)'
 
+# es backup
+complete -c es -n "__es_is 'es backup'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es backup'" -l max-time -x -d 'Seconds to wait for the node to make and check the copy (default 3600)'
+complete -c es -n "__es_is 'es backup'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es backup'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es backup'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es backup'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
+complete -c es -n "__es_is 'es backup' 0 0" -a '(__fish_complete_directories (commandline -ct))' -d 'Absolute path on the node\'s host; must not exist or be empty'
+
+# es restore
+complete -c es -n "__es_is 'es restore'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es restore'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es restore'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es restore'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es restore'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
+
 # es completion
 complete -c es -n "__es_is 'es completion'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es completion' 0 0" -a 'bash zsh fish' -d 'Shell: bash, zsh or fish'
@@ -401,4 +423,4 @@ complete -c es -n "__es_is 'es help'" -s s -l server -x -d 'Node request endpoin
 complete -c es -n "__es_is 'es help'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es help'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
 complete -c es -n "__es_is 'es help'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
-complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status stop nodes verify promote bench completion context help' -d 'The command (and its subcommand) to describe'
+complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status stop nodes verify promote bench backup restore completion context help' -d 'The command (and its subcommand) to describe'

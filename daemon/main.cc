@@ -72,22 +72,31 @@ void signal_thread(zmq::context_t& ctx, const std::string& endpoint, sigset_t se
   }
 }
 
-// ESD_FAILPOINT=NAME:N (a testing aid, esd(8)): the group count at which
-// the named failpoint fires; 0 when it is not set.
-es::Result<std::uint64_t> failpoint_group(const std::string& name) {
+// ESD_FAILPOINT=NAME:N (a testing aid, esd(8)): the named failpoint and
+// its N; none (n 0) when it is not set.
+struct Failpoint {
+  std::string name;
+  std::uint64_t n = 0;
+};
+constexpr const char* kFailpoints[] = {"exit-before-publish", "backup-pause"};
+
+es::Result<Failpoint> failpoint() {
   const char* env = std::getenv("ESD_FAILPOINT");
-  if (env == nullptr || *env == '\0') return std::uint64_t{0};
+  if (env == nullptr || *env == '\0') return Failpoint{};
   std::string spec(env);
-  std::string prefix = name + ":";
-  try {
-    std::size_t used = 0;
-    if (spec.rfind(prefix, 0) == 0) {
+  for (const char* name : kFailpoints) {
+    const std::string prefix = std::string(name) + ":";
+    if (spec.rfind(prefix, 0) != 0) continue;
+    try {
+      std::size_t used = 0;
       std::uint64_t n = std::stoull(spec.substr(prefix.size()), &used);
-      if (used == spec.size() - prefix.size() && n > 0) return n;
+      if (used == spec.size() - prefix.size() && n > 0) return Failpoint{name, n};
+    } catch (const std::exception&) {
     }
-  } catch (const std::exception&) {
   }
-  return es::Status::invalid("ESD_FAILPOINT: expected " + prefix + "N (N > 0), not '" + spec + "'");
+  return es::Status::invalid(
+      "ESD_FAILPOINT: expected exit-before-publish:N or backup-pause:N (N > 0), not '" + spec +
+      "'");
 }
 
 // A check across settings (--role and --follow, ...) failed: the usage code
@@ -178,8 +187,9 @@ int main(int argc, char** argv) {
     return kExitConfig;
   }
   server_options.heartbeat = std::chrono::milliseconds(settings.number("heartbeat"));
-  if (auto fp = failpoint_group("exit-before-publish"); fp.ok()) {
-    server_options.exit_before_publish_group = *fp;
+  if (auto fp = failpoint(); fp.ok()) {
+    if (fp->name == "exit-before-publish") server_options.exit_before_publish_group = fp->n;
+    if (fp->name == "backup-pause") server_options.backup_pause = std::chrono::milliseconds(fp->n);
   } else {
     spdlog::error("{}", fp.status().message());
     return kExitUsage;

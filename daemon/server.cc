@@ -162,6 +162,16 @@ Status Server::bind() {
   if (read_node_)
     source_link_ =
         std::make_unique<SourceLink>(SourceLink::Options{options_.project_from, bound_listen_});
+  try {
+    backup_ = std::make_unique<BackupWorker>(
+        ctx_, store_, projection_store_,
+        es::store::BackupOptions{options_.project_from.empty()
+                                     ? es::store::ProjectionsRead::kThisLog
+                                     : es::store::ProjectionsRead::kAnotherLog,
+                                 options_.backup_pause});
+  } catch (const zmq::error_t& e) {
+    return Status::io_error(std::string("cannot set up the backup worker: ") + e.what());
+  }
   writer_ =
       std::make_unique<es::Writer>(store_, es::Writer::Options{}, [this](es::GroupOutcome&& o) {
         auto* outcome = new es::GroupOutcome(std::move(o));
@@ -195,12 +205,13 @@ ExitReason Server::run(const std::string& signals_endpoint) {
                                {signals.handle(), 0, ZMQ_POLLIN, 0},
                                {router_monitor_.handle(), 0, ZMQ_POLLIN, 0},
                                {pub_monitor_.handle(), 0, ZMQ_POLLIN, 0},
-                               {router_.handle(), 0, ZMQ_POLLIN, 0}};
+                               {router_.handle(), 0, ZMQ_POLLIN, 0},
+                               {backup_->done_socket().handle(), 0, ZMQ_POLLIN, 0}};
     // Woken for the heartbeat, or sooner for the watchdog's keep-alive.
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::min(next_heartbeat, notifier_.next_due()) - std::chrono::steady_clock::now());
     try {
-      zmq::poll(items, 5, std::max(wait, std::chrono::milliseconds(0)));
+      zmq::poll(items, 6, std::max(wait, std::chrono::milliseconds(0)));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) spdlog::error("poll: {}", e.what());
       continue;
@@ -216,6 +227,7 @@ ExitReason Server::run(const std::string& signals_endpoint) {
         stopping_ = true;
       }
     }
+    if (items[5].revents & ZMQ_POLLIN) finish_backup();
     if (items[2].revents & ZMQ_POLLIN) handle_monitor(router_monitor_, &clients_);
     if (items[3].revents & ZMQ_POLLIN) handle_monitor(pub_monitor_, &subscribers_);
     if ((items[4].revents & ZMQ_POLLIN) && !stopping_) {
@@ -272,6 +284,10 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   projections_->close();
   // Commit and answer what is queued, then say goodbye.
   commit_burst();
+  if (backup_->running()) {
+    spdlog::info("waiting for the backup into {} to end", backup_->dir());
+    finish_backup();
+  }
   writer_->close();
   drain_completions(false);
   protocol::HeartbeatNotice bye{published_head_, role()};
@@ -376,6 +392,10 @@ const Server::Route Server::kRoutes[] = {
      &Server::with_body<protocol::ReplicaReport, &Server::on_replica_report>},
     {Kind::kPromote, "promote", false, true,
      &Server::with_body<protocol::PromoteRequest, &Server::on_promote>},
+    // An admin's request (issue 14 gives it a role); a replica's copy
+    // spares its primary.
+    {Kind::kBackup, "backup", false, true,
+     &Server::with_body<protocol::BackupRequest, &Server::on_backup>},
     {Kind::kStop, "stop", false, true, &Server::on_stop},
 };
 
@@ -715,6 +735,37 @@ void Server::on_replica_report(const Request& rq, protocol::ReplicaReport&& repo
   if (is_new) spdlog::debug("{} {} reports to this node", report.role, listen);
   seen->second = ReplicaSeen{report.head, now, report.stopping, report.role};
   answer(rq, Kind::kReplicaReportOk, protocol::Empty{});
+}
+
+// The copy runs on the backup worker's thread; the reply goes out when it
+// is made and checked (finish_backup).
+void Server::on_backup(const Request& rq, protocol::BackupRequest&& backup) {
+  if (Status s = backup_->start(rq.identity, rq.id, backup.dir); !s.ok()) return fail(rq, s);
+  spdlog::info("backup into {} asked by {}, at head {}", backup.dir, who(rq), store_.head());
+}
+
+void Server::finish_backup() {
+  auto outcome = backup_->finish();
+  if (!outcome) return;
+  if (!outcome->report.ok()) {
+    spdlog::error("backup into {} failed: {}", outcome->dir, outcome->report.status().message());
+    return reply_error(outcome->identity, outcome->request_id, outcome->report.status());
+  }
+  const es::store::BackupReport& r = *outcome->report;
+  protocol::BackupReply reply_body{r.dir,
+                                   r.copy.head,
+                                   r.copy.chain,
+                                   r.acknowledged,
+                                   r.copy.events,
+                                   r.copy.checkpoints,
+                                   r.copy.max_checkpoint,
+                                   r.log_bytes,
+                                   r.projection_bytes,
+                                   static_cast<std::uint64_t>(r.took.count()),
+                                   options_.project_from};
+  spdlog::info("backup into {} made and checked: head {}, {} + {} bytes, in {:.3f} s", r.dir,
+               r.copy.head, r.log_bytes, r.projection_bytes, r.took.count() / 1e6);
+  reply(outcome->identity, protocol::encode(Kind::kBackupOk, outcome->request_id, reply_body));
 }
 
 // Promotion is an operator's act: only a replica that has lost its primary

@@ -37,6 +37,7 @@
 #include "es/writer.h"
 
 #include "admission.h"
+#include "backup_worker.h"
 #include "follower.h"
 #include "groups.h"
 #include "notify.h"
@@ -77,6 +78,9 @@ struct ServerOptions {
   // on SIGHUP (none: a reload only reopens the log).
   Settings settings;
   std::function<es::Result<Settings>()> reread_settings;
+  // Testing aid (ESD_FAILPOINT=backup-pause:MS): a backup waits this long
+  // between its copies of the projections and of the log.
+  std::chrono::milliseconds backup_pause{0};
 };
 
 // What the signal thread sends the loop for SIGHUP; anything else stops it.
@@ -167,6 +171,9 @@ class Server {
   void on_group_sync(const Request& rq, es::protocol::GroupSyncRequest&& sync);
   void on_replica_report(const Request& rq, es::protocol::ReplicaReport&& report);
   void on_promote(const Request& rq, es::protocol::PromoteRequest&& promote);
+  void on_backup(const Request& rq, es::protocol::BackupRequest&& backup);
+  // Answers the backup that ended (the backup worker's done_socket woke the loop).
+  void finish_backup();
   // Adds `work` (an append or checkpoint moves) to the burst's group; the
   // reply goes out when the group has committed.
   template <class Work>
@@ -203,7 +210,8 @@ class Server {
   std::unique_ptr<es::Writer> writer_;
   std::vector<es::WriteItem> burst_;
   es::GroupBudget burst_budget_;
-  std::unique_ptr<Follower> follower_;  // a replica's; none on a primary (or once promoted)
+  std::unique_ptr<Follower> follower_;    // a replica's; none on a primary (or once promoted)
+  std::unique_ptr<BackupWorker> backup_;  // es backup: copies off the loop, one at a time
   // A read node's link to its source; none on a primary or replica.
   std::unique_ptr<SourceLink> source_link_;
   const bool read_node_;  // --project-from, not a replica

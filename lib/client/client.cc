@@ -223,6 +223,10 @@ Result<protocol::PromoteReply> Client::promote(const protocol::PromoteRequest& r
   return call<protocol::PromoteReply>(Kind::kPromote, Kind::kPromoteOk, request);
 }
 
+Result<protocol::BackupReply> Client::backup(const protocol::BackupRequest& request) {
+  return call<protocol::BackupReply>(Kind::kBackup, Kind::kBackupOk, request);
+}
+
 Result<protocol::CheckpointReply> Client::checkpoint(const std::string& name) {
   return call<protocol::CheckpointReply>(Kind::kCheckpointGet, Kind::kCheckpointOk,
                                          protocol::CheckpointQuery{name});

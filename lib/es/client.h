@@ -74,6 +74,9 @@ class Client {
 
   Result<protocol::Empty> replica_report(const protocol::ReplicaReport& report);
   Result<protocol::PromoteReply> promote(const protocol::PromoteRequest& request);
+  // Answers once the node has made and checked the copy: give the Client a
+  // timeout that long.
+  Result<protocol::BackupReply> backup(const protocol::BackupRequest& request);
 
   // Drops the connection and whatever it had queued, and connects anew
   // (after the node was lost: no stale request reaches it later).

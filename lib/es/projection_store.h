@@ -83,6 +83,11 @@ class ProjectionStore {
   Result<std::optional<View>> view(std::string_view name, const std::string* key,
                                    std::string_view after, std::size_t limit) const;
 
+  // Writes a compacted copy of the environment (as `mdb_copy -c`) to `fd`,
+  // from one read snapshot: runners go on committing meanwhile. Does not
+  // sync `fd`.
+  Status copy_to(int fd) const;
+
  private:
   ProjectionStore() = default;
   Status drop_prefix(void* txn, std::string_view prefix);

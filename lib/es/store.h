@@ -125,6 +125,15 @@ class Store {
   // asked not to wait for a batch to gather); kDiskFull when LMDB cannot
   // grow. For tests, and before copying data.mdb.
   Status wait_applied();
+  // Writes a compacted copy of LMDB (as `mdb_copy -c`: mdb_env_copyfd2 with
+  // MDB_CP_COMPACT) to `fd`, taken once LMDB holds every event that was
+  // durable when copy_to was called. Appends go on meanwhile: the wait for
+  // the applier does not hold the writer, and the copy reads a snapshot.
+  // A growth of the map waits until the copy ends (no transaction may be
+  // open while LMDB resizes it), so appends go on while the journal has
+  // room. The copy holds no journal: esd makes a new one when it opens it.
+  // Does not sync `fd`.
+  Status copy_to(int fd);
 
   // A checkpoint's name: 1..kMaxNameBytes bytes, no control bytes.
   static Status validate(const Checkpoint& checkpoint);
@@ -184,6 +193,7 @@ class Store {
   void add_event(Group& g, RecordedEvent& rec);
   Status commit_group(Group& g, std::vector<RecordedEvent>* committed);
   Status wait_for_room(std::size_t payload);
+  Status wait_applied_through(std::uint64_t seq);
   void absorb_applied();
   Status fail(Status s);
   Status check_room(std::size_t payload_bytes);

@@ -246,4 +246,8 @@ Result<std::optional<ProjectionStore::View>> ProjectionStore::view(std::string_v
   return std::optional<View>(std::move(out));
 }
 
+Status ProjectionStore::copy_to(int fd) const {
+  return lmdb_status(mdb_env_copyfd2(env_, fd, MDB_CP_COMPACT), "mdb_env_copyfd2");
+}
+
 }  // namespace es

@@ -26,7 +26,8 @@ namespace es::protocol {
 inline constexpr std::uint16_t kMagic = 0x5345;
 // 4: status, replica reports, projection info and checkpoint lists gained
 // fields (read nodes, group members), and checkpoint removal came.
-inline constexpr std::uint16_t kProtocolVersion = 4;
+// 5: backups came (kBackup).
+inline constexpr std::uint16_t kProtocolVersion = 5;
 inline constexpr std::size_t kHeaderBytes = 2 + 2 + 1 + 8;
 
 enum class Kind : std::uint8_t {
@@ -48,6 +49,7 @@ enum class Kind : std::uint8_t {
   kReplicaReport = 15,      // ReplicaReport -> kReplicaReportOk (a replica to its primary)
   kPromote = 16,            // PromoteRequest -> kPromoteOk (a replica becomes a primary)
   kCheckpointRemove = 17,   // CheckpointRemoveRequest -> kCheckpointRemoveOk (after commit)
+  kBackup = 18,             // BackupRequest -> kBackupOk (once the copy is made and checked)
   // replies
   kError = 100,
   kHelloOk = 101,
@@ -65,6 +67,7 @@ enum class Kind : std::uint8_t {
   kReplicaReportOk = 113,
   kPromoteOk = 114,
   kCheckpointRemoveOk = 115,
+  kBackupOk = 116,
   // published
   kEvents = 200,
   kHeartbeat = 201,
@@ -354,6 +357,41 @@ struct PromoteReply {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(head);
+  }
+};
+
+// A hot backup (store/backup.h) into `dir`, an absolute path on the node's
+// host that does not exist or is an empty directory.
+struct BackupRequest {
+  std::string dir;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(dir);
+  }
+};
+
+// The backup, made and checked by the node: the copy's head and the chain
+// digest at it, the head acknowledged when it began, what the check walked.
+struct BackupReply {
+  std::string dir;
+  Position head = 0;
+  Chain digest{};
+  Position acknowledged = 0;
+  std::uint64_t events = 0;
+  std::uint64_t checkpoints = 0;  // projection checkpoints in the copy
+  Position max_checkpoint = 0;    // the highest (at most head)
+  std::uint64_t log_bytes = 0;
+  std::uint64_t projection_bytes = 0;
+  std::uint64_t took_us = 0;
+  // The node whose log the projections read (esd --project-from); empty:
+  // this one's, and then max_checkpoint <= head.
+  std::string projections_from;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(dir, head, digest, acknowledged, events, checkpoints, max_checkpoint, log_bytes,
+       projection_bytes, took_us, projections_from);
   }
 };
 

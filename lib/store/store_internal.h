@@ -18,6 +18,7 @@
 
 #include <lmdb.h>
 
+#include "es/digest.h"
 #include "es/store.h"
 
 #include "store/journal.h"
@@ -89,6 +90,11 @@ inline std::string journal_at_value(const JournalAt& at) {
 }
 
 std::int64_t now_us_monotonic();
+
+// Walks the "log" database `log` in `txn` from its first position with
+// `verifier` (es/digest.h), up to `up_to` (0: its last): what `es verify`
+// checks of LMDB, shared by Store::verify and the checks of a backup.
+Status verify_log(const Txn& txn, MDB_dbi log, Position up_to, ChainVerifier* verifier);
 
 }  // namespace store
 

@@ -312,6 +312,29 @@ Result<Chain> Store::chain_at(Position position) const {
   return e.chain;
 }
 
+namespace store {
+
+Status verify_log(const Txn& txn, MDB_dbi log, Position up_to, ChainVerifier* verifier) {
+  Cursor cur;
+  ES_RETURN_IF_ERROR(cur.open(txn, log));
+  RecordedEvent e;
+  MDB_val k{}, v{};
+  int rc = cur.get(&k, &v, MDB_FIRST);
+  for (; rc == 0 && (up_to == 0 || verifier->head() < up_to); rc = cur.get(&k, &v, MDB_NEXT)) {
+    const Position p = k.mv_size == 8 ? get_be64(static_cast<const char*>(k.mv_data)) : 0;
+    std::string_view record = to_view(v);
+    if (Status d = decode_record(record, &e); !d.ok()) {
+      return Status::corruption("position " + std::to_string(p) + ": " + d.message());
+    }
+    const std::string_view body = record.substr(0, record.size() - kChainBytes);
+    ES_RETURN_IF_ERROR(verifier->next(p, e.chain, chain_next(verifier->chain(), p, body)));
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get log");
+  return {};
+}
+
+}  // namespace store
+
 Result<Store::VerifyReport> Store::verify(Position up_to) const {
   Snapshot snap;
   std::vector<RecordedEvent> tail;  // what LMDB's snapshot lacks
@@ -323,22 +346,8 @@ Result<Store::VerifyReport> Store::verify(Position up_to) const {
         tail.push_back(*tail_->at(p));
     }
   }
-  Cursor cur;
-  ES_RETURN_IF_ERROR(cur.open(snap.txn, dbs_->log));
   ChainVerifier verifier;
-  RecordedEvent e;
-  MDB_val k{}, v{};
-  int rc = cur.get(&k, &v, MDB_FIRST);
-  for (; rc == 0 && (up_to == 0 || verifier.head() < up_to); rc = cur.get(&k, &v, MDB_NEXT)) {
-    const Position p = k.mv_size == 8 ? get_be64(static_cast<const char*>(k.mv_data)) : 0;
-    std::string_view record = to_view(v);
-    if (Status d = store::decode_record(record, &e); !d.ok()) {
-      return Status::corruption("position " + std::to_string(p) + ": " + d.message());
-    }
-    const std::string_view body = record.substr(0, record.size() - store::kChainBytes);
-    ES_RETURN_IF_ERROR(verifier.next(p, e.chain, chain_next(verifier.chain(), p, body)));
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get log");
+  ES_RETURN_IF_ERROR(store::verify_log(snap.txn, dbs_->log, up_to, &verifier));
   std::string body;
   for (const RecordedEvent& t : tail) {
     if (up_to != 0 && verifier.head() >= up_to) break;

@@ -409,9 +409,15 @@ Status Store::wait_for_room(std::size_t payload) {
 
 Status Store::wait_applied() {
   std::lock_guard writer(append_mu_);
+  return wait_applied_through(frame_seq_);
+}
+
+// Asks the applier not to wait for a batch to gather, until the frames up
+// to `seq` are in LMDB.
+Status Store::wait_applied_through(std::uint64_t seq) {
   Applier& a = *applier_;
   std::unique_lock lock(a.mu);
-  while (a.applied_seq.load() < frame_seq_) {
+  while (a.applied_seq.load() < seq) {
     if (a.failed) return a.failure;
     if (!a.stuck.ok()) return a.stuck;
     a.room_wanted = true;
@@ -419,6 +425,17 @@ Status Store::wait_applied() {
     a.applied.wait_for(lock, std::chrono::milliseconds(100));
   }
   return {};
+}
+
+Status Store::copy_to(int fd) {
+  std::uint64_t seq = 0;
+  {
+    std::lock_guard writer(append_mu_);  // only to read frame_seq_: appends wait no longer
+    seq = frame_seq_;
+  }
+  ES_RETURN_IF_ERROR(wait_applied_through(seq));
+  std::shared_lock resize(resize_mu_);
+  return lmdb_status(mdb_env_copyfd2(env_, fd, MDB_CP_COMPACT), "mdb_env_copyfd2");
 }
 
 // A storage error: the store is failed for good (see store.h).
