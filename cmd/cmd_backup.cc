@@ -57,10 +57,12 @@ ExitCode run_backup(Context& ctx, const BackupArgs& args) {
   const double took_s = static_cast<double>(r->took_us) / 1e6;
   if (ctx.text()) {
     ctx.emit(fmt::format("{}: head {} digest {}", r->dir, r->head, es::to_hex(r->digest)));
+    const std::string highest =
+        r->checkpoints == 0 ? "" : fmt::format(" (the highest at {})", r->max_checkpoint);
     ctx.emit(fmt::format(
-        "checked by {}: {} events, {} projection checkpoints (the highest at {}); the head was {} "
-        "when the backup began",
-        *checked_by, r->events, r->checkpoints, r->max_checkpoint, r->acknowledged));
+        "checked by {}: {} events, {} projection checkpoints{}; the head was {} when the backup "
+        "began",
+        *checked_by, r->events, r->checkpoints, highest, r->acknowledged));
     ctx.emit(fmt::format("copied in {:.3f} s: log {} bytes, projections {} bytes", took_s,
                          r->log_bytes, r->projection_bytes));
   } else {
