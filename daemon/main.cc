@@ -14,7 +14,9 @@
 
 #include "cli/completion.h"
 #include "cli/options.h"
+#include "http_listener.h"
 #include "logging.h"
+#include "metrics.h"
 #include "projection_worker.h"
 #include "server.h"
 
@@ -65,13 +67,18 @@ void signal_thread(zmq::context_t& ctx, const std::string& endpoint, sigset_t se
   }
 }
 
-// ESD_FAILPOINT=NAME:N (a testing aid, esd(8)): the group count at which
-// the named failpoint fires; 0 when it is not set.
+// ESD_FAILPOINT=NAME:N (a testing aid, esd(8)): N for the named failpoint
+// (exit-before-publish: the group count at which it fires; open-delay: the
+// milliseconds to wait before opening the store); 0 when it is not set, or
+// set for the other one.
 es::Result<std::uint64_t> failpoint_group(const std::string& name) {
   const char* env = std::getenv("ESD_FAILPOINT");
   if (env == nullptr || *env == '\0') return std::uint64_t{0};
   std::string spec(env);
   std::string prefix = name + ":";
+  for (const char* other : {"exit-before-publish:", "open-delay:"}) {
+    if (prefix != other && spec.rfind(other, 0) == 0) return std::uint64_t{0};
+  }
   try {
     std::size_t used = 0;
     if (spec.rfind(prefix, 0) == 0) {
@@ -232,6 +239,15 @@ int main(int argc, char** argv) {
                  "text, or json: one object per line ({\"time\",\"level\",\"msg\"})")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+  std::string http_listen;
+  app.add_option("--http-listen", http_listen,
+                 "Serve /metrics, /livez and /readyz over HTTP on [HOST:]PORT (a bare port: "
+                 "127.0.0.1's; no authentication yet); off unless given")
+      ->check([](const std::string& v) {
+        auto a = esd::parse_http_address(v);
+        return a.ok() ? std::string() : a.status().message();
+      })
+      ->type_name("[HOST:]PORT");
   std::string completion_shell;
   app.add_option("--completion", completion_shell,
                  "Print esd's completion script for bash, zsh or fish, and exit")
@@ -298,8 +314,35 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // The HTTP listener answers before the store is open, so that /readyz
+  // says "not ready" during recovery (esd(8), Metrics and health).
+  esd::NodeMetrics metrics;
+  server_options.metrics = &metrics;
+  std::unique_ptr<esd::HttpListener> http;
+  if (!http_listen.empty()) {
+    auto address = esd::parse_http_address(http_listen);
+    auto started = esd::HttpListener::start(*address, metrics);
+    if (!started.ok()) {
+      spdlog::error("{}", started.status().message());
+      return kExitCannotStart;
+    }
+    http = std::move(started).value();
+    if (!http->address().loopback()) {
+      spdlog::warn(
+          "--http-listen {}: /metrics, /livez and /readyz have no authentication yet; "
+          "anyone who reaches this address reads them",
+          http->address().to_string());
+    }
+    spdlog::info("serving /metrics, /livez and /readyz on http://{}", http->address().to_string());
+  }
+  if (auto delay = failpoint_group("open-delay"); delay.ok() && *delay > 0) {
+    spdlog::warn("failpoint open-delay: waiting {} ms before opening the store", *delay);
+    std::this_thread::sleep_for(std::chrono::milliseconds(*delay));
+  }
+
   es::StoreOptions store_options;
   store_options.initial_map_size = initial_map_size;
+  store_options.metrics = &metrics.store;
   if (!journal_size.empty()) {
     auto size =
         parse_bytes(journal_size, es::kMinJournalBytes,
@@ -320,11 +363,13 @@ int main(int argc, char** argv) {
     spdlog::error("cannot open the projections' store: {}", projections.status().message());
     return kExitCannotStart;
   }
+  metrics.attach(store->get());
   int code = kExitOk;
   {
     esd::Server server(**store, **projections, server_options);
     if (es::Status s = server.bind(); !s.ok()) {
       spdlog::error("{}", s.message());
+      http.reset();  // before the store goes
       return kExitCannotStart;
     }
     spdlog::info("esd {} started: data {}, head position {}, {} streams, journal {} MiB",
@@ -346,6 +391,8 @@ int main(int argc, char** argv) {
            : reason == esd::ExitReason::kStorageFailed ? kExitStorageFailed
                                                        : kExitDiverged;
   }
+  http.reset();  // no scrape reads the store after this
+  metrics.attach(nullptr);
   store->reset();
   spdlog::info("exit {}", code);
   spdlog::shutdown();
