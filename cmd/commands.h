@@ -17,6 +17,7 @@ void register_state(CLI::App& app, Context& ctx);
 void register_streams(CLI::App& app, Context& ctx);
 void register_subscriptions(CLI::App& app, Context& ctx);
 void register_status(CLI::App& app, Context& ctx);
+void register_check(CLI::App& app, Context& ctx);
 void register_stop(CLI::App& app, Context& ctx);
 void register_nodes(CLI::App& app, Context& ctx);
 void register_verify(CLI::App& app, Context& ctx);
@@ -45,13 +46,21 @@ struct Command {
 };
 
 inline constexpr Command kCommands[] = {
-    {"append", register_append},   {"read", register_read},
-    {"tail", register_tail},       {"replay", register_replay},
-    {"project", register_project}, {"state", register_state},
-    {"streams", register_streams}, {"subscriptions", register_subscriptions},
-    {"status", register_status},   {"stop", register_stop},
-    {"nodes", register_nodes},     {"verify", register_verify},
-    {"promote", register_promote}, {"completion", register_completion},
+    {"append", register_append},
+    {"read", register_read},
+    {"tail", register_tail},
+    {"replay", register_replay},
+    {"project", register_project},
+    {"state", register_state},
+    {"streams", register_streams},
+    {"subscriptions", register_subscriptions},
+    {"status", register_status},
+    {"check", register_check},
+    {"stop", register_stop},
+    {"nodes", register_nodes},
+    {"verify", register_verify},
+    {"promote", register_promote},
+    {"completion", register_completion},
     {"help", register_help},
 };
 
