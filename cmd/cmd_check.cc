@@ -227,7 +227,11 @@ Verdict run_check(const CheckArgs& args, Context& ctx, bool json) {
       if (p.status == "stopped") ++stopped;
       if (p.status == "failed") {
         failed.push_back(p.name);
-        f.problem(kCritical, "projection " + p.name + " failed: " + p.error);
+        // The error names the projection already: "projection NAME: ...".
+        std::string why = p.error;
+        if (const std::string named = "projection " + p.name + ": "; why.rfind(named, 0) == 0)
+          why = why.substr(named.size());
+        f.problem(kCritical, "projection " + p.name + " failed: " + why);
       }
     }
     f.fact(fmt::format("{} projection{} running", running, running == 1 ? "" : "s") +
