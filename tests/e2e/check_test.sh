@@ -53,6 +53,23 @@ assert_exit 3 "$ES" check --lag many
 assert_contains "$OUT" "UNKNOWN: --lag 'many'" "verdict"
 assert_exit 3 "$ES" check --no-such-option
 
+check "replication: the primary counts its replica, the replica its lag; a lost primary warns"
+PRIMARY=$ES_SERVER
+PRIMARY_PID=$ESD_PID
+start_esd "$TMP/replica" --role replica --follow "$PRIMARY"
+REPLICA=$ES_SERVER
+# (es check exits non-zero on a verdict other than OK: not a failure here)
+verdict() { "$ES" -s "$1" check --disk-free 0 || true; }
+one_replica() { [[ "$(verdict "$PRIMARY")" == *", 1 replica within 0 events, "* ]]; }
+wait_for 15 "the replica in the primary's check" one_replica
+assert_exit 0 "$ES" -s "$REPLICA" check --disk-free 0
+assert_contains "$OUT" "OK: head 2 (" "verdict"
+assert_contains "$OUT" "following $PRIMARY within 0 events, 0 projections running" "verdict"
+stop_esd "$PRIMARY_PID"
+lost() { [[ "$(verdict "$REPLICA")" == "WARNING: replica of $PRIMARY is connecting"* ]]; }
+wait_for 15 "the replica to warn" lost
+assert_exit 1 "$ES" -s "$REPLICA" check --disk-free 0
+
 check "a node that does not answer is CRITICAL"
 stop_esd
 assert_exit 2 "$ES" --timeout 1 check
