@@ -38,10 +38,11 @@ void NodeMetrics::name_kind(es::protocol::Kind kind, const char* name) {
 }
 
 void NodeMetrics::count_request(es::protocol::Kind kind, es::Code outcome) {
-  const auto k = static_cast<std::size_t>(kind);
+  auto k = static_cast<std::size_t>(kind);
   const auto c = static_cast<std::size_t>(outcome);
-  // An unknown kind counts as kind 0 ("unknown").
-  requests_[k < kKinds ? k : 0][c < kCodes ? c : kCodes - 1].add();
+  // A kind without a name counts as kind 0, the one "unknown" series.
+  if (k >= kKinds || kind_names_[k].load(std::memory_order_relaxed) == nullptr) k = 0;
+  requests_[k][c < kCodes ? c : kCodes - 1].add();
 }
 
 void NodeMetrics::set_tables(Tables tables) {
