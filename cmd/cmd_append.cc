@@ -11,6 +11,13 @@
 // idempotent. With --expect, every batch after the first expects the exact
 // version the previous one left, so a concurrent writer still makes it fail
 // (exit 3).
+//
+// Correlation ids: each event es makes gets "$correlationId" in its
+// metadata (--correlation-id, or a UUID made once per run), unless the
+// metadata has one. Events that come with an id of their own keep their
+// bytes (a retry must resend the same content; es read's lines copied into
+// another stream are copies) unless --correlation-id names one: a copy
+// never gets one.
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -18,6 +25,8 @@
 #include <iterator>
 #include <map>
 #include <optional>
+
+#include <rapidjson/document.h>
 
 #include "es/json.h"
 #include "es/suggest.h"
@@ -43,7 +52,33 @@ struct AppendArgs {
   std::string expect = "any";
   bool atomic = false;
   std::size_t batch = 1000;
+  std::string correlation_id;  // empty: one made per run
 };
+
+constexpr std::size_t kMaxCorrelationIdBytes = 256;
+
+// Adds "$correlationId": `id` to `e`'s metadata (canonical JSON, an object
+// or empty), first, unless it has one.
+es::Status add_correlation_id(es::ProposedEvent& e, const std::string& id) {
+  std::string member = "\"$correlationId\":";
+  es::append_json_string(member, id);
+  if (e.metadata.empty()) {
+    e.metadata = "{" + member + "}";
+    return {};
+  }
+  if (e.metadata.find("\"$correlationId\"") != std::string::npos) {
+    rapidjson::Document doc;
+    doc.Parse(e.metadata.data(), e.metadata.size());
+    if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("$correlationId")) return {};
+  }
+  std::string meta = "{" + member + "," + e.metadata.substr(1);
+  if (meta.size() > es::kMaxMetadataBytes) {
+    return es::Status::invalid("metadata with its $correlationId is over " +
+                               std::to_string(es::kMaxMetadataBytes) + " bytes");
+  }
+  e.metadata = std::move(meta);
+  return {};
+}
 
 // Per-stream totals over all batches, in order of first appearance.
 class Totals {
@@ -206,6 +241,8 @@ es::Result<std::string> json_argument(const std::string& option, const std::stri
 struct Line {
   es::ProposedEvent event;
   std::optional<es::ExpectedVersion> expect;
+  bool has_id = false;  // the line gave the event's id (a retry, or a copy)
+  bool copy = false;    // an event of another stream (es read A | es append B)
 };
 
 es::Status unknown_key(const std::string& key) {
@@ -237,6 +274,7 @@ es::Result<Line> parse_line(const std::string& line, const std::string& stream_a
     out.expect = *expect;
   }
   std::string id = fields->id.value_or("");
+  out.has_id = !id.empty();
   // A line that names another stream than the one it goes to, with an id,
   // is an event copied from there (es read A | es append B): the copy gets
   // an id of its own, the same on every run.
@@ -244,6 +282,7 @@ es::Result<Line> parse_line(const std::string& line, const std::string& stream_a
     auto source = es::Uuid::parse(id);
     if (!source.ok()) return es::Status::invalid("\"id\": " + source.status().message());
     id = es::Uuid::copy_of(*source, stream).to_string();
+    out.copy = true;
   }
   auto e = make_event(std::move(stream), std::move(*fields->type), *fields->data,
                       fields->metadata.value_or(""), id);
@@ -288,6 +327,13 @@ ExitCode finish(Context& ctx, Appender& appender, const es::Status& s) {
 ExitCode run_append(const AppendArgs& args, Context& ctx) {
   auto expected = es::ExpectedVersion::parse(args.expect);
   if (!expected.ok()) return ctx.usage(expected.status().message());
+  const bool given_correlation = !args.correlation_id.empty();
+  if (args.correlation_id.size() > kMaxCorrelationIdBytes) {
+    return ctx.usage("--correlation-id is at most " + std::to_string(kMaxCorrelationIdBytes) +
+                     " bytes");
+  }
+  const std::string correlation =
+      given_correlation ? args.correlation_id : es::Uuid::v7().to_string();
   if (args.data) {
     if (args.type.empty()) return ctx.usage("--data needs --type");
     if (args.stream.empty()) return ctx.usage("--data needs a STREAM");
@@ -300,6 +346,9 @@ ExitCode run_append(const AppendArgs& args, Context& ctx) {
     Appender appender(ctx, *expected);
     auto e = make_event(args.stream, args.type, *data, *metadata, args.id);
     if (!e.ok()) return ctx.fail(e.status());
+    if (args.id.empty() || given_correlation) {
+      if (es::Status s = add_correlation_id(*e, correlation); !s.ok()) return ctx.fail(s);
+    }
     es::AppendRequest request;
     request.events.push_back(std::move(e).value());
     return finish(ctx, appender, appender.send(request));
@@ -326,6 +375,8 @@ ExitCode run_append(const AppendArgs& args, Context& ctx) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     auto parsed = parse_line(line, args.stream);
     es::Status line_status = parsed.status();
+    if (line_status.ok() && !parsed->copy && (!parsed->has_id || given_correlation))
+      line_status = add_correlation_id(parsed->event, correlation);
     if (line_status.ok() && parsed->expect) {
       line_status = args.atomic
                         ? line_expectations.add(parsed->event.stream, *parsed->expect, line_no)
@@ -392,6 +443,11 @@ void register_append(CLI::App& app, Context& ctx) {
       ->type_name("UUID");
   sub->add_option("-e,--expect", args->expect, "Expected version: any, no-stream, exists or N")
       ->type_name("VERSION");
+  sub->add_option("--correlation-id", args->correlation_id,
+                  "The \"$correlationId\" es adds to each event's metadata (default: a new "
+                  "UUID per run; not added to copies or where the metadata has one)")
+      ->check(escli::not_empty("--correlation-id"))
+      ->type_name("ID");
   sub->add_flag("--atomic", args->atomic, "Append the whole input as one all-or-nothing append");
   sub->add_option("--batch", args->batch, "Events per request when reading stdin (default 1000)")
       ->check(escli::whole_number(1))

@@ -17,6 +17,7 @@ void register_state(CLI::App& app, Context& ctx);
 void register_streams(CLI::App& app, Context& ctx);
 void register_subscriptions(CLI::App& app, Context& ctx);
 void register_status(CLI::App& app, Context& ctx);
+void register_check(CLI::App& app, Context& ctx);
 void register_stop(CLI::App& app, Context& ctx);
 void register_nodes(CLI::App& app, Context& ctx);
 void register_verify(CLI::App& app, Context& ctx);
@@ -58,6 +59,7 @@ inline constexpr Command kCommands[] = {
     {"streams", register_streams},
     {"subscriptions", register_subscriptions},
     {"status", register_status},
+    {"check", register_check},
     {"stop", register_stop},
     {"nodes", register_nodes},
     {"verify", register_verify},

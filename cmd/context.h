@@ -27,6 +27,12 @@ enum class ExitCode : int {
   kNotPrimary = 6,  // a write sent to a replica
 };
 
+// `es check` exits with the Nagios plugin codes instead, as monitors expect
+// (cmd_check.cc; es(1) states the exception): 0 OK, 1 WARNING, 2 CRITICAL,
+// 3 UNKNOWN, also for a command line it cannot parse.
+enum class NagiosCode : int { kOk = 0, kWarning = 1, kCritical = 2, kUnknown = 3 };
+inline ExitCode nagios_exit(int verdict) { return static_cast<ExitCode>(verdict); }
+
 inline constexpr const char* kDefaultServer = "tcp://127.0.0.1:7150";
 
 struct Context {

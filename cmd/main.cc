@@ -76,13 +76,18 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // A usage error is 2, but es check's is Nagios's UNKNOWN (context.h).
+    const int usage = app.got_subcommand("check") ? static_cast<int>(escmd::NagiosCode::kUnknown)
+                                                  : static_cast<int>(ExitCode::kUsage);
     if (e.get_exit_code() != 0) {
-      if (std::string message = command_error(app); !message.empty())
-        return static_cast<int>(ctx.usage(message));
+      if (std::string message = command_error(app); !message.empty()) {
+        ctx.usage(message);
+        return usage;
+      }
     }
-    // CLI11's own codes (105 to 109 and others) become the usage code 2.
+    // CLI11's own codes (105 to 109 and others) become the usage code.
     int code = app.exit(e);
-    return code == 0 ? 0 : static_cast<int>(ExitCode::kUsage);
+    return code == 0 ? 0 : usage;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "es: internal error: %s\n", e.what());
     return static_cast<int>(ExitCode::kFailure);

@@ -9,13 +9,13 @@ _es_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         es)
-            subs='append read tail replay project state streams subscriptions status stop nodes verify promote bench backup restore completion context help'
+            subs='append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context help'
             opts='-h --help --version -s --server -o --output --timeout --context'
             vopts='-s --server -o --output --timeout --context'
             ;;
         'es append')
-            opts='-h --help -t --type -d --data -m --metadata --id -e --expect --atomic --batch -s --server -o --output --timeout --context'
-            vopts='-t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout --context'
+            opts='-h --help -t --type -d --data -m --metadata --id -e --expect --correlation-id --atomic --batch -s --server -o --output --timeout --context'
+            vopts='-t --type -d --data -m --metadata --id -e --expect --correlation-id --batch -s --server -o --output --timeout --context'
             npos=1
             ;;
         'es read')
@@ -87,6 +87,10 @@ _es_cmd()
         'es status')
             opts='-h --help --cluster --wait --watch --interval --count -s --server -o --output --timeout --context'
             vopts='--interval --count -s --server -o --output --timeout --context'
+            ;;
+        'es check')
+            opts='-h --help --head-age --lag --disk-free -s --server -o --output --timeout --context'
+            vopts='--head-age --lag --disk-free -s --server -o --output --timeout --context'
             ;;
         'es stop')
             opts='-h --help -s --server -o --output --timeout --context'
@@ -176,7 +180,7 @@ _es_cmd()
 _es_values()
 {
     case "$1|$2" in
-        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output' | 'es bench|-o' | 'es bench|--output' | 'es backup|-o' | 'es backup|--output' | 'es restore|-o' | 'es restore|--output' | 'es context|-o' | 'es context|--output' | 'es context add|-o' | 'es context add|--output' | 'es help|-o' | 'es help|--output')
+        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es check|-o' | 'es check|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output' | 'es bench|-o' | 'es bench|--output' | 'es backup|-o' | 'es backup|--output' | 'es restore|-o' | 'es restore|--output' | 'es context|-o' | 'es context|--output' | 'es context add|-o' | 'es context add|--output' | 'es help|-o' | 'es help|--output')
             _es_words 'json text'
             ;;
         'es append|-e' | 'es append|--expect')
@@ -201,7 +205,7 @@ _es_values()
             _es_words 'bash zsh fish'
             ;;
         'es help|@0')
-            _es_words 'append read tail replay project state streams subscriptions status stop nodes verify promote bench backup restore completion context help'
+            _es_words 'append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context help'
             ;;
     esac
 }

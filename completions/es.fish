@@ -22,10 +22,10 @@ function __es_state
             set vopts
             switch $path
                 case es
-                    set subs append read tail replay project state streams subscriptions status stop nodes verify promote bench backup restore completion context help
+                    set subs append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context help
                     set vopts -s --server -o --output --timeout --context
                 case 'es append'
-                    set vopts -t --type -d --data -m --metadata --id -e --expect --batch -s --server -o --output --timeout --context
+                    set vopts -t --type -d --data -m --metadata --id -e --expect --correlation-id --batch -s --server -o --output --timeout --context
                 case 'es read'
                     set vopts -f --from -n --limit --type --category -s --server -o --output --timeout --context
                 case 'es tail'
@@ -46,6 +46,8 @@ function __es_state
                     set vopts --group
                 case 'es status'
                     set vopts --interval --count -s --server -o --output --timeout --context
+                case 'es check'
+                    set vopts --head-age --lag --disk-free -s --server -o --output --timeout --context
                 case 'es stop'
                     set vopts -s --server -o --output --timeout --context
                 case 'es nodes'
@@ -134,6 +136,7 @@ complete -c es -n "__es_is es" -a state -d 'Print a hosted projection\'s states:
 complete -c es -n "__es_is es" -a streams -d 'List streams with their last version and position'
 complete -c es -n "__es_is es" -a subscriptions -d 'List named subscriptions and groups (a line each) with their lag; rm deletes one'
 complete -c es -n "__es_is es" -a status -d 'Show the node\'s role, head, streams, size, uptime, connections and replicas'
+complete -c es -n "__es_is es" -a check -d 'One-line health verdict for monitoring; exits with Nagios codes (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)'
 complete -c es -n "__es_is es" -a stop -d 'Stop the node gracefully and wait for its confirmation'
 complete -c es -n "__es_is es" -a nodes -d 'Show every node reachable from the given ones: role, state, head, lag, projections'
 complete -c es -n "__es_is es" -a verify -d 'Recompute the log\'s chain digest from every event and print the head and the digest'
@@ -158,6 +161,7 @@ complete -c es -n "__es_is 'es append'" -s d -l data -x -d 'Event data as JSON, 
 complete -c es -n "__es_is 'es append'" -s m -l metadata -x -d 'Event metadata as a JSON object, @FILE or - (with --data)'
 complete -c es -n "__es_is 'es append'" -l id -x -d 'Event id, a UUID (with --data; default: a new UUIDv7)'
 complete -c es -n "__es_is 'es append'" -s e -l expect -x -a 'any no-stream exists' -d 'Expected version: any, no-stream, exists or N'
+complete -c es -n "__es_is 'es append'" -l correlation-id -x -d 'The "$correlationId" es adds to each event\'s metadata (default: a new UUID per run; not added to copies or where the metadata has one)'
 complete -c es -n "__es_is 'es append'" -l atomic -d 'Append the whole input as one all-or-nothing append'
 complete -c es -n "__es_is 'es append'" -l batch -x -d 'Events per request when reading stdin (default 1000)'
 complete -c es -n "__es_is 'es append'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
@@ -289,6 +293,16 @@ complete -c es -n "__es_is 'es status'" -s s -l server -x -d 'Node request endpo
 complete -c es -n "__es_is 'es status'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es status'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
 complete -c es -n "__es_is 'es status'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
+
+# es check
+complete -c es -n "__es_is 'es check'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es check'" -l head-age -x -d 'Seconds the head (the last event) may be old: WARN[,CRIT] (default: not checked)'
+complete -c es -n "__es_is 'es check'" -l lag -x -d 'Events a replica may be behind: WARN[,CRIT] (default 1000,100000)'
+complete -c es -n "__es_is 'es check'" -l disk-free -x -d 'Percent of the data file system that must stay free: WARN[,CRIT] (default 20,10)'
+complete -c es -n "__es_is 'es check'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es check'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es check'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es check'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es stop
 complete -c es -n "__es_is 'es stop'" -s h -l help -d 'Print this help message and exit'
@@ -423,4 +437,4 @@ complete -c es -n "__es_is 'es help'" -s s -l server -x -d 'Node request endpoin
 complete -c es -n "__es_is 'es help'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es help'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
 complete -c es -n "__es_is 'es help'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
-complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status stop nodes verify promote bench backup restore completion context help' -d 'The command (and its subcommand) to describe'
+complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context help' -d 'The command (and its subcommand) to describe'

@@ -9,8 +9,8 @@ _esd_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         esd)
-            opts='-h --help --config --print-config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --completion --version'
-            vopts='--config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --completion'
+            opts='-h --help --config --print-config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --completion --version'
+            vopts='--config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --completion'
             ;;
     esac
 }

@@ -22,7 +22,7 @@ function __esd_state
             set vopts
             switch $path
                 case esd
-                    set vopts --config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --completion
+                    set vopts --config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --completion
             end
         end
         if test $pending = 1
@@ -90,5 +90,6 @@ complete -c esd -n "__esd_is esd" -l initial-map-size -x -d 'LMDB map size to st
 complete -c esd -n "__esd_is esd" -l log-level -x -a 'trace debug info warn error critical off' -d 'trace, debug, info, warn (or warning), error, critical or off'
 complete -c esd -n "__esd_is esd" -l log-format -x -a 'text json' -d 'text, or json: one object per line ({"time","level","msg"})'
 complete -c esd -n "__esd_is esd" -l log-file -r -F -d 'Write the log to FILE (appended, mode 0600; reopened on SIGHUP, for logrotate) instead of stderr'
+complete -c esd -n "__esd_is esd" -l http-listen -x -d 'Serve /metrics, /livez and /readyz over HTTP on [HOST:]PORT (a bare port: 127.0.0.1\'s; no authentication yet); off unless given'
 complete -c esd -n "__esd_is esd" -l completion -x -a 'bash zsh fish' -d 'Print esd\'s completion script for bash, zsh or fish, and exit'
 complete -c esd -n "__esd_is esd" -l version -d 'Display program version information and exit'

@@ -14,7 +14,9 @@
 
 #include "cli/completion.h"
 #include "cli/options.h"
+#include "http_listener.h"
 #include "logging.h"
+#include "metrics.h"
 #include "projection_worker.h"
 #include "server.h"
 
@@ -78,7 +80,7 @@ struct Failpoint {
   std::string name;
   std::uint64_t n = 0;
 };
-constexpr const char* kFailpoints[] = {"exit-before-publish", "backup-pause"};
+constexpr const char* kFailpoints[] = {"exit-before-publish", "backup-pause", "open-delay"};
 
 es::Result<Failpoint> failpoint() {
   const char* env = std::getenv("ESD_FAILPOINT");
@@ -95,8 +97,9 @@ es::Result<Failpoint> failpoint() {
     }
   }
   return es::Status::invalid(
-      "ESD_FAILPOINT: expected exit-before-publish:N or backup-pause:N (N > 0), not '" + spec +
-      "'");
+      "ESD_FAILPOINT: expected exit-before-publish:N, backup-pause:N or open-delay:N (N > 0), "
+      "not '" +
+      spec + "'");
 }
 
 // A check across settings (--role and --follow, ...) failed: the usage code
@@ -187,13 +190,13 @@ int main(int argc, char** argv) {
     return kExitConfig;
   }
   server_options.heartbeat = std::chrono::milliseconds(settings.number("heartbeat"));
-  if (auto fp = failpoint(); fp.ok()) {
-    if (fp->name == "exit-before-publish") server_options.exit_before_publish_group = fp->n;
-    if (fp->name == "backup-pause") server_options.backup_pause = std::chrono::milliseconds(fp->n);
-  } else {
+  auto fp = failpoint();
+  if (!fp.ok()) {
     spdlog::error("{}", fp.status().message());
     return kExitUsage;
   }
+  if (fp->name == "exit-before-publish") server_options.exit_before_publish_group = fp->n;
+  if (fp->name == "backup-pause") server_options.backup_pause = std::chrono::milliseconds(fp->n);
   server_options.durability = settings.text("durability");
   server_options.publish_hwm = static_cast<int>(settings.number("publish-hwm"));
   server_options.projections.limits = esd::projection_limits(settings);
@@ -216,8 +219,35 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // The HTTP listener answers before the store is open, so that /readyz
+  // says "not ready" during recovery (esd(8), Metrics and health).
+  esd::NodeMetrics metrics;
+  server_options.metrics = &metrics;
+  std::unique_ptr<esd::HttpListener> http;
+  if (const std::string http_listen = settings.text("http-listen"); !http_listen.empty()) {
+    auto address = esd::parse_http_address(http_listen);
+    auto started = esd::HttpListener::start(*address, metrics);
+    if (!started.ok()) {
+      spdlog::error("{}", started.status().message());
+      return kExitCannotStart;
+    }
+    http = std::move(started).value();
+    if (!http->address().loopback()) {
+      spdlog::warn(
+          "--http-listen {}: /metrics, /livez and /readyz have no authentication yet; "
+          "anyone who reaches this address reads them",
+          http->address().to_string());
+    }
+    spdlog::info("serving /metrics, /livez and /readyz on http://{}", http->address().to_string());
+  }
+  if (fp->name == "open-delay") {
+    spdlog::warn("failpoint open-delay: waiting {} ms before opening the store", fp->n);
+    std::this_thread::sleep_for(std::chrono::milliseconds(fp->n));
+  }
+
   es::StoreOptions store_options;
   store_options.initial_map_size = settings.number("initial-map-size");
+  store_options.metrics = &metrics.store;
   if (std::uint64_t size = settings.bytes("journal-size"); size != 0)
     store_options.journal_size = size;
   auto store = es::Store::open(data_dir, store_options);
@@ -230,11 +260,13 @@ int main(int argc, char** argv) {
     spdlog::error("cannot open the projections' store: {}", projections.status().message());
     return store_open_failure(projections.status());
   }
+  metrics.attach(store->get());
   int code = kExitOk;
   {
     esd::Server server(**store, **projections, server_options);
     if (es::Status s = server.bind(); !s.ok()) {
       spdlog::error("{}", s.message());
+      http.reset();  // before the store goes
       return kExitCannotStart;
     }
     spdlog::info("esd {} started: data {}, head position {}, {} streams, journal {} MiB",
@@ -256,6 +288,8 @@ int main(int argc, char** argv) {
            : reason == esd::ExitReason::kStorageFailed ? kExitStorageFailed
                                                        : kExitDiverged;
   }
+  http.reset();  // no scrape reads the store after this
+  metrics.attach(nullptr);
   store->reset();
   spdlog::info("exit {}", code);
   spdlog::shutdown();

@@ -314,11 +314,17 @@ bool ProjectionHost::swap_in(Runner* rebuild) {
   return true;
 }
 
+std::map<std::string, std::uint64_t> ProjectionHost::failures() {
+  std::lock_guard lock(mu_);
+  return failures_;
+}
+
 void ProjectionHost::fail(Runner* r, const Status& why, es::Position at) {
   r->done = true;
   if (r->stop.load()) return;  // stopping: not a failure of the projection
   spdlog::error("{}", why.message());
   std::lock_guard lock(mu_);
+  ++failures_[r->name];
   auto def = store_.get(r->name);
   if (!def.ok() || !def->has_value()) return;
   es::ProjectionDef d = std::move(**def);

@@ -79,6 +79,8 @@ class ProjectionHost {
   // kNotFound for an unknown name.
   es::Result<std::vector<es::protocol::ProjectionInfo>> info(const std::string& name,
                                                              es::Position head);
+  // How many times each projection failed since esd started, by name.
+  std::map<std::string, std::uint64_t> failures();
 
  private:
   struct Runner {
@@ -126,6 +128,7 @@ class ProjectionHost {
   std::mutex mu_;  // guards the maps and read-modify-writes of definitions
   RunnerMap live_;
   RunnerMap rebuilds_;
+  std::map<std::string, std::uint64_t> failures_;  // guarded by mu_
 };
 
 }  // namespace esd

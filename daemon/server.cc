@@ -3,11 +3,14 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 #include <zmq.h>
 
 #include "es/endpoint.h"
 #include "es/json.h"
+
+#include <sys/statvfs.h>
 
 namespace esd {
 
@@ -59,6 +62,30 @@ Status canonicalize(es::AppendRequest& request) {
   return es::Store::validate(request);
 }
 
+// The "$correlationId"s of an append's events (es append adds one to each;
+// esd never adds or changes one), for --log-level debug: the first, and how
+// many others differ from it.
+std::string correlation_of(const es::AppendRequest& request) {
+  std::string first;
+  std::size_t others = 0;
+  for (const auto& e : request.events) {
+    if (e.metadata.find("\"$correlationId\"") == std::string::npos) continue;
+    rapidjson::Document doc;
+    doc.Parse(e.metadata.data(), e.metadata.size());
+    if (doc.HasParseError() || !doc.IsObject()) continue;
+    auto it = doc.FindMember("$correlationId");
+    if (it == doc.MemberEnd() || !it->value.IsString()) continue;
+    std::string id(it->value.GetString(), it->value.GetStringLength());
+    if (first.empty()) {
+      first = std::move(id);
+    } else if (id != first) {
+      ++others;
+    }
+  }
+  if (first.empty() || others == 0) return first;
+  return first + " and " + std::to_string(others) + " other(s)";
+}
+
 }  // namespace
 
 std::string peer_address(zmq::message_t& m) {
@@ -89,6 +116,8 @@ Server::Server(es::Store& store, es::ProjectionStore& projections, ServerOptions
     : store_(store),
       projection_store_(projections),
       options_(std::move(options)),
+      own_metrics_(options_.metrics != nullptr ? nullptr : std::make_unique<NodeMetrics>()),
+      metrics_(options_.metrics != nullptr ? *options_.metrics : *own_metrics_),
       ctx_(1),
       router_(ctx_, zmq::socket_type::router),
       pub_(ctx_, zmq::socket_type::pub),
@@ -100,6 +129,7 @@ Server::Server(es::Store& store, es::ProjectionStore& projections, ServerOptions
       read_node_(!options_.project_from.empty() && options_.role != "replica"),
       started_(std::chrono::steady_clock::now()) {
   if (options_.publish.empty()) options_.publish = default_publish_endpoint(options_.listen);
+  name_request_kinds();
 }
 
 Server::~Server() {
@@ -200,16 +230,22 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   bool diverged = false;
   // Recovered, bound, and about to poll: from here requests are served.
   notifier_.ready(role(), store_.head());
+  report_health();
   while (!stopping_ && !storage_failed_ && !diverged) {
+    metrics_.tick();
     zmq::pollitem_t items[] = {{completions_in_.handle(), 0, ZMQ_POLLIN, 0},
                                {signals.handle(), 0, ZMQ_POLLIN, 0},
                                {router_monitor_.handle(), 0, ZMQ_POLLIN, 0},
                                {pub_monitor_.handle(), 0, ZMQ_POLLIN, 0},
                                {router_.handle(), 0, ZMQ_POLLIN, 0},
                                {backup_->done_socket().handle(), 0, ZMQ_POLLIN, 0}};
-    // Woken for the heartbeat, or sooner for the watchdog's keep-alive.
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::min(next_heartbeat, notifier_.next_due()) - std::chrono::steady_clock::now());
+    // Woken for the heartbeat, or sooner for the watchdog's keep-alive; at
+    // most a second, so that /livez sees the loop turn however long the
+    // heartbeat is.
+    auto wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::min(next_heartbeat, notifier_.next_due()) -
+                             std::chrono::steady_clock::now()),
+                         std::chrono::milliseconds(1000));
     try {
       zmq::poll(items, 6, std::max(wait, std::chrono::milliseconds(0)));
     } catch (const zmq::error_t& e) {
@@ -264,6 +300,7 @@ ExitReason Server::run(const std::string& signals_endpoint) {
     }
     if (std::chrono::steady_clock::now() >= next_heartbeat) {
       publish_heartbeat();
+      report_health();
       next_heartbeat = std::chrono::steady_clock::now() + options_.heartbeat;
       if (++turns_since_reader_check >= 60) {
         turns_since_reader_check = 0;
@@ -276,6 +313,7 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   notifier_.stopping(storage_failed_ ? "storage failed"
                      : diverged      ? "the primary's history differs from this replica's"
                                      : "asked to stop");
+  metrics_.stopping();
   // The follower first (its batch in flight is answered below or dropped:
   // it resumes from the store's head), then projections: their runners'
   // last commits need nothing from here.
@@ -293,6 +331,7 @@ ExitReason Server::run(const std::string& signals_endpoint) {
   protocol::HeartbeatNotice bye{published_head_, role()};
   pub_.send(zmq::buffer(protocol::encode(Kind::kStopping, 0, bye)), zmq::send_flags::dontwait);
   if (stop_requested_by_client_) {
+    metrics_.count_request(Kind::kStop, Code::kOk);
     reply(stop_identity_,
           protocol::encode(Kind::kStopOk, stop_request_id_, protocol::StopReply{store_.head()}));
   }
@@ -316,6 +355,8 @@ void Server::handle_monitor(zmq::socket_t& mon, std::uint64_t* count) {
     if (id == ZMQ_EVENT_DISCONNECTED && *count > 0) --*count;
     admission_->saw(id);
   }
+  metrics_.clients.set(static_cast<double>(clients_));
+  metrics_.subscribers.set(static_cast<double>(subscribers_));
 }
 
 std::string Server::who(const Request& rq) {
@@ -338,7 +379,9 @@ void Server::log_outcome(const std::string& identity, const std::string& frame) 
     auto error = protocol::decode_body<protocol::ErrorReply>(frame);
     outcome = error.ok() ? "refused: " + error->message : "refused";
   }
-  spdlog::debug("{} from {}: {}", it->second.name, it->second.peer, outcome);
+  spdlog::debug("{} from {}: {} (request #{}{})", it->second.name, it->second.peer, outcome,
+                header->request_id,
+                it->second.correlation.empty() ? "" : ", correlation " + it->second.correlation);
   logged_.erase(it);
 }
 
@@ -348,6 +391,7 @@ void Server::reply(const std::string& identity, const std::string& frame) {
     router_.send(zmq::buffer(identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     router_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
   } catch (const zmq::error_t& e) {
+    metrics_.reply_drops.add();
     spdlog::warn("reply dropped: {}", e.what());
   }
 }
@@ -399,6 +443,10 @@ const Server::Route Server::kRoutes[] = {
     {Kind::kStop, "stop", false, true, &Server::on_stop},
 };
 
+void Server::name_request_kinds() {
+  for (const Route& route : kRoutes) metrics_.name_kind(route.kind, route.name);
+}
+
 void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payload) {
   const std::string identity(view(identity_msg));
   const std::string_view frame = view(payload);
@@ -411,7 +459,7 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
     if (spdlog::should_log(spdlog::level::trace))
       spdlog::trace("request {} #{} from {} ({} bytes)", route.name, rq.id, who(rq), frame.size());
     if (route.logged && spdlog::should_log(spdlog::level::debug) && logged_.size() < 10'000)
-      logged_.emplace(logged_key(identity, rq.id), LoggedRequest{route.name, who(rq)});
+      logged_.emplace(logged_key(identity, rq.id), LoggedRequest{route.name, who(rq), {}});
     if (route.primary_only && role() != std::string_view("primary")) return fail(rq, not_primary());
     return (this->*route.handler)(rq);
   }
@@ -426,7 +474,10 @@ void Server::with_body(const Request& rq) {
   (this->*Handler)(rq, std::move(body).value());
 }
 
-void Server::fail(const Request& rq, const Status& s) { reply_error(rq.identity, rq.id, s); }
+void Server::fail(const Request& rq, const Status& s) {
+  metrics_.count_request(rq.kind, s.code());
+  reply_error(rq.identity, rq.id, s);
+}
 
 Status Server::not_primary() const {
   if (read_node_) {
@@ -439,6 +490,7 @@ Status Server::not_primary() const {
 
 template <class Reply>
 void Server::answer(const Request& rq, Kind kind, const Reply& r) {
+  metrics_.count_request(rq.kind, Code::kOk);
   reply(rq.identity, protocol::encode(kind, rq.id, r));
 }
 
@@ -449,6 +501,12 @@ void Server::on_hello(const Request& rq) {
 }
 
 void Server::on_append(const Request& rq, es::AppendRequest&& append) {
+  // Appends are not in logged_ otherwise (a line per commit group shows
+  // them): at debug, each shows with its request id and correlation id.
+  if (spdlog::should_log(spdlog::level::debug) && logged_.size() < 10'000) {
+    logged_.emplace(logged_key(rq.identity, rq.id),
+                    LoggedRequest{"append", who(rq), correlation_of(append)});
+  }
   if (Status s = canonicalize(append); !s.ok()) return fail(rq, s);
   queue_write(PendingReply{rq.identity, rq.id, std::nullopt}, std::move(append));
 }
@@ -689,7 +747,13 @@ void Server::queue_write(PendingReply pending, Work work) {
 
 void Server::commit_burst() {
   if (burst_.empty()) return;
+  const auto began = std::chrono::steady_clock::now();
   es::GroupOutcome outcome = es::commit_group(store_, burst_);
+  if (!outcome.committed.empty()) {
+    metrics_.commit_seconds.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+    metrics_.commit_group_events.observe(static_cast<double>(outcome.committed.size()));
+  }
   burst_.clear();
   burst_budget_.reset();
   handle_group(outcome);
@@ -831,20 +895,38 @@ void Server::handle_group(es::GroupOutcome& outcome) {
   }
   if (outcome.replicated_tag && follower_)
     follower_->committed(*outcome.replicated_tag, outcome.status, std::move(outcome.not_written));
+  if (outcome.replicated_tag) {
+    if (outcome.status.ok()) metrics_.replicated_events.add(outcome.committed.size());
+  } else {
+    std::uint64_t bytes = 0;
+    for (const auto& e : outcome.committed)
+      bytes += e.type.size() + e.data.size() + e.metadata.size();
+    metrics_.appended_events.add(outcome.committed.size());
+    metrics_.appended_bytes.add(bytes);
+  }
   for (auto& [tag, moved] : outcome.checkpoint_results) {
     auto it = pending_.find(tag);
     if (it == pending_.end()) continue;
+    const PendingReply& p = it->second;
+    metrics_.count_request(p.group_sync ? Kind::kGroupSync
+                           : p.removal  ? Kind::kCheckpointRemove
+                                        : Kind::kCheckpointSet,
+                           moved.ok() ? Code::kOk : moved.status().code());
     answer_checkpoint_move(it->second, moved);
     pending_.erase(it);
   }
   for (auto& [tag, result] : outcome.results) {
     auto it = pending_.find(tag);
     if (it == pending_.end()) continue;
+    metrics_.count_request(Kind::kAppend, result.ok() ? Code::kOk : result.status().code());
     if (result.ok()) {
       ++appends_;
       reply(it->second.identity, protocol::encode(Kind::kAppendOk, it->second.request_id, *result));
     } else {
-      if (result.status().code() == Code::kWrongExpectedVersion) ++conflicts_;
+      if (result.status().code() == Code::kWrongExpectedVersion) {
+        ++conflicts_;
+        metrics_.conflicts.add();
+      }
       reply_error(it->second.identity, it->second.request_id, result.status());
     }
     pending_.erase(it);
@@ -872,6 +954,7 @@ void Server::publish_events(const std::vector<es::RecordedEvent>& events) {
     notice.events.clear();
     bytes = 0;
   };
+  metrics_.published_events.add(events.size());
   for (const auto& e : events) {
     published_head_ = e.position;
     notice.events.push_back(e);
@@ -906,6 +989,10 @@ protocol::StatusReply Server::status_reply() const {
   r.listen = bound_listen_;
   r.publish = bound_publish_;
   r.durability = options_.durability;
+  if (struct statvfs fs{}; ::statvfs(store_.dir().c_str(), &fs) == 0) {
+    r.disk_free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    r.disk_bytes = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
+  }
   if (follower_) {
     Follower::Snapshot f = follower_->snapshot();
     r.primary = options_.follow;
@@ -941,6 +1028,69 @@ protocol::StatusReply Server::status_reply() const {
         seen.stopping, seen.role});
   }
   return r;
+}
+
+}  // namespace esd
+
+namespace esd {
+
+void Server::report_health() {
+  NodeMetrics::Tables t;
+  t.role = role();
+  const es::Position head = store_.head();
+  std::string not_ready;
+  if (storage_failed_) not_ready = "the store failed";
+  if (follower_) {
+    const Follower::Snapshot f = follower_->snapshot();
+    t.follows = true;
+    t.primary = options_.follow;
+    t.follow_state = f.state;
+    t.primary_lag_events = f.primary_head > head ? static_cast<double>(f.primary_head - head) : 0.0;
+    t.primary_contact_seconds = f.contact_ms ? static_cast<double>(*f.contact_ms) / 1e3 : -1.0;
+    // A replica that does not follow serves an ever older log: a load
+    // balancer should send its readers elsewhere (esd(8), /readyz).
+    if (f.state != "following" && not_ready.empty()) {
+      not_ready = "replica of " + options_.follow + " is not following it (" + f.state +
+                  (f.error.empty() ? "" : ": " + f.error) + ")";
+    }
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const std::int64_t now_us = es::now_us();
+  for (const auto& [listen, seen] : replicas_) {
+    NodeMetrics::Replica r;
+    r.listen = listen;
+    r.role = seen.role;
+    r.lag_events = seen.head < head ? static_cast<double>(head - seen.head) : 0.0;
+    r.report_age_seconds = std::chrono::duration<double>(now - seen.at).count();
+    if (seen.head < head) {
+      // How long ago the first event it lacks was committed.
+      es::ReadRequest first;
+      first.from = seen.head + 1;
+      first.limit = 1;
+      if (auto got = store_.read(first); got.ok() && !got->events.empty()) {
+        r.lag_seconds =
+            std::max<double>(0, static_cast<double>(now_us - got->events.front().time_us) / 1e6);
+      }
+    }
+    t.replicas.push_back(std::move(r));
+  }
+  if (auto infos = projections_->info("", head); infos.ok()) {
+    const auto failures = projections_->failures();
+    for (const auto& i : *infos) {
+      NodeMetrics::Projection p;
+      p.name = i.name;
+      p.status = i.status;
+      p.position = static_cast<double>(i.position);
+      const es::Position its_head =
+          std::max(i.head, source_link_ ? source_link_->snapshot().source_head : 0);
+      p.lag_events = its_head > i.position ? static_cast<double>(its_head - i.position) : 0.0;
+      if (auto f = failures.find(i.name); f != failures.end())
+        p.failures = static_cast<double>(f->second);
+      t.projections.push_back(std::move(p));
+    }
+  }
+  metrics_.set_tables(std::move(t));
+  metrics_.serving(not_ready.empty(), not_ready);
 }
 
 }  // namespace esd

@@ -40,6 +40,7 @@
 #include "backup_worker.h"
 #include "follower.h"
 #include "groups.h"
+#include "metrics.h"
 #include "notify.h"
 #include "projection_host.h"
 #include "protocol/messages.h"
@@ -81,6 +82,9 @@ struct ServerOptions {
   // Testing aid (ESD_FAILPOINT=backup-pause:MS): a backup waits this long
   // between its copies of the projections and of the log.
   std::chrono::milliseconds backup_pause{0};
+  // Where the node counts for /metrics and says its health (esd's
+  // --http-listen); none: the server keeps its own, unread.
+  NodeMetrics* metrics = nullptr;
 };
 
 // What the signal thread sends the loop for SIGHUP; anything else stops it.
@@ -139,6 +143,7 @@ class Server {
     Handler handler;
   };
   static const Route kRoutes[];
+  void name_request_kinds();  // for /metrics' kind label
   void handle_request(zmq::message_t& identity, zmq::message_t& payload);
   // Decodes the request's body as Body and hands it to Handler; a body that
   // does not decode is answered with the error.
@@ -191,11 +196,16 @@ class Server {
   void drain_completions(bool wait);
   void handle_monitor(zmq::socket_t& mon, std::uint64_t* count);
   es::protocol::StatusReply status_reply() const;
+  // Once per heartbeat: the tables /metrics shows and whether the node is
+  // ready (NodeMetrics).
+  void report_health();
 
   es::Store& store_;
   es::ProjectionStore& projection_store_;
   std::unique_ptr<ProjectionHost> projections_;  // made once the endpoint is bound
   ServerOptions options_;
+  std::unique_ptr<NodeMetrics> own_metrics_;  // when options_ gives none
+  NodeMetrics& metrics_;
   zmq::context_t ctx_;
   std::unique_ptr<Admission> admission_;  // before the sockets it guards bind
   zmq::socket_t router_;
@@ -222,6 +232,7 @@ class Server {
   struct LoggedRequest {
     const char* name;
     std::string peer;
+    std::string correlation;  // an append's "$correlationId" (see correlation_of)
   };
   std::unordered_map<std::string, LoggedRequest> logged_;
   struct ReplicaSeen {

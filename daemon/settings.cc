@@ -8,6 +8,7 @@
 #include "es/suggest.h"
 
 #include "admission.h"
+#include "http_listener.h"
 #include "cli/options.h"
 #include "logging.h"
 #include "server.h"
@@ -32,6 +33,16 @@ std::string default_data_dir() {
   }
   const char* home = std::getenv("HOME");
   return std::string(home != nullptr ? home : ".") + "/.local/share/esd";
+}
+
+CLI::Validator http_address_check() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        if (value.empty()) return {};  // off
+        auto address = parse_http_address(value);
+        return address.ok() ? std::string() : address.status().message();
+      },
+      "", "http address");
 }
 
 CLI::Validator size_check(std::uint64_t min, std::string min_text, bool zero_allowed) {
@@ -143,6 +154,9 @@ std::vector<SettingSpec> build_specs() {
     {"log-file", kText, kLive, "", "FILE",
      "Write the log to FILE (appended, mode 0600; reopened on SIGHUP, for logrotate) "
      "instead of stderr", std::nullopt},
+    {"http-listen", kText, kRestart, "", "[HOST:]PORT",
+     "Serve /metrics, /livez and /readyz over HTTP on [HOST:]PORT (a bare port: "
+     "127.0.0.1's; no authentication yet); off unless given", http_address_check()},
   };
   // clang-format on
 }

@@ -55,6 +55,10 @@ struct MDB_env;
 
 namespace es {
 
+namespace metrics {
+struct StoreMetrics;
+}  // namespace metrics
+
 namespace store {
 class Journal;
 class Tail;
@@ -72,6 +76,9 @@ struct StoreOptions {
   // less (at least 256 KiB). A different size remakes the journal once
   // recovery has applied it.
   std::uint64_t journal_size = 0;
+  // Where the store counts its journal writes and LMDB applies (esd's
+  // /metrics, metrics/metrics.h); none: not counted. Must outlive the Store.
+  metrics::StoreMetrics* metrics = nullptr;
 };
 
 class Store {
@@ -245,6 +252,7 @@ class Store {
   std::size_t room_left_ = 0;       // disk bytes known free (check_room)
   std::int64_t room_checked_us_ = 0;
   std::unique_ptr<Applier> applier_;
+  metrics::StoreMetrics* metrics_ = nullptr;
 };
 
 }  // namespace es

@@ -26,7 +26,8 @@ namespace es::protocol {
 inline constexpr std::uint16_t kMagic = 0x5345;
 // 4: status, replica reports, projection info and checkpoint lists gained
 // fields (read nodes, group members), and checkpoint removal came.
-// 5: backups came (kBackup).
+// 5: backups came (kBackup); the status reply gained the data file system's
+//    free and total bytes.
 inline constexpr std::uint16_t kProtocolVersion = 5;
 inline constexpr std::size_t kHeaderBytes = 2 + 2 + 1 + 8;
 
@@ -433,13 +434,18 @@ struct StatusReply {
   std::int64_t source_contact_ms = -1;
   std::int64_t source_lag_events = -1;
   std::string source_error;
+  // The data directory's file system (protocol 5): bytes free to esd, and
+  // its size (0: unknown).
+  std::uint64_t disk_free_bytes = 0;
+  std::uint64_t disk_bytes = 0;
 
   template <class Archive>
   void serialize(Archive& ar) {
     ar(role, version, head, streams, store_bytes, map_bytes, uptime_us, clients, subscribers,
        appends, conflicts, data, listen, publish, durability, head_time_us, primary, follow_state,
        primary_head, primary_contact_ms, follow_error, replicas, source, source_state,
-       source_since_us, source_head, source_contact_ms, source_lag_events, source_error);
+       source_since_us, source_head, source_contact_ms, source_lag_events, source_error,
+       disk_free_bytes, disk_bytes);
   }
 };
 

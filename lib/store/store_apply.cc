@@ -9,6 +9,7 @@
 
 #include "es/digest.h"
 
+#include "metrics/metrics.h"
 #include "store/codec.h"
 #include "store/store_internal.h"
 #include "store/tail.h"
@@ -66,7 +67,13 @@ void Store::apply_loop() {
     a.pending_bytes -= bytes;
     a.room_wanted = false;
     lock.unlock();
+    const auto began = std::chrono::steady_clock::now();
     Status s = apply_frames(batch, false);
+    if (metrics_ != nullptr && s.ok()) {
+      metrics_->apply_seconds.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+      metrics_->applied_frames.add(batch.size());
+    }
     lock.lock();
     if (s.ok()) {
       const PendingFrame& last = batch.back();

@@ -58,6 +58,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const StoreOp
     ES_RETURN_IF_ERROR(store::make_private(dir + file));
   std::unique_ptr<Store> s(new Store());
   s->dir_ = dir;
+  s->metrics_ = options.metrics;
   std::string lock_path = dir + "/esd.lock";
   s->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (s->lock_fd_ < 0) {

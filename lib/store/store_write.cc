@@ -4,6 +4,7 @@
 // it from then on) and handed to the applier. Only then is it acknowledged.
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <unordered_set>
 
@@ -12,6 +13,7 @@
 #include "es/digest.h"
 #include "es/json.h"
 
+#include "metrics/metrics.h"
 #include "store/codec.h"
 #include "store/store_internal.h"
 #include "store/tail.h"
@@ -93,6 +95,8 @@ void Store::absorb_applied() {
   if (seq == absorbed_seq_) return;
   journal_->release(seq);
   absorbed_seq_ = seq;
+  if (metrics_ != nullptr)
+    metrics_->journal_unapplied_bytes.set(static_cast<double>(journal_->unapplied_bytes()));
 }
 
 // Opens the group's LMDB snapshot under the tail's read lock, as a reader
@@ -364,8 +368,15 @@ Status Store::commit_group(Group& g, std::vector<RecordedEvent>* committed) {
   const Position first = head_.load() + 1;
   const auto count = static_cast<std::uint32_t>(committed->size());
   const std::uint64_t seq = frame_seq_ + 1;
+  const auto write_began = std::chrono::steady_clock::now();
   auto next = journal_->write(&frame_, first, count, seq);
   if (!next.ok()) return fail(next.status());
+  if (metrics_ != nullptr) {
+    metrics_->journal_write_seconds.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - write_began).count());
+    metrics_->journal_written_bytes.add(store::Journal::frame_bytes(payload));
+    metrics_->journal_unapplied_bytes.set(static_cast<double>(journal_->unapplied_bytes()));
+  }
   frame_seq_ = seq;
   spdlog::trace("journal frame {}: {} events from position {}, {} checkpoint entries, {} bytes",
                 seq, count, first, g.checkpoints.size(), payload);

@@ -29,11 +29,11 @@ jq -e '.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0
 skew=$(jq '(.time | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601) - now | fabs | floor' <<<"$ev")
 [ "$skew" -lt 300 ] || fail "event time is $skew s away from now"
 
-check "an event without metadata has no metadata field; -t/-d short options"
-es append order-1 -t OrderPaid -d '"paid"' >/dev/null
+check "an event without metadata (given its id: no correlation id added) has no metadata field; -t/-d short options"
+es append order-1 -t OrderPaid -d '"paid"' --id "$(new_uuid)" >/dev/null
 ev2=$(es read order-1 --from 1)
 assert_eq "$(jq -c '[.position, .version, .type, .data, has("metadata")]' <<<"$ev2")" '[2,1,"OrderPaid","paid",false]' "second event"
-es append order-2 -t OrderPlaced -d '{}' -m '{}' >/dev/null
+es append order-2 -t OrderPlaced -d '{}' -m '{}' --id "$(new_uuid)" >/dev/null
 assert_eq "$(es read order-2 | jq -c 'has("metadata")')" false "empty metadata object is absent"
 
 # --- bulk append from stdin ----------------------------------------------
@@ -258,7 +258,9 @@ h=$(es status | jq .head)
 assert_eq "$(wc -l <<<"$out")" 2 "summary lines"
 assert_eq "$(sed -n 1p <<<"$out")" "{\"stream\":\"ms-b\",\"count\":2,\"first_version\":0,\"last_version\":1,\"first_position\":$((h - 2)),\"last_position\":$h}" "ms-b summary"
 assert_eq "$(sed -n 2p <<<"$out")" "{\"stream\":\"ms-a\",\"count\":1,\"first_version\":0,\"last_version\":0,\"first_position\":$((h - 1)),\"last_position\":$((h - 1))}" "ms-a summary"
-assert_eq "$(es read ms-a | jq -c .metadata)" '{"k":"v"}' "metadata from stdin"
+assert_eq "$(es read ms-a | jq -c '.metadata | del(."$correlationId")')" '{"k":"v"}' "metadata from stdin"
+assert_eq "$(es read --all --from $((h - 2)) | jq -r '.metadata."$correlationId"' | sort -u | wc -l)" 1 \
+  "one correlation id for the run"
 check "-o text summary"
 out=$(printf '%s\n' '{"type":"T","data":1}' '{"type":"T","data":2}' | es append ms-c -o text)
 assert_eq "$out" "appended 2 events to ms-c: versions 0..1, positions $((h + 1))..$((h + 2))" "text summary"

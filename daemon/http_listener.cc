@@ -1,0 +1,145 @@
+#include "http_listener.h"
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "metrics.h"
+
+#include <httplib.h>
+#include <sys/socket.h>
+
+namespace esd {
+
+namespace {
+
+constexpr std::size_t kMaxBodyBytes = 0;  // GET only: no request has a body
+constexpr int kTimeoutSeconds = 5;
+
+// httplib's thread pool with a bound on the connections queued for it: past
+// kMaxQueued the accepting thread serves the connection itself, which stops
+// it accepting until it is done (the kernel's backlog holds, then refuses).
+class BoundedPool : public httplib::TaskQueue {
+ public:
+  BoundedPool() : pool_(HttpListener::kWorkers) {}
+  void enqueue(std::function<void()> fn) override {
+    if (queued_.fetch_add(1) >= HttpListener::kMaxQueued) {
+      queued_.fetch_sub(1);
+      fn();
+      return;
+    }
+    pool_.enqueue([this, fn = std::move(fn)] {
+      fn();
+      queued_.fetch_sub(1);
+    });
+  }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  httplib::ThreadPool pool_;
+  std::atomic<int> queued_{0};
+};
+
+void answer(httplib::Response& res, const Health& h) {
+  res.status = h.http_status;
+  res.set_content(h.reason + "\n", "text/plain; charset=utf-8");
+}
+
+}  // namespace
+
+bool HttpAddress::loopback() const {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+std::string HttpAddress::to_string() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+es::Result<HttpAddress> parse_http_address(const std::string& text) {
+  HttpAddress a;
+  std::string port = text;
+  if (auto colon = text.rfind(':'); colon != std::string::npos) {
+    a.host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']')
+      a.host = a.host.substr(1, a.host.size() - 2);
+    if (a.host.empty()) return es::Status::invalid("'" + text + "': the host is empty");
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return es::Status::invalid("'" + text + "': expected [HOST:]PORT, PORT a number");
+  a.port = std::stoi(port);
+  if (a.port > 65535) return es::Status::invalid("'" + text + "': the port is at most 65535");
+  return a;
+}
+
+es::Result<std::unique_ptr<HttpListener>> HttpListener::start(const HttpAddress& address,
+                                                              const NodeMetrics& metrics) {
+  std::unique_ptr<HttpListener> l(new HttpListener());
+  l->server_ = std::make_unique<httplib::Server>();
+  httplib::Server& svr = *l->server_;
+  svr.new_task_queue = [] { return new BoundedPool(); };
+  // SO_REUSEADDR (a restart binds despite TIME_WAIT), not httplib's
+  // default SO_REUSEPORT, with which a second esd would share the port.
+  svr.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  svr.set_keep_alive_max_count(1);
+  svr.set_read_timeout(kTimeoutSeconds, 0);
+  svr.set_write_timeout(kTimeoutSeconds, 0);
+  svr.set_payload_max_length(kMaxBodyBytes);
+  svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.path != "/metrics" && req.path != "/livez" && req.path != "/readyz") {
+      res.status = 404;
+      res.set_content("not found: esd serves /metrics, /livez and /readyz\n", "text/plain");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+      res.status = 405;
+      res.set_header("Allow", "GET, HEAD");
+      res.set_content("method not allowed: GET only\n", "text/plain");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  svr.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  svr.Get("/livez", [&metrics](const httplib::Request&, httplib::Response& res) {
+    answer(res, metrics.live());
+  });
+  svr.Get("/readyz", [&metrics](const httplib::Request&, httplib::Response& res) {
+    answer(res, metrics.ready());
+  });
+  l->bound_ = address;
+  errno = 0;
+  if (address.port == 0) {
+    const int port = svr.bind_to_any_port(address.host);
+    if (port > 0) l->bound_.port = port;
+  } else if (!svr.bind_to_port(address.host, address.port)) {
+    l->bound_.port = -1;
+  }
+  if (l->bound_.port <= 0) {
+    const int err = errno;
+    return es::Status::unavailable("cannot serve HTTP on " + address.to_string() + ": " +
+                                   (err != 0 ? std::strerror(err) : "cannot bind"));
+  }
+  l->thread_ = std::thread([&svr, done = &l->done_] {
+    svr.listen_after_bind();
+    done->store(true);
+  });
+  return l;
+}
+
+HttpListener::~HttpListener() {
+  // stop() does nothing before the thread is in its accept loop.
+  for (int i = 0; i < 2000 && thread_.joinable() && !done_ && !server_->is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace esd

@@ -1,0 +1,68 @@
+// daemon/http_listener.h
+//
+// esd's HTTP listener (--http-listen): GET /metrics (the Prometheus text
+// format, NodeMetrics::render), /livez and /readyz (NodeMetrics' health,
+// a one-line plain text reason), and nothing else: another path is 404,
+// another method 405. It has no authentication (yet): it binds loopback
+// unless told otherwise.
+//
+// Bounds: two worker threads, at most kMaxQueued connections waiting for
+// them (past that the accepting thread serves the next one itself, so that
+// accepting stops and the kernel's backlog fills), one request per
+// connection, 5 s to read a request and to write a reply, a request of at
+// most 8 KiB of headers and no body.
+//
+// Thread safety: start() and the destructor from one thread; the handlers
+// run on the listener's threads and only read NodeMetrics.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "es/result.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace esd {
+
+class NodeMetrics;
+
+// An --http-listen address: [HOST:]PORT; HOST may be an IPv6 address in
+// brackets. A bare port is 127.0.0.1's.
+struct HttpAddress {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  // Whether only this machine can reach it (127.0.0.0/8, ::1, localhost).
+  bool loopback() const;
+  std::string to_string() const;
+};
+es::Result<HttpAddress> parse_http_address(const std::string& text);
+
+class HttpListener {
+ public:
+  static constexpr int kWorkers = 2;
+  static constexpr int kMaxQueued = 16;
+
+  // Binds `address` and serves from a thread of its own; an error names the
+  // address. `metrics` must outlive the listener.
+  static es::Result<std::unique_ptr<HttpListener>> start(const HttpAddress& address,
+                                                         const NodeMetrics& metrics);
+  ~HttpListener();  // stops serving and joins its threads
+  HttpListener(const HttpListener&) = delete;
+  HttpListener& operator=(const HttpListener&) = delete;
+  // The address as bound (a port of 0 resolved).
+  const HttpAddress& address() const { return bound_; }
+
+ private:
+  HttpListener() = default;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::atomic<bool> done_{false};  // the thread has left its accept loop
+  HttpAddress bound_;
+};
+
+}  // namespace esd
