@@ -287,10 +287,14 @@ int main(int argc, char** argv) {
     code = reason == esd::ExitReason::kStopped         ? kExitOk
            : reason == esd::ExitReason::kStorageFailed ? kExitStorageFailed
                                                        : kExitDiverged;
+    // The store closes (and lets go of the data directory's lock) while the
+    // server's sockets are still open: nothing of the server uses it after
+    // run(), and `es stop` returns once the connection closes, so a script
+    // may start another esd on the same directory and ports right away.
+    http.reset();  // no scrape reads the store after this
+    metrics.attach(nullptr);
+    store->reset();
   }
-  http.reset();  // no scrape reads the store after this
-  metrics.attach(nullptr);
-  store->reset();
   spdlog::info("exit {}", code);
   spdlog::shutdown();
   return code;

@@ -8,8 +8,8 @@
 #include "es/suggest.h"
 
 #include "admission.h"
-#include "http_listener.h"
 #include "cli/options.h"
+#include "http_listener.h"
 #include "logging.h"
 #include "server.h"
 

@@ -213,7 +213,22 @@ Result<protocol::StatusReply> Client::status() {
   return call<protocol::StatusReply>(Kind::kStatus, Kind::kStatusOk, protocol::Empty{});
 }
 Result<protocol::StopReply> Client::stop() {
-  return call<protocol::StopReply>(Kind::kStop, Kind::kStopOk, protocol::Empty{});
+  auto stopped = call<protocol::StopReply>(Kind::kStop, Kind::kStopOk, protocol::Empty{});
+  if (stopped.ok()) await_disconnect();
+  return stopped;
+}
+
+void Client::await_disconnect() {
+  if (monitor_ == nullptr) return;
+  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+  (void)connection_events();
+  while (connected_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    zmq::pollitem_t item{monitor_->handle(), 0, ZMQ_POLLIN, 0};
+    if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0) return;
+    (void)connection_events();
+  }
 }
 
 Result<protocol::Empty> Client::replica_report(const protocol::ReplicaReport& report) {

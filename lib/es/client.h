@@ -54,6 +54,9 @@ class Client {
   Result<ReadResult> read(const ReadRequest& request);
   Result<protocol::StreamsReply> streams(const protocol::StreamsRequest& request);
   Result<protocol::StatusReply> status();
+  // Once the node answers, waits (at most the timeout) until it has closed
+  // the connection: its sockets, and so its ports, are let go of, and a
+  // script may start another node on them at once.
   Result<protocol::StopReply> stop();
   Result<protocol::CheckpointReply> checkpoint(const std::string& name);
   // Moves a named subscription's checkpoint forward; the reply holds the
@@ -110,6 +113,8 @@ class Client {
   // Reads the monitor's events (connected_ follows them); returns how many
   // connects were refused (retried) among them.
   int connection_events();
+  // Waits until the monitor says the connection closed (or the timeout).
+  void await_disconnect();
   // kUnavailable for a connection refused (or a host name not known).
   Status refused() const;
   // kUnavailable for an ipc endpoint whose socket file does not exist.
