@@ -50,26 +50,16 @@ struct Command {
 };
 
 inline constexpr Command kCommands[] = {
-    {"append", register_append},
-    {"read", register_read},
-    {"tail", register_tail},
-    {"replay", register_replay},
-    {"project", register_project},
-    {"state", register_state},
-    {"streams", register_streams},
-    {"subscriptions", register_subscriptions},
-    {"status", register_status},
-    {"check", register_check},
-    {"stop", register_stop},
-    {"nodes", register_nodes},
-    {"verify", register_verify},
-    {"promote", register_promote},
-    {"bench", register_bench},
-    {"backup", register_backup},
-    {"restore", register_restore},
-    {"completion", register_completion},
-    {"context", register_context},
-    {"help", register_help},
+    {"append", register_append},   {"read", register_read},
+    {"tail", register_tail},       {"replay", register_replay},
+    {"project", register_project}, {"state", register_state},
+    {"streams", register_streams}, {"subscriptions", register_subscriptions},
+    {"status", register_status},   {"check", register_check},
+    {"stop", register_stop},       {"nodes", register_nodes},
+    {"verify", register_verify},   {"promote", register_promote},
+    {"bench", register_bench},     {"backup", register_backup},
+    {"restore", register_restore}, {"completion", register_completion},
+    {"context", register_context}, {"help", register_help},
 };
 
 }  // namespace escmd

@@ -242,10 +242,10 @@ ExitReason Server::run(const std::string& signals_endpoint) {
     // Woken for the heartbeat, or sooner for the watchdog's keep-alive; at
     // most a second, so that /livez sees the loop turn however long the
     // heartbeat is.
-    auto wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::min(next_heartbeat, notifier_.next_due()) -
-                             std::chrono::steady_clock::now()),
-                         std::chrono::milliseconds(1000));
+    auto wait = std::min(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::min(next_heartbeat, notifier_.next_due()) - std::chrono::steady_clock::now()),
+        std::chrono::milliseconds(1000));
     try {
       zmq::poll(items, 6, std::max(wait, std::chrono::milliseconds(0)));
     } catch (const zmq::error_t& e) {
