@@ -41,13 +41,6 @@ Uuid make_id(Rng& rng, IdKind kind) {
   return u;
 }
 
-std::size_t UuidHash::operator()(const Uuid& u) const {
-  std::uint64_t a, b;
-  std::memcpy(&a, u.bytes.data(), 8);
-  std::memcpy(&b, u.bytes.data() + 8, 8);
-  return static_cast<std::size_t>(a ^ (b * 0x9E3779B97F4A7C15ULL));
-}
-
 std::string make_data(std::uint64_t n, std::size_t bytes) {
   char head[256];
   int len = std::snprintf(

@@ -34,10 +34,6 @@ struct Rng {
 enum class IdKind { kV4, kV7 };
 Uuid make_id(Rng& rng, IdKind kind);
 
-struct UuidHash {
-  std::size_t operator()(const Uuid& u) const;
-};
-
 // The smallest body make_data() writes: {"n":"<12 digits>","p":""}.
 inline constexpr std::size_t kMinDataBytes = 27;
 

@@ -62,6 +62,7 @@ struct StoreMetrics;
 namespace store {
 class Journal;
 class Tail;
+class IdFilters;
 struct JournalAt;
 }  // namespace store
 
@@ -79,6 +80,9 @@ struct StoreOptions {
   // Where the store counts its journal writes and LMDB applies (esd's
   // /metrics, metrics/metrics.h); none: not counted. Must outlive the Store.
   metrics::StoreMetrics* metrics = nullptr;
+  // The id filter (store/id_filter.h) is sized for at least this many ids
+  // (16 bits each); tests make it small to see it rebuilt.
+  std::uint64_t id_filter_min_ids = std::uint64_t{1} << 20;
 };
 
 class Store {
@@ -175,6 +179,8 @@ class Store {
   const std::string& dir() const { return dir_; }
   // Clears reader slots left by dead processes; returns how many.
   int check_readers();
+  // Blocks until the id filter's background build is over (tests).
+  void wait_id_filter_built();
   std::uint64_t journal_size() const;
 
  private:
@@ -187,6 +193,8 @@ class Store {
   Status load_state();
   Status open_journal(const StoreOptions& options);
   Status recover();
+  void make_id_filters(const StoreOptions& options);
+  Status start_id_filter();
 
   // Writing (store_write.cc): a group is checked against LMDB, the tail
   // and itself, encoded into one journal frame, made durable, added to the
@@ -252,6 +260,7 @@ class Store {
   std::size_t room_left_ = 0;       // disk bytes known free (check_room)
   std::int64_t room_checked_us_ = 0;
   std::unique_ptr<Applier> applier_;
+  std::unique_ptr<store::IdFilters> id_filters_;
   metrics::StoreMetrics* metrics_ = nullptr;
 };
 

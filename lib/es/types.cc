@@ -1,5 +1,6 @@
 #include "es/types.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -155,6 +156,10 @@ Status check_length(std::string_view what, std::string_view name) {
 
 Status validate_name(std::string_view what, std::string_view name) {
   ES_RETURN_IF_ERROR(check_length(what, name));
+  // Most names are printable ASCII: one pass over the bytes, no table (the
+  // append path checks every event's stream and type).
+  if (std::all_of(name.begin(), name.end(), [](char c) { return c >= 0x20 && c < 0x7f; }))
+    return {};
   if (!is_valid_utf8(name)) return Status::invalid(std::string(what) + " is not valid UTF-8");
   for (std::size_t i = 0, n = 0; i < name.size(); i += n) {
     const char32_t cp = decode_at(name, i, &n);

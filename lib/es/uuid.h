@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,29 @@ struct Uuid {
   std::string to_string() const;  // lower-case canonical form
   bool is_nil() const;
   friend bool operator==(const Uuid&, const Uuid&) = default;
+};
+
+// For hash tables of ids. Ids come from clients (any 16 bytes but nil), so
+// both halves are mixed through a 64-bit finalizer: sequential ids made by
+// hand spread as well as random ones. `seed` lets a table that must resist
+// chosen ids (an open-addressing one) pick its own.
+inline std::uint64_t mix64(std::uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+inline std::uint64_t hash_uuid(const Uuid& u, std::uint64_t seed = 0) {
+  std::uint64_t a, b;
+  std::memcpy(&a, u.bytes.data(), 8);
+  std::memcpy(&b, u.bytes.data() + 8, 8);
+  return mix64(a ^ mix64(b ^ seed));
+}
+struct UuidHash {
+  std::size_t operator()(const Uuid& u) const noexcept {
+    return static_cast<std::size_t>(hash_uuid(u));
+  }
 };
 
 }  // namespace es

@@ -78,6 +78,7 @@ void Store::apply_loop() {
     if (s.ok()) {
       const PendingFrame& last = batch.back();
       lock.unlock();
+      id_filters_->applied(a.applied_ids);                 // before the tail lets go of them
       tail_->trim(last.first + last.count - 1, last.seq);  // LMDB holds them now
       lock.lock();
       a.applied_seq.store(last.seq, std::memory_order_release);
@@ -140,6 +141,7 @@ Status Store::try_apply_frames(std::span<const PendingFrame> frames, bool check_
     return Status::corruption("journal frame at position " + std::to_string(p) + ": " + what);
   };
   store::RecordKeys k;
+  applier_->applied_ids.clear();
   for (const PendingFrame& f : frames) {
     Position p = f.first;
     std::string_view payload = std::string_view(f.frame).substr(store::Journal::kHeaderBytes);
@@ -196,6 +198,7 @@ Status Store::try_apply_frames(std::span<const PendingFrame> frames, bool check_
       if (rc == MDB_KEYEXIST)
         return damaged(p, "event id " + k.id.to_string() + " is stored already");
       ES_RETURN_IF_ERROR(status(rc, "mdb_put ids"));
+      applier_->applied_ids.push_back(id_filters_->hash(k.id));
       row.last = k.version;
       row.last_position = p;
       ++p;

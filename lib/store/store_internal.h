@@ -21,6 +21,7 @@
 #include "es/digest.h"
 #include "es/store.h"
 
+#include "store/id_filter.h"
 #include "store/journal.h"
 #include "store/lmdb.h"
 
@@ -107,16 +108,17 @@ struct Store::Row {
 
 // One commit group being checked and encoded by the writer.
 struct Store::Group {
-  std::shared_lock<std::shared_mutex> tail;    // the tail, held while checking
-  std::shared_lock<std::shared_mutex> resize;  // the map must not move under txn
-  store::Txn txn;                              // read-only, opened after the tail's trim
+  std::shared_lock<std::shared_mutex> tail;          // the tail, held while checking
+  std::shared_lock<std::shared_mutex> resize;        // the map must not move under txn
+  store::Txn txn;                                    // read-only, opened after the tail's trim
+  std::shared_ptr<const store::IdFilter> id_filter;  // null: ids are looked up in LMDB
   Position head = 0;
   Chain chain{};
   std::int64_t time_us = 0;
   std::uint64_t new_streams = 0;
-  std::unordered_map<std::string, Row> rows;      // as this group leaves them
-  std::unordered_map<std::string, Position> ids;  // ids this group writes (raw bytes)
-  std::vector<Checkpoint> checkpoints;            // moves this group makes
+  std::unordered_map<std::string, Row> rows;         // as this group leaves them
+  std::unordered_map<Uuid, Position, UuidHash> ids;  // ids this group writes
+  std::vector<Checkpoint> checkpoints;               // moves this group makes
   std::string scratch;
 };
 
@@ -144,7 +146,8 @@ struct Store::Applier {
   Status failure;  // fatal: nothing more is applied or acknowledged
   std::atomic<bool> failed{false};
   std::atomic<std::uint64_t> applied_seq{0};
-  std::uint64_t next_stream_id = 1;  // the applier's, in LMDB's "meta"
+  std::uint64_t next_stream_id = 1;        // the applier's, in LMDB's "meta"
+  std::vector<std::uint64_t> applied_ids;  // the last commit's, hashed for the id filter
   std::thread thread;
 };
 

@@ -22,6 +22,7 @@
 
 namespace es {
 
+using store::Cursor;
 using store::get_be64;
 using store::get_le64;
 using store::id_key;
@@ -48,6 +49,7 @@ Store::~Store() {
     applier_->wake.notify_all();
     applier_->thread.join();
   }
+  id_filters_.reset();  // its builder's snapshots first
   if (env_ != nullptr) mdb_env_close(env_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
@@ -78,11 +80,48 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const StoreOp
   ES_RETURN_IF_ERROR(s->open_env(options));
   ES_RETURN_IF_ERROR(s->load_state());
   ES_RETURN_IF_ERROR(s->open_journal(options));
+  s->make_id_filters(options);
   ES_RETURN_IF_ERROR(s->recover());
+  ES_RETURN_IF_ERROR(s->start_id_filter());
   s->applier_->apply_bytes = s->apply_bytes();
   s->applier_->thread = std::thread([p = s.get()] { p->apply_loop(); });
   return s;
 }
+
+void Store::make_id_filters(const StoreOptions& options) {
+  auto scan = [this](std::string* after, std::size_t limit,
+                     const std::function<void(std::string_view)>& each, bool* done) -> Status {
+    std::shared_lock resize(resize_mu_);  // the map must not move under the snapshot
+    auto begun = Txn::begin(env_, MDB_RDONLY);
+    if (!begun.ok()) return begun.status();
+    Cursor cur;
+    ES_RETURN_IF_ERROR(cur.open(*begun, dbs_->ids));
+    MDB_val k = store::to_val(*after), v{};
+    int rc = after->empty() ? cur.get(&k, &v, MDB_FIRST) : cur.get(&k, &v, MDB_SET_RANGE);
+    if (rc == 0 && !after->empty() && store::to_view(k) == *after) rc = cur.get(&k, &v, MDB_NEXT);
+    for (std::size_t n = 0; rc == 0 && n < limit; ++n) {
+      each(store::to_view(k));
+      after->assign(store::to_view(k));
+      rc = cur.get(&k, &v, MDB_NEXT);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get ids");
+    *done = rc == MDB_NOTFOUND;
+    return {};
+  };
+  id_filters_ = std::make_unique<store::IdFilters>(std::move(scan), options.id_filter_min_ids);
+}
+
+// After recovery: the filter is built from what LMDB holds then.
+Status Store::start_id_filter() {
+  auto begun = Txn::begin(env_, MDB_RDONLY);
+  if (!begun.ok()) return begun.status();
+  MDB_stat st{};
+  ES_RETURN_IF_ERROR(lmdb_status(mdb_stat(begun->get(), dbs_->ids, &st), "mdb_stat ids"));
+  id_filters_->start(st.ms_entries);
+  return {};
+}
+
+void Store::wait_id_filter_built() { id_filters_->wait_built(); }
 
 Status Store::open_env(const StoreOptions& options) {
   ES_RETURN_IF_ERROR(lmdb_status(mdb_env_create(&env_), "mdb_env_create"));
@@ -299,14 +338,10 @@ Status Store::validate(const AppendRequest& request) {
                            " events, not " + std::to_string(request.events.size()));
   }
   std::size_t bytes = 0;
-  std::unordered_set<std::string_view> ids;
   for (const auto& e : request.events) {
     ES_RETURN_IF_ERROR(validate_name("stream name", e.stream));
     ES_RETURN_IF_ERROR(validate_name("event type", e.type));
     if (e.id.is_nil()) return Status::invalid("event id must not be the nil UUID");
-    if (!ids.insert(id_key(e.id)).second) {
-      return Status::invalid("event id " + e.id.to_string() + " appears twice in one append");
-    }
     if (e.data.empty()) return Status::invalid("event data must be a JSON value");
     if (e.data.size() > kMaxDataBytes) {
       return Status::invalid("event data is " + std::to_string(e.data.size()) +
@@ -321,6 +356,17 @@ Status Store::validate(const AppendRequest& request) {
   if (bytes > kMaxAppendBytes) {
     return Status::invalid("an append holds at most " + std::to_string(kMaxAppendBytes >> 20) +
                            " MiB");
+  }
+  if (request.events.size() > 1) {  // one sorted copy of the ids, not a set's node per id
+    std::vector<std::string_view> ids;
+    ids.reserve(request.events.size());
+    for (const auto& e : request.events) ids.push_back(id_key(e.id));
+    std::sort(ids.begin(), ids.end());
+    if (auto twice = std::adjacent_find(ids.begin(), ids.end()); twice != ids.end()) {
+      Uuid id;
+      std::memcpy(id.bytes.data(), twice->data(), id.bytes.size());
+      return Status::invalid("event id " + id.to_string() + " appears twice in one append");
+    }
   }
   for (const auto& x : request.expectations)  // of a stream that may be older than today's rules
     ES_RETURN_IF_ERROR(validate_stored_name("stream name", x.stream));

@@ -109,6 +109,7 @@ Status Store::begin_group(Group& g) {
   auto begun = Txn::begin(env_, MDB_RDONLY);
   if (!begun.ok()) return begun.status();
   g.txn = std::move(begun).value();
+  g.id_filter = id_filters_->ready();
   g.head = head_.load();
   g.chain = last_chain_;
   g.time_us = last_time_us_.load();
@@ -139,9 +140,11 @@ Result<Store::Row*> Store::row_of(Group& g, const std::string& stream) {
 }
 
 Result<std::optional<Position>> Store::stored_id(Group& g, const Uuid& id) {
-  if (auto it = g.ids.find(std::string(id_key(id))); it != g.ids.end())
-    return std::optional<Position>(it->second);
+  if (auto it = g.ids.find(id); it != g.ids.end()) return std::optional<Position>(it->second);
   if (auto p = tail_->id(id)) return p;
+  // Not in the tail: in LMDB if anywhere, and the filter holds all of LMDB's.
+  if (g.id_filter && !g.id_filter->may_contain(id_filters_->hash(id)))
+    return std::optional<Position>();
   std::string_view v;
   int rc = g.txn.get(dbs_->ids, id_key(id), &v);
   if (rc == MDB_NOTFOUND) return std::optional<Position>();
@@ -171,7 +174,7 @@ void Store::add_event(Group& g, RecordedEvent& rec) {
   g.scratch.append(reinterpret_cast<const char*>(rec.chain.data()), rec.chain.size());
   store::Journal::add_event(&frame_, g.scratch);
   g.chain = rec.chain;
-  g.ids[std::string(id_key(rec.id))] = rec.position;
+  g.ids[rec.id] = rec.position;
   Row& row = g.rows[rec.stream];
   if (!row.last) ++g.new_streams;
   row.last = rec.version;

@@ -1,17 +1,11 @@
 #include "store/tail.h"
 
+#include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace es::store {
-
-std::size_t Tail::UuidHash::operator()(const Uuid& u) const noexcept {
-  // v4 ids are random everywhere, v7 ids in their last 8 bytes.
-  std::uint64_t a, b;
-  std::memcpy(&a, u.bytes.data(), 8);
-  std::memcpy(&b, u.bytes.data() + 8, 8);
-  return static_cast<std::size_t>(b ^ (a * 0x9e3779b97f4a7c15ull));
-}
 
 void Tail::append(const std::vector<RecordedEvent>& events,
                   const std::vector<Checkpoint>& checkpoints, std::uint64_t seq) {
@@ -22,7 +16,7 @@ void Tail::append(const std::vector<RecordedEvent>& events,
     auto it = streams_.find(e.stream);
     if (it == streams_.end()) it = streams_.emplace(e.stream, Stream{e.version, {}}).first;
     it->second.positions.push_back(e.position);
-    ids_[e.id] = e.position;
+    ids_.insert(hash_uuid(e.id, seed_), e.position);
   }
   for (const Checkpoint& c : checkpoints) {
     checkpoints_[c.name] =
@@ -43,7 +37,7 @@ void Tail::trim(Position position, std::uint64_t seq) {
       it->second.positions.pop_front();
       ++it->second.first_version;
       if (it->second.positions.empty()) streams_.erase(it);
-      ids_.erase(e.id);
+      ids_.erase(hash_uuid(e.id, seed_), e.position);
       freed.push_back(std::move(e));
       events_.pop_front();
       ++first_;
@@ -62,9 +56,47 @@ const Tail::Stream* Tail::stream(std::string_view name) const {
 }
 
 std::optional<Position> Tail::id(const Uuid& id) const {
-  auto it = ids_.find(id);
-  if (it == ids_.end()) return std::nullopt;
-  return it->second;
+  return ids_.find(hash_uuid(id, seed_), [&](Position p) { return at(p) && at(p)->id == id; });
+}
+
+void Tail::IdTable::insert(std::uint64_t hash, Position p) {
+  if (2 * (size_ + 1) > slots_.size()) resize(std::max<std::size_t>(1024, 2 * slots_.size()));
+  std::size_t i = hash & mask();
+  while (slots_[i].position != 0) i = (i + 1) & mask();
+  slots_[i] = Slot{hash, p};
+  ++size_;
+}
+
+void Tail::IdTable::erase(std::uint64_t hash, Position p) {
+  if (size_ == 0) return;
+  std::size_t i = hash & mask();
+  while (slots_[i].position != p) {
+    if (slots_[i].position == 0) return;  // not held
+    i = (i + 1) & mask();
+  }
+  // Backward shift: move each later slot of the run into the hole unless
+  // its home lies cyclically in (hole, slot].
+  for (std::size_t j = (i + 1) & mask(); slots_[j].position != 0; j = (j + 1) & mask()) {
+    const std::size_t home = slots_[j].hash & mask();
+    const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (stays) continue;
+    slots_[i] = slots_[j];
+    i = j;
+  }
+  slots_[i] = Slot{};
+  --size_;
+  // A tail that drained gives its memory back (a burst may have grown it).
+  if (size_ == 0 && slots_.size() > 65536) slots_ = std::vector<Slot>();
+}
+
+void Tail::IdTable::resize(std::size_t capacity) {
+  std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(capacity));
+  for (const Slot& s : old) {
+    if (s.position == 0) continue;
+    std::size_t i = s.hash & mask();
+    while (slots_[i].position != 0) i = (i + 1) & mask();
+    slots_[i] = s;
+  }
 }
 
 const Tail::CheckpointMove* Tail::checkpoint(std::string_view name) const {

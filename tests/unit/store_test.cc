@@ -592,6 +592,49 @@ TEST_CASE("an identical retry returns the original positions and writes nothing"
   CHECK(store->head() == 5);
 }
 
+// The writer asks the id filter (store/id_filter.h) before LMDB for ids no
+// longer in the tail: a retry must be recognised through it, when the filter
+// has been outgrown and rebuilt, and after a reopen has built it again.
+TEST_CASE("retries are recognised through the id filter, rebuilt as it fills and after a reopen",
+          "[store][idempotent][id-filter]") {
+  TempDir dir;
+  StoreOptions options;
+  options.id_filter_min_ids = 64;  // outgrown many times below
+  std::vector<AppendRequest> sent;
+  std::vector<Position> at;
+  auto append_and_retry = [&](Store& store, int appends) {
+    for (int k = 0; k < appends; ++k) {
+      std::vector<ProposedEvent> events;
+      for (int e = 0; e < 5; ++e) {
+        ProposedEvent p = ev("s-" + std::to_string(k % 13), "T", "{}");
+        for (auto& b : p.id.bytes) b = static_cast<std::uint8_t>(rand());  // random, as v4
+        events.push_back(p);
+      }
+      sent.push_back(req(std::move(events)));
+      at.push_back(must_append(store, sent.back()).streams.at(0).first_position);
+    }
+    REQUIRE(store.wait_applied().ok());  // the tail let go of them: LMDB and the filter
+    store.wait_id_filter_built();
+    for (std::size_t k = 0; k < sent.size(); ++k) {
+      auto again = must_append(store, sent[k]);
+      REQUIRE(again.already_stored);
+      REQUIRE(again.streams.at(0).first_position == at[k]);
+    }
+  };
+  {
+    auto store = open_store(dir.path(), options);
+    for (int round = 0; round < 6; ++round) append_and_retry(*store, 40);
+    CHECK(store->head() == 6 * 40 * 5);
+    // New ids are still new.
+    auto fresh = must_append(*store, req({ev("s-0")}));
+    CHECK_FALSE(fresh.already_stored);
+    CHECK(fresh.streams.at(0).first_position == 6 * 40 * 5 + 1);
+  }
+  auto store = open_store(dir.path(), options);
+  append_and_retry(*store, 10);
+  CHECK(store->head() == 6 * 40 * 5 + 1 + 10 * 5);
+}
+
 TEST_CASE("the same id with other content is kDuplicateId", "[store][idempotent]") {
   TempDir dir;
   auto store = open_store(dir.path());
