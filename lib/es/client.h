@@ -122,10 +122,9 @@ class Client {
 
   std::string endpoint_;
   ClientOptions options_;
-  zmq::context_t ctx_;
+  zmq::context_t& ctx_;  // the process's (shared_context() in client.cc)
   std::unique_ptr<zmq::socket_t> sock_;
   std::unique_ptr<zmq::socket_t> monitor_;  // PAIR: sock_'s connection events
-  std::uint64_t monitors_ = 0;              // for a fresh inproc address per socket
   bool connected_ = false;                  // connected now, as the monitor tells
   bool ever_connected_ = false;             // was connected since reset()
   bool asked_ = false;                      // a request waited on this connection
