@@ -9,7 +9,7 @@ _esd_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         esd)
-            opts='-h --help --config --print-config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --completion --version'
+            opts='-h --help --config --print-config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --insecure --completion --version'
             vopts='--config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --completion'
             ;;
     esac

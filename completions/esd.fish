@@ -91,5 +91,6 @@ complete -c esd -n "__esd_is esd" -l log-level -x -a 'trace debug info warn erro
 complete -c esd -n "__esd_is esd" -l log-format -x -a 'text json' -d 'text, or json: one object per line ({"time","level","msg"})'
 complete -c esd -n "__esd_is esd" -l log-file -r -F -d 'Write the log to FILE (appended, mode 0600; reopened on SIGHUP, for logrotate) instead of stderr'
 complete -c esd -n "__esd_is esd" -l http-listen -x -d 'Serve /metrics, /livez and /readyz over HTTP on [HOST:]PORT (a bare port: 127.0.0.1\'s; no authentication yet); off unless given'
+complete -c esd -n "__esd_is esd" -l insecure -d 'Allow --listen, --publish and --http-listen on addresses other than loopback, without authentication: whoever reaches them may read, append and stop the node'
 complete -c esd -n "__esd_is esd" -l completion -x -a 'bash zsh fish' -d 'Print esd\'s completion script for bash, zsh or fish, and exit'
 complete -c esd -n "__esd_is esd" -l version -d 'Display program version information and exit'

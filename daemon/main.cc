@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "es/endpoint.h"
 #include "es/projection_store.h"
 #include "es/store.h"
 
@@ -102,6 +103,25 @@ es::Result<Failpoint> failpoint() {
       spec + "'");
 }
 
+// The settings that would bind an address other hosts may reach ("--listen
+// tcp://0.0.0.0:7150, --http-listen 0.0.0.0:9150"); empty when none does.
+// A --publish left empty takes --listen's host.
+std::string open_binds(const esd::Settings& settings) {
+  std::string open;
+  auto add = [&open](const std::string& key, const std::string& value) {
+    open += (open.empty() ? "--" : ", --") + key + " " + value;
+  };
+  for (const char* key : {"listen", "publish"}) {
+    const std::string& endpoint = settings.text(key);
+    if (!endpoint.empty() && !es::binds_loopback_only(endpoint)) add(key, endpoint);
+  }
+  if (const std::string& http = settings.text("http-listen"); !http.empty()) {
+    auto address = esd::parse_http_address(http);
+    if (address.ok() && !address->loopback()) add("http-listen", http);
+  }
+  return open;
+}
+
 // A check across settings (--role and --follow, ...) failed: the usage code
 // when every key involved came from the command line (or its default),
 // the config code when one came from the file or the environment.
@@ -185,9 +205,23 @@ int main(int argc, char** argv) {
   }
   if (!server_options.follow_publish.empty() && server_options.follow.empty())
     return refuse(settings, {"follow", "follow-publish"}, "--follow-publish goes with --follow");
+  const std::string open = open_binds(settings);
+  if (!open.empty() && !settings.flag("insecure")) {
+    return refuse(settings, {"listen", "publish", "http-listen", "insecure"},
+                  open +
+                      " would serve other hosts, and esd does not authenticate clients yet: "
+                      "bind 127.0.0.1 or an ipc:// socket, or add --insecure to serve "
+                      "every host that reaches it (esd(8), Security)");
+  }
   if (es::Status s = esd::setup_logging(esd::log_options(settings)); !s.ok()) {
     spdlog::error("{}", s.message());
     return kExitConfig;
+  }
+  if (!open.empty()) {
+    spdlog::warn(
+        "--insecure: {} serves other hosts without authentication: whoever reaches it may "
+        "read and append events, manage projections and stop this node",
+        open);
   }
   server_options.heartbeat = std::chrono::milliseconds(settings.number("heartbeat"));
   auto fp = failpoint();

@@ -55,6 +55,23 @@ CLI::Validator size_check(std::uint64_t min, std::string min_text, bool zero_all
       "", "size");
 }
 
+// A kFlag's value as "true" or "false"; empty when it is neither.
+std::string flag_text(std::string v) {
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (v == "true" || v == "1" || v == "yes") return "true";
+  if (v == "false" || v == "0" || v == "no") return "false";
+  return {};
+}
+
+CLI::Validator flag_check() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        return flag_text(v).empty() ? "it takes true or false (or 1, 0, yes, no), not '" + v + "'"
+                                    : std::string();
+      },
+      "", "flag");
+}
+
 CLI::Validator log_level_check() {
   return CLI::Validator(
       [](std::string& v) -> std::string {
@@ -89,6 +106,7 @@ std::vector<SettingSpec> build_specs() {
   const auto kText = SettingType::kText;
   const auto kInteger = SettingType::kInteger;
   const auto kSize = SettingType::kSize;
+  const auto kFlag = SettingType::kFlag;
   const auto kLive = Reload::kLive;
   const auto kRestart = Reload::kRestart;
   // clang-format off
@@ -157,12 +175,20 @@ std::vector<SettingSpec> build_specs() {
     {"http-listen", kText, kRestart, "", "[HOST:]PORT",
      "Serve /metrics, /livez and /readyz over HTTP on [HOST:]PORT (a bare port: "
      "127.0.0.1's; no authentication yet); off unless given", http_address_check()},
+    {"insecure", kFlag, kRestart, "false", "",
+     "Allow --listen, --publish and --http-listen on addresses other than loopback, "
+     "without authentication: whoever reaches them may read, append and stop the node",
+     flag_check()},
   };
   // clang-format on
 }
 
 // A file's scalar as the text a flag would carry, or why it is the wrong type.
 es::Result<std::string> scalar_text(const SettingSpec& spec, const toml::node& node) {
+  if (spec.type == SettingType::kFlag) {
+    if (auto b = node.as_boolean()) return std::string(b->get() ? "true" : "false");
+    return es::Status::invalid("it takes true or false");
+  }
   const bool integer_ok = spec.type != SettingType::kText;
   const bool string_ok = spec.type != SettingType::kInteger;
   if (auto i = node.as_integer(); i != nullptr && integer_ok) return std::to_string(i->get());
@@ -258,6 +284,11 @@ std::string SettingValue::origin() const {
 void add_setting_flags(CLI::App& app, FlagValues& bound) {
   for (const SettingSpec& spec : setting_specs()) {
     std::string& value = bound[spec.key];
+    if (spec.type == SettingType::kFlag) {
+      app.add_flag_callback(
+          "--" + spec.key, [&value] { value = "true"; }, spec.help);
+      continue;
+    }
     CLI::Option* option = app.add_option("--" + spec.key, value, spec.help)
                               ->type_name(spec.type_name)
                               ->default_str(spec.default_value);
@@ -306,7 +337,8 @@ es::Result<Settings> Settings::resolve(const std::string& config_file, const Fla
     if (env == nullptr || *env == '\0') continue;  // empty: not set, as ESD_DATA= always was
     if (std::string bad = check(spec, env); !bad.empty())
       return es::Status::invalid(spec.env() + ": " + bad);
-    s.values_[spec.key] = SettingValue{env, Source::kEnv, spec.env(), 0};
+    const std::string value = spec.type == SettingType::kFlag ? flag_text(env) : env;
+    s.values_[spec.key] = SettingValue{value, Source::kEnv, spec.env(), 0};
   }
   for (const auto& [key, value] : flags) s.values_[key] = SettingValue{value, Source::kFlag, {}, 0};
   return s;
@@ -335,9 +367,10 @@ std::string Settings::to_toml() const {
       "# (default, FILE:LINE, env ESD_..., flag). A valid esd.toml(5).\n";
   for (const SettingSpec& spec : setting_specs()) {
     const SettingValue& v = at(spec.key);
-    const bool bare = spec.type != SettingType::kText && !v.text.empty() &&
-                      std::all_of(v.text.begin(), v.text.end(),
-                                  [](unsigned char c) { return std::isdigit(c) != 0; });
+    const bool bare = spec.type == SettingType::kFlag ||
+                      (spec.type != SettingType::kText && !v.text.empty() &&
+                       std::all_of(v.text.begin(), v.text.end(),
+                                   [](unsigned char c) { return std::isdigit(c) != 0; }));
     std::string line = spec.key + " = " + (bare ? v.text : toml_quote(v.text));
     if (line.size() < 40) line.resize(40, ' ');
     out += line + "  # " + v.origin() + "\n";

@@ -41,6 +41,7 @@ enum class SettingType {
   kText,     // a TOML string
   kInteger,  // a TOML integer
   kSize,     // an integer (bytes) or a string with K, M or G ("64M")
+  kFlag,     // a TOML boolean; a flag without a value; ESD_*: true, false, 1, 0, yes or no
 };
 enum class Reload { kLive, kRestart };
 
@@ -99,6 +100,8 @@ class Settings {
   std::uint64_t number(const std::string& key) const;
   // For kSize rows: the bytes, 0 when not set or "0".
   std::uint64_t bytes(const std::string& key) const;
+  // For kFlag rows (their text is "true" or "false" once resolved).
+  bool flag(const std::string& key) const { return text(key) == "true"; }
   bool from(const std::string& key, Source source) const { return at(key).source == source; }
   // Takes `key`'s value from `other` (a reload adopting what it applied).
   void adopt(const Settings& other, const std::string& key) { values_[key] = other.at(key); }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 namespace es {
 namespace {
@@ -109,6 +110,17 @@ std::string endpoint_host(const std::string& endpoint) {
   const auto colon = endpoint.rfind(':');
   if (colon == std::string::npos || colon < kTcp.size()) return {};
   return endpoint.substr(kTcp.size(), colon - kTcp.size());
+}
+
+bool binds_loopback_only(const std::string& endpoint) {
+  if (endpoint.rfind("ipc://", 0) == 0) return true;
+  const std::string host = endpoint_host(endpoint);
+  if (host == "localhost" || host == "[::1]") return true;
+  // 127.0.0.0/8, written as four numbers.
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  char end = 0;
+  return std::sscanf(host.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &end) == 4 && a == 127 &&
+         b < 256 && c < 256 && d < 256;
 }
 
 std::string reachable_endpoint(const std::string& endpoint, const std::string& host) {

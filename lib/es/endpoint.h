@@ -41,6 +41,11 @@ Result<Endpoint> parse_endpoint(std::string_view text, EndpointUse use);
 // other transports.
 std::string endpoint_host(const std::string& endpoint);
 
+// Whether binding `endpoint` serves this host only: ipc://, or tcp:// on a
+// loopback address (127.0.0.0/8, [::1], localhost). A wildcard, any other
+// address, a host name or an interface name is not: other hosts may reach it.
+bool binds_loopback_only(const std::string& endpoint);
+
 // `endpoint` with its wildcard host replaced by `host` (brackets added to an
 // IPv6 address); any other endpoint, or an empty `host`, unchanged.
 std::string reachable_endpoint(const std::string& endpoint, const std::string& host);

@@ -71,6 +71,43 @@ assert_exit 0 "$ESD" --help
 assert_exit 0 "$ESD" --version
 assert_exit 0 "$ES" --version
 
+check "binding an address other hosts reach needs --insecure (no authentication yet)"
+read -r OPEN_P OPEN_H <<<"$(pick_ports 2)"
+usage "$ESD" --data "$TMP/never" --listen "tcp://0.0.0.0:$OPEN_P"
+assert_contains "$ERR" "esd: error: --listen tcp://0.0.0.0:$OPEN_P would serve other hosts" \
+  "a wildcard --listen"
+assert_contains "$ERR" "add --insecure" "the way out named"
+usage "$ESD" --data "$TMP/never" --listen "tcp://127.0.0.1:$OPEN_P" --publish "tcp://*:$OPEN_H"
+assert_contains "$ERR" "--publish tcp://*:$OPEN_H would serve" "a wildcard --publish"
+usage "$ESD" --data "$TMP/never" --http-listen "0.0.0.0:$OPEN_H"
+assert_contains "$ERR" "--http-listen 0.0.0.0:$OPEN_H would serve" "a wildcard --http-listen"
+usage "$ESD" --data "$TMP/never" --listen "tcp://eth0:$OPEN_P"
+printf 'listen = "tcp://[::]:%s"\n' "$OPEN_P" >"$TMP/open.toml"
+assert_exit 78 "$ESD" --config "$TMP/open.toml" --data "$TMP/never"
+assert_contains "$ERR" "--listen tcp://[::]:$OPEN_P would serve" "from the file: status 78"
+assert_exit 78 env ESD_INSECURE=maybe "$ESD" --data "$TMP/never"
+assert_contains "$ERR" "ESD_INSECURE: it takes true or false" "a bad flag value"
+[ ! -e "$TMP/never" ] || fail "esd made its data directory before refusing an open address"
+printf 'insecure = true\n' >>"$TMP/open.toml"
+assert_exit 0 "$ESD" --config "$TMP/open.toml" --print-config
+assert_contains "$OUT" "insecure = true" "insecure from the file"
+assert_exit 0 env ESD_INSECURE=yes "$ESD" --print-config
+assert_eq "$(grep '^insecure ' <<<"$OUT" | tr -s ' ')" "insecure = true # env ESD_INSECURE" \
+  "from the environment"
+assert_exit 0 env ESD_INSECURE=0 "$ESD" --print-config
+assert_contains "$OUT" "insecure = false" "ESD_INSECURE=0"
+"$ESD" --data "$TMP/open" --listen "tcp://0.0.0.0:$OPEN_P" --publish "tcp://127.0.0.1:$OPEN_H" \
+  --insecure 2>"$TMP/open.log" &
+OPEN_PID=$!
+ESD_PIDS+=("$OPEN_PID")
+wait_for 15 "esd --insecure on 0.0.0.0 answers" "$ES" -s "tcp://127.0.0.1:$OPEN_P" status
+grep -q "insecure: --listen tcp://0.0.0.0:$OPEN_P serves other hosts without authentication" \
+  "$TMP/open.log" || fail "no warning for --insecure: $(cat "$TMP/open.log")"
+assert_exit 0 "$ES" -s "tcp://127.0.0.1:$OPEN_P" stop
+wait_pid "$OPEN_PID" 15
+assert_eq "$WAIT_RC" "0" "esd --insecure stopped"
+assert_exit 0 "$ESD" --data "$TMP/never" --listen "tcp://127.0.0.2:$OPEN_P" --print-config
+
 check "commands: unknown ones are named, with the nearest; es help"
 usage "$ES" apend x
 assert_contains "$ERR" "es: error: unknown command 'apend'; did you mean 'append'?" "suggestion"

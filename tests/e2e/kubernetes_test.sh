@@ -54,6 +54,8 @@ for sts in esd-primary esd-replica; do
   assert_eq "$(c '.args | index("--listen") as $i | .[$i + 1]')" "tcp://0.0.0.0:7150" "$sts --listen"
   assert_eq "$(c '.args | index("--http-listen") as $i | .[$i + 1]')" "0.0.0.0:7152" \
     "$sts --http-listen"
+  # A wildcard bind needs --insecure until esd authenticates clients.
+  assert_eq "$(c '.args | index("--insecure") != null')" "true" "$sts --insecure"
   # Each selector picks its own pods.
   assert_eq "$(s '.spec.selector.matchLabels | to_entries | map(.key + "=" + .value) | sort | join(",")')" \
     "$(s '.spec.template.metadata.labels | to_entries | map(.key + "=" + .value) | sort | join(",")')" \

@@ -3,8 +3,20 @@
 
 #include <catch2/catch.hpp>
 
+using es::binds_loopback_only;
 using es::endpoint_host;
 using es::reachable_endpoint;
+
+TEST_CASE("binds_loopback_only: ipc and loopback addresses, nothing else", "[endpoint]") {
+  for (const char* local : {"ipc:///run/esd/esd.sock", "tcp://127.0.0.1:7150", "tcp://127.1.2.3:1",
+                            "tcp://[::1]:7150", "tcp://localhost:7150", "tcp://127.0.0.1:*"})
+    CHECK(binds_loopback_only(local));
+  for (const char* open :
+       {"tcp://0.0.0.0:7150", "tcp://*:7150", "tcp://[::]:7150", "tcp://10.0.0.5:7150",
+        "tcp://eth0:7150", "tcp://db.example:7150", "tcp://127.0.0.1.example:7150",
+        "tcp://128.0.0.1:7150", "tcp://127.0.0.300:7150"})
+    CHECK_FALSE(binds_loopback_only(open));
+}
 
 TEST_CASE("a wildcard host is replaced by the host the other side knows", "[endpoint]") {
   CHECK(reachable_endpoint("tcp://0.0.0.0:7151", "10.0.0.5") == "tcp://10.0.0.5:7151");
