@@ -87,6 +87,8 @@ class Client {
 
   const std::string& endpoint() const { return endpoint_; }
   std::chrono::milliseconds timeout() const { return options_.timeout; }
+  // How long each later request waits for its answer.
+  void set_timeout(std::chrono::milliseconds timeout) { options_.timeout = timeout; }
   zmq::context_t& context() { return ctx_; }
   // The node's publisher as `hello` gives it, with the host this client
   // used when the node bound a wildcard address.
