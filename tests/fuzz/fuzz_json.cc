@@ -4,8 +4,11 @@
 // `es append` (parse_event_fields) and the canonical JSON checker and
 // canonicalizer every event's data and metadata pass through, in esd and
 // in es. The input's first byte picks the entry point and the shape. Checks
-// the canonicalizer's own promises: its output is canonical, and
-// canonicalizing it again changes nothing.
+// the canonicalizer's promises: what is_canonical_json takes comes back
+// unchanged, canonicalizing twice changes nothing, and nothing with a NUL
+// byte is taken (RapidJSON would stop there and drop the rest unseen).
+// (is_canonical_json may turn down canonical text it leaves to the
+// canonicalizer, such as large exponents: it is not checked on the output.)
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -24,7 +27,7 @@ void canonical(std::string_view text, es::JsonShape shape) {
     if (was && text.size() <= kMaxBytes) std::abort();  // canonical, yet refused
     return;
   }
-  if (!es::is_canonical_json(*out, shape)) std::abort();
+  if (text.find('\0') != std::string_view::npos) std::abort();
   if (was && *out != text) std::abort();
   auto again = es::canonical_json(*out, "data", kMaxBytes, shape);
   if (!again.ok() || *again != *out) std::abort();
@@ -37,7 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 3) {
     case 0:
-      (void)es::parse_event_fields(text);
+      if (es::parse_event_fields(text).ok() && text.find('\0') != std::string_view::npos)
+        std::abort();
       break;
     case 1:
       canonical(text, es::JsonShape::kAnyValue);
