@@ -2,8 +2,9 @@
 # Fuzzes the decoders that see outside bytes (tests/fuzz/fuzz_*.cc) with
 # libFuzzer: builds the harnesses with clang++ in build-fuzz/ (ES_FUZZ=ON:
 # only them and what they link), then runs each for SECONDS (default 30)
-# from its seed corpus (tests/fuzz/corpus/<harness>/). New corpus entries go
-# to a temp dir, never into the repo. Fails if a harness crashes, and names
+# from its seed corpus (tests/fuzz/corpus/<harness>/) and past crashes
+# (tests/fuzz/regressions/<harness>/). New corpus entries go to a temp dir,
+# never into the repo. Fails if a harness crashes, and names
 # the input that did: fix the decoder, then add the input to
 # tests/fuzz/regressions/<harness>/ (the fuzz_regressions_* tests replay
 # them in every build).
@@ -33,9 +34,11 @@ for entry in "${harnesses[@]}"; do
   max_len=${entry#*:}
   mkdir -p "$work/$h" "$work/$h.crashes"
   log=$work/$h.log
+  seeds=(tests/fuzz/corpus/"$h")
+  [ -d tests/fuzz/regressions/"$h" ] && seeds+=(tests/fuzz/regressions/"$h")
   if build-fuzz/tests/fuzz/"$h" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/$h.crashes/" \
-      "$work/$h" tests/fuzz/corpus/"$h" >"$log" 2>&1; then
+      "$work/$h" "${seeds[@]}" >"$log" 2>&1; then
     stats=$(grep -E '^#[0-9]+.*DONE' "$log" | tail -1 | sed 's/^#\([0-9]*\).*cov: \([0-9]*\).*exec\/s: \([0-9]*\).*/\1 runs, cov \2, \3 exec\/s/')
     echo "fuzz: $h: ok ($stats)"
   else
