@@ -23,6 +23,8 @@
 
 #include "es/result.h"
 
+#include "http_address.h"
+
 namespace httplib {
 class Server;
 }
@@ -30,17 +32,6 @@ class Server;
 namespace esd {
 
 class NodeMetrics;
-
-// An --http-listen address: [HOST:]PORT; HOST may be an IPv6 address in
-// brackets. A bare port is 127.0.0.1's.
-struct HttpAddress {
-  std::string host = "127.0.0.1";
-  int port = 0;
-  // Whether only this machine can reach it (127.0.0.0/8, ::1, localhost).
-  bool loopback() const;
-  std::string to_string() const;
-};
-es::Result<HttpAddress> parse_http_address(const std::string& text);
 
 class HttpListener {
  public:

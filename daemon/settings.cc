@@ -9,7 +9,7 @@
 
 #include "admission.h"
 #include "cli/options.h"
-#include "http_listener.h"
+#include "http_address.h"
 #include "logging.h"
 #include "server.h"
 

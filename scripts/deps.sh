@@ -13,6 +13,8 @@ packages=(
   # systemd-analyze verify/security (offline: systemd need not run) and the
   # man it looks the unit's Documentation= up with.
   dpkg-dev file systemd man-db
+  # scripts/fuzz.sh: clang++ and its libFuzzer and sanitizer runtimes.
+  clang libclang-rt-14-dev
 )
 # kubectl renders the Kubernetes example (kustomize); any kubectl will do.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)

@@ -59,6 +59,16 @@ constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
                                  rapidjson::kParseValidateEncodingFlag |
                                  rapidjson::kParseNumbersAsStringsFlag;
 
+// RapidJSON's streams end at a NUL byte: "{}\0junk" would parse as "{}",
+// the rest dropped unseen. No NUL is valid JSON text (inside a string it
+// must be escaped), so one anywhere refuses the text before parsing.
+// Returns the message's tail, or empty when there is none.
+std::string nul_byte(std::string_view text) {
+  const std::size_t at = text.find('\0');
+  if (at == std::string_view::npos) return {};
+  return "a NUL byte (at byte " + std::to_string(at) + ")";
+}
+
 // Reads the top-level members of an event object in one pass: strings for
 // the named string fields, and a canonical copy of data and metadata.
 class EventFieldsReader {
@@ -200,6 +210,8 @@ const std::vector<std::string>& event_line_keys() {
 }
 
 Result<EventFields> parse_event_fields(std::string_view line) {
+  if (std::string nul = nul_byte(line); !nul.empty())
+    return Status::invalid("not valid JSON: " + nul);
   EventFields fields;
   EventFieldsReader handler(fields);
   rapidjson::Reader reader;
@@ -220,6 +232,8 @@ Result<std::string> canonical_json(std::string_view text, std::string_view what,
     return Status::invalid(std::string(what) + " is " + std::to_string(text.size()) +
                            " bytes; the limit is " + std::to_string(max_bytes));
   }
+  if (std::string nul = nul_byte(text); !nul.empty())
+    return Status::invalid(std::string(what) + " is not valid JSON: " + nul);
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buf);
   BoundedCopy copy(writer);

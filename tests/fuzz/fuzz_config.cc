@@ -1,0 +1,59 @@
+// tests/fuzz/fuzz_config.cc
+//
+// libFuzzer harness for esd's config file (daemon/settings.h): the input is
+// the text of an esd.toml, which Settings::resolve parses (toml++) and
+// checks row by row, as `esd --config FILE` does. It must resolve or be
+// refused with kInvalidArgument, never crash. (The ESD_* environment is
+// what the harness runs in: keep it empty when fuzzing.)
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "settings.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace {
+
+// The file the input is written to, in a temp directory made once.
+class ConfigFile {
+ public:
+  ConfigFile() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/es-fuzz-config-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
+    dir_ = pattern;
+    path_ = dir_ + "/esd.toml";
+  }
+  ~ConfigFile() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  const std::string& write(const std::uint8_t* data, std::size_t size) {
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ::write(fd, data, size) != static_cast<ssize_t>(size)) std::abort();
+    ::close(fd);
+    return path_;
+  }
+
+ private:
+  std::string dir_;
+  std::string path_;
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static ConfigFile file;
+  auto settings = esd::Settings::resolve(file.write(data, size), {});
+  if (settings.ok()) {
+    (void)settings->to_toml();
+  } else if (settings.status().code() != es::Code::kInvalidArgument) {
+    std::abort();
+  }
+  return 0;
+}
