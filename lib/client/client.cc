@@ -48,13 +48,23 @@ Client::Client(std::string endpoint, ClientOptions options)
   reset();
 }
 
-Client::~Client() = default;
+Client::~Client() { close_sockets(); }
+
+// The monitor is stopped before its reading end closes: libzmq's I/O thread
+// sends each connection event with a blocking send, and a monitor socket
+// with no reader blocks it for good, and with it every connection of the
+// context (seen as es tail never reaching a node that came up: the I/O
+// thread stuck in zmq_msg_send while a reset() had closed monitor_ first).
+void Client::close_sockets() {
+  if (sock_ != nullptr && monitor_ != nullptr) zmq_socket_monitor(sock_->handle(), nullptr, 0);
+  monitor_.reset();
+  sock_.reset();
+}
 
 void Client::reset() {
   awaited_.clear();
   stash_.clear();
-  monitor_.reset();
-  sock_.reset();
+  close_sockets();
   connected_ = false;
   ever_connected_ = false;
   asked_ = false;
@@ -74,6 +84,10 @@ void Client::watch_connection() {
   }
   monitor_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
   monitor_->set(zmq::sockopt::linger, 0);
+  // No bound on the events queued for us (read at each request): a bound
+  // would block libzmq's I/O thread once a client idles long enough while
+  // its node is down (a retry event every 100 ms).
+  monitor_->set(zmq::sockopt::rcvhwm, 0);
   monitor_->connect(address);
 }
 

@@ -112,6 +112,8 @@ class Client {
   Result<zmq::message_t> receive(std::uint64_t id);
   // Starts watching the connection of sock_ (before it connects).
   void watch_connection();
+  // Closes sock_ and its monitor, in the order libzmq needs.
+  void close_sockets();
   // Reads the monitor's events (connected_ follows them); returns how many
   // connects were refused (retried) among them.
   int connection_events();
