@@ -37,10 +37,10 @@ Status Subscription::run(const Deliver& deliver, const std::atomic<bool>& stop) 
 
 // With `wait`, a node that is not listening yet (being started) is asked
 // again until it answers or the client's timeout has passed. Each try waits
-// 2 s at most: now and then a connection made while nothing listened never
-// completes nor reports a refusal (seen about once in 20 tries of the CI
-// test that starts es tail before esd), and a try that waited the whole
-// timeout on it would never reach the node that came up meanwhile.
+// 2 s at most, so that a connection that neither completes nor reports a
+// refusal costs one try, not the whole timeout: a node that came up
+// meanwhile is still reached. (The one cause seen, libzmq's I/O thread
+// blocked on a closed monitor, Client::close_sockets() removes.)
 Result<protocol::HelloReply> first_hello(Client& client, bool wait) {
   if (!wait) return client.hello();
   const milliseconds timeout = client.timeout();
