@@ -8,9 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 
+#include "../unit/temp_dir.h"
 #include "settings.h"
 
 #include <fcntl.h>
@@ -21,18 +21,6 @@ namespace {
 // The file the input is written to, in a temp directory made once.
 class ConfigFile {
  public:
-  ConfigFile() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/es-fuzz-config-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
-    dir_ = pattern;
-    path_ = dir_ + "/esd.toml";
-  }
-  ~ConfigFile() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
   const std::string& write(const std::uint8_t* data, std::size_t size) {
     const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || ::write(fd, data, size) != static_cast<ssize_t>(size)) std::abort();
@@ -41,8 +29,8 @@ class ConfigFile {
   }
 
  private:
-  std::string dir_;
-  std::string path_;
+  es::test::TempDir dir_{"es-fuzz-config"};
+  std::string path_ = dir_.sub("esd.toml");
 };
 
 }  // namespace

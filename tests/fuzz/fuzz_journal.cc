@@ -17,10 +17,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <string_view>
 
+#include "../unit/temp_dir.h"
 #include "store/codec.h"
 #include "store/journal.h"
 
@@ -36,12 +36,6 @@ constexpr std::uint64_t kFileBytes = Journal::kMinSize;
 class JournalFile {
  public:
   JournalFile() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/es-fuzz-journal-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
-    dir_ = pattern;
-    path_ = dir_ + "/journal";
     auto j = Journal::open(path_, kFileBytes);
     if (!j.ok()) std::abort();
     header_.resize(Journal::kRingStart);
@@ -50,10 +44,6 @@ class JournalFile {
         ::pread(fd, header_.data(), header_.size(), 0) != static_cast<ssize_t>(header_.size()))
       std::abort();
     ::close(fd);
-  }
-  ~JournalFile() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
   const std::string& path() const { return path_; }
 
@@ -70,8 +60,8 @@ class JournalFile {
   }
 
  private:
-  std::string dir_;
-  std::string path_;
+  es::test::TempDir dir_{"es-fuzz-journal"};
+  std::string path_ = dir_.sub("journal");
   std::string header_;
 };
 
