@@ -16,10 +16,10 @@
 namespace escmd {
 namespace {
 
-NodeView ask_node(const std::string& endpoint, std::chrono::milliseconds timeout) {
+NodeView ask_node(const std::string& endpoint, const es::ClientOptions& options) {
   NodeView v;
   v.endpoint = endpoint;
-  es::Client client(endpoint, es::ClientOptions{timeout});
+  es::Client client(endpoint, options);
   auto status = client.status();
   if (!status.ok()) {
     v.error = status.status().message();
@@ -59,7 +59,7 @@ void measure_lag(std::vector<NodeView>& nodes) {
 bool holds_log(const NodeView& n) { return n.up && n.status.role != "read"; }
 
 // The digest of each answering node that holds a log, at the lowest head among them.
-void digest_at_common(std::vector<NodeView>& nodes, std::chrono::milliseconds timeout) {
+void digest_at_common(std::vector<NodeView>& nodes, const es::ClientOptions& options) {
   es::Position common = 0;
   bool first = true;
   for (const auto& n : nodes) {
@@ -72,8 +72,8 @@ void digest_at_common(std::vector<NodeView>& nodes, std::chrono::milliseconds ti
   for (auto& n : nodes) {
     if (!holds_log(n)) continue;
     n.common = common;
-    asked.push_back(std::async(std::launch::async, [&n, common, timeout] {
-      es::Client client(n.endpoint, es::ClientOptions{timeout});
+    asked.push_back(std::async(std::launch::async, [&n, common, &options] {
+      es::Client client(n.endpoint, options);
       es::ReadRequest rq;
       rq.from = common;
       rq.limit = 1;
@@ -88,7 +88,7 @@ void digest_at_common(std::vector<NodeView>& nodes, std::chrono::milliseconds ti
 }  // namespace
 
 std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
-                                    std::chrono::milliseconds timeout) {
+                                    const es::ClientOptions& options) {
   std::vector<NodeView> nodes;
   std::unordered_set<std::string> seen;
   std::unordered_map<std::string, std::string> listed_as;  // endpoint -> role others give it
@@ -101,7 +101,7 @@ std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
   while (!wave.empty()) {
     std::vector<std::future<NodeView>> asked;
     for (const auto& endpoint : wave)
-      asked.push_back(std::async(std::launch::async, ask_node, endpoint, timeout));
+      asked.push_back(std::async(std::launch::async, ask_node, endpoint, std::cref(options)));
     wave.clear();
     for (auto& f : asked) {
       NodeView v = f.get();
@@ -130,7 +130,7 @@ std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
                 });
   }
   measure_lag(nodes);
-  digest_at_common(nodes, timeout);
+  digest_at_common(nodes, options);
   std::stable_sort(nodes.begin(), nodes.end(), [](const NodeView& a, const NodeView& b) {
     if ((a.role == "primary") != (b.role == "primary")) return a.role == "primary";
     return a.endpoint < b.endpoint;

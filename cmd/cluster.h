@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "es/client.h"
+
 #include "protocol/messages.h"
 
 namespace escmd {
@@ -38,8 +40,10 @@ struct NodeView {
   std::optional<es::Chain> digest_at_common;
 };
 
+// `options`: each node is asked with this timeout and these keys (one
+// --server-key for every node: a cluster whose nodes share a key pair).
 std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
-                                    std::chrono::milliseconds timeout);
+                                    const es::ClientOptions& options);
 
 // One line per node: NDJSON, or a table row with -o text (table_header()).
 std::string node_line(const NodeView& node, bool text);

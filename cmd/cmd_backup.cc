@@ -47,7 +47,7 @@ es::Result<std::string> check_here(const es::protocol::BackupReply& r) {
 ExitCode run_backup(Context& ctx, const BackupArgs& args) {
   if (!std::filesystem::path(args.dir).is_absolute())
     return ctx.usage("DIR must be an absolute path (on the node's host), not '" + args.dir + "'");
-  es::ClientOptions options;
+  es::ClientOptions options = ctx.client_options();
   options.timeout = std::chrono::milliseconds(static_cast<long>(args.max_time_s * 1000));
   es::Client client(ctx.server, options);
   auto r = client.backup(es::protocol::BackupRequest{args.dir});

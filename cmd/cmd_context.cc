@@ -1,5 +1,9 @@
 // cmd/cmd_context.cc: `es context add|ls|show|use|rm`, the named contexts
 // of contexts.h.
+#include <filesystem>
+
+#include "es/curve.h"
+
 #include "cli/options.h"
 #include "commands.h"
 #include "contexts.h"
@@ -9,7 +13,7 @@ namespace escmd {
 namespace {
 
 struct AddArgs {
-  std::string name, server, output;
+  std::string name, server, output, key, server_key;
   double timeout_s = 0;
   bool force = false;
 };
@@ -20,6 +24,18 @@ ExitCode run_add(Context& ctx, const AddArgs& args) {
   c.server = args.server;
   if (args.timeout_s > 0) c.timeout_s = args.timeout_s;
   if (!args.output.empty()) c.output = args.output;
+  if (!args.key.empty()) {
+    // Kept as an absolute path: the context is used from any directory.
+    if (auto pair = es::load_key_pair(args.key); !pair.ok()) return ctx.fail(pair.status());
+    c.key = std::filesystem::absolute(args.key).lexically_normal().string();
+  }
+  if (!args.server_key.empty()) {
+    auto key = es::load_public_key(args.server_key);
+    if (!key.ok()) return ctx.fail(key.status());
+    c.server_key = *key;
+  }
+  if (c.key.has_value() != c.server_key.has_value())
+    return ctx.usage("--key-file and --server-key go together");
   if (es::Status s = save_context(c, args.force); !s.ok()) return ctx.fail(s);
   if (selected_context().empty()) {
     // The first context is the one used, as `nats context add` does.
@@ -33,6 +49,8 @@ ObjectWriter& add_fields(ObjectWriter& w, const NamedContext& c) {
   w.field("server", c.server.value_or(""));
   if (c.timeout_s) w.field("timeout", *c.timeout_s);
   if (c.output) w.field("output", *c.output);
+  if (c.key) w.field("key_file", *c.key);
+  if (c.server_key) w.field("server_key", *c.server_key);
   return w;
 }
 
@@ -108,6 +126,11 @@ void register_context(CLI::App& app, Context& ctx) {
   add->add_option("-o,--output", add_args->output, "Output format: json or text")
       ->check(CLI::IsMember({"json", "text"}))
       ->type_name("FORMAT");
+  add->add_option("--key-file", add_args->key, "This client's key pair (es keygen makes one)")
+      ->type_name("FILE");
+  add->add_option("--server-key", add_args->server_key,
+                  "The node's public key, or a file holding it (stored as the key itself)")
+      ->type_name("KEY|FILE");
   add->add_flag("--force", add_args->force, "Replace a context of that name");
   add->callback([add_args, &ctx] { ctx.exit_code = run_add(ctx, *add_args); });
 

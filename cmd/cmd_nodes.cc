@@ -40,12 +40,12 @@ void print_round(Context& ctx, const std::vector<NodeView>& nodes, bool redraw) 
 ExitCode run_nodes(Context& ctx, const NodesArgs& args) {
   std::vector<std::string> seeds = args.endpoints;
   if (seeds.empty()) seeds.push_back(ctx.server);
-  const auto timeout =
-      std::min(kNodeTimeout, std::chrono::milliseconds(static_cast<long>(ctx.timeout_s * 1000)));
+  es::ClientOptions options = ctx.client_options();
+  options.timeout = std::min(kNodeTimeout, options.timeout);
   const bool redraw = args.watch && ::isatty(STDOUT_FILENO) == 1;
   for (std::uint64_t round = 0;; ++round) {
     const auto started = std::chrono::steady_clock::now();
-    auto nodes = collect_nodes(seeds, timeout);
+    auto nodes = collect_nodes(seeds, options);
     print_round(ctx, nodes, redraw);
     if (ctx.stdout_closed()) return ExitCode::kSuccess;
     if (!args.watch || (args.count != 0 && round + 1 >= args.count)) {

@@ -17,7 +17,9 @@ ExitCode run_promote(Context& ctx, bool force) {
   if (!st.ok()) return ctx.fail(st.status());
   if (st->role != "replica" || st->primary.empty())
     return ctx.fail(es::Status::invalid(ctx.server + " is a primary already"));
-  es::Client old_primary(st->primary, es::ClientOptions{kPrimaryTimeout});
+  es::ClientOptions asking_old = ctx.client_options();
+  asking_old.timeout = kPrimaryTimeout;
+  es::Client old_primary(st->primary, asking_old);
   if (auto hello = old_primary.hello(); hello.ok()) {
     return ctx.fail(es::Status::invalid(
         "the primary " + st->primary + " still answers (head " + std::to_string(hello->head) +

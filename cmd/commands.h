@@ -28,6 +28,7 @@ void register_restore(CLI::App& app, Context& ctx);
 void register_completion(CLI::App& app, Context& ctx);
 void register_help(CLI::App& app, Context& ctx);
 void register_context(CLI::App& app, Context& ctx);
+void register_keygen(CLI::App& app, Context& ctx);
 
 // "unknown command 'apend'; did you mean 'append'?": `word` is not a
 // command of `app`, which is `path` ("es", "es project").
@@ -59,7 +60,8 @@ inline constexpr Command kCommands[] = {
     {"verify", register_verify},   {"promote", register_promote},
     {"bench", register_bench},     {"backup", register_backup},
     {"restore", register_restore}, {"completion", register_completion},
-    {"context", register_context}, {"help", register_help},
+    {"context", register_context}, {"keygen", register_keygen},
+    {"help", register_help},
 };
 
 }  // namespace escmd

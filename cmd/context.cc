@@ -21,15 +21,19 @@ ExitCode exit_code_for(es::Code code) {
       return ExitCode::kUnavailable;
     case es::Code::kNotPrimary:
       return ExitCode::kNotPrimary;
+    case es::Code::kPermissionDenied:
+      return ExitCode::kDenied;
     default:
       return ExitCode::kFailure;
   }
 }
 
+es::ClientOptions Context::client_options() const {
+  return es::ClientOptions{std::chrono::milliseconds(static_cast<long>(timeout_s * 1000)), curve};
+}
+
 std::unique_ptr<es::Client> Context::connect() const {
-  es::ClientOptions options;
-  options.timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
-  return std::make_unique<es::Client>(server, options);
+  return std::make_unique<es::Client>(server, client_options());
 }
 
 ExitCode Context::fail(const es::Status& s) const {
@@ -70,6 +74,13 @@ void add_global_options(CLI::App& app, Context& ctx) {
   app.add_option("--timeout", ctx.timeout_s, "Seconds to wait for the node to answer (default 5)")
       ->check(escli::seconds())
       ->type_name("SECONDS");
+  app.add_option("--key-file", ctx.key_file,
+                 "This client's CurveZMQ key pair, for a node that takes keys (es keygen "
+                 "makes one; default: $ES_KEY_FILE)")
+      ->type_name("FILE");
+  app.add_option("--server-key", ctx.server_key,
+                 "The node's public key, or a file holding it (default: $ES_SERVER_KEY)")
+      ->type_name("KEY|FILE");
   app.add_option("--context", ctx.context_name,
                  "Named context to use (default: $ES_CONTEXT, else the one `es context use` "
                  "selected)")
@@ -89,7 +100,7 @@ bool given(const CLI::App& app, const std::string& name) {
 
 }  // namespace
 
-es::Status apply_named_context(const CLI::App& root, Context& ctx, bool server_from_env) {
+es::Status apply_named_context(const CLI::App& root, Context& ctx, FromEnv from_env) {
   std::string name = ctx.context_name;
   if (name.empty()) {
     const char* env = std::getenv("ES_CONTEXT");
@@ -98,9 +109,29 @@ es::Status apply_named_context(const CLI::App& root, Context& ctx, bool server_f
   if (name.empty()) return {};
   auto c = load_context(name);
   if (!c.ok()) return c.status();
-  if (c->server && !server_from_env && !given(root, "--server")) ctx.server = *c->server;
+  if (c->server && !from_env.server && !given(root, "--server")) ctx.server = *c->server;
+  if (c->key && !from_env.key && !given(root, "--key-file")) ctx.key_file = *c->key;
+  if (c->server_key && !from_env.server_key && !given(root, "--server-key"))
+    ctx.server_key = *c->server_key;
   if (c->timeout_s && !given(root, "--timeout")) ctx.timeout_s = *c->timeout_s;
   if (c->output && !given(root, "--output")) ctx.output = *c->output;
+  return {};
+}
+
+es::Status load_client_keys(Context& ctx) {
+  if (ctx.key_file.empty() && ctx.server_key.empty()) return {};
+  if (ctx.server_key.empty())
+    return es::Status::invalid("--key-file " + ctx.key_file +
+                               " needs --server-key: the node's public key (its .pub file)");
+  if (ctx.key_file.empty())
+    return es::Status::invalid(
+        "--server-key needs --key-file: this client's key pair (es keygen NAME makes NAME.key)");
+  auto pair = es::load_key_pair(ctx.key_file);
+  if (!pair.ok()) return es::Status::invalid("--key-file: " + pair.status().message());
+  auto server_key = es::load_public_key(ctx.server_key);
+  if (!server_key.ok())
+    return es::Status::invalid("--server-key: " + server_key.status().message());
+  ctx.curve = es::CurveClient{*server_key, std::move(pair).value()};
   return {};
 }
 

@@ -25,6 +25,7 @@ enum class ExitCode : int {
   kNotFound = 4,
   kUnavailable = 5,
   kNotPrimary = 6,  // a write sent to a replica
+  kDenied = 7,      // the node refused the key, or the key's role does not cover the request
 };
 
 // `es check` exits with the Nagios plugin codes instead, as monitors expect
@@ -40,11 +41,16 @@ struct Context {
   std::string context_name;     // --context NAME
   std::string output = "json";  // json | text
   double timeout_s = 5.0;
+  std::string key_file;    // --key-file, $ES_KEY, the context's key
+  std::string server_key;  // --server-key, $ES_SERVER_KEY, the context's server-key
+  es::CurveClient curve;   // both, loaded (load_client_keys)
   ExitCode exit_code = ExitCode::kSuccess;
   CLI::App* root = nullptr;
 
   bool text() const { return output == "text"; }
   std::unique_ptr<es::Client> connect() const;
+  // The timeout and keys every Client of this command uses.
+  es::ClientOptions client_options() const;
 
   // Prints "es: error: <message>" and returns the exit code for `s`.
   ExitCode fail(const es::Status& s) const;
@@ -70,6 +76,15 @@ void add_global_options(CLI::App& app, Context& ctx);
 // Once the command line is parsed: the named context (--context, else
 // $ES_CONTEXT, else the selected one; contexts.h) fills in what neither a
 // flag nor $ES_SERVER set. A context that does not load is the error.
-es::Status apply_named_context(const CLI::App& root, Context& ctx, bool server_from_env);
+// Which of the settings came from the environment (ES_SERVER, ES_KEY,
+// ES_SERVER_KEY): a context does not override them.
+struct FromEnv {
+  bool server = false, key = false, server_key = false;
+};
+es::Status apply_named_context(const CLI::App& root, Context& ctx, FromEnv from_env);
+
+// Loads --key-file and --server-key into ctx.curve (both or neither; a bad file
+// or key is the error).
+es::Status load_client_keys(Context& ctx);
 
 }  // namespace escmd

@@ -10,8 +10,10 @@
 
 #include <fmt/format.h>
 
+#include "es/curve.h"
 #include "es/endpoint.h"
 #include "es/suggest.h"
+#include "es/whole_file.h"
 
 #include "cli/options.h"
 
@@ -50,22 +52,6 @@ es::Status make_dirs() {
   return {};
 }
 
-// Writes `text` to `path` (0600) whole: a temporary file renamed over it.
-es::Status write_private(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return errno_status("cannot write " + tmp);
-  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  const bool closed = ::close(fd) == 0;
-  if (!written || !closed) {
-    es::Status s = errno_status("cannot write " + tmp);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return errno_status("cannot write " + path);
-  return {};
-}
-
 // One key of a context file: how to take its value from the file.
 struct ContextKey {
   const char* key;
@@ -100,10 +86,22 @@ std::string take_output(const toml::node& v, NamedContext& c) {
   return {};
 }
 
+std::string take_key(const toml::node& v, NamedContext& c) {
+  if (!v.is_string() || v.as_string()->get().empty()) return "it takes a file name";
+  c.key = v.as_string()->get();
+  return {};
+}
+
+std::string take_server_key(const toml::node& v, NamedContext& c) {
+  if (!v.is_string()) return "it takes a public key or a file name";
+  c.server_key = v.as_string()->get();
+  if (auto key = es::load_public_key(*c.server_key); !key.ok()) return key.status().message();
+  return {};
+}
+
 constexpr ContextKey kContextKeys[] = {
-    {"server", take_server},
-    {"timeout", take_timeout},
-    {"output", take_output},
+    {"server", take_server}, {"timeout", take_timeout},       {"output", take_output},
+    {"key-file", take_key},  {"server-key", take_server_key},
 };
 
 }  // namespace
@@ -151,7 +149,9 @@ es::Result<NamedContext> load_context(const std::string& name) {
     const auto row = std::find_if(std::begin(kContextKeys), std::end(kContextKeys),
                                   [&](const ContextKey& ck) { return key == ck.key; });
     if (row == std::end(kContextKeys))
-      return es::Status::invalid(where + "unknown key (it takes server, timeout and output)");
+      return es::Status::invalid(where +
+                                 "unknown key (it takes server, timeout, output, key-file "
+                                 "and server-key)");
     if (std::string bad = row->take(node, c); !bad.empty()) return es::Status::invalid(where + bad);
   }
   return c;
@@ -164,7 +164,7 @@ es::Status save_context(const NamedContext& c, bool replace) {
   if (!replace && ::access(path.c_str(), F_OK) == 0)
     return es::Status::invalid("a context named " + c.name + " exists (" + path +
                                "): --force replaces it");
-  return write_private(path, context_toml(c));
+  return es::write_whole_file(path, context_toml(c), 0600);
 }
 
 es::Status remove_context(const std::string& name) {
@@ -212,7 +212,7 @@ es::Status select_context(const std::string& name) {
     return {};
   }
   ES_RETURN_IF_ERROR(make_dirs());
-  return write_private(selection_file(), name + "\n");
+  return es::write_whole_file(selection_file(), name + "\n", 0600);
 }
 
 std::string context_toml(const NamedContext& c) {
@@ -228,6 +228,8 @@ std::string context_toml(const NamedContext& c) {
     }
   }
   if (c.output) t.insert("output", *c.output);
+  if (c.key) t.insert("key-file", *c.key);
+  if (c.server_key) t.insert("server-key", *c.server_key);
   out << t << "\n";
   return out.str();
 }

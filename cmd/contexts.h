@@ -27,6 +27,8 @@ struct NamedContext {
   std::optional<std::string> server;
   std::optional<double> timeout_s;
   std::optional<std::string> output;
+  std::optional<std::string> key;         // the client's key pair file
+  std::optional<std::string> server_key;  // the node's public key, or a file holding it
 };
 
 // The contexts' directory ($XDG_CONFIG_HOME/es/contexts) and a context's file.

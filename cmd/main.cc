@@ -45,9 +45,16 @@ int main(int argc, char** argv) {
   using escmd::ExitCode;
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe shows as EPIPE, ending quietly
   escmd::Context ctx;
-  const char* env_server = std::getenv("ES_SERVER");
-  const bool from_env = env_server != nullptr && *env_server != '\0';
+  const auto env = [](const char* name) -> std::string {
+    const char* value = std::getenv(name);
+    return value != nullptr ? value : "";
+  };
+  const std::string env_server = env("ES_SERVER");
+  const bool from_env = !env_server.empty();
   ctx.server = from_env ? env_server : escmd::kDefaultServer;
+  const std::string env_key = env("ES_KEY_FILE"), env_server_key = env("ES_SERVER_KEY");
+  ctx.key_file = env_key;
+  ctx.server_key = env_server_key;
 
   CLI::App app{"es: append, read and tail events in an esd event store (see es(1))", "es"};
   ctx.root = &app;
@@ -62,12 +69,16 @@ int main(int argc, char** argv) {
   }
   // $ES_SERVER is checked as -s is, and the named context applied, once
   // the command line is parsed, before any command that talks to a node runs.
-  app.parse_complete_callback([&app, &ctx, from_env, env_server] {
+  app.parse_complete_callback([&] {
     if (app.got_subcommand("help") || app.got_subcommand("completion") ||
-        app.got_subcommand("context"))
+        app.got_subcommand("context") || app.got_subcommand("keygen"))
       return;
     const bool server_from_env = from_env && ctx.server == env_server;
-    if (es::Status s = escmd::apply_named_context(app, ctx, server_from_env); !s.ok())
+    const escmd::FromEnv env_gave{server_from_env, !env_key.empty() && ctx.key_file == env_key,
+                                  !env_server_key.empty() && ctx.server_key == env_server_key};
+    if (es::Status s = escmd::apply_named_context(app, ctx, env_gave); !s.ok())
+      throw CLI::ValidationError(s.message());
+    if (es::Status s = escmd::load_client_keys(ctx); !s.ok())
       throw CLI::ValidationError(s.message());
     if (!server_from_env) return;
     auto parsed = es::parse_endpoint(ctx.server, es::EndpointUse::kConnect);

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <vector>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <sys/resource.h>
@@ -18,8 +19,11 @@ bool is_host_loopback(const std::string& address) {
 
 }  // namespace
 
-Admission::Admission(zmq::context_t& ctx, Options options)
-    : handler_(ctx, zmq::socket_type::rep), options_(options), max_clients_(options.max_clients) {
+Admission::Admission(zmq::context_t& ctx, Options options, std::shared_ptr<const Keyring> keyring)
+    : handler_(ctx, zmq::socket_type::rep),
+      options_(options),
+      max_clients_(options.max_clients),
+      keyring_(std::move(keyring)) {
   handler_.set(zmq::sockopt::linger, 0);
   handler_.bind("inproc://zeromq.zap.01");  // where libzmq asks
   thread_ = std::thread([this] { run(); });
@@ -37,7 +41,21 @@ void Admission::guard(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::handshake_ivl, 2000);
 }
 
-void Admission::saw(int event) {
+void Admission::saw(int event, std::uint32_t value, const std::string& endpoint) {
+  const bool keys = keyring_ != nullptr && keyring_->enabled();
+  if (keys &&
+      (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+       event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) &&
+      failed_handshakes_log_.take()) {
+    spdlog::warn(
+        "refused a connection on {}: {}", endpoint,
+        value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+            ? "it came without keys (this node takes CurveZMQ clients only)"
+            : fmt::format("its handshake failed ({}; did it use this node's public "
+                          "key?)",
+                          value < 1000 ? zmq_strerror(static_cast<int>(value))
+                                       : fmt::format("ZeroMQ protocol error {:#x}", value)));
+  }
   if (event == ZMQ_EVENT_DISCONNECTED) held_.fetch_sub(1);
   if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
       event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
@@ -99,8 +117,30 @@ bool Admission::admit(const std::string& address) {
 }
 
 // RFC 27: version, request id, domain, address, identity, mechanism,
-// credentials... in; version, request id, status code, status text, user
-// id, metadata out.
+// credentials... in.
+Admission::Verdict Admission::judge(const std::vector<zmq::message_t>& request) {
+  const std::string address = request[3].to_string();
+  std::string user_id;
+  if (keyring_ != nullptr && keyring_->enabled()) {
+    if (request[5].to_string() != "CURVE" || request.size() < 7 || request[6].size() != 32)
+      return {"400", "keys required", {}};
+    char z85[es::kCurveKeyChars + 1];
+    zmq_z85_encode(z85, static_cast<const std::uint8_t*>(request[6].data()), 32);
+    if (!keyring_->find(z85)) {
+      if (refused_keys_log_.take())
+        spdlog::warn(
+            "refused a connection from {}: its key {} is not in the allow-list (esd "
+            "--allow)",
+            address.empty() ? "a local client" : address, z85);
+      return {"400", "key not allowed", {}};
+    }
+    user_id = z85;
+  }
+  if (!admit(address)) return {"300", "too many connections", {}};
+  return {"200", "OK", std::move(user_id)};
+}
+
+// Out: version, request id, status code, status text, user id, metadata.
 void Admission::run() {
   while (!stop_.load()) {
     zmq::pollitem_t item{handler_.handle(), 0, ZMQ_POLLIN, 0};
@@ -112,14 +152,14 @@ void Admission::run() {
         if (!handler_.recv(request.back(), zmq::recv_flags::dontwait)) break;
       } while (request.back().more());
       if (request.size() < 6) continue;
-      const std::string address = request[3].to_string();
-      const bool ok = request[0].to_string() == "1.0" && admit(address);
+      const Verdict verdict = request[0].to_string() == "1.0"
+                                  ? judge(request)
+                                  : Verdict{"400", "unsupported ZAP version", {}};
       handler_.send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
       handler_.send(request[1], zmq::send_flags::sndmore);
-      handler_.send(zmq::buffer(std::string(ok ? "200" : "400")), zmq::send_flags::sndmore);
-      handler_.send(zmq::buffer(std::string(ok ? "OK" : "too many connections")),
-                    zmq::send_flags::sndmore);
-      handler_.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+      handler_.send(zmq::buffer(std::string(verdict.status)), zmq::send_flags::sndmore);
+      handler_.send(zmq::buffer(verdict.text), zmq::send_flags::sndmore);
+      handler_.send(zmq::buffer(verdict.user_id), zmq::send_flags::sndmore);
       handler_.send(zmq::str_buffer(""), zmq::send_flags::none);
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return;

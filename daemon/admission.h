@@ -1,24 +1,33 @@
 // daemon/admission.h
 //
 // Who may connect: a ZAP handler (ZeroMQ's authentication protocol, RFC 27)
-// for the request and publish sockets. It refuses a connection while the
-// node holds max_clients connections already (requests and subscriptions
-// together), keeping loopback_reserve more for peers at 127.0.0.1 or ::1,
-// so that es status and es stop from the host still get in; it logs when it
-// starts refusing and how many it refused. With the NULL mechanism a peer
-// is known by its address only; the security work adds keys to this
-// handler.
+// for the request and publish sockets.
+// - With keys (keyring.h), a peer's CURVE public key must be in the
+//   allow-list; one that is not is refused (status 400, which the client
+//   sees at once) and logged with its address. An admitted connection
+//   carries its public key as ZeroMQ's User-Id, by which the loop finds its
+//   role for each request.
+// - It refuses a connection while the node holds max_clients connections
+//   already (requests and subscriptions together), keeping loopback_reserve
+//   more for peers at 127.0.0.1 or ::1, so that es status and es stop from
+//   the host still get in (status 300: a temporary refusal); it logs when
+//   it starts refusing and how many it refused.
 //
 // Thread safety: the handler runs on a thread of its own; saw() and
 // set_max_clients() are called by the loop.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include <zmq.hpp>
+
+#include "keyring.h"
+#include "log_budget.h"
 
 namespace esd {
 
@@ -31,7 +40,8 @@ class Admission {
   // The ZAP domain that guard() gives a socket.
   static constexpr const char* kDomain = "esd";
 
-  Admission(zmq::context_t& ctx, Options options);
+  // `keyring` may be off (no keys: every peer is known by its address only).
+  Admission(zmq::context_t& ctx, Options options, std::shared_ptr<const Keyring> keyring);
   ~Admission();
   Admission(const Admission&) = delete;
   Admission& operator=(const Admission&) = delete;
@@ -46,7 +56,10 @@ class Admission {
   // this handler admits it until it is gone; one that fails its handshake
   // (refused here, or never greeting) is followed by its disconnection,
   // which the failure cancels.
-  void saw(int event);
+  // With keys, a handshake that fails before the handler is asked (a peer
+  // without keys, or one that did not use this node's public key) is
+  // logged here: ZeroMQ's monitor gives the endpoint, not the peer.
+  void saw(int event, std::uint32_t value, const std::string& endpoint);
   // A reload's new cap: connections held above it stay; new ones wait for room.
   void set_max_clients(unsigned max_clients) { max_clients_.store(max_clients); }
 
@@ -64,7 +77,13 @@ class Admission {
   static std::uint64_t raise_file_limit();
 
  private:
+  struct Verdict {
+    const char* status;  // ZAP's: "200" admitted, "300" full (try later), "400" not allowed
+    std::string text;
+    std::string user_id;  // the peer's public key (Z85), with keys
+  };
   void run();
+  Verdict judge(const std::vector<zmq::message_t>& request);
   bool admit(const std::string& address);
 
   zmq::socket_t handler_;
@@ -73,7 +92,10 @@ class Admission {
   std::atomic<std::int64_t> held_{0};
   std::atomic<std::uint64_t> refused_{0};
   std::atomic<bool> stop_{false};
+  std::shared_ptr<const Keyring> keyring_;
   bool refusing_ = false;  // the handler thread's: to log the change once
+  LogBudget refused_keys_log_{20, "connections refused for their keys"};  // the handler thread's
+  LogBudget failed_handshakes_log_{20, "failed handshakes"};              // the loop's
   std::thread thread_;
 };
 

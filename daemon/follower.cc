@@ -94,7 +94,7 @@ void Follower::run() {
 }
 
 Status Follower::follow_once() {
-  es::Client client(options_.primary, es::ClientOptions{options_.timeout});
+  es::Client client(options_.primary, es::ClientOptions{options_.timeout, options_.curve});
   ES_RETURN_IF_ERROR(check_history(client));
   es::SubscriptionOptions so;
   so.from = store_.head() + 1;
@@ -125,7 +125,7 @@ Status Follower::follow_once() {
   if (stop_.load()) {
     // A goodbye, so that the cluster view shows it stopped, not lost; a
     // primary that does not answer at once is not waited for.
-    es::Client bye(options_.primary, es::ClientOptions{milliseconds(250)});
+    es::Client bye(options_.primary, es::ClientOptions{milliseconds(250), options_.curve});
     (void)bye.replica_report(es::protocol::ReplicaReport{options_.listen, store_.head(), true});
   }
   return followed.ok() ? flushed : followed;

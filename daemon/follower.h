@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "es/curve.h"
 #include "es/store.h"
 
 namespace es {
@@ -45,6 +46,7 @@ struct FollowerOptions {
   std::string primary;          // its request endpoint
   std::string primary_publish;  // empty: as its hello says
   std::string listen;           // this node's, reported to the primary
+  es::CurveClient curve;        // the keys it presents (keyring.h); none: empty
   std::chrono::milliseconds timeout{1000};
 };
 

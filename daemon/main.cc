@@ -103,15 +103,18 @@ es::Result<Failpoint> failpoint() {
       spec + "'");
 }
 
-// The settings that would bind an address other hosts may reach ("--listen
-// tcp://0.0.0.0:7150, --http-listen 0.0.0.0:9150"); empty when none does.
-// A --publish left empty takes --listen's host.
-std::string open_binds(const esd::Settings& settings) {
+// The settings that would bind an address other hosts may reach without
+// authentication ("--listen tcp://0.0.0.0:7150, --http-listen
+// 0.0.0.0:9150"); empty when none does. A --publish left empty takes
+// --listen's host. With keys (--key-file) the request and publish sockets
+// authenticate every peer; the HTTP listener never does.
+std::string open_binds(const esd::Settings& settings, bool keys) {
   std::string open;
   auto add = [&open](const std::string& key, const std::string& value) {
     open += (open.empty() ? "--" : ", --") + key + " " + value;
   };
   for (const char* key : {"listen", "publish"}) {
+    if (keys) break;
     const std::string& endpoint = settings.text(key);
     if (!endpoint.empty() && !es::binds_loopback_only(endpoint)) add(key, endpoint);
   }
@@ -205,13 +208,19 @@ int main(int argc, char** argv) {
   }
   if (!server_options.follow_publish.empty() && server_options.follow.empty())
     return refuse(settings, {"follow", "follow-publish"}, "--follow-publish goes with --follow");
-  const std::string open = open_binds(settings);
+  auto keyring = esd::Keyring::open(
+      esd::NodeKeys{settings.text("key-file"), settings.text("allow"), settings.text("peer-key")});
+  if (!keyring.ok())
+    return refuse(settings, {"key-file", "allow", "peer-key"}, keyring.status().message());
+  server_options.keyring = *keyring;
+  const std::string open = open_binds(settings, (*keyring)->enabled());
   if (!open.empty() && !settings.flag("insecure")) {
-    return refuse(settings, {"listen", "publish", "http-listen", "insecure"},
+    return refuse(settings, {"listen", "publish", "http-listen", "insecure", "key-file"},
                   open +
-                      " would serve other hosts, and esd does not authenticate clients yet: "
-                      "bind 127.0.0.1 or an ipc:// socket, or add --insecure to serve "
-                      "every host that reaches it (esd(8), Security)");
+                      " would serve other hosts without authentication: give esd --key-file and "
+                      "--allow (CurveZMQ; es keygen makes keys), bind 127.0.0.1 or an ipc:// "
+                      "socket, or add --insecure to serve every host that reaches it (esd(8), "
+                      "Security)");
   }
   if (es::Status s = esd::setup_logging(esd::log_options(settings)); !s.ok()) {
     spdlog::error("{}", s.message());
@@ -238,6 +247,7 @@ int main(int argc, char** argv) {
       static_cast<unsigned>(settings.number("max-projections"));
   server_options.admission.max_clients = static_cast<unsigned>(settings.number("max-clients"));
   const std::string data_dir = settings.text("data");
+  server_options.data_dir = data_dir;
   server_options.projections.projections_dir = data_dir + "/projections";
   server_options.settings = settings;
   server_options.reread_settings = [config_file, given] {

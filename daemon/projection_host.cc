@@ -115,6 +115,8 @@ es::Result<es::Worker> ProjectionHost::spawn(const std::string& mode, const std:
                                    "name=" + name,
                                    "generation=" + std::to_string(generation),
                                    "endpoint=" + endpoint_,
+                                   "key=" + options_.key_file,
+                                   "server-key=" + options_.curve.server_key,
                                    "projections=" + options_.projections_dir,
                                    "parent=" + std::to_string(::getpid()),
                                    "event-cpu-ms=" + std::to_string(l.event_cpu.count()),

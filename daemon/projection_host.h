@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "es/curve.h"
 #include "es/projection_store.h"
 
 #include "projection/sandbox.h"
@@ -52,6 +53,11 @@ class ProjectionHost {
     es::SandboxLimits limits;
     unsigned max_workers = 64;  // running projections, resets' builds included
     std::string exe;            // the esd to run workers with (default: this one)
+    // The keys workers present to the node they read (keyring.h): the
+    // node's key file, which a worker reads itself (a secret key is never
+    // on a command line), and the server key. Empty: none.
+    std::string key_file;
+    es::CurveClient curve;
   };
   ProjectionHost(es::ProjectionStore& store, std::string endpoint, bool reads_elsewhere,
                  Options options);

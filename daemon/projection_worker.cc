@@ -132,7 +132,13 @@ int run(const Args& args, const es::SandboxLimits& limits, es::Watchdog& watchdo
   };
   auto window_start = Clock::now();
   std::uint64_t window_applied = p.applied();
-  es::Client client(args.get("endpoint"), es::ClientOptions{std::chrono::milliseconds(1000)});
+  es::ClientOptions client_options{std::chrono::milliseconds(1000)};
+  if (!args.get("key").empty()) {  // read before any user code runs
+    auto pair = es::load_key_pair(args.get("key"));
+    if (!pair.ok()) return failed(0, pair.status());
+    client_options.curve = es::CurveClient{args.get("server-key"), std::move(pair).value()};
+  }
+  es::Client client(args.get("endpoint"), client_options);
   es::Status failure;
   es::Position failed_at = 0;
   while (!g_stop.load()) {

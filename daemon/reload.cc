@@ -54,12 +54,23 @@ void Server::apply_reread_settings() {
     spdlog::error("reload: {}; the log stays where it was", s.message());
   }
   admission_->set_max_clients(static_cast<unsigned>(running.number("max-clients")));
+  // The allow-list's file is read again whatever changed: keys are added,
+  // revoked and given other roles by editing it.
+  std::string allow_list;
+  if (keyring_->enabled()) {
+    auto keys = keyring_->reload();
+    if (keys.ok())
+      allow_list = "allow-list read again (" + std::to_string(*keys) + " keys)";
+    else
+      spdlog::error("reload: the allow-list stays as it was: {}", keys.status().message());
+  }
   pub_.set(zmq::sockopt::sndhwm, static_cast<int>(running.number("publish-hwm")));
   projections_->set_limits(projection_limits(running),
                            static_cast<unsigned>(running.number("max-projections")));
 
   std::vector<std::string> shown;
   for (const std::string& key : applied) shown.push_back(key + " " + running.text(key));
+  if (!allow_list.empty()) shown.push_back(allow_list);
   // Said at info, or at the new level when that hides info (off: nothing).
   const auto level = std::max(spdlog::level::info, spdlog::get_level());
   spdlog::log(level, "reloaded: {}{}",

@@ -15,6 +15,7 @@
 namespace esd {
 
 using es::Code;
+using es::Role;
 using es::Status;
 using es::protocol::Kind;
 namespace protocol = es::protocol;
@@ -128,6 +129,7 @@ Server::Server(es::Store& store, es::ProjectionStore& projections, ServerOptions
       burst_budget_(es::Writer::Options{}.max_group_events, store.max_group_bytes()),
       read_node_(!options_.project_from.empty() && options_.role != "replica"),
       started_(std::chrono::steady_clock::now()) {
+  keyring_ = options_.keyring != nullptr ? options_.keyring : std::make_shared<Keyring>();
   if (options_.publish.empty()) options_.publish = default_publish_endpoint(options_.listen);
   name_request_kinds();
 }
@@ -138,14 +140,27 @@ Server::~Server() {
 
 Status Server::bind() {
   published_head_ = store_.head();  // everything stored before start counts as published
+  if (keyring_->enabled()) {
+    auto owners = CheckpointOwners::load(options_.data_dir + "/checkpoint-owners");
+    if (!owners.ok()) return owners.status();
+    checkpoint_owners_ = std::move(owners).value();
+    spdlog::info("CurveZMQ: this node's public key is {}; {} keys allowed ({})",
+                 keyring_->node().public_key, keyring_->size(),
+                 options_.settings.text("allow").empty() ? "no --allow: only this node's own"
+                                                         : options_.settings.text("allow"));
+  }
   try {
     for (auto* s :
          {&router_, &pub_, &completions_in_, &completions_out_, &router_monitor_, &pub_monitor_}) {
       s->set(zmq::sockopt::linger, 0);
     }
-    admission_ = std::make_unique<Admission>(ctx_, options_.admission);
+    admission_ = std::make_unique<Admission>(ctx_, options_.admission, keyring_);
     Admission::guard(router_);
     Admission::guard(pub_);
+    if (keyring_->enabled()) {
+      es::set_curve_server(router_, keyring_->node());
+      es::set_curve_server(pub_, keyring_->node());
+    }
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(es::kMaxFrameBytes));
     // Per connection: this many requests wait to be read (past them, ZeroMQ
     // stops reading that connection) and this many replies wait to be taken
@@ -184,14 +199,17 @@ Status Server::bind() {
   }
   spdlog::info("listening on {}, publishing on {}", bound_listen_, bound_publish_);
   const bool elsewhere = !options_.project_from.empty();
+  ProjectionHost::Options projection_options = options_.projections;
+  projection_options.curve = keyring_->client(elsewhere);
+  projection_options.key_file = keyring_->key_file();
   projections_ = std::make_unique<ProjectionHost>(projection_store_,
                                                   elsewhere ? options_.project_from : bound_listen_,
-                                                  elsewhere, options_.projections);
+                                                  elsewhere, projection_options);
   if (elsewhere && !read_node_)
     spdlog::info("projections read the log of {}", options_.project_from);
   if (read_node_)
-    source_link_ =
-        std::make_unique<SourceLink>(SourceLink::Options{options_.project_from, bound_listen_});
+    source_link_ = std::make_unique<SourceLink>(
+        SourceLink::Options{options_.project_from, bound_listen_, keyring_->client(true)});
   try {
     backup_ = std::make_unique<BackupWorker>(
         ctx_, store_, projection_store_,
@@ -209,7 +227,9 @@ Status Server::bind() {
       });
   if (options_.role == "replica") {
     follower_ = std::make_unique<Follower>(
-        store_, FollowerOptions{options_.follow, options_.follow_publish, bound_listen_},
+        store_,
+        FollowerOptions{options_.follow, options_.follow_publish, bound_listen_,
+                        keyring_->client(true)},
         [this](std::vector<es::RecordedEvent> events, std::uint64_t tag) {
           return writer_->submit_replicated(std::move(events), tag);
         });
@@ -350,10 +370,12 @@ void Server::handle_monitor(zmq::socket_t& mon, std::uint64_t* count) {
     if (event.more()) (void)mon.recv(address, zmq::recv_flags::dontwait);
     if (event.size() < 6) continue;
     std::uint16_t id = 0;
+    std::uint32_t value = 0;
     std::memcpy(&id, event.data(), 2);
+    std::memcpy(&value, static_cast<const char*>(event.data()) + 2, 4);
     if (id == ZMQ_EVENT_ACCEPTED) ++*count;
     if (id == ZMQ_EVENT_DISCONNECTED && *count > 0) --*count;
-    admission_->saw(id);
+    admission_->saw(id, value, address.to_string());
   }
   metrics_.clients.set(static_cast<double>(clients_));
   metrics_.subscribers.set(static_cast<double>(subscribers_));
@@ -361,7 +383,9 @@ void Server::handle_monitor(zmq::socket_t& mon, std::uint64_t* count) {
 
 std::string Server::who(const Request& rq) {
   std::string peer = peer_address(rq.payload);
-  return peer.empty() ? "a local client" : peer;
+  if (peer.empty()) peer = "a local client";
+  if (rq.key != nullptr) peer += " (key " + rq.key->name + ")";
+  return peer;
 }
 
 std::string Server::logged_key(const std::string& identity, std::uint64_t request_id) {
@@ -407,40 +431,43 @@ void Server::reply_error(const std::string& identity, std::uint64_t request_id, 
 // which gets the body decoded (with_body) or the bare request. A column for
 // limits or the role a key grants goes here too.
 const Server::Route Server::kRoutes[] = {
-    // kind, name, primary only, logged (debug: peer and outcome), handler
-    {Kind::kHello, "hello", false, false, &Server::on_hello},
-    {Kind::kAppend, "append", true, false,
+    // kind, name, role (es/curve.h), primary only, logged (debug: peer and outcome), handler
+    {Kind::kHello, "hello", Role::kRead, false, false, &Server::on_hello},
+    {Kind::kAppend, "append", Role::kWrite, true, false,
      &Server::with_body<es::AppendRequest, &Server::on_append>},
-    {Kind::kRead, "read", false, false, &Server::with_body<es::ReadRequest, &Server::on_read>},
-    {Kind::kStreams, "streams", false, false,
+    {Kind::kRead, "read", Role::kRead, false, false,
+     &Server::with_body<es::ReadRequest, &Server::on_read>},
+    {Kind::kStreams, "streams", Role::kRead, false, false,
      &Server::with_body<protocol::StreamsRequest, &Server::on_streams>},
-    {Kind::kStatus, "status", false, false, &Server::on_status},
-    {Kind::kCheckpointGet, "checkpoint get", false, false,
+    {Kind::kStatus, "status", Role::kRead, false, false, &Server::on_status},
+    {Kind::kCheckpointGet, "checkpoint get", Role::kRead, false, false,
      &Server::with_body<protocol::CheckpointQuery, &Server::on_checkpoint_get>},
-    {Kind::kCheckpointSet, "checkpoint set", false, true,
+    // A write key moves only the checkpoints it made (check_owner).
+    {Kind::kCheckpointSet, "checkpoint set", Role::kWrite, false, true,
      &Server::with_body<es::Checkpoint, &Server::on_checkpoint_set>},
-    {Kind::kCheckpointList, "checkpoint list", false, false, &Server::on_checkpoint_list},
-    {Kind::kCheckpointRemove, "checkpoint remove", false, true,
+    {Kind::kCheckpointList, "checkpoint list", Role::kRead, false, false,
+     &Server::on_checkpoint_list},
+    {Kind::kCheckpointRemove, "checkpoint remove", Role::kAdmin, false, true,
      &Server::with_body<protocol::CheckpointRemoveRequest, &Server::on_checkpoint_remove>},
-    {Kind::kGroupSync, "group sync", false, false,
+    // A group's slots are the members' that hold their leases (groups.h).
+    {Kind::kGroupSync, "group sync", Role::kWrite, false, false,
      &Server::with_body<protocol::GroupSyncRequest, &Server::on_group_sync>},
-    {Kind::kProjectionAdd, "projection add", false, true,
+    {Kind::kProjectionAdd, "projection add", Role::kAdmin, false, true,
      &Server::with_body<protocol::ProjectionAddRequest, &Server::on_projection_add>},
-    {Kind::kProjectionControl, "projection control", false, true,
+    {Kind::kProjectionControl, "projection control", Role::kAdmin, false, true,
      &Server::with_body<protocol::ProjectionControlRequest, &Server::on_projection_control>},
-    {Kind::kProjectionList, "projection list", false, false,
+    {Kind::kProjectionList, "projection list", Role::kRead, false, false,
      &Server::with_body<protocol::ProjectionQuery, &Server::on_projection_list>},
-    {Kind::kProjectionState, "projection state", false, false,
+    {Kind::kProjectionState, "projection state", Role::kRead, false, false,
      &Server::with_body<protocol::ProjectionStateRequest, &Server::on_projection_state>},
-    {Kind::kReplicaReport, "replica report", false, false,
+    {Kind::kReplicaReport, "replica report", Role::kReplica, false, false,
      &Server::with_body<protocol::ReplicaReport, &Server::on_replica_report>},
-    {Kind::kPromote, "promote", false, true,
+    {Kind::kPromote, "promote", Role::kAdmin, false, true,
      &Server::with_body<protocol::PromoteRequest, &Server::on_promote>},
-    // An admin's request (issue 14 gives it a role); a replica's copy
-    // spares its primary.
-    {Kind::kBackup, "backup", false, true,
+    // A replica's copy spares its primary.
+    {Kind::kBackup, "backup", Role::kAdmin, false, true,
      &Server::with_body<protocol::BackupRequest, &Server::on_backup>},
-    {Kind::kStop, "stop", false, true, &Server::on_stop},
+    {Kind::kStop, "stop", Role::kAdmin, false, true, &Server::on_stop},
 };
 
 void Server::name_request_kinds() {
@@ -452,9 +479,10 @@ void Server::handle_request(zmq::message_t& identity_msg, zmq::message_t& payloa
   const std::string_view frame = view(payload);
   auto header = protocol::decode_header(frame);
   if (!header.ok()) return reply_error(identity, 0, header.status());
-  const Request rq{identity, header->request_id, header->kind, frame, payload};
+  Request rq{identity, header->request_id, header->kind, frame, payload};
   for (const Route& route : kRoutes) {
     if (route.kind != rq.kind) continue;
+    if (keyring_->enabled() && !permitted(rq, route)) return;
     // who() asks ZeroMQ for the peer (an exception over ipc): only when logged.
     if (spdlog::should_log(spdlog::level::trace))
       spdlog::trace("request {} #{} from {} ({} bytes)", route.name, rq.id, who(rq), frame.size());
@@ -477,6 +505,46 @@ void Server::with_body(const Request& rq) {
 void Server::fail(const Request& rq, const Status& s) {
   metrics_.count_request(rq.kind, s.code());
   reply_error(rq.identity, rq.id, s);
+}
+
+bool Server::permitted(Request& rq, const Route& route) {
+  const char* user_id = zmq_msg_gets(rq.payload.handle(), "User-Id");
+  auto key = keyring_->find(user_id != nullptr ? user_id : "");
+  std::string why;
+  if (!key) {
+    why = "its key is no longer in the allow-list (esd --allow)";
+  } else if (!es::role_covers(key->role, route.role)) {
+    why = fmt::format("the key {} has the {} role; {} needs {}", key->name,
+                      es::role_name(key->role), route.name, es::role_name(route.role));
+  } else {
+    request_key_ = std::move(*key);
+    rq.key = &request_key_;
+    return true;
+  }
+  if (refused_requests_log_.take())
+    spdlog::warn("refused {} from {}: {}", route.name, who(rq), why);
+  fail(rq, Status::denied("refused: " + why));
+  return false;
+}
+
+Status Server::check_owner(const Request& rq, const std::string& name) {
+  if (rq.key == nullptr || rq.key->role == Role::kAdmin) return {};
+  if (const std::string* owner = checkpoint_owners_.owner(name)) {
+    if (*owner == rq.key->public_key) return {};
+    const auto other = keyring_->find(*owner);
+    return Status::denied(
+        fmt::format("the checkpoint {} belongs to the key {}; the key {} "
+                    "may move only its own (an admin key moves any)",
+                    name, other ? other->name : owner->substr(0, 8), rq.key->name));
+  }
+  auto existing = store_.checkpoint(name);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) {
+    return Status::denied("the checkpoint " + name +
+                          " was made by an admin or before the node had keys: only an admin "
+                          "key may move it");
+  }
+  return checkpoint_owners_.claim(name, rq.key->public_key);
 }
 
 Status Server::not_primary() const {
@@ -556,6 +624,12 @@ void Server::on_checkpoint_set(const Request& rq, es::Checkpoint&& checkpoint) {
     return fail(rq, Status::invalid("subscription name " + checkpoint.name +
                                     ": names that start with $ are reserved"));
   }
+  if (Status s = check_owner(rq, checkpoint.name); !s.ok()) {
+    if (s.code() == Code::kPermissionDenied && refused_requests_log_.take())
+      spdlog::warn("refused checkpoint set from {}: {}", who(rq), s.message());
+    return fail(
+        rq, s.code() == Code::kPermissionDenied ? Status::denied("refused: " + s.message()) : s);
+  }
   queue_write(PendingReply{rq.identity, rq.id, std::nullopt},
               std::vector<es::Checkpoint>{std::move(checkpoint)});
 }
@@ -607,6 +681,9 @@ void Server::on_checkpoint_remove(const Request& rq, protocol::CheckpointRemoveR
   }
   spdlog::info("{} {}: {} checkpoint(s) removed by {}", remove.group ? "group" : "subscription",
                remove.name, gone.size(), who(rq));
+  if (!remove.group) {  // the name is free to claim again
+    if (Status s = checkpoint_owners_.forget(remove.name); !s.ok()) return fail(rq, s);
+  }
   PendingReply pending{rq.identity, rq.id, std::nullopt};
   pending.removal = true;
   queue_write(std::move(pending), std::move(gone));

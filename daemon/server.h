@@ -38,8 +38,10 @@
 
 #include "admission.h"
 #include "backup_worker.h"
+#include "checkpoint_owners.h"
 #include "follower.h"
 #include "groups.h"
+#include "log_budget.h"
 #include "metrics.h"
 #include "notify.h"
 #include "projection_host.h"
@@ -72,6 +74,10 @@ struct ServerOptions {
   ProjectionHost::Options projections;
   // The cap on connections (see admission.h).
   Admission::Options admission;
+  // The node's keys and allow-list (keyring.h); off: no keys.
+  std::shared_ptr<Keyring> keyring = std::make_shared<Keyring>();
+  // Where a write key's claims on checkpoints are kept (checkpoint_owners.h).
+  std::string data_dir;
   // Testing aid (ESD_FAILPOINT=exit-before-publish:N): _exit(99) right after
   // the Nth committed group, before its replies and its publish. 0: never.
   std::uint64_t exit_before_publish_group = 0;
@@ -126,18 +132,21 @@ class Server {
     std::optional<es::protocol::GroupSyncRequest> group_sync;  // answered by groups_
     bool removal = false;  // a checkpoint removal: answered with how many went
   };
-  // One request: who sent it, its id and kind, its whole frame.
+  // One request: who sent it, its id and kind, its whole frame, and with
+  // keys the key it came with and that key's role.
   struct Request {
     const std::string& identity;
     std::uint64_t id;
     Kind kind;
     std::string_view frame;
-    zmq::message_t& payload;  // where it came from (peer_address)
+    zmq::message_t& payload;              // where it came from (peer_address)
+    const es::AllowedKey* key = nullptr;  // none without keys
   };
   using Handler = void (Server::*)(const Request&);
   struct Route {
     Kind kind;
     const char* name;   // in the log
+    es::Role role;      // what a key must have to make it (es/curve.h)
     bool primary_only;  // a replica or read node refuses it with kNotPrimary
     bool logged;        // --log-level debug shows it with its peer and outcome
     Handler handler;
@@ -150,6 +159,13 @@ class Server {
   template <class Body, void (Server::*Handler)(const Request&, Body&&)>
   void with_body(const Request& rq);
   void fail(const Request& rq, const es::Status& s);
+  // With keys: the key `payload` came with (nullptr: revoked since it
+  // connected), and whether its role covers `route`; a refusal is
+  // answered (kPermissionDenied) and logged.
+  bool permitted(Request& rq, const Route& route);
+  // A write key moves only the checkpoints it made (admin, any): refuses
+  // the move, or claims `name` for the key.
+  es::Status check_owner(const Request& rq, const std::string& name);
   // The kNotPrimary refusal of a replica or read node, naming where to write.
   es::Status not_primary() const;
   // The request's peer address ("a local client" over ipc or inproc).
@@ -207,7 +223,11 @@ class Server {
   std::unique_ptr<NodeMetrics> own_metrics_;  // when options_ gives none
   NodeMetrics& metrics_;
   zmq::context_t ctx_;
+  std::shared_ptr<Keyring> keyring_;      // options_.keyring
   std::unique_ptr<Admission> admission_;  // before the sockets it guards bind
+  es::AllowedKey request_key_;            // the key of the request being handled
+  LogBudget refused_requests_log_{20, "refused requests"};
+  CheckpointOwners checkpoint_owners_;
   zmq::socket_t router_;
   zmq::socket_t pub_;
   zmq::socket_t completions_in_;   // the loop's end

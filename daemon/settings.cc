@@ -175,9 +175,18 @@ std::vector<SettingSpec> build_specs() {
     {"http-listen", kText, kRestart, "", "[HOST:]PORT",
      "Serve /metrics, /livez and /readyz over HTTP on [HOST:]PORT (a bare port: "
      "127.0.0.1's; no authentication yet); off unless given", http_address_check()},
+    {"key-file", kText, kRestart, "", "FILE",
+     "This node's CurveZMQ key pair (es keygen makes one): clients must then present an "
+     "allowed key, and --listen and --publish may bind any address", std::nullopt},
+    {"allow", kText, kRestart, "", "FILE",
+     "The keys that may connect, one per line: ROLE PUBLIC-KEY [NAME], ROLE read, write, "
+     "replica or admin (read again on SIGHUP)", std::nullopt},
+    {"peer-key", kText, kRestart, "", "KEY|FILE",
+     "The public key of the node --follow or --project-from names (default: this node's "
+     "own, for nodes that share a key pair)", std::nullopt},
     {"insecure", kFlag, kRestart, "false", "",
-     "Allow --listen, --publish and --http-listen on addresses other than loopback, "
-     "without authentication: whoever reaches them may read, append and stop the node",
+     "Allow --listen and --publish on addresses other than loopback without --key-file, and "
+     "--http-listen anywhere: whoever reaches them may read, append and stop the node",
      flag_check()},
   };
   // clang-format on

@@ -33,7 +33,7 @@ void SourceLink::stop() {
   thread_.join();
   // A goodbye, so that the source lists this node as stopped, not lost; a
   // source that does not answer at once is not waited for.
-  es::Client bye(options_.source, es::ClientOptions{milliseconds(250)});
+  es::Client bye(options_.source, es::ClientOptions{milliseconds(250), options_.curve});
   es::protocol::ReplicaReport report{options_.listen, 0, true, "read"};
   (void)bye.replica_report(report);
 }
@@ -67,7 +67,7 @@ void SourceLink::set(const std::string& state, const std::string& error) {
 }
 
 void SourceLink::run() {
-  es::Client client(options_.source, es::ClientOptions{options_.interval});
+  es::Client client(options_.source, es::ClientOptions{options_.interval, options_.curve});
   while (!stop_.load()) {
     const auto next = Clock::now() + options_.interval;
     auto hello = client.hello();

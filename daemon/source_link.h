@@ -22,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "es/curve.h"
 #include "es/types.h"
 
 namespace esd {
@@ -29,8 +30,9 @@ namespace esd {
 class SourceLink {
  public:
   struct Options {
-    std::string source;  // its request endpoint
-    std::string listen;  // this node's, reported to the source
+    std::string source;     // its request endpoint
+    std::string listen;     // this node's, reported to the source
+    es::CurveClient curve;  // the keys it presents (keyring.h); none: empty
     std::chrono::milliseconds interval{1000};
   };
   explicit SourceLink(Options options);

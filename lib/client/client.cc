@@ -71,15 +71,19 @@ void Client::reset() {
   sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
   sock_->set(zmq::sockopt::linger, 0);
   sock_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
+  set_curve_client(*sock_, options_.curve);
+  handshake_failed_ = {};
   watch_connection();
   sock_->connect(endpoint_);
 }
 
 void Client::watch_connection() {
   const std::string address = "inproc://es-client-monitor-" + std::to_string(++monitors);
-  if (zmq_socket_monitor(
-          sock_->handle(), address.c_str(),
-          ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED) != 0) {
+  if (zmq_socket_monitor(sock_->handle(), address.c_str(),
+                         ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED |
+                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
     return;  // no monitor: an unreachable node is a timeout, as it always was
   }
   monitor_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
@@ -99,7 +103,12 @@ int Client::connection_events() {
     if (event.more()) (void)monitor_->recv(address, zmq::recv_flags::dontwait);
     if (event.size() < sizeof(std::uint16_t)) continue;
     std::uint16_t id = 0;
+    std::uint32_t value = 0;
     std::memcpy(&id, event.data(), sizeof id);
+    if (event.size() >= sizeof id + sizeof value)
+      std::memcpy(&value, static_cast<const char*>(event.data()) + sizeof id, sizeof value);
+    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) handshake_failed_ = {};
+    if (Status failed = handshake_failure(id, value); !failed.ok()) handshake_failed_ = failed;
     if (id == ZMQ_EVENT_CONNECTED) connected_ = ever_connected_ = true;
     if (id == ZMQ_EVENT_DISCONNECTED) connected_ = false;
     if (id == ZMQ_EVENT_CONNECT_RETRIED) ++refused;
@@ -118,6 +127,37 @@ Status Client::refused() const {
                                " is not known");
   if (found != nullptr) ::freeaddrinfo(found);
   return Status::unavailable("nothing listens at " + endpoint_ + " (the connection was refused)");
+}
+
+Status Client::handshake_failure(std::uint16_t event, std::uint32_t value) const {
+  const bool keys = options_.curve.enabled();
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && value == 300) {
+    return Status::unavailable(endpoint_ +
+                               " is taking no more connections now (esd --max-clients); try "
+                               "again later");
+  }
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+    return Status::denied(
+        fmt::format("{} refused this client's key{} (status {}): the node's allow-list "
+                    "(esd --allow) does not hold it",
+                    endpoint_, keys ? " " + options_.curve.own.public_key : "", value));
+  }
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+      value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+    return keys ? Status::unavailable(endpoint_ +
+                                      " does not use keys, and this client gives them (--key-file, "
+                                      "--server-key): drop them, or give the node --key")
+                : Status::denied(endpoint_ +
+                                 " takes only clients with keys: give es --key-file FILE and "
+                                 "--server-key KEY (es keygen makes a pair)");
+  }
+  if (keys && (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+               event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)) {
+    return Status::unavailable(
+        fmt::format("the handshake with {} failed: is {} its public key (--server-key)? ({})",
+                    endpoint_, options_.curve.server_key, zmq_strerror(static_cast<int>(value))));
+  }
+  return {};
 }
 
 Status Client::missing_socket_file() const {
@@ -187,6 +227,7 @@ Result<zmq::message_t> Client::receive(std::uint64_t id) {
     const bool first = !asked_;
     asked_ = true;
     if (connection_events() > 0 && first && !connected_) return refused();
+    if (!handshake_failed_.ok()) return handshake_failed_;
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
@@ -201,7 +242,9 @@ Result<zmq::message_t> Client::receive(std::uint64_t id) {
       // `es stop` gets its answer just before the node closes the socket.
       zmq::message_t msg;
       if (!sock_->recv(msg, zmq::recv_flags::dontwait)) {
-        if (connection_events() == 0 || connected_) continue;
+        const int events = connection_events();
+        if (!handshake_failed_.ok()) return handshake_failed_;
+        if (events == 0 || connected_) continue;
         if (!sock_->recv(msg, zmq::recv_flags::dontwait)) {
           if (!ever_connected_) return refused();
           return Status::unavailable("lost the connection to " + endpoint_ +

@@ -91,6 +91,7 @@ Status Subscription::connect_feed(const protocol::HelloReply& hello) {
   feed_.reset();
   try {
     auto sock = std::make_unique<zmq::socket_t>(client_.context(), zmq::socket_type::sub);
+    es::set_curve_client(*sock, client_.options().curve);
     sock->set(zmq::sockopt::linger, 0);
     sock->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
     sock->set(zmq::sockopt::rcvhwm, options_.receive_hwm);

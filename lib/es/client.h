@@ -28,6 +28,7 @@
 
 #include <zmq.hpp>
 
+#include "es/curve.h"
 #include "es/event.h"
 #include "es/result.h"
 
@@ -37,6 +38,9 @@ namespace es {
 
 struct ClientOptions {
   std::chrono::milliseconds timeout{5000};
+  // CurveZMQ: the node's public key and this client's pair (es/curve.h);
+  // empty: none. Subscriptions made on the Client present them too.
+  CurveClient curve;
 };
 
 class Client {
@@ -87,6 +91,7 @@ class Client {
 
   const std::string& endpoint() const { return endpoint_; }
   std::chrono::milliseconds timeout() const { return options_.timeout; }
+  const ClientOptions& options() const { return options_; }
   // How long each later request waits for its answer.
   void set_timeout(std::chrono::milliseconds timeout) { options_.timeout = timeout; }
   zmq::context_t& context() { return ctx_; }
@@ -121,6 +126,8 @@ class Client {
   void await_disconnect();
   // kUnavailable for a connection refused (or a host name not known).
   Status refused() const;
+  // Why the last handshake failed, from the monitor's event; ok if none did.
+  Status handshake_failure(std::uint16_t event, std::uint32_t value) const;
   // kUnavailable for an ipc endpoint whose socket file does not exist.
   Status missing_socket_file() const;
 
@@ -132,6 +139,7 @@ class Client {
   bool connected_ = false;                  // connected now, as the monitor tells
   bool ever_connected_ = false;             // was connected since reset()
   bool asked_ = false;                      // a request waited on this connection
+  Status handshake_failed_;                 // the last handshake's failure, until one succeeds
   std::uint64_t next_request_id_ = 1;
   std::unordered_set<std::uint64_t> awaited_;                // sent, answer wanted
   std::unordered_map<std::uint64_t, zmq::message_t> stash_;  // answers not yet awaited

@@ -30,6 +30,8 @@ const char* code_name(Code code) {
       return "diverged";
     case Code::kNotPrimary:
       return "not-primary";
+    case Code::kPermissionDenied:
+      return "permission-denied";
   }
   return "unknown";
 }

@@ -28,6 +28,7 @@ enum class Code : std::uint8_t {
   kProtocol = 10,             // malformed or unsupported frame
   kDiverged = 11,             // a replica's log differs from its primary's
   kNotPrimary = 12,           // a write sent to a replica: the message names the primary
+  kPermissionDenied = 13,     // the client's key is not allowed, or its role does not cover the request
 };
 
 const char* code_name(Code code);
@@ -44,6 +45,7 @@ class [[nodiscard]] Status {
   static Status io_error(std::string m) { return {Code::kIOError, std::move(m)}; }
   static Status corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
   static Status protocol(std::string m) { return {Code::kProtocol, std::move(m)}; }
+  static Status denied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
   // `actual` is the stream's last version, or nullopt when it does not exist.
   static Status wrong_expected_version(std::string m, std::optional<std::uint64_t> actual) {
     Status s(Code::kWrongExpectedVersion, std::move(m));
