@@ -67,6 +67,8 @@ void Client::reset() {
   close_sockets();
   connected_ = false;
   ever_connected_ = false;
+  ever_handshaken_ = false;
+  handshake_drops_ = 0;
   asked_ = false;
   sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
   sock_->set(zmq::sockopt::linger, 0);
@@ -107,10 +109,17 @@ int Client::connection_events() {
     std::memcpy(&id, event.data(), sizeof id);
     if (event.size() >= sizeof id + sizeof value)
       std::memcpy(&value, static_cast<const char*>(event.data()) + sizeof id, sizeof value);
-    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) handshake_failed_ = {};
+    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      handshake_failed_ = {};
+      ever_handshaken_ = true;
+    }
     if (Status failed = handshake_failure(id, value); !failed.ok()) handshake_failed_ = failed;
     if (id == ZMQ_EVENT_CONNECTED) connected_ = ever_connected_ = true;
-    if (id == ZMQ_EVENT_DISCONNECTED) connected_ = false;
+    if (id == ZMQ_EVENT_DISCONNECTED) {
+      connected_ = false;
+      if (!ever_handshaken_ && ++handshake_drops_ >= kHandshakeDrops && handshake_failed_.ok())
+        handshake_failed_ = dropped_in_handshake();
+    }
     if (id == ZMQ_EVENT_CONNECT_RETRIED) ++refused;
   }
   return refused;
@@ -158,6 +167,23 @@ Status Client::handshake_failure(std::uint16_t event, std::uint32_t value) const
                     endpoint_, options_.curve.server_key, zmq_strerror(static_cast<int>(value))));
   }
   return {};
+}
+
+// The node closed the connection before the handshake ended, again and
+// again, without a word: a node that takes only clients with keys may close
+// before the client has read why (its greeting), and one whose key is not
+// the --server-key cannot answer at all.
+Status Client::dropped_in_handshake() const {
+  if (!options_.curve.enabled()) {
+    return Status::denied(fmt::format(
+        "{} closed the connection during the handshake {} times: it takes only clients with "
+        "keys, most likely: give es --key-file FILE and --server-key KEY (es keygen makes a pair)",
+        endpoint_, handshake_drops_));
+  }
+  return Status::unavailable(
+      fmt::format("{} closed the connection during the handshake {} times: is {} its public key "
+                  "(--server-key)?",
+                  endpoint_, handshake_drops_, options_.curve.server_key));
 }
 
 Status Client::missing_socket_file() const {
@@ -247,6 +273,9 @@ Result<zmq::message_t> Client::receive(std::uint64_t id) {
         if (events == 0 || connected_) continue;
         if (!sock_->recv(msg, zmq::recv_flags::dontwait)) {
           if (!ever_connected_) return refused();
+          // Dropped during the handshake (a node that takes only keys may
+          // close first): the next try's monitor event says why.
+          if (!ever_handshaken_) continue;
           return Status::unavailable("lost the connection to " + endpoint_ +
                                      " before it answered (did the node stop?)");
         }

@@ -128,6 +128,8 @@ class Client {
   Status refused() const;
   // Why the last handshake failed, from the monitor's event; ok if none did.
   Status handshake_failure(std::uint16_t event, std::uint32_t value) const;
+  // Why connections keep closing during the handshake (kHandshakeDrops).
+  Status dropped_in_handshake() const;
   // kUnavailable for an ipc endpoint whose socket file does not exist.
   Status missing_socket_file() const;
 
@@ -135,11 +137,14 @@ class Client {
   ClientOptions options_;
   zmq::context_t& ctx_;  // the process's (shared_context() in client.cc)
   std::unique_ptr<zmq::socket_t> sock_;
-  std::unique_ptr<zmq::socket_t> monitor_;  // PAIR: sock_'s connection events
-  bool connected_ = false;                  // connected now, as the monitor tells
-  bool ever_connected_ = false;             // was connected since reset()
-  bool asked_ = false;                      // a request waited on this connection
-  Status handshake_failed_;                 // the last handshake's failure, until one succeeds
+  std::unique_ptr<zmq::socket_t> monitor_;   // PAIR: sock_'s connection events
+  bool connected_ = false;                   // connected now, as the monitor tells
+  bool ever_connected_ = false;              // was connected since reset()
+  bool ever_handshaken_ = false;             // a handshake succeeded since reset()
+  int handshake_drops_ = 0;                  // connections closed mid-handshake since reset()
+  static constexpr int kHandshakeDrops = 3;  // how many say that the handshake cannot succeed
+  bool asked_ = false;                       // a request waited on this connection
+  Status handshake_failed_;                  // the last handshake's failure, until one succeeds
   std::uint64_t next_request_id_ = 1;
   std::unordered_set<std::uint64_t> awaited_;                // sent, answer wanted
   std::unordered_map<std::uint64_t, zmq::message_t> stash_;  // answers not yet awaited
