@@ -9,34 +9,34 @@ _es_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         es)
-            subs='append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context help'
-            opts='-h --help --version -s --server -o --output --timeout --context'
-            vopts='-s --server -o --output --timeout --context'
+            subs='append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context keygen help'
+            opts='-h --help --version -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='-s --server -o --output --timeout --key-file --server-key --context'
             ;;
         'es append')
-            opts='-h --help -t --type -d --data -m --metadata --id -e --expect --correlation-id --atomic --batch -s --server -o --output --timeout --context'
-            vopts='-t --type -d --data -m --metadata --id -e --expect --correlation-id --batch -s --server -o --output --timeout --context'
+            opts='-h --help -t --type -d --data -m --metadata --id -e --expect --correlation-id --atomic --batch -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='-t --type -d --data -m --metadata --id -e --expect --correlation-id --batch -s --server -o --output --timeout --key-file --server-key --context'
             npos=1
             ;;
         'es read')
-            opts='-h --help --all -f --from -b --backwards -n --limit --type --category -s --server -o --output --timeout --context'
-            vopts='-f --from -n --limit --type --category -s --server -o --output --timeout --context'
+            opts='-h --help --all -f --from -b --backwards -n --limit --type --category -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='-f --from -n --limit --type --category -s --server -o --output --timeout --key-file --server-key --context'
             npos=1
             ;;
         'es tail')
-            opts='-h --help --stream --all --category --type --from -n --count --until-head --name --group --no-reconnect --stats -s --server -o --output --timeout --context'
-            vopts='--stream --category --type --from -n --count --name --group -s --server -o --output --timeout --context'
+            opts='-h --help --stream --all --category --type --from -n --count --until-head --name --group --no-reconnect --stats -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='--stream --category --type --from -n --count --name --group -s --server -o --output --timeout --key-file --server-key --context'
             npos=1
             ;;
         'es replay')
-            opts='-h --help --from --to --key -s --server -o --output --timeout --context'
-            vopts='--from --to --key -s --server -o --output --timeout --context'
+            opts='-h --help --from --to --key -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='--from --to --key -s --server -o --output --timeout --key-file --server-key --context'
             npos=1
             ;;
         'es project')
             subs='add status reset stop start rm list'
-            opts='-h --help -s --server -o --output --timeout --context'
-            vopts='-s --server -o --output --timeout --context'
+            opts='-h --help -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='-s --server -o --output --timeout --key-file --server-key --context'
             ;;
         'es project add')
             opts='-h --help --wait'
@@ -66,18 +66,18 @@ _es_cmd()
             opts='-h --help'
             ;;
         'es state')
-            opts='-h --help --at -s --server -o --output --timeout --context'
-            vopts='--at -s --server -o --output --timeout --context'
+            opts='-h --help --at -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='--at -s --server -o --output --timeout --key-file --server-key --context'
             npos=2
             ;;
         'es streams')
-            opts='-h --help --prefix -s --server -o --output --timeout --context'
-            vopts='--prefix -s --server -o --output --timeout --context'
+            opts='-h --help --prefix -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='--prefix -s --server -o --output --timeout --key-file --server-key --context'
             ;;
         'es subscriptions')
             subs='rm'
-            opts='-h --help -s --server -o --output --timeout --context'
-            vopts='-s --server -o --output --timeout --context'
+            opts='-h --help -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='-s --server -o --output --timeout --key-file --server-key --context'
             ;;
         'es subscriptions rm')
             opts='-h --help --group'
@@ -85,35 +85,35 @@ _es_cmd()
             npos=1
             ;;
         'es status')
-            opts='-h --help --cluster --wait --watch --interval --count -s --server -o --output --timeout --context'
-            vopts='--interval --count -s --server -o --output --timeout --context'
+            opts='-h --help --cluster --wait --watch --interval --count -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='--interval --count -s --server -o --output --timeout --key-file --server-key --context'
             ;;
         'es check')
-            opts='-h --help --head-age --lag --disk-free -s --server -o --output --timeout --context'
-            vopts='--head-age --lag --disk-free -s --server -o --output --timeout --context'
+            opts='-h --help --head-age --lag --disk-free -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='--head-age --lag --disk-free -s --server -o --output --timeout --key-file --server-key --context'
             ;;
         'es stop')
-            opts='-h --help -s --server -o --output --timeout --context'
-            vopts='-s --server -o --output --timeout --context'
+            opts='-h --help -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='-s --server -o --output --timeout --key-file --server-key --context'
             ;;
         'es nodes')
-            opts='-h --help --watch --interval --count -s --server -o --output --timeout --context'
-            vopts='--interval --count -s --server -o --output --timeout --context'
+            opts='-h --help --watch --interval --count -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='--interval --count -s --server -o --output --timeout --key-file --server-key --context'
             npos=1
             posrest=1
             ;;
         'es verify')
-            opts='-h --help --at --data -s --server -o --output --timeout --context'
-            vopts='--at --data -s --server -o --output --timeout --context'
+            opts='-h --help --at --data -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='--at --data -s --server -o --output --timeout --key-file --server-key --context'
             ;;
         'es promote')
-            opts='-h --help --force -s --server -o --output --timeout --context'
-            vopts='-s --server -o --output --timeout --context'
+            opts='-h --help --force -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='-s --server -o --output --timeout --key-file --server-key --context'
             ;;
         'es bench')
             subs='append read latency'
-            opts='-h --help -s --server -o --output --timeout --context'
-            vopts='-s --server -o --output --timeout --context'
+            opts='-h --help -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='-s --server -o --output --timeout --key-file --server-key --context'
             ;;
         'es bench append')
             opts='-h --help --category --streams --size --count --duration --clients --batch --expect'
@@ -128,13 +128,13 @@ _es_cmd()
             vopts='--category --streams --size --count --duration --rate --clients'
             ;;
         'es backup')
-            opts='-h --help --max-time -s --server -o --output --timeout --context'
-            vopts='--max-time -s --server -o --output --timeout --context'
+            opts='-h --help --max-time -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='--max-time -s --server -o --output --timeout --key-file --server-key --context'
             npos=1
             ;;
         'es restore')
-            opts='-h --help -s --server -o --output --timeout --context'
-            vopts='-s --server -o --output --timeout --context'
+            opts='-h --help -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='-s --server -o --output --timeout --key-file --server-key --context'
             npos=2
             ;;
         'es completion')
@@ -143,12 +143,12 @@ _es_cmd()
             ;;
         'es context')
             subs='add ls show use rm'
-            opts='-h --help -s --server -o --output --timeout --context'
-            vopts='-s --server -o --output --timeout --context'
+            opts='-h --help -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='-s --server -o --output --timeout --key-file --server-key --context'
             ;;
         'es context add')
-            opts='-h --help -s --server --timeout -o --output --force'
-            vopts='-s --server --timeout -o --output'
+            opts='-h --help -s --server --timeout -o --output --key-file --server-key --force'
+            vopts='-s --server --timeout -o --output --key-file --server-key'
             npos=1
             ;;
         'es context ls')
@@ -166,9 +166,14 @@ _es_cmd()
             opts='-h --help'
             npos=1
             ;;
+        'es keygen')
+            opts='-h --help --force -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='-s --server -o --output --timeout --key-file --server-key --context'
+            npos=1
+            ;;
         'es help')
-            opts='-h --help -s --server -o --output --timeout --context'
-            vopts='-s --server -o --output --timeout --context'
+            opts='-h --help -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='-s --server -o --output --timeout --key-file --server-key --context'
             npos=1
             posrest=1
             ;;
@@ -180,8 +185,11 @@ _es_cmd()
 _es_values()
 {
     case "$1|$2" in
-        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es check|-o' | 'es check|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output' | 'es bench|-o' | 'es bench|--output' | 'es backup|-o' | 'es backup|--output' | 'es restore|-o' | 'es restore|--output' | 'es context|-o' | 'es context|--output' | 'es context add|-o' | 'es context add|--output' | 'es help|-o' | 'es help|--output')
+        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es status|-o' | 'es status|--output' | 'es check|-o' | 'es check|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output' | 'es bench|-o' | 'es bench|--output' | 'es backup|-o' | 'es backup|--output' | 'es restore|-o' | 'es restore|--output' | 'es context|-o' | 'es context|--output' | 'es context add|-o' | 'es context add|--output' | 'es keygen|-o' | 'es keygen|--output' | 'es help|-o' | 'es help|--output')
             _es_words 'json text'
+            ;;
+        'es|--key-file' | 'es append|--key-file' | 'es read|--key-file' | 'es tail|--key-file' | 'es replay|--key-file' | 'es replay|@0' | 'es project|--key-file' | 'es project add|@1' | 'es project reset|@1' | 'es state|--key-file' | 'es streams|--key-file' | 'es subscriptions|--key-file' | 'es status|--key-file' | 'es check|--key-file' | 'es stop|--key-file' | 'es nodes|--key-file' | 'es verify|--key-file' | 'es promote|--key-file' | 'es bench|--key-file' | 'es backup|--key-file' | 'es restore|--key-file' | 'es context|--key-file' | 'es context add|--key-file' | 'es keygen|--key-file' | 'es help|--key-file')
+            _es_paths -f
             ;;
         'es append|-e' | 'es append|--expect')
             _es_words 'any no-stream exists'
@@ -195,9 +203,6 @@ _es_values()
         'es tail|--from')
             _es_words 'start end'
             ;;
-        'es replay|@0' | 'es project add|@1' | 'es project reset|@1')
-            _es_paths -f
-            ;;
         'es verify|--data' | 'es backup|@0')
             _es_paths -d
             ;;
@@ -205,7 +210,7 @@ _es_values()
             _es_words 'bash zsh fish'
             ;;
         'es help|@0')
-            _es_words 'append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context help'
+            _es_words 'append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context keygen help'
             ;;
     esac
 }

@@ -22,43 +22,43 @@ function __es_state
             set vopts
             switch $path
                 case es
-                    set subs append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context help
-                    set vopts -s --server -o --output --timeout --context
+                    set subs append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context keygen help
+                    set vopts -s --server -o --output --timeout --key-file --server-key --context
                 case 'es append'
-                    set vopts -t --type -d --data -m --metadata --id -e --expect --correlation-id --batch -s --server -o --output --timeout --context
+                    set vopts -t --type -d --data -m --metadata --id -e --expect --correlation-id --batch -s --server -o --output --timeout --key-file --server-key --context
                 case 'es read'
-                    set vopts -f --from -n --limit --type --category -s --server -o --output --timeout --context
+                    set vopts -f --from -n --limit --type --category -s --server -o --output --timeout --key-file --server-key --context
                 case 'es tail'
-                    set vopts --stream --category --type --from -n --count --name --group -s --server -o --output --timeout --context
+                    set vopts --stream --category --type --from -n --count --name --group -s --server -o --output --timeout --key-file --server-key --context
                 case 'es replay'
-                    set vopts --from --to --key -s --server -o --output --timeout --context
+                    set vopts --from --to --key -s --server -o --output --timeout --key-file --server-key --context
                 case 'es project'
                     set subs add status reset stop start rm list
-                    set vopts -s --server -o --output --timeout --context
+                    set vopts -s --server -o --output --timeout --key-file --server-key --context
                 case 'es state'
-                    set vopts --at -s --server -o --output --timeout --context
+                    set vopts --at -s --server -o --output --timeout --key-file --server-key --context
                 case 'es streams'
-                    set vopts --prefix -s --server -o --output --timeout --context
+                    set vopts --prefix -s --server -o --output --timeout --key-file --server-key --context
                 case 'es subscriptions'
                     set subs rm
-                    set vopts -s --server -o --output --timeout --context
+                    set vopts -s --server -o --output --timeout --key-file --server-key --context
                 case 'es subscriptions rm'
                     set vopts --group
                 case 'es status'
-                    set vopts --interval --count -s --server -o --output --timeout --context
+                    set vopts --interval --count -s --server -o --output --timeout --key-file --server-key --context
                 case 'es check'
-                    set vopts --head-age --lag --disk-free -s --server -o --output --timeout --context
+                    set vopts --head-age --lag --disk-free -s --server -o --output --timeout --key-file --server-key --context
                 case 'es stop'
-                    set vopts -s --server -o --output --timeout --context
+                    set vopts -s --server -o --output --timeout --key-file --server-key --context
                 case 'es nodes'
-                    set vopts --interval --count -s --server -o --output --timeout --context
+                    set vopts --interval --count -s --server -o --output --timeout --key-file --server-key --context
                 case 'es verify'
-                    set vopts --at --data -s --server -o --output --timeout --context
+                    set vopts --at --data -s --server -o --output --timeout --key-file --server-key --context
                 case 'es promote'
-                    set vopts -s --server -o --output --timeout --context
+                    set vopts -s --server -o --output --timeout --key-file --server-key --context
                 case 'es bench'
                     set subs append read latency
-                    set vopts -s --server -o --output --timeout --context
+                    set vopts -s --server -o --output --timeout --key-file --server-key --context
                 case 'es bench append'
                     set vopts --category --streams --size --count --duration --clients --batch
                 case 'es bench read'
@@ -66,16 +66,18 @@ function __es_state
                 case 'es bench latency'
                     set vopts --category --streams --size --count --duration --rate --clients
                 case 'es backup'
-                    set vopts --max-time -s --server -o --output --timeout --context
+                    set vopts --max-time -s --server -o --output --timeout --key-file --server-key --context
                 case 'es restore'
-                    set vopts -s --server -o --output --timeout --context
+                    set vopts -s --server -o --output --timeout --key-file --server-key --context
                 case 'es context'
                     set subs add ls show use rm
-                    set vopts -s --server -o --output --timeout --context
+                    set vopts -s --server -o --output --timeout --key-file --server-key --context
                 case 'es context add'
-                    set vopts -s --server --timeout -o --output
+                    set vopts -s --server --timeout -o --output --key-file --server-key
+                case 'es keygen'
+                    set vopts -s --server -o --output --timeout --key-file --server-key --context
                 case 'es help'
-                    set vopts -s --server -o --output --timeout --context
+                    set vopts -s --server -o --output --timeout --key-file --server-key --context
             end
         end
         if test $pending = 1
@@ -146,12 +148,15 @@ complete -c es -n "__es_is es" -a backup -d 'Have the node (--server) copy its l
 complete -c es -n "__es_is es" -a restore -d 'Put a backup (es backup) in place as a new data directory, esd stopped, and check it'
 complete -c es -n "__es_is es" -a completion -d 'Print a shell completion script'
 complete -c es -n "__es_is es" -a context -d 'Named contexts: the server, timeout and output to use (es(1), Contexts)'
+complete -c es -n "__es_is es" -a keygen -d 'Make a CurveZMQ key pair: BASE.key (secret, mode 0600) for the client or node that owns it, BASE.pub for a node\'s allow-list or a client\'s --server-key'
 complete -c es -n "__es_is es" -a help -d 'Print the help of es, or of a command (es help COMMAND [SUBCOMMAND])'
 complete -c es -n "__es_is es" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is es" -l version -d 'Display program version information and exit'
 complete -c es -n "__es_is es" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is es" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is es" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is es" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is es" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is es" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es append
@@ -167,6 +172,8 @@ complete -c es -n "__es_is 'es append'" -l batch -x -d 'Events per request when 
 complete -c es -n "__es_is 'es append'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es append'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es append'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es append'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es append'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es append'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 complete -c es -n "__es_is 'es append' 0 0" -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'Stream to append to (else each stdin line names its "stream")'
 
@@ -181,6 +188,8 @@ complete -c es -n "__es_is 'es read'" -l category -x -a '(__es_names \'.*"stream
 complete -c es -n "__es_is 'es read'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es read'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es read'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es read'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es read'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es read'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 complete -c es -n "__es_is 'es read' 0 0" -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'Stream to read'
 
@@ -200,6 +209,8 @@ complete -c es -n "__es_is 'es tail'" -l stats -d 'At exit, print to stderr a JS
 complete -c es -n "__es_is 'es tail'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es tail'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es tail'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es tail'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es tail'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es tail'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 complete -c es -n "__es_is 'es tail' 0 0" -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'Only this stream'
 
@@ -211,6 +222,8 @@ complete -c es -n "__es_is 'es replay'" -l key -x -d 'Print only this partition 
 complete -c es -n "__es_is 'es replay'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es replay'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es replay'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es replay'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es replay'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es replay'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 complete -c es -n "__es_is 'es replay' 0 0" -F -d 'The projection file'
 
@@ -226,6 +239,8 @@ complete -c es -n "__es_is 'es project'" -s h -l help -d 'Print this help messag
 complete -c es -n "__es_is 'es project'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es project'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es project'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es project'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es project'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es project'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es project add
@@ -260,6 +275,8 @@ complete -c es -n "__es_is 'es state'" -l at -x -d 'The states as they were at P
 complete -c es -n "__es_is 'es state'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es state'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es state'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es state'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es state'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es state'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es streams
@@ -268,6 +285,8 @@ complete -c es -n "__es_is 'es streams'" -l prefix -x -d 'Only streams whose nam
 complete -c es -n "__es_is 'es streams'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es streams'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es streams'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es streams'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es streams'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es streams'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es subscriptions
@@ -276,6 +295,8 @@ complete -c es -n "__es_is 'es subscriptions'" -s h -l help -d 'Print this help 
 complete -c es -n "__es_is 'es subscriptions'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es subscriptions'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es subscriptions'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es subscriptions'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es subscriptions'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es subscriptions'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es subscriptions rm
@@ -292,6 +313,8 @@ complete -c es -n "__es_is 'es status'" -l count -x -d 'With --watch: stop after
 complete -c es -n "__es_is 'es status'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es status'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es status'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es status'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es status'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es status'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es check
@@ -302,6 +325,8 @@ complete -c es -n "__es_is 'es check'" -l disk-free -x -d 'Percent of the data f
 complete -c es -n "__es_is 'es check'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es check'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es check'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es check'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es check'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es check'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es stop
@@ -309,6 +334,8 @@ complete -c es -n "__es_is 'es stop'" -s h -l help -d 'Print this help message a
 complete -c es -n "__es_is 'es stop'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es stop'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es stop'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es stop'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es stop'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es stop'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es nodes
@@ -319,6 +346,8 @@ complete -c es -n "__es_is 'es nodes'" -l count -x -d 'With --watch: stop after 
 complete -c es -n "__es_is 'es nodes'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es nodes'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es nodes'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es nodes'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es nodes'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es nodes'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es verify
@@ -328,6 +357,8 @@ complete -c es -n "__es_is 'es verify'" -l data -x -a '(__fish_complete_director
 complete -c es -n "__es_is 'es verify'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es verify'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es verify'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es verify'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es verify'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es verify'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es promote
@@ -336,6 +367,8 @@ complete -c es -n "__es_is 'es promote'" -l force -d 'Even when the replica is b
 complete -c es -n "__es_is 'es promote'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es promote'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es promote'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es promote'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es promote'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es promote'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es bench
@@ -346,6 +379,8 @@ complete -c es -n "__es_is 'es bench'" -s h -l help -d 'Print this help message 
 complete -c es -n "__es_is 'es bench'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es bench'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es bench'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es bench'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es bench'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es bench'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es bench append
@@ -386,6 +421,8 @@ complete -c es -n "__es_is 'es backup'" -l max-time -x -d 'Seconds to wait for t
 complete -c es -n "__es_is 'es backup'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es backup'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es backup'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es backup'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es backup'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es backup'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 complete -c es -n "__es_is 'es backup' 0 0" -a '(__fish_complete_directories (commandline -ct))' -d 'Absolute path on the node\'s host; must not exist or be empty'
 
@@ -394,6 +431,8 @@ complete -c es -n "__es_is 'es restore'" -s h -l help -d 'Print this help messag
 complete -c es -n "__es_is 'es restore'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es restore'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es restore'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es restore'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es restore'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es restore'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es completion
@@ -410,6 +449,8 @@ complete -c es -n "__es_is 'es context'" -s h -l help -d 'Print this help messag
 complete -c es -n "__es_is 'es context'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es context'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es context'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es context'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es context'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es context'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 
 # es context add
@@ -417,6 +458,8 @@ complete -c es -n "__es_is 'es context add'" -s h -l help -d 'Print this help me
 complete -c es -n "__es_is 'es context add'" -s s -l server -x -d 'The node\'s request endpoint'
 complete -c es -n "__es_is 'es context add'" -l timeout -x -d 'Seconds to wait for the node to answer'
 complete -c es -n "__es_is 'es context add'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es context add'" -l key-file -r -F -d 'This client\'s key pair (es keygen makes one)'
+complete -c es -n "__es_is 'es context add'" -l server-key -x -d 'The node\'s public key, or a file holding it (stored as the key itself)'
 complete -c es -n "__es_is 'es context add'" -l force -d 'Replace a context of that name'
 
 # es context ls
@@ -431,10 +474,22 @@ complete -c es -n "__es_is 'es context use'" -s h -l help -d 'Print this help me
 # es context rm
 complete -c es -n "__es_is 'es context rm'" -s h -l help -d 'Print this help message and exit'
 
+# es keygen
+complete -c es -n "__es_is 'es keygen'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es keygen'" -l force -d 'Replace BASE.key and BASE.pub when they exist'
+complete -c es -n "__es_is 'es keygen'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es keygen'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es keygen'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es keygen'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es keygen'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
+complete -c es -n "__es_is 'es keygen'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
+
 # es help
 complete -c es -n "__es_is 'es help'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es help'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
 complete -c es -n "__es_is 'es help'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
 complete -c es -n "__es_is 'es help'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es help'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es help'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es help'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
-complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context help' -d 'The command (and its subcommand) to describe'
+complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context keygen help' -d 'The command (and its subcommand) to describe'

@@ -22,7 +22,7 @@ function __esd_state
             set vopts
             switch $path
                 case esd
-                    set vopts --config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --completion
+                    set vopts --config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --key-file --allow --peer-key --completion
             end
         end
         if test $pending = 1
@@ -91,6 +91,9 @@ complete -c esd -n "__esd_is esd" -l log-level -x -a 'trace debug info warn erro
 complete -c esd -n "__esd_is esd" -l log-format -x -a 'text json' -d 'text, or json: one object per line ({"time","level","msg"})'
 complete -c esd -n "__esd_is esd" -l log-file -r -F -d 'Write the log to FILE (appended, mode 0600; reopened on SIGHUP, for logrotate) instead of stderr'
 complete -c esd -n "__esd_is esd" -l http-listen -x -d 'Serve /metrics, /livez and /readyz over HTTP on [HOST:]PORT (a bare port: 127.0.0.1\'s; no authentication yet); off unless given'
-complete -c esd -n "__esd_is esd" -l insecure -d 'Allow --listen, --publish and --http-listen on addresses other than loopback, without authentication: whoever reaches them may read, append and stop the node'
+complete -c esd -n "__esd_is esd" -l key-file -r -F -d 'This node\'s CurveZMQ key pair (es keygen makes one): clients must then present an allowed key, and --listen and --publish may bind any address'
+complete -c esd -n "__esd_is esd" -l allow -r -F -d 'The keys that may connect, one per line: ROLE PUBLIC-KEY [NAME], ROLE read, write, replica or admin (read again on SIGHUP)'
+complete -c esd -n "__esd_is esd" -l peer-key -x -d 'The public key of the node --follow or --project-from names (default: this node\'s own, for nodes that share a key pair)'
+complete -c esd -n "__esd_is esd" -l insecure -d 'Allow --listen and --publish on addresses other than loopback without --key-file, and --http-listen anywhere: whoever reaches them may read, append and stop the node'
 complete -c esd -n "__esd_is esd" -l completion -x -a 'bash zsh fish' -d 'Print esd\'s completion script for bash, zsh or fish, and exit'
 complete -c esd -n "__esd_is esd" -l version -d 'Display program version information and exit'

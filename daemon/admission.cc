@@ -136,7 +136,7 @@ Admission::Verdict Admission::judge(const std::vector<zmq::message_t>& request) 
     }
     user_id = z85;
   }
-  if (!admit(address)) return {"300", "too many connections", {}};
+  if (!admit(address)) return {"500", "too many connections", {}};
   return {"200", "OK", std::move(user_id)};
 }
 

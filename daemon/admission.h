@@ -10,7 +10,9 @@
 // - It refuses a connection while the node holds max_clients connections
 //   already (requests and subscriptions together), keeping loopback_reserve
 //   more for peers at 127.0.0.1 or ::1, so that es status and es stop from
-//   the host still get in (status 300: a temporary refusal); it logs when
+//   the host still get in (status 500: RFC 27 has 300 for "try later",
+//   but libzmq 4.3 then tells the client nothing and lets the handshake
+//   time out; 500 reaches it at once); it logs when
 //   it starts refusing and how many it refused.
 //
 // Thread safety: the handler runs on a thread of its own; saw() and
@@ -78,7 +80,7 @@ class Admission {
 
  private:
   struct Verdict {
-    const char* status;  // ZAP's: "200" admitted, "300" full (try later), "400" not allowed
+    const char* status;  // ZAP's: "200" admitted, "500" full (try later), "400" not allowed
     std::string text;
     std::string user_id;  // the peer's public key (Z85), with keys
   };

@@ -140,7 +140,7 @@ Status Client::refused() const {
 
 Status Client::handshake_failure(std::uint16_t event, std::uint32_t value) const {
   const bool keys = options_.curve.enabled();
-  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && value == 300) {
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && value == 500) {  // admission.h
     return Status::unavailable(endpoint_ +
                                " is taking no more connections now (esd --max-clients); try "
                                "again later");
