@@ -12,6 +12,7 @@
 #include "es/whole_file.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace es {
 
@@ -114,7 +115,11 @@ Result<KeyPair> load_key_pair(const std::string& path) {
     return Status::invalid(path +
                            " holds no key pair (public-key and secret-key; es keygen "
                            "makes one)");
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+  // PostgreSQL's rule for its server key: 0600 or less, or 0640 when root
+  // owns the file (a Kubernetes Secret mounted for the pod's fsGroup).
+  const mode_t too_open =
+      st.st_uid == 0 && ::geteuid() != 0 ? (S_IWGRP | S_IXGRP | S_IRWXO) : (S_IRWXG | S_IRWXO);
+  if ((st.st_mode & too_open) != 0)
     return Status::invalid(path + " holds a secret key and others may read it (mode " +
                            octal(st.st_mode) + "): chmod 600 " + path);
   return KeyPair{(*values)["public-key"], (*values)["secret-key"]};

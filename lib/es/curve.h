@@ -9,7 +9,8 @@
 //       public-key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 //       secret-key = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"
 //   A .key file that group or others may read is refused, as ssh refuses
-//   an unprotected private key.
+//   an unprotected private key (one that root owns may be 0640 for a
+//   reader in its group, as PostgreSQL allows for its server key).
 // - An allow-list (esd --allow FILE) is one key per line: a role, the
 //   public key, and a name for the log (the rest of the line); '#' starts
 //   a comment line:

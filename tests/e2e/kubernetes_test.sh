@@ -54,8 +54,17 @@ for sts in esd-primary esd-replica; do
   assert_eq "$(c '.args | index("--listen") as $i | .[$i + 1]')" "tcp://0.0.0.0:7150" "$sts --listen"
   assert_eq "$(c '.args | index("--http-listen") as $i | .[$i + 1]')" "0.0.0.0:7152" \
     "$sts --http-listen"
-  # A wildcard bind needs --insecure until esd authenticates clients.
-  assert_eq "$(c '.args | index("--insecure") != null')" "true" "$sts --insecure"
+  # A wildcard bind takes keys; --insecure is for the HTTP probes' wildcard.
+  assert_eq "$(c '.args | index("--key-file") as $i | .[$i + 1]')" "/etc/esd/keys/node.key" \
+    "$sts --key-file"
+  assert_eq "$(c '.args | index("--allow") as $i | .[$i + 1]')" "/etc/esd/allow/allow" "$sts --allow"
+  assert_eq "$(c '.args | index("--insecure") != null')" "true" "$sts --insecure (HTTP)"
+  assert_eq "$(c '.volumeMounts[] | select(.mountPath == "/etc/esd/keys") | .name')" keys \
+    "$sts mounts the key"
+  assert_eq "$(s '.spec.template.spec.volumes[] | select(.name == "keys") | .secret | "\(.secretName) \(.defaultMode)"')" \
+    "esd-node-key 288" "$sts: the key's Secret, 0440"
+  assert_eq "$(s '.spec.template.spec.volumes[] | select(.name == "allow") | .configMap.name')" \
+    esd-allow "$sts: the allow-list's ConfigMap"
   # Each selector picks its own pods.
   assert_eq "$(s '.spec.selector.matchLabels | to_entries | map(.key + "=" + .value) | sort | join(",")')" \
     "$(s '.spec.template.metadata.labels | to_entries | map(.key + "=" + .value) | sort | join(",")')" \

@@ -168,7 +168,17 @@ assert_exit 7 env -u ES_SERVER -u ES_KEY_FILE -u ES_SERVER_KEY "$ES" --context k
 assert_exit 2 "$ES" context add half -s "$PRIMARY" --key-file reader.key
 assert_contains "$ERR" "--key-file and --server-key go together" "half a context"
 
-check "an admin key stops the nodes"
-ES_SERVER_KEY=$TMP/rep.pub stop_esd "$REPLICA_PID"
+check "promotion needs an admin key; an admin key stops the nodes"
 stop_esd "$PRIMARY_PID"
 assert_eq "$ESD_EXIT" 0 "primary's exit"
+on_replica() { # on_replica WHO ES-ARGS...
+  local who=$1
+  shift
+  env -u ES_KEY_FILE -u ES_SERVER_KEY "$ES" -s "$REPLICA" --key-file "$who.key" --server-key rep.pub "$@"
+}
+assert_exit 7 on_replica bob promote
+assert_contains "$ERR" "the key bob has the write role; promote needs admin" "write key promote"
+assert_exit 7 on_replica reader stop
+assert_exit 0 on_replica ops promote
+assert_eq "$(on_replica reader status | jq -r .role)" primary "promoted"
+ES_SERVER_KEY=$TMP/rep.pub stop_esd "$REPLICA_PID"
