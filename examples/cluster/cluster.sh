@@ -8,6 +8,9 @@
 #
 # Each node uses its port and the next one (requests, publisher). Data goes
 # to a temporary directory, removed at the end; every node is stopped on exit.
+# The nodes share one CurveZMQ key pair and take only the admin key this
+# script makes (es keygen; esd(8), Security): es finds both in ES_KEY_FILE
+# and ES_SERVER_KEY.
 set -euo pipefail
 ES=${ES:-es}
 ESD=${ESD:-esd}
@@ -26,13 +29,17 @@ cleanup() {
   rm -rf "$DIR"
 }
 trap cleanup EXIT
+"$ES" keygen "$DIR/cluster" >/dev/null
+"$ES" keygen "$DIR/admin" >/dev/null
+echo "admin $(sed -n 's/^public-key = "\(.*\)"$/\1/p' "$DIR/admin.pub") admin" >"$DIR/allow"
+export ES_KEY_FILE=$DIR/admin.key ES_SERVER_KEY=$DIR/cluster.pub
 
 say() { printf '\n== %s\n' "$*"; }
 start() {  # start NODE: esd on its port, data in $DIR/NODE; waits until it answers
   local n=$1 port=${URL[$1]##*:}
   # shellcheck disable=SC2086
   "$ESD" --data "$DIR/$n" --listen "${URL[$n]}" --publish "tcp://127.0.0.1:$((port + 1))" \
-    --heartbeat 200 ${ROLE[$n]} 2>>"$DIR/$n.log" &
+    --key-file "$DIR/cluster.key" --allow "$DIR/allow" --heartbeat 200 ${ROLE[$n]} 2>>"$DIR/$n.log" &
   PID[$n]=$!
   for _ in $(seq 1 100); do
     "$ES" -s "${URL[$n]}" --timeout 1 status >/dev/null 2>&1 && return 0
