@@ -157,6 +157,18 @@ assert_exit 0 as ops project add totals "$EXAMPLE/totals.jq"
 totals_at() { [ "$(as reader project status totals | jq .position)" = "$1" ]; }
 wait_for 15 "the projection to catch up" totals_at 2
 
+check "a read node (a replica key) hosts a projection over the primary's log, and reports to it"
+ES_SERVER_KEY=$TMP/rep.pub start_esd "$TMP/readnode" --project-from "$PRIMARY" --key-file rep.key \
+  --peer-key node.pub --allow allow
+READNODE=$ES_SERVER READNODE_PID=$ESD_PID
+on_readnode() { env -u ES_KEY_FILE -u ES_SERVER_KEY "$ES" -s "$READNODE" --key-file ops.key --server-key rep.pub "$@"; }
+assert_exit 0 on_readnode project add totals "$EXAMPLE/totals.jq"
+readnode_totals_at() { [ "$(on_readnode project status totals | jq .position)" = "$1" ]; }
+wait_for 15 "the read node's projection to catch up" readnode_totals_at 2
+listed_read_node() { [ "$(as reader status | jq -r '.replicas[] | select(.role == "read") | .listen')" = "$READNODE" ]; }
+wait_for 10 "the primary to list the read node" listed_read_node
+ES_SERVER_KEY=$TMP/rep.pub stop_esd "$READNODE_PID"
+
 check "a named context carries the keys"
 export XDG_CONFIG_HOME=$TMP/config
 assert_exit 0 "$ES" context add keyed -s "$PRIMARY" --key-file reader.key --server-key node.pub
