@@ -109,6 +109,7 @@ es::bench::AppendLoopOptions loop_options(const Context& ctx, const BenchArgs& a
   es::bench::AppendLoopOptions o;
   o.endpoint = ctx.server;
   o.timeout = request_timeout(ctx);
+  o.curve = ctx.curve;
   o.clients = clients;
   o.batch = batch;
   o.streams = streams;
@@ -212,6 +213,7 @@ ExitCode run_latency(const LatencyArgs& a, Context& ctx) {
   o.category = a.category;
   o.endpoint = ctx.server;
   o.timeout = request_timeout(ctx);
+  o.curve = ctx.curve;
   o.rate = a.rate;
   o.events = static_cast<long>(events);
   o.writers = a.clients;

@@ -107,7 +107,7 @@ Result<AppendLoopResult> run_append_loop(const AppendLoopOptions& o) {
   for (long c = 0; c < o.clients; c++) {
     threads.emplace_back([&, c] {
       ClientState& st = state[static_cast<std::size_t>(c)];
-      Client client(o.endpoint, ClientOptions{o.timeout});
+      Client client(o.endpoint, ClientOptions{o.timeout, o.curve});
       std::vector<std::string> names;
       for (long k : own_streams(o, c))
         names.push_back(o.prefix + std::to_string(o.first_stream + k));

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "es/curve.h"
 #include "es/result.h"
 
 #include "bench/events.h"
@@ -33,6 +34,7 @@ enum class StreamPick { kRoundRobin, kRandom };
 struct AppendLoopOptions {
   std::string endpoint;
   std::chrono::milliseconds timeout{30000};  // each request's
+  CurveClient curve;                         // the keys each client presents (es/curve.h)
   long clients = 1;
   long batch = 1;  // events per request
   // Each append carries its stream's expected version: no_stream() for a

@@ -88,7 +88,7 @@ Status open_loop_writers(DeliveryRun& run) {
   std::vector<std::thread> th;
   for (long w = 0; w < W; w++) {
     th.emplace_back([&, w] {
-      Client b(o.endpoint, ClientOptions{o.timeout});
+      Client b(o.endpoint, ClientOptions{o.timeout, o.curve});
       ready.count_down();
       go.wait();
       Rng rng(static_cast<std::uint64_t>(w) + 77);
@@ -164,7 +164,7 @@ Status subscribe_and_measure(Client& c, DeliveryRun& run, const std::string& end
   std::string sub_err;
   std::thread subt([&] {
     try {
-      Client sc(endpoint, ClientOptions{run.options().timeout});
+      Client sc(endpoint, ClientOptions{run.options().timeout, run.options().curve});
       SubscriptionOptions so;
       so.from = from;
       so.filter.category = run.options().category;
