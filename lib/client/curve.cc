@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -36,31 +37,40 @@ Result<std::string> read_file(const std::string& path) {
   return text.str();
 }
 
-// The `name = "value"` lines of a key file, checked: name -> value.
-Result<std::unordered_map<std::string, std::string>> key_file_lines(const std::string& path) {
+// Calls `take` with each line of `path` that is neither blank nor a '#'
+// comment, trimmed; an error it returns is prefixed with "PATH:LINE: ".
+Status each_line(const std::string& path, const std::function<Status(std::string_view)>& take) {
   auto text = read_file(path);
   if (!text.ok()) return text.status();
-  std::unordered_map<std::string, std::string> values;
   std::istringstream lines(*text);
   std::string raw;
   for (int number = 1; std::getline(lines, raw); ++number) {
     const std::string_view line = trim(raw);
     if (line.empty() || line.front() == '#') continue;
-    const auto bad = [&](const std::string& why) {
-      return Status::invalid(fmt::format("{}:{}: {}", path, number, why));
-    };
+    if (Status s = take(line); !s.ok())
+      return Status::invalid(fmt::format("{}:{}: {}", path, number, s.message()));
+  }
+  return {};
+}
+
+// The `name = "value"` lines of a key file, checked: name -> value.
+Result<std::unordered_map<std::string, std::string>> key_file_lines(const std::string& path) {
+  std::unordered_map<std::string, std::string> values;
+  Status s = each_line(path, [&](std::string_view line) -> Status {
     const std::size_t eq = line.find('=');
-    if (eq == std::string_view::npos) return bad("expected name = \"value\"");
+    if (eq == std::string_view::npos) return Status::invalid("expected name = \"value\"");
     const std::string name(trim(line.substr(0, eq)));
     std::string_view value = trim(line.substr(eq + 1));
     if (name != "public-key" && name != "secret-key")
-      return bad("'" + name + "' is not public-key or secret-key");
+      return Status::invalid("'" + name + "' is not public-key or secret-key");
     if (value.size() < 2 || value.front() != '"' || value.back() != '"')
-      return bad(name + " takes a quoted key");
+      return Status::invalid(name + " takes a quoted key");
     value = value.substr(1, value.size() - 2);
-    if (!is_curve_key(value)) return bad(name + " is not a key (40 characters of Z85)");
+    if (!is_curve_key(value)) return Status::invalid(name + " is not a key (40 characters of Z85)");
     values[name] = std::string(value);
-  }
+    return {};
+  });
+  if (!s.ok()) return s;
   return values;
 }
 
@@ -165,18 +175,8 @@ bool role_covers(Role have, Role need) {
 }
 
 Result<std::shared_ptr<AllowList>> AllowList::load(const std::string& path) {
-  auto text = read_file(path);
-  if (!text.ok()) return text.status();
-  auto shared = std::make_shared<AllowList>();
-  AllowList& list = *shared;
-  std::istringstream lines(*text);
-  std::string raw;
-  for (int number = 1; std::getline(lines, raw); ++number) {
-    const std::string_view line = trim(raw);
-    if (line.empty() || line.front() == '#') continue;
-    const auto bad = [&](const std::string& why) {
-      return Status::invalid(fmt::format("{}:{}: {}", path, number, why));
-    };
+  auto list = std::make_shared<AllowList>();
+  Status s = each_line(path, [&](std::string_view line) -> Status {
     std::istringstream words{std::string(line)};
     std::string role_word, key, name;
     words >> role_word >> key;
@@ -184,17 +184,19 @@ Result<std::shared_ptr<AllowList>> AllowList::load(const std::string& path) {
     auto role = parse_role(role_word);
     if (!role) {
       const std::string near = nearest(role_word, {"read", "write", "replica", "admin"});
-      return bad("'" + role_word + "' is not a role (read, write, replica or admin)" +
-                 (near.empty() ? "" : "; did you mean '" + near + "'?"));
+      return Status::invalid("'" + role_word + "' is not a role (read, write, replica or admin)" +
+                             (near.empty() ? "" : "; did you mean '" + near + "'?"));
     }
     if (!is_curve_key(key))
-      return bad("expected ROLE PUBLIC-KEY [NAME]; '" + key +
-                 "' is not a public key (40 characters of Z85)");
-    if (list.find(key) != nullptr) return bad("the key " + key + " is listed twice");
+      return Status::invalid("expected ROLE PUBLIC-KEY [NAME]; '" + key +
+                             "' is not a public key (40 characters of Z85)");
+    if (list->find(key) != nullptr) return Status::invalid("the key " + key + " is listed twice");
     name = std::string(trim(name));
-    list.add({*role, key, name.empty() ? key.substr(0, 8) : name});
-  }
-  return shared;
+    list->add({*role, key, name.empty() ? key.substr(0, 8) : name});
+    return {};
+  });
+  if (!s.ok()) return s;
+  return list;
 }
 
 void AllowList::add(AllowedKey key) {
