@@ -14,7 +14,7 @@ es::Result<std::shared_ptr<Keyring>> Keyring::open(const NodeKeys& keys) {
     return ring;
   }
   auto pair = es::load_key_pair(keys.key_file);
-  if (!pair.ok()) return pair.status();
+  if (!pair.ok()) return es::Status::invalid("--key-file: " + pair.status().message());
   ring->enabled_ = true;
   ring->keys_ = keys;
   ring->node_ = std::move(pair).value();
@@ -25,7 +25,7 @@ es::Result<std::shared_ptr<Keyring>> Keyring::open(const NodeKeys& keys) {
     ring->peer_key_ = *peer;
   }
   auto list = ring->load_list();
-  if (!list.ok()) return list.status();
+  if (!list.ok()) return es::Status::invalid("--allow: " + list.status().message());
   ring->list_ = std::move(list).value();
   return ring;
 }
