@@ -75,6 +75,15 @@ Status Subscription::first_contact() {
     if (cp->exists) {
       saved_ = cp->position;
       next_ = cp->position + 1;
+      // With keys, a key that may not move this checkpoint (a read key, or
+      // another write key's checkpoint) is refused now, before an event is
+      // printed, rather than at the first save: the move is to where it is.
+      if (client_.options().curve.enabled()) {
+        auto mine = client_.set_checkpoint(Checkpoint{options_.name, cp->position});
+        if (!mine.ok() && mine.status().code() == Code::kPermissionDenied)
+          return Status(Code::kPermissionDenied,
+                        "subscription " + options_.name + ": " + mine.status().message());
+      }
     }
   }
   if (options_.until_head) {

@@ -123,6 +123,9 @@ assert_contains "$ERR" "the key alice has the write role; stop needs admin" "wri
 assert_exit 0 as alice tail orders-1 --name mailer --from start -n 1
 assert_exit 7 as bob tail orders-1 --name mailer -n 1
 assert_contains "$ERR" "the checkpoint mailer belongs to the key alice; the key bob may move only its own" "bob"
+assert_eq "$OUT" "" "bob was refused before an event was printed"
+assert_exit 7 as reader tail orders-1 --name mailer -n 1
+assert_eq "$OUT" "" "a read key too"
 assert_eq "$(as ops subscriptions | jq -r 'select(.name == "mailer") | .position')" 1 "mailer stayed"
 assert_exit 0 as alice tail orders-1 --name mailer -n 1
 assert_eq "$(jq .position <<<"$OUT")" 2 "alice resumed her own"
