@@ -424,12 +424,13 @@ void Server::reply_error(const std::string& identity, std::uint64_t request_id, 
   reply(identity, protocol::encode(Kind::kError, request_id, protocol::ErrorReply::from(s)));
 }
 
-// The requests esd serves: kind, name (in the log), the role they need,
-// whether --log-level debug shows each one (with its peer and outcome: the
-// requests that change the node, but for appends, which show per commit
-// group, and the periodic group syncs and replica reports), and the handler,
-// which gets the body decoded (with_body) or the bare request. A column for
-// limits or the role a key grants goes here too.
+// The requests esd serves: kind, name (in the log), the role a key needs
+// to make it (with keys: permitted(); a new kind cannot be added without
+// one), whether only a primary takes it, whether --log-level debug shows
+// each one (with its peer and outcome: the requests that change the node,
+// but for appends, which show per commit group, and the periodic group
+// syncs and replica reports), and the handler, which gets the body decoded
+// (with_body) or the bare request. A column for limits goes here too.
 const Server::Route Server::kRoutes[] = {
     // kind, name, role (es/curve.h), primary only, logged (debug: peer and outcome), handler
     {Kind::kHello, "hello", Role::kRead, false, false, &Server::on_hello},
