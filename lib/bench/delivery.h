@@ -44,7 +44,7 @@ struct DeliveryOptions {
   // are not this run's.
   std::string category;
   std::chrono::milliseconds timeout{30000};
-  CurveClient curve;  // the keys every client presents (es/curve.h)
+  CurveClient curve;    // the keys every client presents (es/curve.h)
   long rate = 5000;     // events per second, all writers together
   long events = 50000;  // how many the writers send
   long writers = 4;

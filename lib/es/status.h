@@ -28,7 +28,8 @@ enum class Code : std::uint8_t {
   kProtocol = 10,             // malformed or unsupported frame
   kDiverged = 11,             // a replica's log differs from its primary's
   kNotPrimary = 12,           // a write sent to a replica: the message names the primary
-  kPermissionDenied = 13,     // the client's key is not allowed, or its role does not cover the request
+  kPermissionDenied =
+      13,  // the client's key is not allowed, or its role does not cover the request
 };
 
 const char* code_name(Code code);
