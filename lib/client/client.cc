@@ -155,7 +155,7 @@ Status Client::handshake_failure(std::uint16_t event, std::uint32_t value) const
       value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
     return keys ? Status::unavailable(endpoint_ +
                                       " does not use keys, and this client gives them (--key-file, "
-                                      "--server-key): drop them, or give the node --key")
+                                      "--server-key): drop them, or give the node --key-file")
                 : Status::denied(endpoint_ +
                                  " takes only clients with keys: give es --key-file FILE and "
                                  "--server-key KEY (es keygen makes a pair)");
@@ -163,7 +163,8 @@ Status Client::handshake_failure(std::uint16_t event, std::uint32_t value) const
   if (keys && (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
                event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)) {
     return Status::unavailable(
-        fmt::format("the handshake with {} failed: is {} its public key (--server-key)? ({})",
+        fmt::format("the handshake with {} failed: is {} its public key (--server-key), and "
+                    "does it take keys (esd --key-file)? ({})",
                     endpoint_, options_.curve.server_key, zmq_strerror(static_cast<int>(value))));
   }
   return {};
