@@ -19,11 +19,13 @@ bool is_host_loopback(const std::string& address) {
 
 }  // namespace
 
-Admission::Admission(zmq::context_t& ctx, Options options, std::shared_ptr<const Keyring> keyring)
+Admission::Admission(zmq::context_t& ctx, Options options, std::shared_ptr<const Keyring> keyring,
+                     NodeMetrics* metrics)
     : handler_(ctx, zmq::socket_type::rep),
       options_(options),
       max_clients_(options.max_clients),
-      keyring_(std::move(keyring)) {
+      keyring_(std::move(keyring)),
+      metrics_(metrics) {
   handler_.set(zmq::sockopt::linger, 0);
   handler_.bind("inproc://zeromq.zap.01");  // where libzmq asks
   thread_ = std::thread([this] { run(); });
@@ -43,10 +45,10 @@ void Admission::guard(zmq::socket_t& socket) {
 
 void Admission::saw(int event, std::uint32_t value, const std::string& endpoint) {
   const bool keys = keyring_ != nullptr && keyring_->enabled();
-  if (keys &&
-      (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-       event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) &&
-      failed_handshakes_log_.take()) {
+  const bool failed = keys && (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                               event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+  if (failed && metrics_ != nullptr) metrics_->failed_handshakes.add();
+  if (failed && failed_handshakes_log_.take()) {
     spdlog::warn(
         "refused a connection on {}: {}", endpoint,
         value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
@@ -127,6 +129,7 @@ Admission::Verdict Admission::judge(const std::vector<zmq::message_t>& request) 
     char z85[es::kCurveKeyChars + 1];
     zmq_z85_encode(z85, static_cast<const std::uint8_t*>(request[6].data()), 32);
     if (!keyring_->find(z85)) {
+      if (metrics_ != nullptr) metrics_->refused_keys.add();
       if (refused_keys_log_.take())
         spdlog::warn(
             "refused a connection from {}: its key {} is not in the allow-list (esd "
@@ -136,7 +139,10 @@ Admission::Verdict Admission::judge(const std::vector<zmq::message_t>& request) 
     }
     user_id = z85;
   }
-  if (!admit(address)) return {"500", "too many connections", {}};
+  if (!admit(address)) {
+    if (metrics_ != nullptr) metrics_->refused_when_full.add();
+    return {"500", "too many connections", {}};
+  }
   return {"200", "OK", std::move(user_id)};
 }
 

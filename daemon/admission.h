@@ -30,6 +30,7 @@
 
 #include "keyring.h"
 #include "log_budget.h"
+#include "metrics.h"
 
 namespace esd {
 
@@ -43,7 +44,9 @@ class Admission {
   static constexpr const char* kDomain = "esd";
 
   // `keyring` may be off (no keys: every peer is known by its address only).
-  Admission(zmq::context_t& ctx, Options options, std::shared_ptr<const Keyring> keyring);
+  // `metrics` (may be null) counts the refusals.
+  Admission(zmq::context_t& ctx, Options options, std::shared_ptr<const Keyring> keyring,
+            NodeMetrics* metrics);
   ~Admission();
   Admission(const Admission&) = delete;
   Admission& operator=(const Admission&) = delete;
@@ -95,6 +98,7 @@ class Admission {
   std::atomic<std::uint64_t> refused_{0};
   std::atomic<bool> stop_{false};
   std::shared_ptr<const Keyring> keyring_;
+  NodeMetrics* metrics_;
   bool refusing_ = false;  // the handler thread's: to log the change once
   LogBudget refused_keys_log_{20, "connections refused for their keys"};  // the handler thread's
   LogBudget failed_handshakes_log_{20, "failed handshakes"};              // the loop's

@@ -148,6 +148,16 @@ std::string NodeMetrics::render() const {
   x.counter("esd_reply_drops_total",
             "Replies dropped because the client did not take them (its queue was full)",
             static_cast<double>(reply_drops.value()));
+  x.family("esd_refused_connections_total", "counter",
+           "Connections refused during the handshake, by reason: key (not in the allow-list), "
+           "handshake (with keys: none given, or not this node's public key), full "
+           "(--max-clients)")
+      .sample("esd_refused_connections_total", {{"reason", "key"}},
+              static_cast<double>(refused_keys.value()))
+      .sample("esd_refused_connections_total", {{"reason", "handshake"}},
+              static_cast<double>(failed_handshakes.value()))
+      .sample("esd_refused_connections_total", {{"reason", "full"}},
+              static_cast<double>(refused_when_full.value()));
 
   if (const es::Store* s = store_.load(std::memory_order_acquire)) {
     x.gauge("esd_head_position", "The position of the last event stored",

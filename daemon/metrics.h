@@ -56,6 +56,10 @@ class NodeMetrics {
   es::metrics::Counter reply_drops;
   es::metrics::Gauge clients;
   es::metrics::Gauge subscribers;
+  // ---- connections refused during the handshake (the ZAP handler, the loop)
+  es::metrics::Counter refused_keys;       // a key not in the allow-list
+  es::metrics::Counter failed_handshakes;  // with keys: no key, or not this node's public key
+  es::metrics::Counter refused_when_full;  // the connection cap (--max-clients)
   // ---- the store's writer and applier
   es::metrics::StoreMetrics store;
 

@@ -154,7 +154,7 @@ Status Server::bind() {
          {&router_, &pub_, &completions_in_, &completions_out_, &router_monitor_, &pub_monitor_}) {
       s->set(zmq::sockopt::linger, 0);
     }
-    admission_ = std::make_unique<Admission>(ctx_, options_.admission, keyring_);
+    admission_ = std::make_unique<Admission>(ctx_, options_.admission, keyring_, &metrics_);
     Admission::guard(router_);
     Admission::guard(pub_);
     if (keyring_->enabled()) {

@@ -57,7 +57,9 @@ read    $(public_key reader) reader
 replica $(public_key rep) replica-2
 EOF
 export ES_KEY_FILE=$TMP/ops.key ES_SERVER_KEY=$TMP/node.pub  # start_esd and cleanup are admin
-start_esd "$TMP/primary" --key-file node.key --allow allow --heartbeat 200
+HTTP_PORT=$(pick_port)
+start_esd "$TMP/primary" --key-file node.key --allow allow --heartbeat 200 \
+  --http-listen "127.0.0.1:$HTTP_PORT"
 PRIMARY=$ES_SERVER PRIMARY_PID=$ESD_PID PRIMARY_LOG=$ESD_LOG
 as() { # as WHO ES-ARGS...: es with WHO's key (none: no key at all)
   local who=$1
@@ -89,6 +91,11 @@ assert_contains "$ERR" "the handshake with $PRIMARY failed: is $(public_key alic
 assert_contains "$(cat "$PRIMARY_LOG")" "its key $(public_key stranger) is not in the allow-list" "log: key"
 assert_contains "$(cat "$PRIMARY_LOG")" "it came without keys" "log: no key"
 assert_eq "$(as ops status | jq .head)" 1 "nothing was appended"
+metric() { curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+[ "$(metric 'esd_refused_connections_total{reason="key"}')" -ge 1 ] || fail "/metrics: refused keys"
+[ "$(metric 'esd_refused_connections_total{reason="handshake"}')" -ge 1 ] ||
+  fail "/metrics: failed handshakes"
+assert_eq "$(metric 'esd_refused_connections_total{reason="full"}')" 0 "/metrics: refused when full"
 
 check "a replica with a key not allowed copies nothing"
 ES_SERVER_KEY=$TMP/stranger.pub start_esd "$TMP/intruder" --role replica --follow "$PRIMARY" \
@@ -116,6 +123,8 @@ assert_exit 7 as reader append orders-1 <<<'{"type":"OrderPlaced","data":{}}'
 assert_contains "$ERR" "refused: the key reader has the read role; append needs write" "read key append"
 assert_exit 7 as reader stop
 assert_contains "$(cat "$PRIMARY_LOG")" "refused append from 127.0.0.1: the key reader has the read role" "log: role"
+[ "$(metric 'esd_requests_total{kind="append",outcome="permission-denied"}')" -ge 1 ] ||
+  fail "/metrics: the refused append"
 
 check "a write key appends, but cannot stop, remove or move another key's checkpoint"
 assert_exit 7 as alice stop
