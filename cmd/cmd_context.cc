@@ -110,7 +110,7 @@ ExitCode run_rm(Context& ctx, const std::string& name) {
 
 void register_context(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand(
-      "context", "Named contexts: the server, timeout and output to use (es(1), Contexts)");
+      "context", "Named contexts: the server, timeout, output and keys to use (es(1), Contexts)");
   cmd->require_subcommand(1);
 
   auto add_args = std::make_shared<AddArgs>();

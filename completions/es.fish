@@ -147,7 +147,7 @@ complete -c es -n "__es_is es" -a bench -d 'Measure a node: appends, reads, late
 complete -c es -n "__es_is es" -a backup -d 'Have the node (--server) copy its log and projections into DIR on its host, while it serves, and check the copy'
 complete -c es -n "__es_is es" -a restore -d 'Put a backup (es backup) in place as a new data directory, esd stopped, and check it'
 complete -c es -n "__es_is es" -a completion -d 'Print a shell completion script'
-complete -c es -n "__es_is es" -a context -d 'Named contexts: the server, timeout and output to use (es(1), Contexts)'
+complete -c es -n "__es_is es" -a context -d 'Named contexts: the server, timeout, output and keys to use (es(1), Contexts)'
 complete -c es -n "__es_is es" -a keygen -d 'Make a CurveZMQ key pair: BASE.key (secret, mode 0600) for the client or node that owns it, BASE.pub for a node\'s allow-list or a client\'s --server-key'
 complete -c es -n "__es_is es" -a help -d 'Print the help of es, or of a command (es help COMMAND [SUBCOMMAND])'
 complete -c es -n "__es_is es" -s h -l help -d 'Print this help message and exit'
