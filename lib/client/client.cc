@@ -253,8 +253,11 @@ Result<zmq::message_t> Client::receive(std::uint64_t id) {
     // request on this connection: a new one says that nothing listens.
     const bool first = !asked_;
     asked_ = true;
-    if (connection_events() > 0 && first && !connected_) return refused();
+    // (A connection dropped in its handshake is retried too: that is not a
+    // refusal, and the handshake's failure, once seen, says why.)
+    const int retried = connection_events();
     if (!handshake_failed_.ok()) return handshake_failed_;
+    if (retried > 0 && first && !ever_connected_) return refused();
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
