@@ -16,6 +16,7 @@ ExitCode exit_code_for(es::Code code) {
     case es::Code::kWrongExpectedVersion:
       return ExitCode::kConflict;
     case es::Code::kNotFound:
+    case es::Code::kStreamDeleted:
       return ExitCode::kNotFound;
     case es::Code::kUnavailable:
       return ExitCode::kUnavailable;

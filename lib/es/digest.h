@@ -37,11 +37,19 @@ class ChainVerifier {
   // The event at `position` carries `stored`; `computed` is chain_next of
   // chain() and its record. kCorruption names the position that is wrong.
   Status next(Position position, const Chain& stored, const Chain& computed);
+  // A hole (an event removed by deletion or retention) at `position`: its
+  // bytes are gone, so its chain is taken as stored, and the next event is
+  // checked against it.
+  Status hole(Position position, const Chain& stored);
+  // The same for an event as a node sends it (a hole or not).
+  Status next(const RecordedEvent& e);
   Position head() const { return head_; }  // the last position checked
   const Chain& chain() const { return chain_; }
+  std::uint64_t holes() const { return holes_; }
 
  private:
   Position head_ = 0;
+  std::uint64_t holes_ = 0;
   Chain chain_ = kChainStart;
 };
 

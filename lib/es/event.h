@@ -42,10 +42,14 @@ struct RecordedEvent {
   std::string data;
   std::string metadata;
   Chain chain{};  // the log's digest up to and including this event
+  // A hole: the event was removed (es delete, retention). Only its
+  // position, stream, version, time and chain are kept; type, data,
+  // metadata and id are empty. Reads skip holes; replication copies them.
+  bool removed = false;
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(position, stream, version, id.bytes, type, time_us, data, metadata, chain);
+    ar(position, stream, version, id.bytes, type, time_us, data, metadata, chain, removed);
   }
 };
 
@@ -108,10 +112,13 @@ struct ReadRequest {
   std::uint32_t limit = 1000;
   std::vector<std::string> types;  // any of these; empty: all
   std::string category;            // whole log only; empty: all
+  // Whole log only: every record, holes and events that deletion or
+  // retention hides included (replication, es verify). Replica role.
+  bool raw = false;
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(stream, from, from_end, backwards, limit, types, category);
+    ar(stream, from, from_end, backwards, limit, types, category, raw);
   }
   bool matches(const RecordedEvent& e) const;
 };

@@ -32,6 +32,8 @@ const char* code_name(Code code) {
       return "not-primary";
     case Code::kPermissionDenied:
       return "permission-denied";
+    case Code::kStreamDeleted:
+      return "stream-deleted";
   }
   return "unknown";
 }

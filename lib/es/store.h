@@ -19,7 +19,18 @@
 //             "journal" -> lap:u64le offset:u64le (where the frame after the
 //             last one applied starts)
 //   "checkpoints" subscription name      -> position:u64le
-// No MDB_DUPSORT anywhere.
+// No MDB_DUPSORT anywhere. A "streams" row may have a fourth u64le: the
+// first version still indexed (what deletion and retention removed lies
+// before it; 0 when the row has three).
+//
+// Deletion and retention (es/stream_rules.h): the rules a stream's metadata
+// stream sets apply to reads as soon as the event that sets them is
+// committed; the applier then removes the events they hide, in its own
+// LMDB transactions (after each batch for the streams it touched, and
+// every second for rules by age): the index and id entries go, and the log
+// record becomes a hole (store/codec.h) that keeps the position, stream,
+// version, time and chain digest. LMDB reuses the freed pages. Appends to a
+// tombstoned stream fail with Code::kStreamDeleted.
 //
 // Durability: a commit group is acknowledged once its frame is durable in
 // the journal (one write and one fdatasync); a background thread (the
@@ -39,17 +50,21 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "es/event.h"
 #include "es/result.h"
+#include "es/stream_rules.h"
 
 struct MDB_env;
 
@@ -63,6 +78,7 @@ namespace store {
 class Journal;
 class Tail;
 class IdFilters;
+class Txn;
 struct JournalAt;
 }  // namespace store
 
@@ -155,11 +171,14 @@ class Store {
   // Recomputes every event's chain from its stored bytes, up to `up_to`
   // (0: the head), and checks the positions run 1..up_to without a gap:
   // kCorruption names the first position that does not hold; kNotFound
-  // when `up_to` is past the head. Returns the chain at `up_to`.
+  // when `up_to` is past the head. Returns the chain at `up_to`. A hole's
+  // chain is taken as stored (its event's bytes are gone): the event after
+  // it is checked against it, so a change to it shows there.
   struct VerifyReport {
     Position head = 0;
     Chain chain{};
     std::uint64_t events = 0;
+    std::uint64_t holes = 0;  // of them, removed events
   };
   Result<VerifyReport> verify(Position up_to = 0) const;
   // The stored position of a named subscription; nullopt when it has none.
@@ -169,6 +188,12 @@ class Store {
   Result<std::vector<StreamInfo>> streams(std::string_view prefix, std::string_view after,
                                           std::size_t limit) const;
   Result<std::optional<StreamInfo>> stream_info(std::string_view name) const;
+  // The rules (es/stream_rules.h) `stream` has now: those its metadata
+  // stream's last committed event sets (empty when none).
+  StreamRules rules(std::string_view stream) const;
+  // Asks the applier to remove what rules by age hide now (tests; esd's
+  // applier does it every second by itself), and waits until it has.
+  Status sweep_expired();
 
   Position head() const { return head_.load(std::memory_order_acquire); }
   // The commit time of the event at the head (0: none).
@@ -182,6 +207,10 @@ class Store {
   // Blocks until the id filter's background build is over (tests).
   void wait_id_filter_built();
   std::uint64_t journal_size() const;
+
+ // The rules of every stream that has some (store internals, store_rules.cc).
+  struct RuleEntry;
+  using RulesMap = std::map<std::string, std::shared_ptr<RuleEntry>, std::less<>>;
 
  private:
   struct Dbs;
@@ -231,6 +260,24 @@ class Store {
   Status try_apply_frames(std::span<const PendingFrame> frames, bool check_chains, bool* map_full);
   Status grow_map();
 
+  // Deletion and retention (store_rules.cc).
+  std::shared_ptr<const RulesMap> rules_snapshot() const;
+  Status load_rules();
+  // The writer: checks a group's events against the rules (a tombstone)
+  // and notes the rules its metadata events set, in the group.
+  Status check_rules(Group& g, const AppendRequest& request,
+                     std::unordered_map<std::string, StreamRules>* sets);
+  void publish_rules(Group& g);
+  // The applier: removes what the rules hide from `streams` (all with
+  // rules when null), in `txn`; `rows` holds the streams' rows as the
+  // transaction leaves them and gets those it changes.
+  struct RowCache;
+  Status remove_hidden(store::Txn& txn, RowCache& rows, const std::vector<std::string>* streams,
+                       std::uint64_t* removed, bool* map_full);
+  Status sweep(std::uint64_t* removed);
+  static const std::chrono::milliseconds kSweepEvery;
+  bool sweep_due(std::chrono::steady_clock::time_point now) const;
+
   // Reading (store_read.cc). `page` is the read's page (store_read.cc).
   struct Snapshot;
   Status open_snapshot(Snapshot* s) const;
@@ -262,6 +309,9 @@ class Store {
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<store::IdFilters> id_filters_;
   metrics::StoreMetrics* metrics_ = nullptr;
+  // Rules by stream, replaced whole (copy on write) when a group sets some.
+  mutable std::mutex rules_mu_;
+  std::shared_ptr<const RulesMap> rules_;
 };
 
 }  // namespace es

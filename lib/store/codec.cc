@@ -1,5 +1,6 @@
 #include "store/codec.h"
 
+#include <array>
 #include <cstring>
 
 namespace es::store {
@@ -46,22 +47,24 @@ class Reader {
 void encode_record(const RecordedEvent& e, std::string* out) {
   out->clear();
   out->reserve(64 + e.stream.size() + e.type.size() + e.data.size() + e.metadata.size());
-  out->push_back(static_cast<char>(kRecordFormat));
+  out->push_back(static_cast<char>(e.removed ? kHoleFormat : kRecordFormat));
   put_bytes(out, e.stream);
   put_u64(out, e.version);
-  out->append(reinterpret_cast<const char*>(e.id.bytes.data()), 16);
+  static const std::array<std::uint8_t, 16> kNoId{};
+  out->append(reinterpret_cast<const char*>(e.removed ? kNoId.data() : e.id.bytes.data()), 16);
   put_u64(out, static_cast<std::uint64_t>(e.time_us));
-  put_bytes(out, e.type);
-  put_bytes(out, e.data);
-  put_bytes(out, e.metadata);
+  put_bytes(out, e.removed ? std::string_view() : e.type);
+  put_bytes(out, e.removed ? std::string_view() : e.data);
+  put_bytes(out, e.removed ? std::string_view() : e.metadata);
 }
 
 Status decode_record(std::string_view value, RecordedEvent* e) {
   Reader r(value);
   std::uint8_t format = 0;
-  if (!r.u8(&format) || format != kRecordFormat) {
+  if (!r.u8(&format) || (format != kRecordFormat && format != kHoleFormat)) {
     return Status::corruption("record has unknown format " + std::to_string(format));
   }
+  e->removed = format == kHoleFormat;
   if (!r.bytes(&e->stream) || !r.u64(&e->version) || !r.raw(e->id.bytes.data(), 16) ||
       !r.i64(&e->time_us) || !r.bytes(&e->type) || !r.bytes(&e->data) || !r.bytes(&e->metadata) ||
       !r.raw(e->chain.data(), e->chain.size()) || !r.done()) {
@@ -74,7 +77,9 @@ Status decode_keys(std::string_view value, RecordKeys* k) {
   // format:u8 stream_len:u32 stream version:u64 id:16 time:i64 ...
   auto bad = [] { return Status::corruption("record is truncated"); };
   if (value.size() < 1 + 4 + 8 + 16 + 8 + 12 + kChainBytes) return bad();
-  if (static_cast<std::uint8_t>(value[0]) != kRecordFormat) {
+  const auto format = static_cast<std::uint8_t>(value[0]);
+  k->removed = format == kHoleFormat;
+  if (format != kRecordFormat && format != kHoleFormat) {
     return Status::corruption("record has unknown format " +
                               std::to_string(static_cast<std::uint8_t>(value[0])));
   }

@@ -5,6 +5,10 @@
 //   body     := format:u8 stream version:u64le id:16 time_us:i64le type data metadata
 //   stream, type, data, metadata := length:u32le bytes
 // format is kRecordFormat; chain is es/digest.h's chain over the body.
+// A hole (an event removed by deletion or retention) has format kHoleFormat,
+// an all-zero id and empty type, data and metadata; its chain is the removed
+// event's, kept as it was (the body it digests is gone), so that the chain
+// of every event after it is still checked against its own bytes.
 // (Format 1, before chains, is not read: Store::open refuses it.) Decoding
 // checks every length against the bytes left and reports kCorruption rather
 // than reading past the end.
@@ -18,9 +22,10 @@
 namespace es::store {
 
 inline constexpr std::uint8_t kRecordFormat = 2;
+inline constexpr std::uint8_t kHoleFormat = 3;
 inline constexpr std::size_t kChainBytes = sizeof(Chain);
 
-// Writes the body of `e` (no chain) to `out`.
+// Writes the body of `e` (no chain) to `out`: a hole's when `e.removed`.
 void encode_record(const RecordedEvent& e, std::string* out);
 // Decodes the fields of `value` (a whole record) into `e`; `e.position` is
 // left alone.
@@ -33,6 +38,7 @@ struct RecordKeys {
   Uuid id;
   std::int64_t time_us = 0;
   Chain chain{};
+  bool removed = false;   // a hole
   std::string_view body;  // the record without its chain
 };
 Status decode_keys(std::string_view value, RecordKeys* k);

@@ -44,6 +44,17 @@ Status ChainVerifier::next(Position position, const Chain& stored, const Chain& 
   return {};
 }
 
+Status ChainVerifier::hole(Position position, const Chain& stored) {
+  ES_RETURN_IF_ERROR(next(position, stored, stored));
+  ++holes_;
+  return {};
+}
+
+Status ChainVerifier::next(const RecordedEvent& e) {
+  if (e.removed) return hole(e.position, e.chain);
+  return next(e.position, e.chain, chain_next(chain_, e));
+}
+
 std::string to_hex(const Chain& chain) {
   static const char* const kDigits = "0123456789abcdef";
   std::string out;

@@ -39,6 +39,12 @@ constexpr auto kApplyDelay = std::chrono::milliseconds(500);
 constexpr std::size_t kApplyBytes = 32u << 20;
 constexpr std::size_t kMaxApplyBytes = 64u << 20;  // per LMDB transaction
 constexpr std::size_t kGrowStepMax = 1ull << 30;   // at most 1 GiB per growth
+}  // namespace
+
+// How often rules by age are applied (and the applier looks for work).
+const std::chrono::milliseconds Store::kSweepEvery{1000};
+
+namespace {
 
 }  // namespace
 
@@ -46,13 +52,46 @@ std::size_t Store::apply_bytes() const {
   return std::min<std::size_t>(kApplyBytes, journal_->size() / 4);
 }
 
+// Whether the applier should sweep now: asked to, or rules by age exist and
+// the last sweep was a second ago.
+bool Store::sweep_due(std::chrono::steady_clock::time_point now) const {
+  if (applier_->sweep_wanted) return true;
+  if (now - applier_->last_sweep < kSweepEvery) return false;
+  auto map = rules_snapshot();
+  if (!map) return false;
+  return std::any_of(map->begin(), map->end(),
+                     [](const auto& r) { return r.second->rules.max_age_s.has_value(); });
+}
+
 void Store::apply_loop() {
   Applier& a = *applier_;
   std::vector<PendingFrame> batch;
   std::unique_lock lock(a.mu);
   for (;;) {
-    a.wake.wait(lock, [&] { return !a.pending.empty() || a.closing; });
-    if (a.pending.empty()) return;  // closing, and everything is applied
+    a.wake.wait_for(lock, kSweepEvery,
+                    [&] { return !a.pending.empty() || a.closing || a.sweep_wanted; });
+    if (a.stuck.ok() && !a.failed && sweep_due(std::chrono::steady_clock::now())) {
+      a.sweep_wanted = false;
+      lock.unlock();
+      std::uint64_t removed = 0;
+      Status s = sweep(&removed);
+      lock.lock();
+      if (removed >= store::kMaxRemovals) a.sweep_wanted = true;  // more to do
+      a.last_sweep = std::chrono::steady_clock::now();
+      ++a.sweeps;
+      a.applied.notify_all();
+      if (!s.ok() && s.code() != Code::kDiskFull) {
+        spdlog::critical("store: removing what stream rules hide failed: {}", s.to_string());
+        a.failure = s;
+        a.failed.store(true, std::memory_order_release);
+        return;
+      }
+      if (!s.ok()) spdlog::error("store: {}", s.message());
+    }
+    if (a.pending.empty()) {
+      if (a.closing) return;  // everything is applied
+      continue;
+    }
     a.wake.wait_until(lock, a.pending.front().written + kApplyDelay, [&] {
       return a.closing || a.room_wanted || a.pending_bytes >= a.apply_bytes;
     });
@@ -126,7 +165,10 @@ Status Store::try_apply_frames(std::span<const PendingFrame> frames, bool check_
   auto begun = Txn::begin(env_, 0);
   if (!begun.ok()) return begun.status();
   Txn txn = std::move(begun).value();
-  std::unordered_map<std::string_view, StreamRow> rows;
+  RowCache cache;
+  auto& rows = cache.rows;
+  std::vector<std::string> ruled;  // streams with rules this batch touched
+  auto rules = rules_snapshot();
   std::uint64_t next_stream_id = applier_->next_stream_id;
   // (last_chain_ belongs to the writer once the store is open: only
   // recovery, before it, checks chains here.)
@@ -167,11 +209,12 @@ Status Store::try_apply_frames(std::span<const PendingFrame> frames, bool check_
       if (kind != store::Journal::kEvent) return damaged(p, "unknown entry kind");
       ES_RETURN_IF_ERROR(store::decode_keys(body, &k));
       if (check_chains) {
-        const Chain computed = chain_next(chain, p, k.body);
+        // A hole's chain is taken as it is (its event's bytes are gone).
+        const Chain computed = k.removed ? k.chain : chain_next(chain, p, k.body);
         if (computed != k.chain) return damaged(p, "the event does not match its chain digest");
         chain = computed;
       }
-      auto it = rows.find(k.stream);
+      auto it = rows.find(std::string(k.stream));
       if (it == rows.end()) {
         StreamRow row;
         std::string_view v;
@@ -183,8 +226,10 @@ Status Store::try_apply_frames(std::span<const PendingFrame> frames, bool check_
         } else if (rc != MDB_NOTFOUND) {
           return lmdb_status(rc, "mdb_get streams");
         }
-        it = rows.emplace(k.stream, row).first;
+        it = rows.emplace(std::string(k.stream), row).first;
+        if (rules && rules->count(k.stream) != 0) ruled.push_back(it->first);
       }
+      if (is_metadata_stream(k.stream)) ruled.emplace_back(target_of(k.stream));
       StreamRow& row = it->second;
       if (row.id == 0) row.id = next_stream_id++;
       if (k.version != (row.last ? *row.last + 1 : 0)) {
@@ -193,17 +238,35 @@ Status Store::try_apply_frames(std::span<const PendingFrame> frames, bool check_
       }
       const std::string pv = le64_value(p);
       ES_RETURN_IF_ERROR(put(dbs_->log, pos_key(p), body, MDB_APPEND, "mdb_put log"));
-      ES_RETURN_IF_ERROR(put(dbs_->index, index_key(row.id, k.version), pv, 0, "mdb_put index"));
-      int rc = txn.put(dbs_->ids, id_key(k.id), pv, MDB_NOOVERWRITE);
-      if (rc == MDB_KEYEXIST)
-        return damaged(p, "event id " + k.id.to_string() + " is stored already");
-      ES_RETURN_IF_ERROR(status(rc, "mdb_put ids"));
-      applier_->applied_ids.push_back(id_filters_->hash(k.id));
       row.last = k.version;
       row.last_position = p;
       ++p;
+      if (k.removed) {  // a hole copied from a primary: nothing to index
+        if (row.first_indexed == k.version) row.first_indexed = k.version + 1;
+        continue;
+      }
+      ES_RETURN_IF_ERROR(
+          put(dbs_->index, index_key(row.id, k.version), pv, 0, "mdb_put index"));
+      int rc = txn.put(dbs_->ids, id_key(k.id), pv, MDB_NOOVERWRITE);
+      if (rc == MDB_KEYEXIST)
+        return damaged(p - 1, "event id " + k.id.to_string() + " is stored already");
+      ES_RETURN_IF_ERROR(status(rc, "mdb_put ids"));
+      applier_->applied_ids.push_back(id_filters_->hash(k.id));
     }
     if (p != f.first + f.count) return damaged(f.first, "it holds another number of events");
+  }
+  // What the rules of the streams it touched hide now goes in the same
+  // transaction (recovery leaves it to the first sweep).
+  if (!check_chains && !ruled.empty()) {
+    std::sort(ruled.begin(), ruled.end());
+    ruled.erase(std::unique(ruled.begin(), ruled.end()), ruled.end());
+    std::uint64_t removed = 0;
+    ES_RETURN_IF_ERROR(remove_hidden(txn, cache, &ruled, &removed, map_full));
+    if (removed > 0) spdlog::debug("store: removed {} events that stream rules hide", removed);
+    if (removed >= store::kMaxRemovals) {
+      std::lock_guard lock(applier_->mu);
+      applier_->sweep_wanted = true;  // the rest in the next transaction
+    }
   }
   for (const auto& [name, row] : rows) {
     ES_RETURN_IF_ERROR(

@@ -34,29 +34,35 @@ struct Store::Dbs {
 namespace store {
 
 inline constexpr std::size_t kDiskReserve = 1u << 20;  // left free for LMDB's own pages
+// Removals per LMDB transaction (stream rules): a deletion of a long stream
+// goes on in the next one, so that the applier never holds LMDB for long.
+inline constexpr std::uint64_t kMaxRemovals = 50'000;
 
 // A row of "streams".
 struct StreamRow {
   std::uint64_t id = 0;
   std::optional<Version> last;
   Position last_position = 0;
+  Version first_indexed = 0;  // the versions before it were removed
 };
 
 inline std::string stream_row_value(const StreamRow& row) {
-  std::string v(24, '\0');
+  std::string v(row.first_indexed == 0 ? 24 : 32, '\0');
   put_le64(v.data(), row.id);
   put_le64(v.data() + 8, *row.last);
   put_le64(v.data() + 16, row.last_position);
+  if (row.first_indexed != 0) put_le64(v.data() + 24, row.first_indexed);
   return v;
 }
 
 inline Result<StreamRow> parse_stream_row(std::string_view v, std::string_view name) {
-  if (v.size() != 24)
+  if (v.size() != 24 && v.size() != 32)
     return Status::corruption("stream row of '" + std::string(name) + "' is malformed");
   StreamRow row;
   row.id = get_le64(v.data());
   row.last = get_le64(v.data() + 8);
   row.last_position = get_le64(v.data() + 16);
+  if (v.size() == 32) row.first_indexed = get_le64(v.data() + 24);
   return row;
 }
 
@@ -119,7 +125,30 @@ struct Store::Group {
   std::unordered_map<std::string, Row> rows;         // as this group leaves them
   std::unordered_map<Uuid, Position, UuidHash> ids;  // ids this group writes
   std::vector<Checkpoint> checkpoints;               // moves this group makes
+  std::unordered_map<std::string, StreamRules> rules;  // rules this group sets
+  std::shared_ptr<const RulesMap> rules_before;        // the store's, as the group began
   std::string scratch;
+};
+
+// The "streams" rows an LMDB write transaction has read or changed, by name.
+struct Store::RowCache {
+  std::unordered_map<std::string, store::StreamRow> rows;
+};
+
+// A stream's rules, and its last version as the writer last committed it
+// (readers need it for max_count without a lookup). The map holding it is
+// replaced when rules change; `last` moves in place.
+struct Store::RuleEntry {
+  StreamRules rules;
+  std::atomic<std::uint64_t> last_plus_one{0};  // 0: no stream yet
+  Version last() const {
+    const std::uint64_t l = last_plus_one.load(std::memory_order_acquire);
+    return l == 0 ? 0 : l - 1;
+  }
+  bool exists() const { return last_plus_one.load(std::memory_order_acquire) != 0; }
+  bool shows(const RecordedEvent& e, std::int64_t now_us) const {
+    return rules.shows(e, std::max(last(), e.version), now_us);
+  }
 };
 
 // A durable frame on its way into LMDB.
@@ -142,6 +171,9 @@ struct Store::Applier {
   std::size_t apply_bytes = 0;  // this much pending starts a commit at once
   bool closing = false;
   bool room_wanted = false;
+  bool sweep_wanted = true;        // remove what rules hide, all streams (at open)
+  std::uint64_t sweeps = 0;        // sweeps done
+  std::chrono::steady_clock::time_point last_sweep{};
   Status stuck;    // kDiskFull while LMDB has no room to grow: retried
   Status failure;  // fatal: nothing more is applied or acknowledged
   std::atomic<bool> failed{false};

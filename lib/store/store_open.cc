@@ -82,6 +82,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const StoreOp
   ES_RETURN_IF_ERROR(s->open_journal(options));
   s->make_id_filters(options);
   ES_RETURN_IF_ERROR(s->recover());
+  ES_RETURN_IF_ERROR(s->load_rules());
   ES_RETURN_IF_ERROR(s->start_id_filter());
   s->applier_->apply_bytes = s->apply_bytes();
   s->applier_->thread = std::thread([p = s.get()] { p->apply_loop(); });
@@ -350,6 +351,12 @@ Status Store::validate(const AppendRequest& request) {
     if (e.metadata.size() > kMaxMetadataBytes) {
       return Status::invalid("event metadata is " + std::to_string(e.metadata.size()) +
                              " bytes; the limit is " + std::to_string(kMaxMetadataBytes));
+    }
+    if (is_metadata_stream(e.stream)) {
+      auto rules = rules_of(e.type, e.data);
+      if (!rules.ok()) return Status::invalid("stream " + e.stream + ": " + rules.status().message());
+      if (is_metadata_stream(target_of(e.stream)))
+        return Status::invalid("stream " + e.stream + ": a metadata stream has no metadata stream");
     }
     bytes += e.stream.size() + e.type.size() + e.data.size() + e.metadata.size() + 64;
   }

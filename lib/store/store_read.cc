@@ -6,6 +6,7 @@
 
 #include "es/digest.h"
 #include "es/event_filter.h"
+#include "es/json.h"
 
 #include "store/codec.h"
 #include "store/store_internal.h"
@@ -32,13 +33,24 @@ struct Page {
   const ReadRequest& rq;
   ReadResult* out;
   std::size_t limit;
+  std::shared_ptr<const Store::RulesMap> rules;  // null: none apply
+  std::int64_t now_us = 0;
   std::size_t scanned = 0, bytes = 0;
   bool full() const {
     return out->events.size() >= limit || scanned >= kScanLimit || bytes >= kMaxReplyBytes;
   }
+  // Holes, and what deletion and retention hide, are not shown (but to a
+  // raw read).
+  bool hides(const RecordedEvent& e) const {
+    if (rq.raw) return false;
+    if (e.removed) return true;
+    if (!rules) return false;
+    auto it = rules->find(e.stream);
+    return it != rules->end() && !it->second->shows(e, now_us);
+  }
   void offer(RecordedEvent e) {
     ++scanned;
-    if (!rq.matches(e)) return;
+    if (hides(e) || !rq.matches(e)) return;
     bytes += e.data.size() + e.metadata.size() + 128;
     out->events.push_back(std::move(e));
   }
@@ -84,8 +96,13 @@ Result<ReadResult> Store::read(const ReadRequest& rq) const {
   if (rq.types.size() > kMaxTypes)
     return Status::invalid("a read filters on at most " + std::to_string(kMaxTypes) + " types");
   for (const auto& t : rq.types) ES_RETURN_IF_ERROR(validate_lookup_name("event type", t));
+  if (rq.raw && !rq.stream.empty()) return Status::invalid("a raw read reads the whole log");
   ReadResult out;
   Page page{rq, &out, page_limit(rq.limit)};
+  if (!rq.raw) {
+    page.rules = rules_snapshot();
+    page.now_us = now_us();
+  }
   if (rq.stream.empty()) {
     ES_RETURN_IF_ERROR(read_all(rq, &page));
   } else {
@@ -197,14 +214,29 @@ Status Store::read_stream(const ReadRequest& rq, void* page_ptr) const {
     return row ? static_cast<std::int64_t>(*row->last) : -1;
   };
   std::int64_t last = -1, ver = 0;
+  std::int64_t low = 0;  // the first version shown: deletion, retention, removal
   const std::int64_t step = rq.backwards ? -1 : 1;
+  auto visible_bound = [&](std::int64_t last_version) -> Status {
+    if (row) low = std::max(low, static_cast<std::int64_t>(row->first_indexed));
+    if (!page.rules) return {};
+    auto it = page.rules->find(rq.stream);
+    if (it == page.rules->end()) return {};
+    const StreamRules& rules = it->second->rules;
+    const auto l = static_cast<Version>(last_version);
+    if (rules.deleted(l)) {
+      return Status(Code::kStreamDeleted,
+                    "stream " + rq.stream + " was deleted" + (rules.tombstone ? " for good" : ""));
+    }
+    low = std::max(low, static_cast<std::int64_t>(rules.visible_from(l)));
+    return {};
+  };
   // Copies the tail's events of the stream from `ver` on (under its lock).
   auto from_tail = [&] {
     const store::Tail::Stream* ts = tail_->stream(rq.stream);
     if (ts == nullptr) return false;
     const auto first = static_cast<std::int64_t>(ts->first_version);
     if (ver < first || ver > last) return false;
-    for (; ver >= first && ver <= last && !page.full(); ver += step) {
+    for (; ver >= std::max(first, low) && ver <= last && !page.full(); ver += step) {
       const Position pos = ts->positions[static_cast<std::size_t>(ver - first)];
       page.offer(*tail_->at(pos));
     }
@@ -218,13 +250,15 @@ Status Store::read_stream(const ReadRequest& rq, void* page_ptr) const {
     const store::Tail::Stream* ts = tail_->stream(rq.stream);
     if (ts == nullptr && !row) return Status::not_found("stream " + rq.stream + " does not exist");
     last = ts != nullptr ? static_cast<std::int64_t>(ts->last_version()) : lmdb_last();
+    ES_RETURN_IF_ERROR(visible_bound(last));
     ver =
         rq.from_end ? last : static_cast<std::int64_t>(std::min<std::uint64_t>(rq.from, last + 1));
     if (rq.backwards && ver > last) ver = last;
+    if (!rq.backwards) ver = std::max(ver, low);
     if (rq.backwards) from_tail();
   }
   for (;;) {
-    while (ver >= 0 && ver <= std::min(last, lmdb_last()) && !page.full()) {
+    while (ver >= low && ver <= std::min(last, lmdb_last()) && !page.full()) {
       std::string_view iv;
       int rc = snap.txn.get(dbs_->index, index_key(row->id, static_cast<Version>(ver)), &iv);
       if (rc != 0 || iv.size() != 8) {
@@ -245,13 +279,16 @@ Status Store::read_stream(const ReadRequest& rq, void* page_ptr) const {
     if (from_tail()) break;
     ES_RETURN_IF_ERROR(open_snapshot(&snap));
     ES_RETURN_IF_ERROR(load_row());
+    // The applier may have removed what the rules hid meanwhile.
+    if (row) ver = std::max(ver, static_cast<std::int64_t>(row->first_indexed));
+    if (ver > last) break;
     if (lmdb_last() < ver) {
       return Status::corruption("stream " + rq.stream + " version " + std::to_string(ver) +
                                 " is missing");
     }
   }
-  out->end = ver < 0 || ver > last;
-  out->next = ver < 0 ? 0 : static_cast<std::uint64_t>(ver);
+  out->end = ver < low || ver > last;
+  out->next = ver < low ? 0 : static_cast<std::uint64_t>(ver);
   return {};
 }
 
@@ -327,7 +364,8 @@ Status verify_log(const Txn& txn, MDB_dbi log, Position up_to, ChainVerifier* ve
       return Status::corruption("position " + std::to_string(p) + ": " + d.message());
     }
     const std::string_view body = record.substr(0, record.size() - kChainBytes);
-    ES_RETURN_IF_ERROR(verifier->next(p, e.chain, chain_next(verifier->chain(), p, body)));
+    ES_RETURN_IF_ERROR(e.removed ? verifier->hole(p, e.chain)
+                                 : verifier->next(p, e.chain, chain_next(verifier->chain(), p, body)));
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get log");
   return {};
@@ -352,14 +390,15 @@ Result<Store::VerifyReport> Store::verify(Position up_to) const {
   for (const RecordedEvent& t : tail) {
     if (up_to != 0 && verifier.head() >= up_to) break;
     store::encode_record(t, &body);
-    ES_RETURN_IF_ERROR(
-        verifier.next(t.position, t.chain, chain_next(verifier.chain(), t.position, body)));
+    ES_RETURN_IF_ERROR(t.removed ? verifier.hole(t.position, t.chain)
+                                 : verifier.next(t.position, t.chain,
+                                                 chain_next(verifier.chain(), t.position, body)));
   }
   if (up_to != 0 && verifier.head() < up_to) {
     return Status::not_found("position " + std::to_string(up_to) + " is past the head " +
                              std::to_string(verifier.head()));
   }
-  return VerifyReport{verifier.head(), verifier.chain(), verifier.head()};
+  return VerifyReport{verifier.head(), verifier.chain(), verifier.head(), verifier.holes()};
 }
 
 Result<std::vector<StreamInfo>> Store::streams(std::string_view prefix, std::string_view after,

@@ -110,6 +110,7 @@ Status Store::begin_group(Group& g) {
   if (!begun.ok()) return begun.status();
   g.txn = std::move(begun).value();
   g.id_filter = id_filters_->ready();
+  g.rules_before = rules_snapshot();
   g.head = head_.load();
   g.chain = last_chain_;
   g.time_us = last_time_us_.load();
@@ -168,13 +169,14 @@ Result<RecordedEvent> Store::stored_event(Group& g, Position p,
 
 // Encodes `rec` (position, version and time set) into the group's frame and
 // sets its chain.
+// sets its chain (a hole, copied from a primary, keeps the chain it has).
 void Store::add_event(Group& g, RecordedEvent& rec) {
   store::encode_record(rec, &g.scratch);
-  rec.chain = chain_next(g.chain, rec.position, g.scratch);
+  if (!rec.removed) rec.chain = chain_next(g.chain, rec.position, g.scratch);
   g.scratch.append(reinterpret_cast<const char*>(rec.chain.data()), rec.chain.size());
   store::Journal::add_event(&frame_, g.scratch);
   g.chain = rec.chain;
-  g.ids[rec.id] = rec.position;
+  if (!rec.removed) g.ids[rec.id] = rec.position;
   Row& row = g.rows[rec.stream];
   if (!row.last) ++g.new_streams;
   row.last = rec.version;
@@ -234,11 +236,15 @@ Status Store::sequence_group(std::span<const AppendRequest* const> requests,
         break;
       }
     }
+    // 3. Deletion: nothing goes to a tombstoned stream.
+    std::unordered_map<std::string, StreamRules> rules_set;
+    if (conflict.ok()) conflict = check_rules(g, *req, &rules_set);
     if (!conflict.ok()) {
       results->push_back(conflict);
       continue;
     }
-    // 3. Write into the frame.
+    for (auto& [stream, rules] : rules_set) g.rules[stream] = rules;
+    // 4. Write into the frame.
     AppendResult result;
     for (const auto& e : req->events) {
       auto row = row_of(g, e.stream);
@@ -323,7 +329,7 @@ Status Store::sequence_replicated(std::span<const RecordedEvent> events,
     }
     // Names stored before today's rules replicate as they are.
     ES_RETURN_IF_ERROR(validate_stored_name("stream name", e.stream));
-    ES_RETURN_IF_ERROR(validate_stored_name("event type", e.type));
+    if (!e.removed) ES_RETURN_IF_ERROR(validate_stored_name("event type", e.type));
     auto row = row_of(g, e.stream);
     if (!row.ok()) return row.status();
     const Version expected = (*row)->last ? *(*row)->last + 1 : 0;
@@ -332,12 +338,19 @@ Status Store::sequence_replicated(std::span<const RecordedEvent> events,
                                          e.stream + " on the primary; here that stream's next is " +
                                          std::to_string(expected));
     }
-    auto stored = stored_id(g, e.id);
+    auto stored = e.removed ? Result<std::optional<Position>>(std::nullopt) : stored_id(g, e.id);
     if (!stored.ok()) return stored.status();
     if (stored->has_value()) {
       return Status(Code::kDiverged, "event id " + e.id.to_string() + " at " + at() +
                                          " is stored already at position " +
                                          std::to_string(**stored));
+    }
+    if (is_metadata_stream(e.stream) && !e.removed) {
+      auto rules = rules_of(e);
+      if (!rules.ok()) return Status(Code::kDiverged, at() + ": " + rules.status().message());
+      g.rules[std::string(target_of(e.stream))] = *rules;
+      auto target = row_of(g, std::string(target_of(e.stream)));
+      if (!target.ok()) return target.status();
     }
     RecordedEvent rec = e;
     ++g.head;
@@ -381,6 +394,7 @@ Status Store::commit_group(Group& g, std::vector<RecordedEvent>* committed) {
     metrics_->journal_unapplied_bytes.set(static_cast<double>(journal_->unapplied_bytes()));
   }
   frame_seq_ = seq;
+  publish_rules(g);
   spdlog::trace("journal frame {}: {} events from position {}, {} checkpoint entries, {} bytes",
                 seq, count, first, g.checkpoints.size(), payload);
   tail_->append(*committed, g.checkpoints, seq);

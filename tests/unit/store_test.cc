@@ -2054,3 +2054,236 @@ TEST_CASE("readers never miss a position while the applier moves the tail into L
   CHECK(bad == 0);
   CHECK(reads > 10);
 }
+
+// ===================================================== deletion and retention
+
+namespace {
+
+ProposedEvent rules_event(const std::string& stream, std::string_view type,
+                          const StreamRules& rules) {
+  return ProposedEvent{metadata_stream_of(stream), Uuid::v7(), std::string(type),
+                       rules_json(rules), ""};
+}
+
+std::vector<RecordedEvent> read_raw(const Store& store) {
+  ReadRequest rq = all_rq();
+  rq.raw = true;
+  rq.limit = static_cast<std::uint32_t>(kMaxReadLimit);
+  return must_read(store, rq).events;
+}
+
+std::size_t holes_in(const std::vector<RecordedEvent>& events) {
+  return static_cast<std::size_t>(
+      std::count_if(events.begin(), events.end(), [](const auto& e) { return e.removed; }));
+}
+
+void append_n(Store& store, const std::string& stream, int n) {
+  for (int i = 0; i < n; ++i) must_append(store, req({ev(stream, "Happened", "{\"i\":" +
+                                                                          std::to_string(i) + "}")}));
+}
+
+}  // namespace
+
+TEST_CASE("stream rules: JSON both ways, and what is wrong is named", "[store][rules]") {
+  StreamRules r;
+  r.truncate_before = 5;
+  r.max_count = 10;
+  r.max_age_s = 3600;
+  CHECK(rules_json(r) == R"({"truncate_before":5,"max_count":10,"max_age":3600})");
+  auto back = parse_rules(rules_json(r));
+  REQUIRE(back.ok());
+  CHECK(*back == r);
+  CHECK_THAT(parse_rules(R"({"max_cout":3})").status().message(), Contains("max_cout"));
+  CHECK_THAT(parse_rules(R"({"max_count":0})").status().message(), Contains("at least 1"));
+  CHECK_THAT(parse_rules(R"({"max_count":"3"})").status().message(), Contains("whole number"));
+  CHECK_THAT(parse_rules(R"({"max_count":-3})").status().message(), Contains("whole number"));
+  CHECK_FALSE(parse_rules("[]").ok());
+  CHECK_FALSE(rules_of("$metadata", R"({"tombstone":true})").ok());
+  CHECK_FALSE(rules_of("Happened", "{}").ok());
+  CHECK(r.visible_from(20) == 11);  // the last 10 of 0..20
+  CHECK(r.visible_from(7) == 5);    // truncate_before wins
+}
+
+TEST_CASE("a metadata stream takes only lifecycle events with valid rules", "[store][rules]") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto bad_type = store->append(req({ProposedEvent{"$$s", Uuid::v7(), "Happened", "{}", ""}}));
+  REQUIRE_FALSE(bad_type.ok());
+  CHECK(bad_type.status().code() == Code::kInvalidArgument);
+  CHECK_THAT(bad_type.status().message(), Contains("$$s"));
+  auto bad_rules = store->append(req({ProposedEvent{"$$s", Uuid::v7(), "$metadata",
+                                                    R"({"max_count":0})", ""}}));
+  REQUIRE_FALSE(bad_rules.ok());
+  CHECK_THAT(bad_rules.status().message(), Contains("max_count"));
+  CHECK(store->head() == 0);
+}
+
+TEST_CASE("soft delete: the stream reads as gone, is written again from its next version, and "
+          "its events become holes the chain still checks across",
+          "[store][rules]") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  append_n(*store, "user-3", 5);
+  append_n(*store, "other", 2);
+  StreamRules del;
+  del.truncate_before = 5;
+  must_append(*store, req({rules_event("user-3", kDeletedType, del)}));
+  // At once, before the applier removed anything.
+  auto gone = store->read(stream_rq("user-3"));
+  REQUIRE_FALSE(gone.ok());
+  CHECK(gone.status().code() == Code::kStreamDeleted);
+  auto all = read_all(*store);
+  REQUIRE(all.size() == 3);  // other's two and the deletion
+  CHECK(all[2].stream == "$$user-3");
+  CHECK(all[2].type == "$deleted");
+  // Written again: from version 5 on, and only that shows.
+  must_append(*store, req({ev("user-3", "Registered")}));
+  auto again = read_stream(*store, "user-3");
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].version == 5);
+  ReadRequest back = stream_rq("user-3");
+  back.backwards = true;
+  back.from_end = true;
+  CHECK(versions(must_read(*store, back).events) == std::vector<Version>{5});
+  // Removed for real once applied: five holes, the chain checks.
+  REQUIRE(store->wait_applied().ok());
+  auto raw = read_raw(*store);
+  REQUIRE(raw.size() == 9);
+  CHECK(holes_in(raw) == 5);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(raw[i].removed);
+    CHECK(raw[i].stream == "user-3");
+    CHECK(raw[i].data.empty());
+  }
+  auto report = store->verify();
+  INFO(report.status().to_string());
+  REQUIRE(report.ok());
+  CHECK(report->head == 9);
+  CHECK(report->holes == 5);
+  // The same after a restart (the rules are read back from the log).
+  store.reset();
+  store = open_store(dir.path());
+  CHECK(versions(read_stream(*store, "user-3")) == std::vector<Version>{5});
+  CHECK(store->rules("user-3").truncate_before == 5);
+  CHECK(store->verify().ok());
+}
+
+TEST_CASE("hard delete: a tombstone refuses appends and rule changes for good", "[store][rules]") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  append_n(*store, "s", 3);
+  StreamRules tomb;
+  tomb.tombstone = true;
+  tomb.truncate_before = 3;
+  must_append(*store, req({rules_event("s", kTombstoneType, tomb)}));
+  auto append = store->append(req({ev("s")}));
+  REQUIRE_FALSE(append.ok());
+  CHECK(append.status().code() == Code::kStreamDeleted);
+  CHECK_THAT(append.status().message(), Contains("for good"));
+  auto change = store->append(req({rules_event("s", kMetadataType, StreamRules{})}));
+  REQUIRE_FALSE(change.ok());
+  CHECK(change.status().code() == Code::kStreamDeleted);
+  auto read = store->read(stream_rq("s"));
+  REQUIRE_FALSE(read.ok());
+  CHECK_THAT(read.status().message(), Contains("for good"));
+  // A tombstone and an append to it in one group: the append fails alone.
+  must_append(*store, req({ev("t")}));
+  const AppendRequest a = req({rules_event("t", kTombstoneType, tomb)});
+  const AppendRequest b = req({ev("t")});
+  const AppendRequest* both[] = {&a, &b};
+  std::vector<Result<AppendResult>> results;
+  std::vector<RecordedEvent> committed;
+  REQUIRE(store->append_group(both, &results, &committed).ok());
+  CHECK(results[0].ok());
+  REQUIRE_FALSE(results[1].ok());
+  CHECK(results[1].status().code() == Code::kStreamDeleted);
+  REQUIRE(store->wait_applied().ok());
+  CHECK(holes_in(read_raw(*store)) == 4);
+  CHECK(store->verify().ok());
+}
+
+TEST_CASE("max_count keeps the last N; the removed ids are free again", "[store][rules]") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  StreamRules keep;
+  keep.max_count = 2;
+  must_append(*store, req({rules_event("c", kMetadataType, keep)}));
+  const ProposedEvent first = ev("c");
+  must_append(*store, req({first}));
+  append_n(*store, "c", 4);
+  CHECK(versions(read_stream(*store, "c")) == std::vector<Version>{3, 4});
+  CHECK(read_all(*store).size() == 3);  // the rules event and the last two
+  REQUIRE(store->wait_applied().ok());
+  CHECK(holes_in(read_raw(*store)) == 3);
+  // The first event's id is gone with it: sending it again appends anew.
+  auto again = store->append(req({first}));
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->already_stored);
+  CHECK(versions(read_stream(*store, "c")) == std::vector<Version>{4, 5});
+  REQUIRE(store->wait_applied().ok());
+  CHECK(holes_in(read_raw(*store)) == 4);
+  auto report = store->verify();
+  REQUIRE(report.ok());
+  CHECK(report->holes == 4);
+}
+
+TEST_CASE("max_age hides events as they age, and a sweep removes them", "[store][rules]") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  append_n(*store, "a", 3);
+  StreamRules age;
+  age.max_age_s = 1;
+  must_append(*store, req({rules_event("a", kMetadataType, age)}));
+  CHECK(read_stream(*store, "a").size() == 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  must_append(*store, req({ev("a")}));
+  CHECK(versions(read_stream(*store, "a")) == std::vector<Version>{3});
+  REQUIRE(store->wait_applied().ok());
+  REQUIRE(store->sweep_expired().ok());
+  CHECK(holes_in(read_raw(*store)) == 3);
+  CHECK(store->verify().ok());
+}
+
+TEST_CASE("truncate_before hides the versions before it; a later $metadata lifts nothing back",
+          "[store][rules]") {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  append_n(*store, "t", 5);
+  StreamRules cut;
+  cut.truncate_before = 3;
+  must_append(*store, req({rules_event("t", kMetadataType, cut)}));
+  CHECK(versions(read_stream(*store, "t")) == std::vector<Version>{3, 4});
+  REQUIRE(store->wait_applied().ok());
+  must_append(*store, req({rules_event("t", kMetadataType, StreamRules{})}));
+  REQUIRE(store->wait_applied().ok());
+  CHECK(versions(read_stream(*store, "t")) == std::vector<Version>{3, 4});  // removed is gone
+  CHECK(store->rules("t").empty());
+}
+
+TEST_CASE("a replica copies holes and rules: the same chain, the same reads", "[store][rules]") {
+  TempDir dir_a, dir_b;
+  auto primary = open_store(dir_a.path());
+  append_n(*primary, "r", 4);
+  StreamRules keep;
+  keep.max_count = 1;
+  must_append(*primary, req({rules_event("r", kMetadataType, keep)}));
+  REQUIRE(primary->wait_applied().ok());
+  auto raw = read_raw(*primary);
+  REQUIRE(holes_in(raw) == 3);
+  auto replica = open_store(dir_b.path());
+  std::vector<RecordedEvent> committed;
+  auto s = replica->replicate(raw, &committed);
+  INFO(s.to_string());
+  REQUIRE(s.ok());
+  CHECK(versions(read_stream(*replica, "r")) == std::vector<Version>{3});
+  must_append(*primary, req({ev("r")}));
+  auto more = read_raw(*primary);
+  REQUIRE(replica->replicate(std::span(more).subspan(raw.size()), &committed).ok());
+  CHECK(versions(read_stream(*replica, "r")) == std::vector<Version>{4});
+  REQUIRE(replica->wait_applied().ok());
+  REQUIRE(primary->wait_applied().ok());
+  CHECK(holes_in(read_raw(*replica)) == 4);
+  CHECK(replica->chain_at(6).value() == primary->chain_at(6).value());
+  CHECK(replica->verify().ok());
+  CHECK(primary->verify().ok());
+}
