@@ -24,16 +24,19 @@ struct VerifyArgs {
   es::Position at = 0;  // 0: the head
 };
 
+// `holes`: of the `events` positions, those whose event was removed
+// (deletion, retention): their digest is taken as stored.
 ExitCode print(Context& ctx, const std::string& source, es::Position head, const es::Chain& chain,
-               std::uint64_t events) {
+               std::uint64_t events, std::uint64_t holes) {
   if (ctx.text()) {
-    ctx.emit(fmt::format("{} head {} digest {} ({} events checked)", source, head,
-                         es::to_hex(chain), events));
+    ctx.emit(fmt::format("{} head {} digest {} ({} events checked, {} removed)", source, head,
+                         es::to_hex(chain), events, holes));
   } else {
     ctx.emit(ObjectWriter(false)
                  .field("head", head)
                  .field("digest", es::to_hex(chain))
                  .field("events", events)
+                 .field("removed", holes)
                  .field("source", source)
                  .str());
   }
@@ -49,7 +52,7 @@ ExitCode verify_offline(Context& ctx, const std::string& dir, es::Position at) {
     // a journal and lock files there).
     auto copy = es::store::check_copy(dir, es::store::ProjectionsRead::kAnotherLog);
     if (!copy.ok()) return ctx.fail(copy.status());
-    return print(ctx, dir, copy->head, copy->chain, copy->events);
+    return print(ctx, dir, copy->head, copy->chain, copy->events, copy->holes);
   }
   auto store = es::Store::open(dir, es::StoreOptions{});
   if (!store.ok()) {
@@ -61,7 +64,7 @@ ExitCode verify_offline(Context& ctx, const std::string& dir, es::Position at) {
   }
   auto report = (*store)->verify(at);
   if (!report.ok()) return ctx.fail(report.status());
-  return print(ctx, dir, report->head, report->chain, report->events);
+  return print(ctx, dir, report->head, report->chain, report->events, report->holes);
 }
 
 ExitCode verify_online(Context& ctx, es::Position up_to) {
@@ -69,6 +72,7 @@ ExitCode verify_online(Context& ctx, es::Position up_to) {
   es::ReadRequest rq;
   rq.from = 1;
   rq.limit = static_cast<std::uint32_t>(es::kMaxReadLimit);
+  rq.raw = true;  // every position, holes included
   es::ChainVerifier verifier;
   es::Position head = 0;
   bool first = true;
@@ -90,7 +94,7 @@ ExitCode verify_online(Context& ctx, es::Position up_to) {
     first = false;
     for (const auto& e : page->events) {
       if (e.position > head) break;
-      es::Status s = verifier.next(e.position, e.chain, es::chain_next(verifier.chain(), e));
+      es::Status s = verifier.next(e);
       if (!s.ok()) {
         progress.clear();
         return ctx.fail(es::Status(s.code(), ctx.server + ": " + s.message()));
@@ -105,7 +109,7 @@ ExitCode verify_online(Context& ctx, es::Position up_to) {
     return ctx.fail(es::Status::corruption(fmt::format(
         "{} said its head is {} but served events up to {}", ctx.server, head, verifier.head())));
   }
-  return print(ctx, ctx.server, head, verifier.chain(), verifier.head());
+  return print(ctx, ctx.server, head, verifier.chain(), verifier.head(), verifier.holes());
 }
 
 }  // namespace

@@ -99,6 +99,7 @@ Status Follower::follow_once() {
   es::SubscriptionOptions so;
   so.from = store_.head() + 1;
   so.page_events = kPageEvents;
+  so.filter.raw = true;  // holes too: the copy keeps every position
   so.publish_endpoint = options_.primary_publish;
   so.on_notice = [](const std::string& what) { spdlog::info("replica: {}", what); };
   so.on_batch = [this] { return flush(); };
@@ -148,6 +149,7 @@ Status Follower::check_history(es::Client& client) {
   es::ReadRequest rq;
   rq.from = head;
   rq.limit = 1;
+  rq.raw = true;  // the head may be a hole
   auto page = client.read(rq);
   if (!page.ok()) return page.status();
   auto mine = store_.chain_at(head);

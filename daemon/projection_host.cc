@@ -433,26 +433,68 @@ Status ProjectionHost::reset(const std::string& name, const std::string& source)
   ES_RETURN_IF_ERROR(check(name, next_source));
   {
     std::lock_guard lock(mu_);
-    auto loaded = load_def(store_, name);
-    if (!loaded.ok()) return loaded.status();
-    es::ProjectionDef d = std::move(loaded).value();
-    if (rebuilds_.find(name) == rebuilds_.end()) ES_RETURN_IF_ERROR(room_for_one());
-    previous = take(rebuilds_, name);  // a reset in progress starts over
-    if (previous) previous->stop = true;
-    abandoned = d.next_generation;
-    d.next_generation = std::max(d.generation, d.next_generation) + 1;
-    d.next_source = next_source;
-    d.status = "running";
-    d.error.clear();
-    d.error_position = 0;
-    ES_RETURN_IF_ERROR(store_.put(d));
-    // If the live build is stopped or failed, its states still answer
-    // until this one has passed its checkpoint.
-    launch(rebuilds_, d, d.next_generation, d.next_source, true);
+    ES_RETURN_IF_ERROR(begin_rebuild(name, next_source, &previous, &abandoned));
   }
   halt(std::move(previous));
   if (abandoned != 0) return store_.drop_generation(name, abandoned);
   return {};
+}
+
+// A new generation of `name` from the start of the log, beside the live
+// one (reset). REQUIRES: mu_ held; the caller halts `previous` and drops
+// the `abandoned` generation (0: none) once it has let go of mu_.
+Status ProjectionHost::begin_rebuild(const std::string& name, const std::string& source,
+                                     std::unique_ptr<Runner>* previous,
+                                     std::uint32_t* abandoned) {
+  auto loaded = load_def(store_, name);
+  if (!loaded.ok()) return loaded.status();
+  es::ProjectionDef d = std::move(loaded).value();
+  if (rebuilds_.find(name) == rebuilds_.end()) ES_RETURN_IF_ERROR(room_for_one());
+  *previous = take(rebuilds_, name);  // a reset in progress starts over
+  if (*previous) (*previous)->stop = true;
+  *abandoned = d.next_generation;
+  d.next_generation = std::max(d.generation, d.next_generation) + 1;
+  d.next_source = source;
+  d.status = "running";
+  d.error.clear();
+  d.error_position = 0;
+  ES_RETURN_IF_ERROR(store_.put(d));
+  // If the live build is stopped or failed, its states still answer
+  // until this one has passed its checkpoint.
+  launch(rebuilds_, d, d.next_generation, d.next_source, true);
+  return {};
+}
+
+void ProjectionHost::rebuild_without(const std::vector<std::string>& deleted) {
+  std::vector<std::unique_ptr<Runner>> previous;
+  std::vector<std::pair<std::string, std::uint32_t>> abandoned;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, runner] : live_) {
+      if (runner->done.load()) continue;  // stopped or failed: its states wait for a reset
+      auto loaded = load_def(store_, name);
+      if (!loaded.ok()) continue;
+      std::unique_ptr<Runner> old;
+      std::uint32_t dropped = 0;
+      const std::string& source =
+          loaded->next_generation != 0 ? loaded->next_source : loaded->source;
+      Status s = begin_rebuild(name, source, &old, &dropped);
+      if (!s.ok()) {
+        spdlog::error("projection {}: not rebuilt after stream {} was deleted: {}", name,
+                      deleted.front(), s.message());
+        continue;
+      }
+      spdlog::info("projection {}: rebuilding, stream {}{} was deleted", name, deleted.front(),
+                   deleted.size() > 1 ? " and others" : "");
+      if (old) previous.push_back(std::move(old));
+      if (dropped != 0) abandoned.emplace_back(name, dropped);
+    }
+  }
+  for (auto& r : previous) halt(std::move(r));
+  for (const auto& [name, generation] : abandoned) {
+    if (Status s = store_.drop_generation(name, generation); !s.ok())
+      spdlog::error("projection {}: {}", name, s.message());
+  }
 }
 
 Status ProjectionHost::remove(const std::string& name) {

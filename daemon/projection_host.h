@@ -75,6 +75,9 @@ class ProjectionHost {
   es::Status start(const std::string& name);
   es::Status reset(const std::string& name, const std::string& source);
   es::Status remove(const std::string& name);
+  // Streams were deleted (es delete): every running projection is rebuilt
+  // (as by reset, with its source), so that no state keeps what they held.
+  void rebuild_without(const std::vector<std::string>& deleted);
 
   // A reload's new limits: workers started from now on get them; running
   // ones keep theirs. Projections running above a lower max_workers go on.
@@ -107,6 +110,8 @@ class ProjectionHost {
   es::Result<es::Worker> spawn(const std::string& mode, const std::string& name,
                                std::uint32_t generation, const std::string& source);
   es::Status check(const std::string& name, const std::string& source);
+  es::Status begin_rebuild(const std::string& name, const std::string& source,
+                           std::unique_ptr<Runner>* previous, std::uint32_t* abandoned);
   unsigned running() const;         // REQUIRES: mu_ held
   es::Status room_for_one() const;  // kBusy at max_workers; REQUIRES: mu_ held
   using RunnerMap = std::map<std::string, std::unique_ptr<Runner>>;

@@ -9,6 +9,7 @@
 
 #include "es/endpoint.h"
 #include "es/json.h"
+#include "es/stream_rules.h"
 
 #include <sys/statvfs.h>
 
@@ -469,6 +470,8 @@ const Server::Route Server::kRoutes[] = {
     {Kind::kBackup, "backup", Role::kAdmin, false, true,
      &Server::with_body<protocol::BackupRequest, &Server::on_backup>},
     {Kind::kStop, "stop", Role::kAdmin, false, true, &Server::on_stop},
+    {Kind::kStreamRules, "stream rules", Role::kAdmin, true, true,
+     &Server::with_body<protocol::StreamRulesRequest, &Server::on_stream_rules>},
 };
 
 void Server::name_request_kinds() {
@@ -577,7 +580,87 @@ void Server::on_append(const Request& rq, es::AppendRequest&& append) {
                     LoggedRequest{"append", who(rq), correlation_of(append)});
   }
   if (Status s = canonicalize(append); !s.ok()) return fail(rq, s);
+  for (const auto& e : append.events) {
+    if (!es::is_metadata_stream(e.stream)) continue;
+    return fail(rq, Status::invalid("stream " + e.stream + " holds the rules of " +
+                                    std::string(es::target_of(e.stream)) +
+                                    ": es delete and es retention write it"));
+  }
   queue_write(PendingReply{rq.identity, rq.id, std::nullopt}, std::move(append));
+}
+
+// es delete, es retention: the new rules, from the stream and its rules as
+// they are now, go in as an event of its metadata stream; the expectations
+// on both streams make a race with another append or change a conflict.
+void Server::on_stream_rules(const Request& rq, protocol::StreamRulesRequest&& change) {
+  using Action = protocol::StreamRulesRequest::Action;
+  const std::string& stream = change.stream;
+  if (Status v = es::validate_lookup_name("stream name", stream); !v.ok()) return fail(rq, v);
+  if (es::is_metadata_stream(stream))
+    return fail(rq, Status::invalid("stream " + stream + " is a metadata stream: it has no rules"));
+  auto info = store_.stream_info(stream);
+  if (!info.ok()) return fail(rq, info.status());
+  auto meta = store_.stream_info(es::metadata_stream_of(stream));
+  if (!meta.ok()) return fail(rq, meta.status());
+  std::optional<es::Version> last;
+  if (*info) last = (*info)->last_version;
+  es::StreamRules rules = store_.rules(stream);
+  if (rules.tombstone) {
+    return fail(rq, Status(Code::kStreamDeleted,
+                           "stream " + stream + " was deleted for good (es delete --hard)"));
+  }
+  if (change.has_expected) {
+    if (change.action == Action::kRetention)
+      return fail(rq, Status::invalid("an expected version goes with a deletion only"));
+    last = change.expected;
+  }
+  std::string_view type;
+  switch (change.action) {
+    case Action::kRetention: {
+      auto patched = es::patch_rules(rules, change.patch);
+      if (!patched.ok()) return fail(rq, patched.status());
+      rules = *patched;
+      type = es::kMetadataType;
+      break;
+    }
+    case Action::kDelete:
+      if (!last) return fail(rq, Status::not_found("stream " + stream + " does not exist"));
+      rules.truncate_before = std::max<es::Version>(rules.truncate_before.value_or(0), *last + 1);
+      type = es::kDeletedType;
+      break;
+    case Action::kTombstone:
+      rules.tombstone = true;
+      if (last)
+        rules.truncate_before = std::max<es::Version>(rules.truncate_before.value_or(0), *last + 1);
+      type = es::kTombstoneType;
+      break;
+    default:
+      return fail(rq, Status::invalid("unknown stream rules change " +
+                                      std::to_string(static_cast<int>(change.action))));
+  }
+  es::AppendRequest append;
+  append.events.push_back(es::ProposedEvent{es::metadata_stream_of(stream), es::Uuid::v7(),
+                                            std::string(type), es::rules_json(rules), ""});
+  auto version_of = [](const std::optional<es::StreamInfo>& i) {
+    return i ? es::ExpectedVersion::exact(i->last_version) : es::ExpectedVersion::no_stream();
+  };
+  append.expectations.push_back({es::metadata_stream_of(stream), version_of(*meta)});
+  if (change.action != Action::kRetention) {
+    append.expectations.push_back(
+        {stream, last ? es::ExpectedVersion::exact(*last) : es::ExpectedVersion::no_stream()});
+  }
+  spdlog::info("stream {}: {} by {} ({})", stream, type, who(rq), es::rules_json(rules));
+  queue_write(PendingReply{rq.identity, rq.id, std::nullopt}, std::move(append));
+}
+
+void Server::rebuild_after_deletions(const std::vector<es::RecordedEvent>& committed) {
+  if (!projections_) return;
+  std::vector<std::string> deleted;
+  for (const auto& e : committed) {
+    if (es::is_metadata_stream(e.stream) && (e.type == es::kDeletedType || e.type == es::kTombstoneType))
+      deleted.emplace_back(es::target_of(e.stream));
+  }
+  if (!deleted.empty()) projections_->rebuild_without(deleted);
 }
 
 void Server::on_read(const Request& rq, es::ReadRequest&& read) {
@@ -1010,6 +1093,7 @@ void Server::handle_group(es::GroupOutcome& outcome) {
     pending_.erase(it);
   }
   publish_events(outcome.committed);
+  rebuild_after_deletions(outcome.committed);
   if (!outcome.status.ok()) {
     if (outcome.status.code() == Code::kDiverged) {
       // The follower stops on it; the loop then exits.

@@ -192,6 +192,9 @@ class Server {
   void on_group_sync(const Request& rq, es::protocol::GroupSyncRequest&& sync);
   void on_replica_report(const Request& rq, es::protocol::ReplicaReport&& report);
   void on_promote(const Request& rq, es::protocol::PromoteRequest&& promote);
+  void on_stream_rules(const Request& rq, es::protocol::StreamRulesRequest&& change);
+  // Projections rebuild without the streams `committed` deleted.
+  void rebuild_after_deletions(const std::vector<es::RecordedEvent>& committed);
   void on_backup(const Request& rq, es::protocol::BackupRequest&& backup);
   // Answers the backup that ended (the backup worker's done_socket woke the loop).
   void finish_backup();

@@ -353,6 +353,9 @@ void Client::await_disconnect() {
 Result<protocol::Empty> Client::replica_report(const protocol::ReplicaReport& report) {
   return call<protocol::Empty>(Kind::kReplicaReport, Kind::kReplicaReportOk, report);
 }
+Result<AppendResult> Client::change_stream_rules(const protocol::StreamRulesRequest& request) {
+  return call<AppendResult>(Kind::kStreamRules, Kind::kAppendOk, request);
+}
 Result<protocol::PromoteReply> Client::promote(const protocol::PromoteRequest& request) {
   return call<protocol::PromoteReply>(Kind::kPromote, Kind::kPromoteOk, request);
 }

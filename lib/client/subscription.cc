@@ -277,6 +277,7 @@ Status Subscription::catch_up(const Deliver& deliver, Position until,
   // By position over the log; a stream filter narrows by its category.
   rq.category = f.stream.empty() ? f.category : std::string(category_of(f.stream));
   rq.types = f.types;
+  rq.raw = f.raw;
   // The next page is asked for before this one is delivered, so that the
   // node reads it while the consumer works. A prefetch for a position that
   // is no longer next (a rewind) is dropped.

@@ -81,6 +81,9 @@ class Client {
 
   Result<protocol::Empty> replica_report(const protocol::ReplicaReport& report);
   Result<protocol::PromoteReply> promote(const protocol::PromoteRequest& request);
+  // Deletes a stream or changes its retention (admin); the reply is the
+  // append of the event that records it.
+  Result<AppendResult> change_stream_rules(const protocol::StreamRulesRequest& request);
   // Answers once the node has made and checked the copy: give the Client a
   // timeout that long.
   Result<protocol::BackupReply> backup(const protocol::BackupRequest& request);

@@ -94,6 +94,48 @@ Result<StreamRules> parse_rules(std::string_view json) {
   return r;
 }
 
+Result<StreamRules> patch_rules(StreamRules rules, std::string_view patch) {
+  if (!json_depth_within(patch, 4)) return Status::invalid("stream rules nest too deep");
+  rapidjson::Document doc;
+  doc.Parse(patch.data(), patch.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return Status::invalid("stream rules must be a JSON object");
+  std::string set = "{";
+  for (const auto& m : doc.GetObject()) {
+    const std::string name(m.name.GetString(), m.name.GetStringLength());
+    if (name == "tombstone") return Status::invalid("a tombstone is set by es delete --hard only");
+    if (m.value.IsNull()) {
+      if (name == "truncate_before") {
+        return Status::invalid("truncate_before only moves forward: it cannot be cleared");
+      } else if (name == "max_count") {
+        rules.max_count.reset();
+      } else if (name == "max_age") {
+        rules.max_age_s.reset();
+      } else {
+        return Status::invalid("stream rules: unknown member '" + name +
+                               "' (truncate_before, max_count, max_age)");
+      }
+      continue;
+    }
+    if (set.size() > 1) set += ',';
+    append_json_string(set, name);
+    set += ':';
+    set += m.value.IsUint64() ? std::to_string(m.value.GetUint64()) : std::string("\"?\"");
+  }
+  auto parsed = parse_rules(set + "}");
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->truncate_before) {
+    if (*parsed->truncate_before < rules.truncate_before.value_or(0)) {
+      return Status::invalid("truncate_before only moves forward: it is at " +
+                             std::to_string(*rules.truncate_before));
+    }
+    rules.truncate_before = parsed->truncate_before;
+  }
+  if (parsed->max_count) rules.max_count = parsed->max_count;
+  if (parsed->max_age_s) rules.max_age_s = parsed->max_age_s;
+  return rules;
+}
+
 Result<StreamRules> rules_of(std::string_view type, std::string_view data) {
   if (!is_lifecycle_type(type)) {
     return Status::invalid("a metadata stream holds only " + std::string(kMetadataType) + ", " +

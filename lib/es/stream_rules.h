@@ -63,6 +63,9 @@ bool is_lifecycle_type(std::string_view type);
 std::string rules_json(const StreamRules& rules);
 // Parses it back; errors name what is wrong (unknown member, bad number).
 Result<StreamRules> parse_rules(std::string_view json);
+// `rules` with the members of the JSON object `patch` changed: a number
+// sets one, null clears it (es retention). A tombstone is not patched.
+Result<StreamRules> patch_rules(StreamRules rules, std::string_view patch);
 // The rules an event of a metadata stream sets, checked against its type.
 Result<StreamRules> rules_of(const RecordedEvent& e);
 Result<StreamRules> rules_of(std::string_view type, std::string_view data);

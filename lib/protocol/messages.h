@@ -51,6 +51,7 @@ enum class Kind : std::uint8_t {
   kPromote = 16,            // PromoteRequest -> kPromoteOk (a replica becomes a primary)
   kCheckpointRemove = 17,   // CheckpointRemoveRequest -> kCheckpointRemoveOk (after commit)
   kBackup = 18,             // BackupRequest -> kBackupOk (once the copy is made and checked)
+  kStreamRules = 19,        // StreamRulesRequest -> kAppendOk (once its event is committed)
   // replies
   kError = 100,
   kHelloOk = 101,
@@ -340,6 +341,28 @@ struct ReplicaInfo {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(listen, head, age_ms, stopping, role);
+  }
+};
+
+// es delete and es retention: a change of a stream's rules
+// (es/stream_rules.h), which the node writes as an event of its metadata
+// stream, computed from the rules and the stream as they are, with both
+// streams' versions as the append's expectations (a race is a conflict).
+struct StreamRulesRequest {
+  enum Action : std::uint8_t { kRetention = 0, kDelete = 1, kTombstone = 2 };
+  std::string stream;
+  std::uint8_t action = kRetention;
+  // kRetention: the members to change, as JSON: a number sets one, null
+  // clears it ({"max_count":100,"max_age":null}).
+  std::string patch;
+  // kDelete, kTombstone, with `has_expected`: only while the stream's last
+  // version is `expected`.
+  bool has_expected = false;
+  Version expected = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(stream, action, patch, has_expected, expected);
   }
 };
 

@@ -115,6 +115,7 @@ Status check_log(const std::string& dir, CopyCheck* out) {
   out->head = verifier.head();
   out->chain = verifier.chain();
   out->events = verifier.head();
+  out->holes = verifier.holes();
   return {};
 }
 

@@ -47,6 +47,7 @@ struct CopyCheck {
   Position head = 0;  // the copy's last position
   Chain chain{};      // the chain digest at it
   std::uint64_t events = 0;
+  std::uint64_t holes = 0;        // of them, removed events (deletion, retention)
   std::uint64_t checkpoints = 0;  // projection checkpoints (every generation)
   Position max_checkpoint = 0;    // the highest of them
 };

@@ -39,10 +39,9 @@ struct Page {
   bool full() const {
     return out->events.size() >= limit || scanned >= kScanLimit || bytes >= kMaxReplyBytes;
   }
-  // Holes, and what deletion and retention hide, are not shown (but to a
-  // raw read).
+  // What deletion and retention hide: holes, and events the rules hide
+  // but the applier has not removed yet.
   bool hides(const RecordedEvent& e) const {
-    if (rq.raw) return false;
     if (e.removed) return true;
     if (!rules) return false;
     auto it = rules->find(e.stream);
@@ -50,7 +49,18 @@ struct Page {
   }
   void offer(RecordedEvent e) {
     ++scanned;
-    if (hides(e) || !rq.matches(e)) return;
+    if (hides(e)) {
+      if (!rq.raw) return;
+      // A raw read shows it as the hole it is about to be: a replica
+      // never gets what the rules hide.
+      e.removed = true;
+      e.id = Uuid{};
+      e.type.clear();
+      e.data.clear();
+      e.metadata.clear();
+    } else if (!rq.matches(e)) {
+      return;
+    }
     bytes += e.data.size() + e.metadata.size() + 128;
     out->events.push_back(std::move(e));
   }
@@ -96,13 +106,12 @@ Result<ReadResult> Store::read(const ReadRequest& rq) const {
   if (rq.types.size() > kMaxTypes)
     return Status::invalid("a read filters on at most " + std::to_string(kMaxTypes) + " types");
   for (const auto& t : rq.types) ES_RETURN_IF_ERROR(validate_lookup_name("event type", t));
-  if (rq.raw && !rq.stream.empty()) return Status::invalid("a raw read reads the whole log");
+  if (rq.raw && (!rq.stream.empty() || !rq.category.empty() || !rq.types.empty()))
+    return Status::invalid("a raw read reads the whole log, without filters");
   ReadResult out;
   Page page{rq, &out, page_limit(rq.limit)};
-  if (!rq.raw) {
-    page.rules = rules_snapshot();
-    page.now_us = now_us();
-  }
+  page.rules = rules_snapshot();
+  page.now_us = now_us();
   if (rq.stream.empty()) {
     ES_RETURN_IF_ERROR(read_all(rq, &page));
   } else {
@@ -405,12 +414,20 @@ Result<std::vector<StreamInfo>> Store::streams(std::string_view prefix, std::str
                                                std::size_t limit) const {
   Snapshot snap;
   std::vector<StreamInfo> newer;  // the tail's, in name order
+  // A deleted stream is not listed (its row stays, for its next version).
+  auto rules = rules_snapshot();
+  auto gone = [&rules](std::string_view name, Version last) {
+    if (!rules) return false;
+    auto it = rules->find(name);
+    return it != rules->end() && it->second->rules.deleted(last);
+  };
   {
     auto lock = tail_->read_lock();
     const auto& ts = tail_->streams();
     for (auto it = ts.lower_bound(std::max(prefix, after)); it != ts.end(); ++it) {
       if (it->first.compare(0, prefix.size(), prefix) != 0) break;
       if (!after.empty() && it->first <= after) continue;
+      if (gone(it->first, it->second.last_version())) continue;
       newer.push_back(
           StreamInfo{it->first, it->second.last_version(), it->second.positions.back()});
       if (newer.size() >= limit) break;
@@ -429,6 +446,7 @@ Result<std::vector<StreamInfo>> Store::streams(std::string_view prefix, std::str
     if (!after.empty() && name <= after) continue;
     auto row = store::parse_stream_row(to_view(v), name);
     if (!row.ok()) return row.status();
+    if (gone(name, *row->last)) continue;
     stored.push_back(StreamInfo{std::string(name), *row->last, row->last_position});
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get streams");
