@@ -91,13 +91,14 @@ ExitCode run_delete(Context& ctx, const DeleteArgs& args) {
   es::Result<es::AppendResult> done = es::Status::unavailable("not sent");
   for (int attempt = 0; attempt < kDeleteTries; ++attempt) {
     done = client->change_stream_rules(rq);
-    if (done.ok() || rq.has_expected || done.status().code() != es::Code::kWrongExpectedVersion) break;
+    if (done.ok() || rq.has_expected || done.status().code() != es::Code::kWrongExpectedVersion)
+      break;
   }
   if (!done.ok()) return ctx.fail(done.status());
   const es::Position at = done->streams.empty() ? 0 : done->streams.front().last_position;
   if (ctx.text()) {
-    ctx.emit(fmt::format("{} deleted{} (position {})", args.stream, args.hard ? " for good" : "",
-                         at));
+    ctx.emit(
+        fmt::format("{} deleted{} (position {})", args.stream, args.hard ? " for good" : "", at));
   } else {
     ctx.emit(ObjectWriter(false)
                  .field("stream", args.stream)
@@ -152,8 +153,8 @@ CLI::Validator count_or_none() {
   return CLI::Validator(
       [](std::string& v) -> std::string {
         if (v == "none") return {};
-        if (v.empty() || v.size() > 18 ||
-            v.find_first_not_of("0123456789") != std::string::npos || std::stoull(v) == 0)
+        if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoull(v) == 0)
           return "give a whole number from 1, or none";
         return {};
       },

@@ -22,7 +22,7 @@ function __es_state
             set vopts
             switch $path
                 case es
-                    set subs append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context keygen help
+                    set subs append read tail replay project state streams subscriptions delete retention status check stop nodes verify promote bench backup restore completion context keygen help
                     set vopts -s --server -o --output --timeout --key-file --server-key --context
                 case 'es append'
                     set vopts -t --type -d --data -m --metadata --id -e --expect --correlation-id --batch -s --server -o --output --timeout --key-file --server-key --context
@@ -44,6 +44,10 @@ function __es_state
                     set vopts -s --server -o --output --timeout --key-file --server-key --context
                 case 'es subscriptions rm'
                     set vopts --group
+                case 'es delete'
+                    set vopts --expect -s --server -o --output --timeout --key-file --server-key --context
+                case 'es retention'
+                    set vopts --max-count --max-age --truncate-before -s --server -o --output --timeout --key-file --server-key --context
                 case 'es status'
                     set vopts --interval --count -s --server -o --output --timeout --key-file --server-key --context
                 case 'es check'
@@ -137,6 +141,8 @@ complete -c es -n "__es_is es" -a project -d 'Manage the projections (read model
 complete -c es -n "__es_is es" -a state -d 'Print a hosted projection\'s states: every partition, or one (KEY)'
 complete -c es -n "__es_is es" -a streams -d 'List streams with their last version and position'
 complete -c es -n "__es_is es" -a subscriptions -d 'List named subscriptions and groups (a line each) with their lag; rm deletes one'
+complete -c es -n "__es_is es" -a delete -d 'Delete a stream: it reads as gone, and its events are removed (admin); --hard: for good'
+complete -c es -n "__es_is es" -a retention -d 'Show or set how long a stream keeps its events: by count, by age, or before a version (setting needs admin); the node removes what they leave out'
 complete -c es -n "__es_is es" -a status -d 'Show the node\'s role, head, streams, size, uptime, connections and replicas'
 complete -c es -n "__es_is es" -a check -d 'One-line health verdict for monitoring; exits with Nagios codes (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)'
 complete -c es -n "__es_is es" -a stop -d 'Stop the node gracefully and wait for its confirmation'
@@ -302,6 +308,31 @@ complete -c es -n "__es_is 'es subscriptions'" -l context -x -d 'Named context t
 # es subscriptions rm
 complete -c es -n "__es_is 'es subscriptions rm'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es subscriptions rm'" -l group -x -d 'Delete the checkpoints of this group\'s slots instead'
+
+# es delete
+complete -c es -n "__es_is 'es delete'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es delete'" -l hard -d 'A tombstone: the stream is never written again (a soft delete lets it be written again from its next version)'
+complete -c es -n "__es_is 'es delete'" -l expect -x -a 'any no-stream exists' -d 'Only if the stream\'s last version is this one (else exit 3)'
+complete -c es -n "__es_is 'es delete'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es delete'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es delete'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es delete'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es delete'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
+complete -c es -n "__es_is 'es delete'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
+complete -c es -n "__es_is 'es delete' 0 0" -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'Stream to delete'
+
+# es retention
+complete -c es -n "__es_is 'es retention'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es retention'" -l max-count -x -d 'Keep the last COUNT events (none: no limit)'
+complete -c es -n "__es_is 'es retention'" -l max-age -x -d 'Keep events younger than AGE: seconds, or 15m, 12h, 30d, 2w (none: no limit)'
+complete -c es -n "__es_is 'es retention'" -l truncate-before -x -d 'Remove the versions before VERSION (it only moves forward)'
+complete -c es -n "__es_is 'es retention'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es retention'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es retention'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es retention'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es retention'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
+complete -c es -n "__es_is 'es retention'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
+complete -c es -n "__es_is 'es retention' 0 0" -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'The stream'
 
 # es status
 complete -c es -n "__es_is 'es status'" -s h -l help -d 'Print this help message and exit'
@@ -492,4 +523,4 @@ complete -c es -n "__es_is 'es help'" -l timeout -x -d 'Seconds to wait for the 
 complete -c es -n "__es_is 'es help'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
 complete -c es -n "__es_is 'es help'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es help'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
-complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions status check stop nodes verify promote bench backup restore completion context keygen help' -d 'The command (and its subcommand) to describe'
+complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions delete retention status check stop nodes verify promote bench backup restore completion context keygen help' -d 'The command (and its subcommand) to describe'

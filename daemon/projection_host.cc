@@ -444,8 +444,7 @@ Status ProjectionHost::reset(const std::string& name, const std::string& source)
 // one (reset). REQUIRES: mu_ held; the caller halts `previous` and drops
 // the `abandoned` generation (0: none) once it has let go of mu_.
 Status ProjectionHost::begin_rebuild(const std::string& name, const std::string& source,
-                                     std::unique_ptr<Runner>* previous,
-                                     std::uint32_t* abandoned) {
+                                     std::unique_ptr<Runner>* previous, std::uint32_t* abandoned) {
   auto loaded = load_def(store_, name);
   if (!loaded.ok()) return loaded.status();
   es::ProjectionDef d = std::move(loaded).value();

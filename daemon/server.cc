@@ -657,7 +657,8 @@ void Server::rebuild_after_deletions(const std::vector<es::RecordedEvent>& commi
   if (!projections_) return;
   std::vector<std::string> deleted;
   for (const auto& e : committed) {
-    if (es::is_metadata_stream(e.stream) && (e.type == es::kDeletedType || e.type == es::kTombstoneType))
+    if (es::is_metadata_stream(e.stream) &&
+        (e.type == es::kDeletedType || e.type == es::kTombstoneType))
       deleted.emplace_back(es::target_of(e.stream));
   }
   if (!deleted.empty()) projections_->rebuild_without(deleted);

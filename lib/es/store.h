@@ -52,8 +52,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -208,7 +208,7 @@ class Store {
   void wait_id_filter_built();
   std::uint64_t journal_size() const;
 
- // The rules of every stream that has some (store internals, store_rules.cc).
+  // The rules of every stream that has some (store internals, store_rules.cc).
   struct RuleEntry;
   using RulesMap = std::map<std::string, std::shared_ptr<RuleEntry>, std::less<>>;
 

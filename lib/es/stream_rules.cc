@@ -67,7 +67,8 @@ Result<StreamRules> parse_rules(std::string_view json) {
   for (const auto& m : doc.GetObject()) {
     const std::string name(m.name.GetString(), m.name.GetStringLength());
     if (name == "tombstone") {
-      if (!m.value.IsBool()) return Status::invalid("stream rules: tombstone must be true or false");
+      if (!m.value.IsBool())
+        return Status::invalid("stream rules: tombstone must be true or false");
       r.tombstone = m.value.GetBool();
       continue;
     }

@@ -44,9 +44,7 @@ constexpr std::size_t kGrowStepMax = 1ull << 30;   // at most 1 GiB per growth
 // How often rules by age are applied (and the applier looks for work).
 const std::chrono::milliseconds Store::kSweepEvery{1000};
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::size_t Store::apply_bytes() const {
   return std::min<std::size_t>(kApplyBytes, journal_->size() / 4);
@@ -245,8 +243,7 @@ Status Store::try_apply_frames(std::span<const PendingFrame> frames, bool check_
         if (row.first_indexed == k.version) row.first_indexed = k.version + 1;
         continue;
       }
-      ES_RETURN_IF_ERROR(
-          put(dbs_->index, index_key(row.id, k.version), pv, 0, "mdb_put index"));
+      ES_RETURN_IF_ERROR(put(dbs_->index, index_key(row.id, k.version), pv, 0, "mdb_put index"));
       int rc = txn.put(dbs_->ids, id_key(k.id), pv, MDB_NOOVERWRITE);
       if (rc == MDB_KEYEXIST)
         return damaged(p - 1, "event id " + k.id.to_string() + " is stored already");

@@ -122,9 +122,9 @@ struct Store::Group {
   Chain chain{};
   std::int64_t time_us = 0;
   std::uint64_t new_streams = 0;
-  std::unordered_map<std::string, Row> rows;         // as this group leaves them
-  std::unordered_map<Uuid, Position, UuidHash> ids;  // ids this group writes
-  std::vector<Checkpoint> checkpoints;               // moves this group makes
+  std::unordered_map<std::string, Row> rows;           // as this group leaves them
+  std::unordered_map<Uuid, Position, UuidHash> ids;    // ids this group writes
+  std::vector<Checkpoint> checkpoints;                 // moves this group makes
   std::unordered_map<std::string, StreamRules> rules;  // rules this group sets
   std::shared_ptr<const RulesMap> rules_before;        // the store's, as the group began
   std::string scratch;
@@ -171,8 +171,8 @@ struct Store::Applier {
   std::size_t apply_bytes = 0;  // this much pending starts a commit at once
   bool closing = false;
   bool room_wanted = false;
-  bool sweep_wanted = true;        // remove what rules hide, all streams (at open)
-  std::uint64_t sweeps = 0;        // sweeps done
+  bool sweep_wanted = true;  // remove what rules hide, all streams (at open)
+  std::uint64_t sweeps = 0;  // sweeps done
   std::chrono::steady_clock::time_point last_sweep{};
   Status stuck;    // kDiskFull while LMDB has no room to grow: retried
   Status failure;  // fatal: nothing more is applied or acknowledged

@@ -373,8 +373,9 @@ Status verify_log(const Txn& txn, MDB_dbi log, Position up_to, ChainVerifier* ve
       return Status::corruption("position " + std::to_string(p) + ": " + d.message());
     }
     const std::string_view body = record.substr(0, record.size() - kChainBytes);
-    ES_RETURN_IF_ERROR(e.removed ? verifier->hole(p, e.chain)
-                                 : verifier->next(p, e.chain, chain_next(verifier->chain(), p, body)));
+    ES_RETURN_IF_ERROR(e.removed
+                           ? verifier->hole(p, e.chain)
+                           : verifier->next(p, e.chain, chain_next(verifier->chain(), p, body)));
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "mdb_cursor_get log");
   return {};

@@ -139,6 +139,11 @@ assert_eq "$(as ops subscriptions | jq -r 'select(.name == "mailer") | .position
 assert_exit 0 as alice tail orders-1 --name mailer -n 1
 assert_eq "$(jq .position <<<"$OUT")" 2 "alice resumed her own"
 assert_exit 7 as alice subscriptions rm mailer
+assert_exit 7 as alice delete orders-1
+assert_contains "$ERR" "the key alice has the write role; stream rules needs admin" "write key delete"
+assert_exit 7 as alice retention orders-1 --max-count 5
+assert_exit 0 as alice retention orders-1
+assert_eq "$OUT" '{"stream":"orders-1"}' "a write key reads the rules"
 assert_contains "$(cat "$PRIMARY_LOG")" "refused checkpoint set from 127.0.0.1 (key bob)" "log: owner"
 assert_contains "$(cat "$PRIMARY_LOG")" "refused stop from 127.0.0.1: the key alice" "log: stop"
 assert_exit 0 as ops subscriptions rm mailer

@@ -2061,8 +2061,8 @@ namespace {
 
 ProposedEvent rules_event(const std::string& stream, std::string_view type,
                           const StreamRules& rules) {
-  return ProposedEvent{metadata_stream_of(stream), Uuid::v7(), std::string(type),
-                       rules_json(rules), ""};
+  return ProposedEvent{metadata_stream_of(stream), Uuid::v7(), std::string(type), rules_json(rules),
+                       ""};
 }
 
 std::vector<RecordedEvent> read_raw(const Store& store) {
@@ -2078,8 +2078,8 @@ std::size_t holes_in(const std::vector<RecordedEvent>& events) {
 }
 
 void append_n(Store& store, const std::string& stream, int n) {
-  for (int i = 0; i < n; ++i) must_append(store, req({ev(stream, "Happened", "{\"i\":" +
-                                                                          std::to_string(i) + "}")}));
+  for (int i = 0; i < n; ++i)
+    must_append(store, req({ev(stream, "Happened", "{\"i\":" + std::to_string(i) + "}")}));
 }
 
 }  // namespace
@@ -2111,16 +2111,17 @@ TEST_CASE("a metadata stream takes only lifecycle events with valid rules", "[st
   REQUIRE_FALSE(bad_type.ok());
   CHECK(bad_type.status().code() == Code::kInvalidArgument);
   CHECK_THAT(bad_type.status().message(), Contains("$$s"));
-  auto bad_rules = store->append(req({ProposedEvent{"$$s", Uuid::v7(), "$metadata",
-                                                    R"({"max_count":0})", ""}}));
+  auto bad_rules =
+      store->append(req({ProposedEvent{"$$s", Uuid::v7(), "$metadata", R"({"max_count":0})", ""}}));
   REQUIRE_FALSE(bad_rules.ok());
   CHECK_THAT(bad_rules.status().message(), Contains("max_count"));
   CHECK(store->head() == 0);
 }
 
-TEST_CASE("soft delete: the stream reads as gone, is written again from its next version, and "
-          "its events become holes the chain still checks across",
-          "[store][rules]") {
+TEST_CASE(
+    "soft delete: the stream reads as gone, is written again from its next version, and "
+    "its events become holes the chain still checks across",
+    "[store][rules]") {
   TempDir dir;
   auto store = open_store(dir.path());
   append_n(*store, "user-3", 5);
