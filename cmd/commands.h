@@ -31,6 +31,8 @@ void register_context(CLI::App& app, Context& ctx);
 void register_keygen(CLI::App& app, Context& ctx);
 void register_delete(CLI::App& app, Context& ctx);
 void register_retention(CLI::App& app, Context& ctx);
+void register_forget(CLI::App& app, Context& ctx);
+void register_compact(CLI::App& app, Context& ctx);
 
 // "unknown command 'apend'; did you mean 'append'?": `word` is not a
 // command of `app`, which is `path` ("es", "es project").
@@ -58,6 +60,7 @@ inline constexpr Command kCommands[] = {
     {"project", register_project}, {"state", register_state},
     {"streams", register_streams}, {"subscriptions", register_subscriptions},
     {"delete", register_delete},   {"retention", register_retention},
+    {"forget", register_forget},   {"compact", register_compact},
     {"status", register_status},   {"check", register_check},
     {"stop", register_stop},       {"nodes", register_nodes},
     {"verify", register_verify},   {"promote", register_promote},

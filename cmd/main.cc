@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
   // the command line is parsed, before any command that talks to a node runs.
   app.parse_complete_callback([&] {
     if (app.got_subcommand("help") || app.got_subcommand("completion") ||
-        app.got_subcommand("context") || app.got_subcommand("keygen"))
+        app.got_subcommand("context") || app.got_subcommand("keygen") ||
+        app.got_subcommand("compact"))
       return;
     const bool server_from_env = from_env && ctx.server == env_server;
     const escmd::FromEnv env_gave{server_from_env, !env_key.empty() && ctx.key_file == env_key,

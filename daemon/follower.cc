@@ -1,10 +1,13 @@
 #include "follower.h"
 
+#include <set>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "es/client.h"
 #include "es/digest.h"
+#include "es/sealed.h"
 #include "es/subscription.h"
 
 namespace esd {
@@ -102,7 +105,7 @@ Status Follower::follow_once() {
   so.filter.raw = true;  // holes too: the copy keeps every position
   so.publish_endpoint = options_.primary_publish;
   so.on_notice = [](const std::string& what) { spdlog::info("replica: {}", what); };
-  so.on_batch = [this] { return flush(); };
+  so.on_batch = [this, &client] { return flush(client); };
   so.on_link = [this](bool up, const std::string& why) {
     set_state(up ? "following" : "connecting", why);
   };
@@ -122,7 +125,7 @@ Status Follower::follow_once() {
         return es::Delivery::kContinue;
       },
       stop_);
-  Status flushed = flush();
+  Status flushed = flush(client);
   if (stop_.load()) {
     // A goodbye, so that the cluster view shows it stopped, not lost; a
     // primary that does not answer at once is not waited for.
@@ -168,15 +171,46 @@ Status Follower::check_history(es::Client& client) {
 
 // Commits what the subscription delivered and waits for it: nothing is
 // taken from the primary beyond what is stored.
-Status Follower::flush() {
+Status Follower::flush(es::Client& client) {
   std::vector<es::RecordedEvent> batch;
   batch.swap(batch_);
+  ES_RETURN_IF_ERROR(copy_subject_keys(client, batch));
   return commit(std::move(batch));
 }
 
 // On a full disk, a batch is halved until what fits is stored: the replica
 // holds as much of the log as it has room for, and tries the rest again.
 // A batch larger than a journal frame is halved first.
+Status Follower::copy_subject_keys(es::Client& client,
+                                   const std::vector<es::RecordedEvent>& batch) {
+  if (!options_.subject_keys) return {};
+  es::protocol::SubjectKeysRequest wanted;
+  std::set<std::string> asked;
+  for (const auto& e : batch) {
+    if (!es::is_sealed(e.data)) continue;
+    auto subject = es::subject_of(e.metadata);
+    if (!subject.ok() || !*subject || asked.count(**subject) != 0) continue;
+    auto have = options_.subject_keys->get(**subject);
+    if (!have.ok()) return have.status();
+    if (*have) continue;
+    asked.insert(**subject);
+    wanted.subjects.push_back(**subject);
+  }
+  for (std::size_t at = 0; at < wanted.subjects.size(); at += es::protocol::kMaxSubjectKeys) {
+    es::protocol::SubjectKeysRequest part;
+    const std::size_t end = std::min(wanted.subjects.size(), at + es::protocol::kMaxSubjectKeys);
+    part.subjects.assign(wanted.subjects.begin() + static_cast<std::ptrdiff_t>(at),
+                         wanted.subjects.begin() + static_cast<std::ptrdiff_t>(end));
+    auto got = client.subject_keys(part);
+    if (!got.ok()) return got.status();
+    for (const auto& k : got->keys) {
+      if (asked.count(k.subject) == 0) continue;  // only what was asked for
+      ES_RETURN_IF_ERROR(options_.subject_keys->put(k.subject, k.key));
+    }
+  }
+  return {};
+}
+
 Status Follower::commit(std::vector<es::RecordedEvent> batch) {
   if (batch.empty()) return {};
   std::size_t bytes = 0;

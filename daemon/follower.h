@@ -27,6 +27,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -35,6 +36,7 @@
 
 #include "es/curve.h"
 #include "es/store.h"
+#include "es/subject_keys.h"
 
 namespace es {
 class Client;
@@ -47,6 +49,9 @@ struct FollowerOptions {
   std::string primary_publish;  // empty: as its hello says
   std::string listen;           // this node's, reported to the primary
   es::CurveClient curve;        // the keys it presents (keyring.h); none: empty
+  // Where the keys of the data subjects it copies go (es/subject_keys.h);
+  // null: none are copied, and their data reads as redacted here.
+  std::shared_ptr<es::SubjectKeys> subject_keys;
   std::chrono::milliseconds timeout{1000};
 };
 
@@ -83,7 +88,10 @@ class Follower {
   void run();
   es::Status follow_once();
   es::Status check_history(es::Client& client);
-  es::Status flush();
+  es::Status flush(es::Client& client);
+  // Copies from the primary the keys of the subjects of `batch`'s sealed
+  // events that this node lacks, before the batch is stored.
+  es::Status copy_subject_keys(es::Client& client, const std::vector<es::RecordedEvent>& batch);
   es::Status commit(std::vector<es::RecordedEvent> batch);
   es::Status commit_once(std::vector<es::RecordedEvent> batch,
                          std::vector<es::RecordedEvent>* not_written);

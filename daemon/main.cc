@@ -12,6 +12,7 @@
 #include "es/endpoint.h"
 #include "es/projection_store.h"
 #include "es/store.h"
+#include "es/subject_keys.h"
 
 #include "cli/completion.h"
 #include "cli/options.h"
@@ -248,6 +249,11 @@ int main(int argc, char** argv) {
   server_options.admission.max_clients = static_cast<unsigned>(settings.number("max-clients"));
   const std::string data_dir = settings.text("data");
   server_options.data_dir = data_dir;
+  if (const std::string dir = settings.text("subject-keys"); !dir.empty()) {
+    auto keys = es::SubjectKeys::open(dir, data_dir);
+    if (!keys.ok()) return refuse(settings, {"subject-keys", "data"}, keys.status().message());
+    server_options.subject_keys = std::move(keys).value();
+  }
   server_options.projections.projections_dir = data_dir + "/projections";
   server_options.settings = settings;
   server_options.reread_settings = [config_file, given] {

@@ -9,6 +9,7 @@
 
 #include "es/endpoint.h"
 #include "es/json.h"
+#include "es/sealed.h"
 #include "es/stream_rules.h"
 
 #include <sys/statvfs.h>
@@ -230,7 +231,7 @@ Status Server::bind() {
     follower_ = std::make_unique<Follower>(
         store_,
         FollowerOptions{options_.follow, options_.follow_publish, bound_listen_,
-                        keyring_->client(true)},
+                        keyring_->client(true), options_.subject_keys},
         [this](std::vector<es::RecordedEvent> events, std::uint64_t tag) {
           return writer_->submit_replicated(std::move(events), tag);
         });
@@ -472,6 +473,10 @@ const Server::Route Server::kRoutes[] = {
     {Kind::kStop, "stop", Role::kAdmin, false, true, &Server::on_stop},
     {Kind::kStreamRules, "stream rules", Role::kAdmin, true, true,
      &Server::with_body<protocol::StreamRulesRequest, &Server::on_stream_rules>},
+    {Kind::kForget, "forget", Role::kAdmin, true, true,
+     &Server::with_body<protocol::ForgetRequest, &Server::on_forget>},
+    {Kind::kSubjectKeys, "subject keys", Role::kReplica, false, false,
+     &Server::with_body<protocol::SubjectKeysRequest, &Server::on_subject_keys>},
 };
 
 void Server::name_request_kinds() {
@@ -581,12 +586,99 @@ void Server::on_append(const Request& rq, es::AppendRequest&& append) {
   }
   if (Status s = canonicalize(append); !s.ok()) return fail(rq, s);
   for (const auto& e : append.events) {
+    if (e.stream == es::kSubjectsStream)
+      return fail(rq, Status::invalid("stream " + e.stream + " is written by es forget only"));
     if (!es::is_metadata_stream(e.stream)) continue;
     return fail(rq, Status::invalid("stream " + e.stream + " holds the rules of " +
                                     std::string(es::target_of(e.stream)) +
                                     ": es delete and es retention write it"));
   }
+  if (Status s = seal_personal_data(append); !s.ok()) return fail(rq, s);
   queue_write(PendingReply{rq.identity, rq.id, std::nullopt}, std::move(append));
+}
+
+Status Server::seal_personal_data(es::AppendRequest& append) {
+  for (std::size_t i = 0; i < append.events.size(); ++i) {
+    es::ProposedEvent& e = append.events[i];
+    auto subject = es::subject_of(e.metadata);
+    if (!subject.ok())
+      return Status::invalid("event " + std::to_string(i + 1) + ": " + subject.status().message());
+    if (!*subject) continue;
+    if (!options_.subject_keys) {
+      return Status::invalid("event " + std::to_string(i + 1) + " names the data subject " +
+                             **subject +
+                             ", and this node keeps no subject keys (esd --subject-keys DIR)");
+    }
+    auto key = options_.subject_keys->get_or_create(**subject);
+    if (!key.ok()) return key.status();
+    e.data = es::seal(*key, **subject, e.id, e.data);
+  }
+  return {};
+}
+
+// Sealed data as its readers see it: opened with the subject's key, or
+// redacted when the subject was forgotten (or this node lacks its key).
+void Server::open_personal_data(std::vector<es::RecordedEvent>& events) const {
+  for (auto& e : events) {
+    if (!es::is_sealed(e.data)) continue;
+    auto subject = es::subject_of(e.metadata);
+    if (!subject.ok() || !*subject) continue;
+    std::optional<std::string> opened;
+    if (options_.subject_keys) {
+      auto key = options_.subject_keys->get(**subject);
+      if (key.ok() && *key) opened = es::unseal(**key, **subject, e.id, e.data);
+    }
+    e.data = opened ? std::move(*opened) : std::string(es::kRedactedData);
+  }
+}
+
+void Server::on_forget(const Request& rq, protocol::ForgetRequest&& forget) {
+  if (Status v = es::SubjectKeys::validate(forget.subject); !v.ok()) return fail(rq, v);
+  if (!options_.subject_keys)
+    return fail(rq, Status::invalid("this node keeps no subject keys (esd --subject-keys DIR)"));
+  std::string data = "{\"subject\":";
+  es::append_json_string(data, forget.subject);
+  data += "}";
+  es::AppendRequest append;
+  append.events.push_back(es::ProposedEvent{std::string(es::kSubjectsStream), es::Uuid::v7(),
+                                            std::string(es::kForgottenType), data, ""});
+  spdlog::info("forgetting a data subject, asked by {}", who(rq));
+  queue_write(PendingReply{rq.identity, rq.id, std::nullopt}, std::move(append));
+}
+
+void Server::on_subject_keys(const Request& rq, protocol::SubjectKeysRequest&& wanted) {
+  if (wanted.subjects.size() > protocol::kMaxSubjectKeys) {
+    return fail(rq, Status::invalid("at most " + std::to_string(protocol::kMaxSubjectKeys) +
+                                    " subjects per request"));
+  }
+  protocol::SubjectKeysReply reply;
+  if (options_.subject_keys) {
+    for (auto& subject : wanted.subjects) {
+      auto key = options_.subject_keys->get(subject);
+      if (!key.ok() && key.status().code() == Code::kInvalidArgument) return fail(rq, key.status());
+      if (key.ok() && *key) reply.keys.push_back({std::move(subject), **key});
+    }
+  }
+  answer(rq, Kind::kSubjectKeysOk, reply);
+}
+
+void Server::destroy_forgotten_keys(const std::vector<es::RecordedEvent>& committed) {
+  for (const auto& e : committed) {
+    auto subject = es::forgotten_subject(e);
+    if (!subject) continue;
+    if (!options_.subject_keys) {
+      spdlog::warn(
+          "a data subject was forgotten at position {}, and this node keeps no subject "
+          "keys (--subject-keys)",
+          e.position);
+      continue;
+    }
+    if (Status s = options_.subject_keys->destroy(*subject); !s.ok()) {
+      spdlog::error("forgetting the data subject at position {}: {}", e.position, s.message());
+      continue;
+    }
+    spdlog::info("data subject forgotten at position {}: its key is destroyed", e.position);
+  }
 }
 
 // es delete, es retention: the new rules, from the stream and its rules as
@@ -667,6 +759,7 @@ void Server::rebuild_after_deletions(const std::vector<es::RecordedEvent>& commi
 void Server::on_read(const Request& rq, es::ReadRequest&& read) {
   auto result = store_.read(read);
   if (!result.ok()) return fail(rq, result.status());
+  if (!read.raw) open_personal_data(result->events);  // a replica copies it sealed
   answer(rq, Kind::kReadOk, *result);
 }
 
@@ -1038,6 +1131,7 @@ void Server::handle_group(es::GroupOutcome& outcome) {
                      groups_committed_);
     std::_Exit(99);
   }
+  destroy_forgotten_keys(outcome.committed);  // before es forget hears it is done
   // A group with events shows at debug; one of checkpoint moves only (the
   // group syncs', every few hundred ms) at trace.
   const auto level = outcome.committed.empty() ? spdlog::level::trace : spdlog::level::debug;
@@ -1108,7 +1202,16 @@ void Server::handle_group(es::GroupOutcome& outcome) {
   }
 }
 
-void Server::publish_events(const std::vector<es::RecordedEvent>& events) {
+void Server::publish_events(const std::vector<es::RecordedEvent>& stored) {
+  // Subscribers get sealed data opened, as readers do.
+  const bool any_sealed = std::any_of(stored.begin(), stored.end(),
+                                      [](const auto& e) { return es::is_sealed(e.data); });
+  std::vector<es::RecordedEvent> opened;
+  if (any_sealed) {
+    opened = stored;
+    open_personal_data(opened);
+  }
+  const std::vector<es::RecordedEvent>& events = any_sealed ? opened : stored;
   protocol::EventsNotice notice;
   std::size_t bytes = 0;
   auto flush = [&] {

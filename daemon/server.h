@@ -76,6 +76,9 @@ struct ServerOptions {
   Admission::Options admission;
   // The node's keys and allow-list (keyring.h); off: no keys.
   std::shared_ptr<Keyring> keyring = std::make_shared<Keyring>();
+  // Data subjects' keys (esd --subject-keys, es/subject_keys.h); null: none,
+  // and an event with a "$subject" is refused.
+  std::shared_ptr<es::SubjectKeys> subject_keys;
   // Where a write key's claims on checkpoints are kept (checkpoint_owners.h).
   std::string data_dir;
   // Testing aid (ESD_FAILPOINT=exit-before-publish:N): _exit(99) right after
@@ -193,8 +196,15 @@ class Server {
   void on_replica_report(const Request& rq, es::protocol::ReplicaReport&& report);
   void on_promote(const Request& rq, es::protocol::PromoteRequest&& promote);
   void on_stream_rules(const Request& rq, es::protocol::StreamRulesRequest&& change);
-  // Projections rebuild without the streams `committed` deleted.
+  void on_forget(const Request& rq, es::protocol::ForgetRequest&& forget);
+  void on_subject_keys(const Request& rq, es::protocol::SubjectKeysRequest&& keys);
+  // Projections rebuild without what `committed` deleted or forgot.
   void rebuild_after_deletions(const std::vector<es::RecordedEvent>& committed);
+  // Destroys the keys of the subjects `committed` forgot.
+  void destroy_forgotten_keys(const std::vector<es::RecordedEvent>& committed);
+  // Seals the data of the events that name a subject; opens it for readers.
+  es::Status seal_personal_data(es::AppendRequest& append);
+  void open_personal_data(std::vector<es::RecordedEvent>& events) const;
   void on_backup(const Request& rq, es::protocol::BackupRequest&& backup);
   // Answers the backup that ended (the backup worker's done_socket woke the loop).
   void finish_backup();

@@ -184,6 +184,10 @@ std::vector<SettingSpec> build_specs() {
     {"peer-key", kText, kRestart, "", "KEY|FILE",
      "The public key of the node --follow or --project-from names (default: this node's "
      "own, for nodes that share a key pair)", std::nullopt},
+    {"subject-keys", kText, kRestart, "", "DIR",
+     "Keep data subjects' keys in DIR (outside the data directory): an event whose metadata "
+     "has \"$subject\" is stored sealed with its subject's key, which es forget destroys",
+     std::nullopt},
     {"insecure", kFlag, kRestart, "false", "",
      "Allow --listen and --publish on addresses other than loopback without --key-file, and "
      "--http-listen anywhere: whoever reaches them may read, append and stop the node",

@@ -356,6 +356,13 @@ Result<protocol::Empty> Client::replica_report(const protocol::ReplicaReport& re
 Result<AppendResult> Client::change_stream_rules(const protocol::StreamRulesRequest& request) {
   return call<AppendResult>(Kind::kStreamRules, Kind::kAppendOk, request);
 }
+Result<AppendResult> Client::forget(const protocol::ForgetRequest& request) {
+  return call<AppendResult>(Kind::kForget, Kind::kAppendOk, request);
+}
+Result<protocol::SubjectKeysReply> Client::subject_keys(
+    const protocol::SubjectKeysRequest& request) {
+  return call<protocol::SubjectKeysReply>(Kind::kSubjectKeys, Kind::kSubjectKeysOk, request);
+}
 Result<protocol::PromoteReply> Client::promote(const protocol::PromoteRequest& request) {
   return call<protocol::PromoteReply>(Kind::kPromote, Kind::kPromoteOk, request);
 }

@@ -247,6 +247,15 @@ Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
     case Kind::kEvents: {
       auto notice = protocol::decode_body<protocol::EventsNotice>(frame);
       if (!notice.ok()) return {};
+      // A raw subscription (a replica's) copies the log as stored, which
+      // the live feed does not carry (it opens sealed data): a frame only
+      // says how far to read.
+      if (options_.filter.raw && !notice->events.empty()) {
+        const Position last = notice->events.back().position;
+        head_seen_ = std::max(head_seen_, last);
+        if (last < next_) return {};
+        return catch_up(deliver, last + 1, stop);
+      }
       for (const auto& e : notice->events) {
         if (done_ || held_ || stop.load()) return {};
         if (e.position < next_) continue;  // delivered already

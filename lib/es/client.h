@@ -84,6 +84,10 @@ class Client {
   // Deletes a stream or changes its retention (admin); the reply is the
   // append of the event that records it.
   Result<AppendResult> change_stream_rules(const protocol::StreamRulesRequest& request);
+  // Destroys a data subject's key on the node and its replicas (admin).
+  Result<AppendResult> forget(const protocol::ForgetRequest& request);
+  // A replica's copy of its primary's subject keys (replica role).
+  Result<protocol::SubjectKeysReply> subject_keys(const protocol::SubjectKeysRequest& request);
   // Answers once the node has made and checked the copy: give the Client a
   // timeout that long.
   Result<protocol::BackupReply> backup(const protocol::BackupRequest& request);

@@ -48,8 +48,9 @@ struct SubscriptionFilter {
   std::string stream;              // empty: any
   std::string category;            // empty: any
   std::vector<std::string> types;  // empty: any
-  // Every position, holes included (ReadRequest::raw): a replica's copy.
-  // Takes no stream, category or types.
+  // Every position as stored, holes included (ReadRequest::raw): a
+  // replica's copy. Takes no stream, category or types; reads the store
+  // for each live frame.
   bool raw = false;
   bool matches(const RecordedEvent& e) const;
 };

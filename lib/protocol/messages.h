@@ -13,6 +13,7 @@
 // A frame whose version differs from kProtocolVersion gets kError/kProtocol.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -52,6 +53,8 @@ enum class Kind : std::uint8_t {
   kCheckpointRemove = 17,   // CheckpointRemoveRequest -> kCheckpointRemoveOk (after commit)
   kBackup = 18,             // BackupRequest -> kBackupOk (once the copy is made and checked)
   kStreamRules = 19,        // StreamRulesRequest -> kAppendOk (once its event is committed)
+  kForget = 20,             // ForgetRequest -> kAppendOk (once the subject's key is destroyed)
+  kSubjectKeys = 21,        // SubjectKeysRequest -> kSubjectKeysOk (a replica's copy of keys)
   // replies
   kError = 100,
   kHelloOk = 101,
@@ -70,6 +73,7 @@ enum class Kind : std::uint8_t {
   kPromoteOk = 114,
   kCheckpointRemoveOk = 115,
   kBackupOk = 116,
+  kSubjectKeysOk = 117,
   // published
   kEvents = 200,
   kHeartbeat = 201,
@@ -363,6 +367,48 @@ struct StreamRulesRequest {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(stream, action, patch, has_expected, expected);
+  }
+};
+
+// es forget: a data subject's key is destroyed (es/subject_keys.h).
+struct ForgetRequest {
+  std::string subject;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(subject);
+  }
+};
+
+// A replica asks its primary for the keys of the subjects whose sealed
+// events it copies; the reply holds those the primary has (a forgotten
+// subject's is not there).
+struct SubjectKeysRequest {
+  std::vector<std::string> subjects;  // at most kMaxSubjectKeys
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(subjects);
+  }
+};
+inline constexpr std::size_t kMaxSubjectKeys = 10'000;
+
+struct SubjectKeyEntry {
+  std::string subject;
+  std::array<std::uint8_t, 32> key{};
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(subject, key);
+  }
+};
+
+struct SubjectKeysReply {
+  std::vector<SubjectKeyEntry> keys;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(keys);
   }
 };
 

@@ -329,3 +329,97 @@ Result<CopyCheck> check_copy(const std::string& dir, ProjectionsRead projections
 }
 
 }  // namespace es::store
+
+namespace es::store {
+
+namespace {
+
+std::uint64_t file_size(const std::string& path) {
+  std::error_code ec;
+  const auto n = fs::file_size(path, ec);
+  return ec ? 0 : static_cast<std::uint64_t>(n);
+}
+
+// Overwrites the whole file with zeros and syncs it.
+Result<std::uint64_t> zero_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return std::uint64_t{0};
+  if (fd < 0) return errno_status("cannot open " + path);
+  struct stat st {};
+  Status s;
+  if (::fstat(fd, &st) != 0) s = errno_status("cannot stat " + path);
+  const std::string zeros(1u << 20, '\0');
+  std::uint64_t done = 0;
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  while (s.ok() && done < size) {
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), size - done));
+    const ssize_t w = ::pwrite(fd, zeros.data(), n, static_cast<off_t>(done));
+    if (w <= 0) s = errno_status("cannot overwrite " + path);
+    done += w > 0 ? static_cast<std::uint64_t>(w) : 0;
+  }
+  if (s.ok() && ::fdatasync(fd) != 0) s = errno_status("cannot sync " + path);
+  ::close(fd);
+  if (!s.ok()) return s;
+  return done;
+}
+
+}  // namespace
+
+Result<CompactReport> compact(const std::string& dir) {
+  if (!fs::exists(dir + "/data.mdb"))
+    return Status::not_found("no store in " + dir + " (no data.mdb)");
+  CompactReport r;
+  const std::string log_copy = dir + "/data.mdb.compact";
+  const std::string pdir = dir + "/" + kProjectionsDir;
+  const std::string projections_copy = pdir + "/data.mdb.compact";
+  ::unlink(log_copy.c_str());  // of an interrupted compact
+  ::unlink(projections_copy.c_str());
+  {
+    // Opening the store takes its lock (a running node has it: kBusy) and
+    // brings LMDB up to date with the journal.
+    auto store = Store::open(dir, StoreOptions{});
+    if (!store.ok()) return store.status();
+    ES_RETURN_IF_ERROR((*store)->wait_applied());
+    r.log_before = file_size(dir + "/data.mdb");
+    auto written = write_file(log_copy, [&](int fd) { return (*store)->copy_to(fd); });
+    if (!written.ok()) return written.status();
+    r.log_after = *written;
+    if (fs::exists(pdir + "/data.mdb")) {
+      auto projections = ProjectionStore::open(pdir);
+      if (!projections.ok()) return projections.status();
+      r.projections_before = file_size(pdir + "/data.mdb");
+      auto pwritten =
+          write_file(projections_copy, [&](int fd) { return (*projections)->copy_to(fd); });
+      if (!pwritten.ok()) return pwritten.status();
+      r.projections_after = *pwritten;
+    }
+  }
+  // The store is closed: its lock is taken again for the swap.
+  const std::string lock_path = dir + "/esd.lock";
+  const int lock = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+  if (lock < 0) return errno_status("cannot open " + lock_path);
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }
+  } unlock{lock};
+  if (::flock(lock, LOCK_EX | LOCK_NB) != 0)
+    return Status(Code::kBusy, "data directory " + dir + " was taken by another process");
+  if (fs::exists(projections_copy)) {
+    if (::rename(projections_copy.c_str(), (pdir + "/data.mdb").c_str()) != 0)
+      return errno_status("cannot replace " + pdir + "/data.mdb");
+    ES_RETURN_IF_ERROR(sync_path(pdir));
+  }
+  if (::rename(log_copy.c_str(), (dir + "/data.mdb").c_str()) != 0)
+    return errno_status("cannot replace " + dir + "/data.mdb");
+  ES_RETURN_IF_ERROR(sync_path(dir));
+  auto zeroed = zero_file(dir + "/journal");
+  if (!zeroed.ok()) return zeroed.status();
+  r.journal_zeroed = *zeroed;
+  if (::unlink((dir + "/journal").c_str()) != 0 && errno != ENOENT)
+    return errno_status("cannot remove " + dir + "/journal");
+  ES_RETURN_IF_ERROR(sync_path(dir));
+  return r;
+}
+
+}  // namespace es::store

@@ -74,6 +74,20 @@ struct BackupOptions {
   std::chrono::milliseconds pause{0};
 };
 
+// es compact: rewrites a stopped node's data directory in place, so that
+// no space LMDB freed (deleted events, old projection states) keeps old
+// bytes: the log and the projections are copied compacted (mdb_copy -c)
+// beside themselves, synced and renamed over the originals, and the
+// journal (everything in it is in LMDB by then) is overwritten with zeros,
+// synced and removed (the node makes a new one when it starts). Refused
+// while a node has the directory (kBusy).
+struct CompactReport {
+  std::uint64_t log_before = 0, log_after = 0;
+  std::uint64_t projections_before = 0, projections_after = 0;
+  std::uint64_t journal_zeroed = 0;
+};
+Result<CompactReport> compact(const std::string& dir);
+
 // Refuses `dir` unless it is an absolute path that does not exist or is an
 // empty directory (kInvalidArgument naming it); makes it (and its parents)
 // with mode 0700.

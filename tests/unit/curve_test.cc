@@ -1,9 +1,13 @@
 // The key files, the allow-list and the roles of es/curve.h.
 #include "es/curve.h"
 
+#include <filesystem>
 #include <fstream>
 
 #include <catch2/catch.hpp>
+
+#include "es/sealed.h"
+#include "es/subject_keys.h"
 
 #include "temp_dir.h"
 
@@ -127,4 +131,59 @@ TEST_CASE("roles: admin covers all, read is in every role, the others only thems
   CHECK_FALSE(es::role_covers(Role::kReplica, Role::kWrite));
   CHECK_FALSE(es::role_covers(Role::kReplica, Role::kAdmin));
   CHECK_FALSE(es::parse_role("Admin").has_value());
+}
+
+// ================================================= data subjects' keys
+
+TEST_CASE("sealed data opens with its subject's key only, and the same event seals the same",
+          "[subjects]") {
+  es::test::TempDir dir;
+  auto keys = es::SubjectKeys::open(dir.path() + "/keys", dir.path() + "/data");
+  REQUIRE(keys.ok());
+  auto key = (*keys)->get_or_create("user-3");
+  REQUIRE(key.ok());
+  const es::Uuid id = es::Uuid::v7();
+  const std::string data = R"({"email":"grace@example.com"})";
+  const std::string sealed = es::seal(*key, "user-3", id, data);
+  CHECK(es::is_sealed(sealed));
+  CHECK(sealed.find("grace") == std::string::npos);
+  CHECK(es::seal(*key, "user-3", id, data) == sealed);  // a retry is recognized
+  CHECK(es::seal(*key, "user-3", id, R"({"email":"x"})") != sealed);
+  CHECK(es::unseal(*key, "user-3", id, sealed) == data);
+  CHECK_FALSE(es::unseal(*key, "user-4", id, sealed));              // another subject
+  CHECK_FALSE(es::unseal(*key, "user-3", es::Uuid::v7(), sealed));  // another event
+  auto again = (*keys)->get_or_create("user-3");
+  REQUIRE(again.ok());
+  CHECK(*again == *key);
+  // Destroyed: gone from memory and disk; a new key does not open old data.
+  REQUIRE((*keys)->destroy("user-3").ok());
+  auto gone = (*keys)->get("user-3");
+  REQUIRE(gone.ok());
+  CHECK_FALSE(gone->has_value());
+  auto reopened = es::SubjectKeys::open(dir.path() + "/keys", dir.path() + "/data");
+  REQUIRE(reopened.ok());
+  CHECK_FALSE((*reopened)->get("user-3")->has_value());
+  auto fresh = (*reopened)->get_or_create("user-3");
+  REQUIRE(fresh.ok());
+  CHECK_FALSE(es::unseal(*fresh, "user-3", id, sealed));
+  CHECK((*reopened)->destroy("never-seen").ok());
+}
+
+TEST_CASE("the subject key store refuses a place inside the data directory, or open to others",
+          "[subjects]") {
+  es::test::TempDir dir;
+  auto inside = es::SubjectKeys::open(dir.path() + "/data/keys", dir.path() + "/data");
+  REQUIRE_FALSE(inside.ok());
+  CHECK_THAT(inside.status().message(), Catch::Matchers::Contains("inside the data directory"));
+  std::filesystem::create_directories(dir.path() + "/open");
+  std::filesystem::permissions(dir.path() + "/open", std::filesystem::perms::owner_all |
+                                                         std::filesystem::perms::group_read |
+                                                         std::filesystem::perms::group_exec);
+  auto open = es::SubjectKeys::open(dir.path() + "/open", dir.path() + "/data");
+  REQUIRE_FALSE(open.ok());
+  CHECK_THAT(open.status().message(), Catch::Matchers::Contains("chmod 700"));
+  CHECK_THAT(es::subject_of(R"({"$subject":3})").status().message(),
+             Catch::Matchers::Contains("must be a string"));
+  CHECK(es::subject_of(R"({"$subject":"user-3","x":1})").value() == "user-3");
+  CHECK_FALSE(es::subject_of(R"({"other":1})").value().has_value());
 }
