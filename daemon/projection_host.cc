@@ -479,12 +479,14 @@ void ProjectionHost::rebuild_without(const std::vector<std::string>& deleted) {
           loaded->next_generation != 0 ? loaded->next_source : loaded->source;
       Status s = begin_rebuild(name, source, &old, &dropped);
       if (!s.ok()) {
-        spdlog::error("projection {}: not rebuilt after stream {} was deleted: {}", name,
-                      deleted.front(), s.message());
+        spdlog::error("projection {}: not rebuilt after a deletion or a forget: {}", name,
+                      s.message());
         continue;
       }
-      spdlog::info("projection {}: rebuilding, stream {}{} was deleted", name, deleted.front(),
-                   deleted.size() > 1 ? " and others" : "");
+      spdlog::info(
+          "projection {}: rebuilding without the events {}{}", name,
+          deleted.front().starts_with("of ") ? deleted.front() : "of stream " + deleted.front(),
+          deleted.size() > 1 ? " and others" : "");
       if (old) previous.push_back(std::move(old));
       if (dropped != 0) abandoned.emplace_back(name, dropped);
     }

@@ -75,7 +75,8 @@ class ProjectionHost {
   es::Status start(const std::string& name);
   es::Status reset(const std::string& name, const std::string& source);
   es::Status remove(const std::string& name);
-  // Streams were deleted (es delete): every running projection is rebuilt
+  // Streams were deleted (es delete) or subjects forgotten (es forget),
+  // `deleted` says which, for the log: every running projection is rebuilt
   // (as by reset, with its source), so that no state keeps what they held.
   void rebuild_without(const std::vector<std::string>& deleted);
 

@@ -752,6 +752,7 @@ void Server::rebuild_after_deletions(const std::vector<es::RecordedEvent>& commi
     if (es::is_metadata_stream(e.stream) &&
         (e.type == es::kDeletedType || e.type == es::kTombstoneType))
       deleted.emplace_back(es::target_of(e.stream));
+    if (es::forgotten_subject(e)) deleted.emplace_back("of a forgotten subject");
   }
   if (!deleted.empty()) projections_->rebuild_without(deleted);
 }

@@ -3,10 +3,14 @@
 # command appends one event to the user's own stream, user-<id>, with an
 # expectation on that stream, so the node itself refuses a command that does
 # not fit (es exit status 3): registering an id twice, or changing or
-# deleting a user that was never registered.
+# deleting a user that was never registered. The personal data (name,
+# address) names its data subject, user-<id>, in the event's metadata, so
+# the node stores it sealed with that user's key (esd --subject-keys), and
+# delete forgets the user: es forget destroys the key, and every copy of
+# the user's data reads as {"$redacted":true} from then on.
 #   ./users.sh register ID NAME EMAIL   # UserRegistered {"name","email"}
 #   ./users.sh change-email ID EMAIL    # EmailChanged {"email"}
-#   ./users.sh delete ID                # UserDeleted {}
+#   ./users.sh delete ID                # UserDeleted {}, then es forget user-ID
 #   ./users.sh demo                     # the README's steps, on a fresh node
 # It talks to $ES_SERVER (or es's default node) through ${ES:-es}; when es
 # fails, it exits with es's status.
@@ -27,7 +31,8 @@ usage() {  # the command lines of the comment above
 # succeeded.
 append() {
   local id=$1 expect=$2 type=$3 data=$4 conflict=$5 rc=0
-  "$ES" append "user-$id" --expect "$expect" -t "$type" -d "$data" >/dev/null || rc=$?
+  "$ES" append "user-$id" --expect "$expect" -t "$type" -d "$data" \
+    --metadata "{\"\$subject\":\"user-$id\"}" >/dev/null || rc=$?
   if [ "$rc" -eq 3 ]; then echo "$PROG: $conflict" >&2; fi
   return "$rc"
 }
@@ -49,6 +54,7 @@ change_email() {  # change_email ID EMAIL
 
 delete() {  # delete ID
   append "$1" exists UserDeleted '{}' "no user $1" || return
+  "$ES" forget "user-$1" >/dev/null || return
   echo "deleted user $1"
 }
 

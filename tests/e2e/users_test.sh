@@ -7,21 +7,21 @@
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 EXAMPLE=$(cd "$(dirname "$0")/../../examples/users" && pwd)
-start_esd "$TMP/data"
+start_esd "$TMP/data" --subject-keys "$TMP/keys"
 
 users_sh() { ES="$ES" "$EXAMPLE/users.sh" "$@"; }
 head_position() { "$ES" status | jq .head; }
 
 # The read models after the README's steps: Alan changed his address, Grace
-# was deleted; emails.jq still names the users who gave up an address (its
+# was deleted and forgotten (her events read as redacted: no name, no
+# address); emails.jq still names the users who gave up an address (its
 # documented limit).
 DIRECTORY='{"key":"1","state":{"name":"Ada Lovelace","email":"ada@example.com","deleted":false}}
 {"key":"2","state":{"name":"Alan Turing","email":"alan@turing.example","deleted":false}}
-{"key":"3","state":{"name":"Grace \"Amazing Grace\" Hopper","email":"grace@example.com","deleted":true}}'
+{"key":"3","state":{"deleted":true}}'
 EMAILS='{"key":"ada@example.com","state":"1"}
 {"key":"alan@example.com","state":"2"}
-{"key":"alan@turing.example","state":"2"}
-{"key":"grace@example.com","state":"3"}'
+{"key":"alan@turing.example","state":"2"}'
 
 # assert_replay FILE EXPECTED [ARGS...]: es replay prints exactly EXPECTED.
 assert_replay() {
@@ -42,7 +42,7 @@ assert_exit 0 users_sh change-email 2 alan@turing.example
 assert_eq "$OUT" "user 2's email is now alan@turing.example" "change-email 2"
 assert_exit 0 users_sh delete 3
 assert_eq "$OUT" "deleted user 3" "delete 3"
-assert_eq "$(head_position)" 5 "the head after five commands"
+assert_eq "$(head_position)" 6 "the head after five commands (and the forget)"
 
 check "registering an id twice exits 3 and stores nothing"
 assert_exit 3 users_sh register 1 "Ada King" ada.king@example.com
@@ -62,7 +62,7 @@ assert_eq "$OUT" "" "stdout of a refused change"
 assert_exit 3 users_sh delete 4
 assert_contains "$ERR" "users.sh: no user 4" "users.sh's message on delete"
 assert_exit 4 "$ES" read user-4
-assert_eq "$(head_position)" 5 "the head after the refused commands"
+assert_eq "$(head_position)" 6 "the head after the refused commands"
 
 check "bad arguments are a usage error"
 assert_exit 2 users_sh register 5 "No Email"
@@ -92,13 +92,21 @@ assert_replay emails.jq "$EMAILS"
 check "--to shows the registry as it was before the change and the deletion"
 assert_replay directory.jq '{"key":"1","state":{"name":"Ada Lovelace","email":"ada@example.com","deleted":false}}
 {"key":"2","state":{"name":"Alan Turing","email":"alan@example.com","deleted":false}}
-{"key":"3","state":{"name":"Grace \"Amazing Grace\" Hopper","email":"grace@example.com","deleted":false}}' --to 3
+{"key":"3","state":{"deleted":true}}' --to 3
 assert_replay emails.jq '{"key":"ada@example.com","state":"1"}
-{"key":"alan@example.com","state":"2"}
-{"key":"grace@example.com","state":"3"}' --to 3
+{"key":"alan@example.com","state":"2"}' --to 3
+
+check "a forgotten user's data is redacted wherever it is read, and no file holds it"
+assert_exit 0 "$ES" read user-3
+assert_eq "$(jq -c .data <<<"$OUT" | sort -u)" '{"$redacted":true}' "user-3's events"
+assert_exit 0 "$ES" read '$subjects'
+assert_eq "$(jq -c .data <<<"$OUT")" '{"subject":"user-3"}' "the forget, recorded"
+if grep -raq -e 'grace@example' -e 'Amazing Grace' "$TMP/data" "$TMP/keys"; then
+  fail "a file of the node still holds Grace's data"
+fi
 
 check "users.sh demo does the README's steps on a fresh node"
-start_esd "$TMP/demo"
+start_esd "$TMP/demo" --subject-keys "$TMP/demo-keys"
 assert_exit 0 users_sh demo
 assert_eq "$OUT" "registered user 1
 registered user 2
