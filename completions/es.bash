@@ -9,7 +9,7 @@ _es_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         es)
-            subs='append read tail replay project state streams subscriptions delete retention status check stop nodes verify promote bench backup restore completion context keygen help'
+            subs='append read tail replay project state streams subscriptions delete retention forget compact status check stop nodes verify promote bench backup restore completion context keygen help'
             opts='-h --help --version -s --server -o --output --timeout --key-file --server-key --context'
             vopts='-s --server -o --output --timeout --key-file --server-key --context'
             ;;
@@ -93,6 +93,15 @@ _es_cmd()
             opts='-h --help --max-count --max-age --truncate-before -s --server -o --output --timeout --key-file --server-key --context'
             vopts='--max-count --max-age --truncate-before -s --server -o --output --timeout --key-file --server-key --context'
             npos=1
+            ;;
+        'es forget')
+            opts='-h --help -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='-s --server -o --output --timeout --key-file --server-key --context'
+            npos=1
+            ;;
+        'es compact')
+            opts='-h --help --data -s --server -o --output --timeout --key-file --server-key --context'
+            vopts='--data -s --server -o --output --timeout --key-file --server-key --context'
             ;;
         'es status')
             opts='-h --help --cluster --wait --watch --interval --count -s --server -o --output --timeout --key-file --server-key --context'
@@ -195,10 +204,10 @@ _es_cmd()
 _es_values()
 {
     case "$1|$2" in
-        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es delete|-o' | 'es delete|--output' | 'es retention|-o' | 'es retention|--output' | 'es status|-o' | 'es status|--output' | 'es check|-o' | 'es check|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output' | 'es bench|-o' | 'es bench|--output' | 'es backup|-o' | 'es backup|--output' | 'es restore|-o' | 'es restore|--output' | 'es context|-o' | 'es context|--output' | 'es context add|-o' | 'es context add|--output' | 'es keygen|-o' | 'es keygen|--output' | 'es help|-o' | 'es help|--output')
+        'es|-o' | 'es|--output' | 'es append|-o' | 'es append|--output' | 'es read|-o' | 'es read|--output' | 'es tail|-o' | 'es tail|--output' | 'es replay|-o' | 'es replay|--output' | 'es project|-o' | 'es project|--output' | 'es state|-o' | 'es state|--output' | 'es streams|-o' | 'es streams|--output' | 'es subscriptions|-o' | 'es subscriptions|--output' | 'es delete|-o' | 'es delete|--output' | 'es retention|-o' | 'es retention|--output' | 'es forget|-o' | 'es forget|--output' | 'es compact|-o' | 'es compact|--output' | 'es status|-o' | 'es status|--output' | 'es check|-o' | 'es check|--output' | 'es stop|-o' | 'es stop|--output' | 'es nodes|-o' | 'es nodes|--output' | 'es verify|-o' | 'es verify|--output' | 'es promote|-o' | 'es promote|--output' | 'es bench|-o' | 'es bench|--output' | 'es backup|-o' | 'es backup|--output' | 'es restore|-o' | 'es restore|--output' | 'es context|-o' | 'es context|--output' | 'es context add|-o' | 'es context add|--output' | 'es keygen|-o' | 'es keygen|--output' | 'es help|-o' | 'es help|--output')
             _es_words 'json text'
             ;;
-        'es|--key-file' | 'es append|--key-file' | 'es read|--key-file' | 'es tail|--key-file' | 'es replay|--key-file' | 'es replay|@0' | 'es project|--key-file' | 'es project add|@1' | 'es project reset|@1' | 'es state|--key-file' | 'es streams|--key-file' | 'es subscriptions|--key-file' | 'es delete|--key-file' | 'es retention|--key-file' | 'es status|--key-file' | 'es check|--key-file' | 'es stop|--key-file' | 'es nodes|--key-file' | 'es verify|--key-file' | 'es promote|--key-file' | 'es bench|--key-file' | 'es backup|--key-file' | 'es restore|--key-file' | 'es context|--key-file' | 'es context add|--key-file' | 'es keygen|--key-file' | 'es help|--key-file')
+        'es|--key-file' | 'es append|--key-file' | 'es read|--key-file' | 'es tail|--key-file' | 'es replay|--key-file' | 'es replay|@0' | 'es project|--key-file' | 'es project add|@1' | 'es project reset|@1' | 'es state|--key-file' | 'es streams|--key-file' | 'es subscriptions|--key-file' | 'es delete|--key-file' | 'es retention|--key-file' | 'es forget|--key-file' | 'es compact|--key-file' | 'es status|--key-file' | 'es check|--key-file' | 'es stop|--key-file' | 'es nodes|--key-file' | 'es verify|--key-file' | 'es promote|--key-file' | 'es bench|--key-file' | 'es backup|--key-file' | 'es restore|--key-file' | 'es context|--key-file' | 'es context add|--key-file' | 'es keygen|--key-file' | 'es help|--key-file')
             _es_paths -f
             ;;
         'es append|-e' | 'es append|--expect' | 'es delete|--expect')
@@ -213,14 +222,14 @@ _es_values()
         'es tail|--from')
             _es_words 'start end'
             ;;
-        'es verify|--data' | 'es backup|@0')
+        'es compact|--data' | 'es verify|--data' | 'es backup|@0')
             _es_paths -d
             ;;
         'es completion|@0')
             _es_words 'bash zsh fish'
             ;;
         'es help|@0')
-            _es_words 'append read tail replay project state streams subscriptions delete retention status check stop nodes verify promote bench backup restore completion context keygen help'
+            _es_words 'append read tail replay project state streams subscriptions delete retention forget compact status check stop nodes verify promote bench backup restore completion context keygen help'
             ;;
     esac
 }

@@ -22,7 +22,7 @@ function __es_state
             set vopts
             switch $path
                 case es
-                    set subs append read tail replay project state streams subscriptions delete retention status check stop nodes verify promote bench backup restore completion context keygen help
+                    set subs append read tail replay project state streams subscriptions delete retention forget compact status check stop nodes verify promote bench backup restore completion context keygen help
                     set vopts -s --server -o --output --timeout --key-file --server-key --context
                 case 'es append'
                     set vopts -t --type -d --data -m --metadata --id -e --expect --correlation-id --batch -s --server -o --output --timeout --key-file --server-key --context
@@ -48,6 +48,10 @@ function __es_state
                     set vopts --expect -s --server -o --output --timeout --key-file --server-key --context
                 case 'es retention'
                     set vopts --max-count --max-age --truncate-before -s --server -o --output --timeout --key-file --server-key --context
+                case 'es forget'
+                    set vopts -s --server -o --output --timeout --key-file --server-key --context
+                case 'es compact'
+                    set vopts --data -s --server -o --output --timeout --key-file --server-key --context
                 case 'es status'
                     set vopts --interval --count -s --server -o --output --timeout --key-file --server-key --context
                 case 'es check'
@@ -143,6 +147,8 @@ complete -c es -n "__es_is es" -a streams -d 'List streams with their last versi
 complete -c es -n "__es_is es" -a subscriptions -d 'List named subscriptions and groups (a line each) with their lag; rm deletes one'
 complete -c es -n "__es_is es" -a delete -d 'Delete a stream: it reads as gone, and its events are removed (admin); --hard: for good'
 complete -c es -n "__es_is es" -a retention -d 'Show or set how long a stream keeps its events: by count, by age, or before a version (setting needs admin); the node removes what they leave out'
+complete -c es -n "__es_is es" -a forget -d 'Erase a data subject\'s personal data: destroy its key on the node and its replicas (admin)'
+complete -c es -n "__es_is es" -a compact -d 'Rewrite a stopped node\'s data directory so that freed space keeps no old bytes'
 complete -c es -n "__es_is es" -a status -d 'Show the node\'s role, head, streams, size, uptime, connections and replicas'
 complete -c es -n "__es_is es" -a check -d 'One-line health verdict for monitoring; exits with Nagios codes (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)'
 complete -c es -n "__es_is es" -a stop -d 'Stop the node gracefully and wait for its confirmation'
@@ -334,6 +340,25 @@ complete -c es -n "__es_is 'es retention'" -l server-key -x -d 'The node\'s publ
 complete -c es -n "__es_is 'es retention'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
 complete -c es -n "__es_is 'es retention' 0 0" -a '(__es_names \'.*"stream":"([^"]*)".*\')' -d 'The stream'
 
+# es forget
+complete -c es -n "__es_is 'es forget'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es forget'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es forget'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es forget'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es forget'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es forget'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
+complete -c es -n "__es_is 'es forget'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
+
+# es compact
+complete -c es -n "__es_is 'es compact'" -s h -l help -d 'Print this help message and exit'
+complete -c es -n "__es_is 'es compact'" -l data -x -a '(__fish_complete_directories (commandline -ct))' -d 'The data directory (esd stopped)'
+complete -c es -n "__es_is 'es compact'" -s s -l server -x -d 'Node request endpoint (default: $ES_SERVER, else tcp://127.0.0.1:7150)'
+complete -c es -n "__es_is 'es compact'" -s o -l output -x -a 'json text' -d 'Output format: json or text'
+complete -c es -n "__es_is 'es compact'" -l timeout -x -d 'Seconds to wait for the node to answer (default 5)'
+complete -c es -n "__es_is 'es compact'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
+complete -c es -n "__es_is 'es compact'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
+complete -c es -n "__es_is 'es compact'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
+
 # es status
 complete -c es -n "__es_is 'es status'" -s h -l help -d 'Print this help message and exit'
 complete -c es -n "__es_is 'es status'" -l cluster -d 'Every node reachable from this one, a line each (as es nodes)'
@@ -523,4 +548,4 @@ complete -c es -n "__es_is 'es help'" -l timeout -x -d 'Seconds to wait for the 
 complete -c es -n "__es_is 'es help'" -l key-file -r -F -d 'This client\'s CurveZMQ key pair, for a node that takes keys (es keygen makes one; default: $ES_KEY_FILE)'
 complete -c es -n "__es_is 'es help'" -l server-key -x -d 'The node\'s public key, or a file holding it (default: $ES_SERVER_KEY)'
 complete -c es -n "__es_is 'es help'" -l context -x -d 'Named context to use (default: $ES_CONTEXT, else the one `es context use` selected)'
-complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions delete retention status check stop nodes verify promote bench backup restore completion context keygen help' -d 'The command (and its subcommand) to describe'
+complete -c es -n "__es_is 'es help' 0" -a 'append read tail replay project state streams subscriptions delete retention forget compact status check stop nodes verify promote bench backup restore completion context keygen help' -d 'The command (and its subcommand) to describe'

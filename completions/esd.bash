@@ -9,8 +9,8 @@ _esd_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         esd)
-            opts='-h --help --config --print-config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --key-file --allow --peer-key --insecure --completion --version'
-            vopts='--config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --key-file --allow --peer-key --completion'
+            opts='-h --help --config --print-config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --key-file --allow --peer-key --subject-keys --insecure --completion --version'
+            vopts='--config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --key-file --allow --peer-key --subject-keys --completion'
             ;;
     esac
 }
@@ -23,7 +23,7 @@ _esd_values()
         'esd|--config' | 'esd|--log-file' | 'esd|--key-file' | 'esd|--allow')
             _esd_paths -f
             ;;
-        'esd|--data')
+        'esd|--data' | 'esd|--subject-keys')
             _esd_paths -d
             ;;
         'esd|--role')

@@ -22,7 +22,7 @@ function __esd_state
             set vopts
             switch $path
                 case esd
-                    set vopts --config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --key-file --allow --peer-key --completion
+                    set vopts --config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --key-file --allow --peer-key --subject-keys --completion
             end
         end
         if test $pending = 1
@@ -94,6 +94,7 @@ complete -c esd -n "__esd_is esd" -l http-listen -x -d 'Serve /metrics, /livez a
 complete -c esd -n "__esd_is esd" -l key-file -r -F -d 'This node\'s CurveZMQ key pair (es keygen makes one): clients must then present an allowed key, and --listen and --publish may bind any address'
 complete -c esd -n "__esd_is esd" -l allow -r -F -d 'The keys that may connect, one per line: ROLE PUBLIC-KEY [NAME], ROLE read, write, replica or admin (read again on SIGHUP)'
 complete -c esd -n "__esd_is esd" -l peer-key -x -d 'The public key of the node --follow or --project-from names (default: this node\'s own, for nodes that share a key pair)'
+complete -c esd -n "__esd_is esd" -l subject-keys -x -a '(__fish_complete_directories (commandline -ct))' -d 'Keep data subjects\' keys in DIR (outside the data directory): an event whose metadata has "$subject" is stored sealed with its subject\'s key, which es forget destroys'
 complete -c esd -n "__esd_is esd" -l insecure -d 'Allow --listen and --publish on addresses other than loopback without --key-file, and --http-listen anywhere: whoever reaches them may read, append and stop the node'
 complete -c esd -n "__esd_is esd" -l completion -x -a 'bash zsh fish' -d 'Print esd\'s completion script for bash, zsh or fish, and exit'
 complete -c esd -n "__esd_is esd" -l version -d 'Display program version information and exit'
