@@ -70,6 +70,10 @@ Status decode_record(std::string_view value, RecordedEvent* e) {
       !r.raw(e->chain.data(), e->chain.size()) || !r.done()) {
     return Status::corruption("record is truncated or has trailing bytes");
   }
+  if (e->removed && (!e->id.is_nil() || !e->type.empty() || !e->data.empty() ||
+                     !e->metadata.empty())) {
+    return Status::corruption("a hole holds an event's bytes");
+  }
   return {};
 }
 
