@@ -7,6 +7,8 @@ packages=(
   libcli11-dev libzmq3-dev cppzmq-dev liblmdb-dev lmdb-utils libcereal-dev
   libspdlog-dev libfmt-dev catch2 rapidjson-dev libjq-dev libsodium-dev
   libseccomp-dev scdoc mandoc jq strace time
+  # e2e_security_netns: a network namespace (unshare) with an address on it.
+  iproute2 util-linux
   zsh fish bash-completion
   libsystemd-dev libtomlplusplus-dev libcpp-httplib-dev curl prometheus lintian
   # The .deb and the unit's checks: cpack's Depends (dpkg-shlibdeps, file),

@@ -192,8 +192,12 @@ pick_ports() {
   echo "${got[@]}"
 }
 
+# The address start_esd binds: loopback, unless a test runs in a network
+# namespace of its own (security_netns.sh) and says otherwise.
+ESD_HOST=${ES_TEST_HOST:-127.0.0.1}
+
 # start_esd DIR [ARGS...]: starts esd on DIR, listening on a free loopback
-# port and publishing on a free one, and waits (at most 15 s) until
+# port (ESD_HOST's) and publishing on a free one, and waits (at most 15 s) until
 # `es status` answers. Sets ESD_PID, ESD_LOG and exports ES_SERVER.
 start_esd() {
   local dir=$1
@@ -203,11 +207,11 @@ start_esd() {
     port=$(pick_port)
     ESD_COUNT=$((ESD_COUNT + 1))
     ESD_LOG="$TMP/esd.$ESD_COUNT.log"
-    "$ESD" --data "$dir" --listen "tcp://127.0.0.1:$port" --publish 'tcp://127.0.0.1:*' "$@" 2>"$ESD_LOG" &
+    "$ESD" --data "$dir" --listen "tcp://$ESD_HOST:$port" --publish "tcp://$ESD_HOST:*" "$@" 2>"$ESD_LOG" &
     ESD_PID=$!
     ESD_PIDS+=("$ESD_PID")
-    ESD_SERVERS[$ESD_PID]="tcp://127.0.0.1:$port"
-    export ES_SERVER="tcp://127.0.0.1:$port"
+    ESD_SERVERS[$ESD_PID]="tcp://$ESD_HOST:$port"
+    export ES_SERVER="tcp://$ESD_HOST:$port"
     for i in $(seq 1 150); do
       if ! kill -0 "$ESD_PID" 2>/dev/null; then
         rc=0

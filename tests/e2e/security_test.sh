@@ -16,6 +16,8 @@
 #     refused on its next request over the same connection too;
 #   - a replica with a key of its own (role replica, --peer-key) follows; a
 #     hosted projection's worker and es nodes work with keys.
+# security_netns.sh runs it again with the nodes on a non-loopback address
+# (ES_TEST_HOST), in a network namespace of its own.
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 EXAMPLE=$(cd "$(dirname "$0")/../../examples/orders" && pwd)
@@ -122,7 +124,7 @@ assert_eq "$(jq -r .type "$TMP/tail.out")" OrderShipped "delivered live to a rea
 assert_exit 7 as reader append orders-1 <<<'{"type":"OrderPlaced","data":{}}'
 assert_contains "$ERR" "refused: the key reader has the read role; append needs write" "read key append"
 assert_exit 7 as reader stop
-assert_contains "$(cat "$PRIMARY_LOG")" "refused append from 127.0.0.1: the key reader has the read role" "log: role"
+assert_contains "$(cat "$PRIMARY_LOG")" "refused append from $ESD_HOST: the key reader has the read role" "log: role"
 [ "$(metric 'esd_requests_total{kind="append",outcome="permission-denied"}')" -ge 1 ] ||
   fail "/metrics: the refused append"
 
@@ -144,8 +146,8 @@ assert_contains "$ERR" "the key alice has the write role; stream rules needs adm
 assert_exit 7 as alice retention orders-1 --max-count 5
 assert_exit 0 as alice retention orders-1
 assert_eq "$OUT" '{"stream":"orders-1"}' "a write key reads the rules"
-assert_contains "$(cat "$PRIMARY_LOG")" "refused checkpoint set from 127.0.0.1 (key bob)" "log: owner"
-assert_contains "$(cat "$PRIMARY_LOG")" "refused stop from 127.0.0.1: the key alice" "log: stop"
+assert_contains "$(cat "$PRIMARY_LOG")" "refused checkpoint set from $ESD_HOST (key bob)" "log: owner"
+assert_contains "$(cat "$PRIMARY_LOG")" "refused stop from $ESD_HOST: the key alice" "log: stop"
 assert_exit 0 as ops subscriptions rm mailer
 
 check "SIGHUP reads the allow-list again: a key added gets in, one revoked is out"
