@@ -5,10 +5,12 @@
 //   body     := format:u8 stream version:u64le id:16 time_us:i64le type data metadata
 //   stream, type, data, metadata := length:u32le bytes
 // format is kRecordFormat; chain is es/digest.h's chain over the body.
-// A hole (an event removed by deletion or retention) has format kHoleFormat,
-// an all-zero id and empty type, data and metadata; its chain is the removed
-// event's, kept as it was (the body it digests is gone), so that the chain
-// of every event after it is still checked against its own bytes.
+// A hole (an event removed by deletion or retention) is
+//   hole     := kHoleFormat:u8 stream version:u64le chain:16
+// (read back with a nil id, no time, empty type, data and metadata); its
+// chain is the removed event's, kept as it was (the body it digests is
+// gone), so that the chain of every event after it is still checked
+// against its own bytes.
 // (Format 1, before chains, is not read: Store::open refuses it.) Decoding
 // checks every length against the bytes left and reports kCorruption rather
 // than reading past the end.

@@ -170,6 +170,7 @@ Status Store::remove_hidden(Txn& txn, RowCache& cache, const std::vector<std::st
     streams = &all;
   }
   std::string hole;
+  std::vector<std::pair<std::string, std::string>> holes;  // log key, hole record
   for (const std::string& name : *streams) {
     auto rit = map->find(name);
     if (rit == map->end()) continue;
@@ -212,11 +213,19 @@ Status Store::remove_hidden(Txn& txn, RowCache& cache, const std::vector<std::st
       e.removed = true;
       store::encode_record(e, &hole);
       hole.append(reinterpret_cast<const char*>(e.chain.data()), e.chain.size());
-      ES_RETURN_IF_ERROR(status(txn.put(dbs_->log, pos_key(p), hole), "mdb_put log"));
+      holes.emplace_back(pos_key(p), hole);
       ++*removed;
     }
     row.first_indexed = v;
   }
+  // The records go first, then the holes come back: deleting lets LMDB
+  // merge the pages removal empties (a put of a smaller value in place
+  // would leave every page as full of room as before), so that the space
+  // is reused; the holes then fill few pages.
+  for (const auto& [key, value] : holes)
+    ES_RETURN_IF_ERROR(status(txn.del(dbs_->log, key), "mdb_del log"));
+  for (const auto& [key, value] : holes)
+    ES_RETURN_IF_ERROR(status(txn.put(dbs_->log, key, value), "mdb_put log"));
   return {};
 }
 

@@ -32,7 +32,7 @@ def init: 0;
 def when: .state + 1;
 JQ
 assert_exit 0 "$ES" project add per-stream "$TMP/per-stream.jq"
-"$ES" tail --all >"$TMP/live.out" 2>"$TMP/live.err" &
+"$ES" tail --all --from start >"$TMP/live.out" 2>"$TMP/live.err" &
 TAIL_PID=$!
 bg_track "$TAIL_PID"
 
