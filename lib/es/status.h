@@ -29,7 +29,7 @@ enum class Code : std::uint8_t {
   kDiverged = 11,             // a replica's log differs from its primary's
   kNotPrimary = 12,           // a write sent to a replica: the message names the primary
   kPermissionDenied =
-      13,  // the client's key is not allowed, or its role does not cover the request
+      13,               // the client's key is not allowed, or its role does not cover the request
   kStreamDeleted = 14,  // the stream was deleted (es delete): read as gone, or never written again
 };
 

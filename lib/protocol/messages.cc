@@ -19,7 +19,7 @@ ErrorReply ErrorReply::from(const Status& s) {
 
 Status ErrorReply::to_status() const {
   Code c = code <= static_cast<std::uint8_t>(Code::kStreamDeleted) ? static_cast<Code>(code)
-                                                                      : Code::kProtocol;
+                                                                   : Code::kProtocol;
   if (c == Code::kOk) c = Code::kProtocol;
   if (c == Code::kWrongExpectedVersion) {
     return Status::wrong_expected_version(

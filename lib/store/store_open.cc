@@ -354,7 +354,8 @@ Status Store::validate(const AppendRequest& request) {
     }
     if (is_metadata_stream(e.stream)) {
       auto rules = rules_of(e.type, e.data);
-      if (!rules.ok()) return Status::invalid("stream " + e.stream + ": " + rules.status().message());
+      if (!rules.ok())
+        return Status::invalid("stream " + e.stream + ": " + rules.status().message());
       if (is_metadata_stream(target_of(e.stream)))
         return Status::invalid("stream " + e.stream + ": a metadata stream has no metadata stream");
     }
