@@ -23,14 +23,6 @@ Status errno_status(const std::string& what) {
   return Status::io_error(what + ": " + std::strerror(errno));
 }
 
-Status sync_dir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno_status("cannot sync " + dir);
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  return synced ? Status() : errno_status("cannot sync " + dir);
-}
-
 // Whether `inner` is `outer` or below it (both made absolute).
 bool is_within(const fs::path& inner, const fs::path& outer) {
   std::error_code ec;

@@ -42,16 +42,19 @@ Status write_whole_file(const std::string& path, std::string_view text, mode_t m
   }
   if (sync == FileSync::kDurable) {
     const std::size_t slash = path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "."
-                            : slash == 0               ? "/"
-                                                       : path.substr(0, slash);
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return errno_status("cannot sync " + dir);
-    const bool synced = ::fsync(dfd) == 0;
-    ::close(dfd);
-    if (!synced) return errno_status("cannot sync " + dir);
+    return sync_dir(slash == std::string::npos ? "."
+                    : slash == 0               ? "/"
+                                               : path.substr(0, slash));
   }
   return {};
+}
+
+Status sync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_status("cannot sync " + dir);
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  return synced ? Status() : errno_status("cannot sync " + dir);
 }
 
 }  // namespace es

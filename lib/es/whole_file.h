@@ -25,4 +25,7 @@ Status write_whole_file(const std::string& path, std::string_view text, mode_t m
                         FileReplace replace = FileReplace::kAllowed,
                         FileSync sync = FileSync::kNone);
 
+// Syncs directory `dir`, so that the names made or removed in it last.
+Status sync_dir(const std::string& dir);
+
 }  // namespace es
