@@ -12,7 +12,10 @@ source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 EXAMPLE=$(cd "$(dirname "$0")/../../examples/users" && pwd)
 
-start_esd "$TMP/p" --subject-keys "$TMP/pk" --heartbeat 200
+# (CPU limits for the projections' rebuilds: two workers compile at once,
+# slowly under ASan.)
+start_esd "$TMP/p" --subject-keys "$TMP/pk" --heartbeat 200 \
+  --projection-start-cpu 10000 --projection-event-cpu 10000
 P=$ES_SERVER
 PID_P=$ESD_PID
 start_esd "$TMP/r" --subject-keys "$TMP/rk" --role replica --follow "$P" --heartbeat 200

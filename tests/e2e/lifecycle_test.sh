@@ -102,10 +102,12 @@ assert_exit 1 "$ES" append '$$user-1' --type '$metadata' --data '{}'
 assert_contains "$ERR" "es delete and es retention write it" "a direct write to \$\$user-1"
 
 check "es retention --max-age hides events as they age"
+# Two events 3 s old when the rule comes: hidden at once; a new one shows
+# for 3 s (time enough to read it on both nodes, also under ASan).
 append ages Tick '{}'
 append ages Tick '{}'
-assert_exit 0 "$ES" retention ages --max-age 1
-sleep 2
+sleep 3
+assert_exit 0 "$ES" retention ages --max-age 3
 both_read ages ""
 append ages Tick '{}'
 both_read ages 2
@@ -135,6 +137,7 @@ all_removed() {
   [ "$n" -ge 9 ] && [ "$(removed "$R")" = "$n" ] && [ "$(removed "$R2")" = "$n" ]
 }
 wait_for 10 "every node to remove the hidden events" all_removed
+REMOVED=$(removed "$P")  # (the last "ages" event may age out after it)
 assert_eq "$(digest "$R")" "$(digest "$P")" "the replica's digest"
 assert_eq "$(digest "$R2")" "$(digest "$P")" "the new replica's digest"
 
@@ -142,4 +145,5 @@ check "es verify --data on the stopped primary passes across the holes"
 kill "$TAIL_PID" 2>/dev/null
 stop_esd "$PID_P"
 assert_exit 0 "$ES" verify --data "$TMP/p"
-assert_eq "$(jq .removed <<<"$OUT")" "$(removed "$R")" "holes counted offline"
+[ "$(jq .removed <<<"$OUT")" -ge "$REMOVED" ] ||
+  fail "holes counted offline: $(jq .removed <<<"$OUT"), fewer than the $REMOVED online"
