@@ -28,13 +28,15 @@ assert_eq "$OUT" '{"key":"p3","state":{"quantity":150,"total":75}}' "state after
 assert_eq "$ERR" "" "es state's stderr on a caught-up projection"
 
 check "a projection slower than --timeout: --wait exits 5; es state says it is behind"
-# A loop per event: well over a millisecond each, 3000 events.
-sed 's/^def init: .*/&\ndef slow: reduce range(0; 20000) as $i (.; .);/; s/| .total = \(.*\);$/| .total = \1 | slow;/' \
+# A loop per event: several milliseconds each, 3000 events: far longer than
+# the 2 s --timeout, which leaves the add itself (a worker compiles the
+# file; slow to start under ASan) time to answer.
+sed 's/^def init: .*/&\ndef slow: reduce range(0; 100000) as $i (.; .);/; s/| .total = \(.*\);$/| .total = \1 | slow;/' \
   "$EXAMPLE/totals.jq" >"$TMP/slow.jq"
 grep -q "| slow;" "$TMP/slow.jq" || fail "slow.jq was not made"
-assert_exit 5 "$ES" --timeout 0.5 project add --wait slow "$TMP/slow.jq"
+assert_exit 5 "$ES" --timeout 2 project add --wait slow "$TMP/slow.jq"
 assert_contains "$ERR" "es: error: projection slow is at position" "--wait's timeout"
-assert_contains "$ERR" "of 3000 after 0.5 s (--timeout)" "--wait's timeout"
+assert_contains "$ERR" "of 3000 after 2 s (--timeout)" "--wait's timeout"
 assert_exit 0 "$ES" state slow
 assert_contains "$ERR" "es: state: projection slow is at position" "es state on a projection behind"
 assert_contains "$ERR" "of 3000" "es state on a projection behind"
@@ -74,7 +76,7 @@ col=$("$ES" -o text project list | awk 'NR == 1 { print index($0, "STATUS") }')
 
 check "progress on a terminal only: es replay of a slow projection"
 # script(1) gives es a terminal; the line is drawn after 0.5 s, then erased.
-sed 's/range(0; 20000)/range(0; 4000)/' "$TMP/slow.jq" >"$TMP/slow4.jq"
+sed 's/range(0; 100000)/range(0; 4000)/' "$TMP/slow.jq" >"$TMP/slow4.jq"
 ES_SERVER=$ES_SERVER timeout 60 script -qec "'$ES' replay '$TMP/slow4.jq' >'$TMP/replay.out'" /dev/null >"$TMP/tty.out" 2>&1 ||
   fail "es replay under script failed: $(cat "$TMP/tty.out")"
 grep -q "es: replay slow4: [0-9,]* of 3,000 positions ([0-9,]*/s)" "$TMP/tty.out" ||
