@@ -42,9 +42,7 @@ Status write_whole_file(const std::string& path, std::string_view text, mode_t m
   }
   if (sync == FileSync::kDurable) {
     const std::size_t slash = path.rfind('/');
-    return sync_dir(slash == std::string::npos ? "."
-                    : slash == 0               ? "/"
-                                               : path.substr(0, slash));
+    return sync_dir(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash));
   }
   return {};
 }
