@@ -182,7 +182,8 @@ Status ProjectionHost::check(const std::string& name, const std::string& source)
   auto worker = spawn("check", name, 0, source);
   if (!worker.ok()) return worker.status();
   std::string reported;
-  const auto deadline = Clock::now() + limits().start_cpu + std::chrono::seconds(2);
+  const auto deadline =
+      Clock::now() + limits().start_cpu * es::kCpuBudgetScale + std::chrono::seconds(2);
   bool killed = false;
   read_reports(
       worker->reports,

@@ -194,7 +194,7 @@ void Watchdog::watch() {
       continue;
     }
     const std::int64_t budget = budget_ms_.load(std::memory_order_relaxed);
-    if (budget <= 0 || now - started <= budget) continue;
+    if (budget <= 0 || now - started <= budget * kCpuBudgetScale) continue;
     const std::uint64_t at = position_.load();
     const std::string line = "F " + std::to_string(at) + " " + what_.load() +
                              (at != 0 ? " " + std::to_string(at) : std::string()) +
