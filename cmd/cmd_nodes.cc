@@ -8,12 +8,17 @@
 #include <fmt/format.h>
 
 #include "cli/options.h"
-#include "cluster.h"
 #include "commands.h"
+#include "view/cluster.h"
 
 #include <unistd.h>
 
 namespace escmd {
+
+using es::view::collect_nodes;
+using es::view::node_line;
+using es::view::NodeView;
+using es::view::table_header;
 namespace {
 
 // A node that does not answer within this long shows as unreachable.

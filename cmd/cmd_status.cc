@@ -13,28 +13,6 @@ namespace {
 
 constexpr auto kRetry = std::chrono::milliseconds(50);
 
-std::string replicas_json(const std::vector<es::protocol::ReplicaInfo>& replicas, bool text) {
-  std::string out = text ? "" : "[";
-  for (const auto& r : replicas) {
-    if (text) {
-      out += fmt::format("{}{} ({}, head {}, {:.1f} s ago{})", out.empty() ? "" : ", ", r.listen,
-                         r.role, r.head, static_cast<double>(r.age_ms) / 1e3,
-                         r.stopping ? ", stopping" : "");
-    } else {
-      if (out.size() > 1) out += ',';
-      out += ObjectWriter(false)
-                 .field("listen", r.listen)
-                 .field("role", r.role)
-                 .field("head", r.head)
-                 .field("seen_s", static_cast<double>(r.age_ms) / 1e3)
-                 .field("stopping", r.stopping)
-                 .str();
-    }
-  }
-  if (text) return out.empty() ? "-" : out;
-  return out + "]";
-}
-
 // The node's status; with `wait`, a node that is not listening yet (being
 // started) is asked again until it answers or --timeout has passed.
 es::Result<es::protocol::StatusReply> ask_status(const Context& ctx, bool wait) {
@@ -54,33 +32,7 @@ es::Result<es::protocol::StatusReply> ask_status(const Context& ctx, bool wait) 
 ExitCode run_status(Context& ctx, bool wait) {
   auto s = ask_status(ctx, wait);
   if (!s.ok()) return ctx.fail(s.status());
-  ObjectWriter w(ctx.text());
-  w.field("role", s->role)
-      .field("version", s->version)
-      .field("head", s->head)
-      .time_us("head_time_us", s->head_time_us)
-      .field("streams", s->streams)
-      .field("store_bytes", s->store_bytes)
-      .field("map_bytes", s->map_bytes)
-      .field("uptime_s", static_cast<double>(s->uptime_us) / 1e6)
-      .field("clients", s->clients)
-      .field("subscribers", s->subscribers)
-      .field("appends", s->appends)
-      .field("conflicts", s->conflicts)
-      .field("data", s->data)
-      .field("listen", s->listen)
-      .field("publish", s->publish)
-      .field("durability", s->durability);
-  if (!s->primary.empty()) {
-    w.field("primary", s->primary)
-        .field("follow", s->follow_state)
-        .field("primary_head", s->primary_head)
-        .field("primary_contact_s", seconds_ago(s->primary_contact_ms));
-    if (!s->follow_error.empty()) w.field("follow_error", s->follow_error);
-  }
-  if (!s->source.empty()) add_source_fields(w, *s);
-  w.raw("replicas", replicas_json(s->replicas, false), replicas_json(s->replicas, true));
-  ctx.emit(w.str());
+  ctx.emit(status_line(*s, ctx.text()));
   return ExitCode::kSuccess;
 }
 

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "dashboard.h"
 #include "metrics.h"
 
 #include <httplib.h>
@@ -15,7 +16,6 @@ namespace esd {
 
 namespace {
 
-constexpr std::size_t kMaxBodyBytes = 0;  // GET only: no request has a body
 constexpr int kTimeoutSeconds = 5;
 
 // httplib's thread pool with a bound on the connections queued for it: past
@@ -47,10 +47,15 @@ void answer(httplib::Response& res, const Health& h) {
   res.set_content(h.reason + "\n", "text/plain; charset=utf-8");
 }
 
+bool is_health(const std::string& path) {
+  return path == "/metrics" || path == "/livez" || path == "/readyz";
+}
+
 }  // namespace
 
-es::Result<std::unique_ptr<HttpListener>> HttpListener::start(const HttpAddress& address,
-                                                              const NodeMetrics& metrics) {
+es::Result<std::unique_ptr<HttpListener>> HttpListener::start(
+    const HttpAddress& address, const NodeMetrics& metrics,
+    const std::function<std::unique_ptr<Dashboard>(const HttpAddress& bound)>& dashboard) {
   std::unique_ptr<HttpListener> l(new HttpListener());
   l->server_ = std::make_unique<httplib::Server>();
   httplib::Server& svr = *l->server_;
@@ -64,19 +69,24 @@ es::Result<std::unique_ptr<HttpListener>> HttpListener::start(const HttpAddress&
   svr.set_keep_alive_max_count(1);
   svr.set_read_timeout(kTimeoutSeconds, 0);
   svr.set_write_timeout(kTimeoutSeconds, 0);
-  svr.set_payload_max_length(kMaxBodyBytes);
-  svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (req.path != "/metrics" && req.path != "/livez" && req.path != "/readyz") {
+  svr.set_payload_max_length(Dashboard::kMaxBody);
+  Dashboard** board = &l->board_;
+  svr.set_pre_routing_handler([board](const httplib::Request& req, httplib::Response& res) {
+    const bool post = req.path == "/api/append" || req.path == "/api/stop";
+    if (!is_health(req.path) && *board == nullptr) {
       res.status = 404;
       res.set_content("not found: esd serves /metrics, /livez and /readyz\n", "text/plain");
       return httplib::Server::HandlerResponse::Handled;
     }
-    if (req.method != "GET" && req.method != "HEAD") {
+    if (req.method != (post ? "POST" : "GET") && (post || req.method != "HEAD")) {
       res.status = 405;
-      res.set_header("Allow", "GET, HEAD");
-      res.set_content("method not allowed: GET only\n", "text/plain");
+      res.set_header("Allow", post ? "POST" : "GET, HEAD");
+      res.set_content(post ? "method not allowed: POST only\n" : "method not allowed: GET only\n",
+                      "text/plain");
       return httplib::Server::HandlerResponse::Handled;
     }
+    if (!is_health(req.path) && !(*board)->admit(req, res))
+      return httplib::Server::HandlerResponse::Handled;
     return httplib::Server::HandlerResponse::Unhandled;
   });
   svr.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
@@ -101,6 +111,15 @@ es::Result<std::unique_ptr<HttpListener>> HttpListener::start(const HttpAddress&
     return es::Status::unavailable("cannot serve HTTP on " + address.to_string() + ": " +
                                    (err != 0 ? std::strerror(err) : "cannot bind"));
   }
+  if (dashboard) {
+    l->dashboard_ = dashboard(l->bound_);
+    l->dashboard_->route(svr);
+    l->board_ = l->dashboard_.get();
+  }
+  svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    res.set_content(res.status == 404 ? "not found\n" : "error\n", "text/plain");
+  });
   l->thread_ = std::thread([&svr, done = &l->done_] {
     svr.listen_after_bind();
     done->store(true);
@@ -112,6 +131,7 @@ HttpListener::~HttpListener() {
   // stop() does nothing before the thread is in its accept loop.
   for (int i = 0; i < 2000 && thread_.joinable() && !done_ && !server_->is_running(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (dashboard_) dashboard_->close();
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
 }

@@ -16,6 +16,7 @@
 
 #include "cli/completion.h"
 #include "cli/options.h"
+#include "dashboard.h"
 #include "http_listener.h"
 #include "logging.h"
 #include "metrics.h"
@@ -274,9 +275,23 @@ int main(int argc, char** argv) {
   esd::NodeMetrics metrics;
   server_options.metrics = &metrics;
   std::unique_ptr<esd::HttpListener> http;
+  std::string http_token;
   if (const std::string http_listen = settings.text("http-listen"); !http_listen.empty()) {
     auto address = esd::parse_http_address(http_listen);
-    auto started = esd::HttpListener::start(*address, metrics);
+    auto token = esd::admin_token(settings.text("http-token-file"));
+    if (!token.ok()) return refuse(settings, {"http-token-file"}, token.status().message());
+    http_token = *token;
+    const auto make_dashboard = [&](const esd::HttpAddress& bound) {
+      esd::DashboardConfig c;
+      c.node = esd::local_endpoint(settings.text("listen"));
+      c.client.curve = (*keyring)->client(false);
+      c.token = http_token;
+      c.host = bound.host;
+      c.port = bound.port;
+      c.loopback = bound.loopback();
+      return std::make_unique<esd::Dashboard>(std::move(c));
+    };
+    auto started = esd::HttpListener::start(*address, metrics, make_dashboard);
     if (!started.ok()) {
       spdlog::error("{}", started.status().message());
       return kExitCannotStart;
@@ -284,11 +299,12 @@ int main(int argc, char** argv) {
     http = std::move(started).value();
     if (!http->address().loopback()) {
       spdlog::warn(
-          "--http-listen {}: /metrics, /livez and /readyz have no authentication yet; "
-          "anyone who reaches this address reads them",
+          "--http-listen {}: /metrics, /livez and /readyz have no authentication; "
+          "anyone who reaches this address reads them (the dashboard needs the admin token)",
           http->address().to_string());
     }
-    spdlog::info("serving /metrics, /livez and /readyz on http://{}", http->address().to_string());
+    spdlog::info("serving the dashboard, /metrics, /livez and /readyz on http://{}/",
+                 http->address().to_string());
   }
   if (fp->name == "open-delay") {
     spdlog::warn("failpoint open-delay: waiting {} ms before opening the store", fp->n);
@@ -318,6 +334,10 @@ int main(int argc, char** argv) {
       spdlog::error("{}", s.message());
       http.reset();  // before the store goes
       return kExitCannotStart;
+    }
+    if (http && settings.text("http-token-file").empty()) {
+      if (es::Status s = esd::write_token_file(data_dir, http_token); !s.ok())
+        spdlog::warn("the dashboard's admin token: {}", s.message());
     }
     spdlog::info("esd {} started: data {}, head position {}, {} streams, journal {} MiB",
                  ES_VERSION, data_dir, (*store)->head(), (*store)->stream_count(),

@@ -173,8 +173,12 @@ std::vector<SettingSpec> build_specs() {
      "Write the log to FILE (appended, mode 0600; reopened on SIGHUP, for logrotate) "
      "instead of stderr", std::nullopt},
     {"http-listen", kText, kRestart, "", "[HOST:]PORT",
-     "Serve /metrics, /livez and /readyz over HTTP on [HOST:]PORT (a bare port: "
-     "127.0.0.1's; no authentication yet); off unless given", http_address_check()},
+     "Serve the dashboard (a page and its JSON API), /metrics, /livez and /readyz over "
+     "HTTP on [HOST:]PORT (a bare port: 127.0.0.1's); off unless given", http_address_check()},
+    {"http-token-file", kText, kRestart, "", "FILE",
+     "The dashboard's admin token (its first line, 16 characters or more), needed to append "
+     "and stop nodes from it; default: a new one each start, written to DATA/http.token",
+     std::nullopt},
     {"key-file", kText, kRestart, "", "FILE",
      "This node's CurveZMQ key pair (es keygen makes one): clients must then present an "
      "allowed key, and --listen and --publish may bind any address", std::nullopt},

@@ -1,6 +1,6 @@
-// cmd/cluster.h
+// lib/view/cluster.h
 //
-// What `es nodes` (and `es status --cluster`) sees: every node reachable
+// What `es nodes` (and `es status --cluster`, and esd's dashboard) sees: every node reachable
 // from the given ones, found through the primary each replica follows and
 // the replicas each node lists, each asked for its status and projections
 // at the same time (at most `timeout` each). Lag is measured against the
@@ -22,7 +22,7 @@
 
 #include "protocol/messages.h"
 
-namespace escmd {
+namespace es::view {
 
 struct NodeView {
   std::string endpoint;
@@ -49,4 +49,4 @@ std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
 std::string node_line(const NodeView& node, bool text);
 std::string table_header(const std::vector<NodeView>& nodes);
 
-}  // namespace escmd
+}  // namespace es::view

@@ -1,4 +1,4 @@
-#include "cluster.h"
+#include "view/cluster.h"
 
 #include <algorithm>
 #include <future>
@@ -11,9 +11,9 @@
 #include "es/digest.h"
 #include "es/subscription.h"
 
-#include "output.h"
+#include "view/output.h"
 
-namespace escmd {
+namespace es::view {
 namespace {
 
 NodeView ask_node(const std::string& endpoint, const es::ClientOptions& options) {
@@ -212,4 +212,4 @@ std::string node_line(const NodeView& n, bool text) {
   return w.raw("projections", projections, projections).str();
 }
 
-}  // namespace escmd
+}  // namespace es::view
