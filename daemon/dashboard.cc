@@ -222,7 +222,7 @@ es::Status write_token_file(const std::string& data_dir, const std::string& toke
 }
 
 es::Client Dashboard::client(const std::string& endpoint) const {
-  return es::Client(endpoint, config_.client);
+  return es::Client(endpoint, endpoint == config_.node ? config_.client : config_.peers);
 }
 
 bool Dashboard::host_allowed(const std::string& host) const {
@@ -273,7 +273,7 @@ bool Dashboard::admit(const httplib::Request& req, httplib::Response& res) const
 std::string Dashboard::nodes_json() {
   std::lock_guard lock(nodes_mu_);
   if (!nodes_cached_.empty() && Clock::now() - nodes_at_ < kNodesEvery) return nodes_cached_;
-  es::ClientOptions options = config_.client;
+  es::ClientOptions options = config_.peers;
   options.timeout = kNodeTimeout;
   const auto nodes = es::view::collect_nodes({config_.node}, options);
   std::string out = "{\"nodes\":[";
@@ -497,6 +497,12 @@ void Dashboard::route(httplib::Server& svr) {
           [this](const httplib::Request& req, httplib::Response& res) { live(req, res); });
 }
 
+void Dashboard::close() {
+  std::lock_guard lock(live_mu_);
+  closing_ = true;
+  for (auto* stop : live_stops_) *stop = true;
+}
+
 void Dashboard::live(const httplib::Request& req, httplib::Response& res) {
   if (live_.fetch_add(1) >= kMaxLive) {
     live_.fetch_sub(1);
@@ -513,6 +519,19 @@ void Dashboard::live(const httplib::Request& req, httplib::Response& res) {
       "text/event-stream",
       [this, filter](std::size_t, httplib::DataSink& sink) {
         std::atomic<bool> stop{false};
+        {
+          std::lock_guard lock(live_mu_);
+          if (closing_) return false;
+          live_stops_.insert(&stop);
+        }
+        struct Unregister {
+          Dashboard* d;
+          std::atomic<bool>* stop;
+          ~Unregister() {
+            std::lock_guard lock(d->live_mu_);
+            d->live_stops_.erase(stop);
+          }
+        } unregister{this, &stop};
         auto send = [&](std::string_view event, const std::string& data) {
           if (closing_ || !sink.is_writable()) return stop = true, false;
           std::string frame = fmt::format("event: {}\ndata: {}\n\n", event, data);

@@ -29,6 +29,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "es/client.h"
@@ -43,7 +44,8 @@ namespace esd {
 
 struct DashboardConfig {
   std::string node;          // the node's request endpoint, as a local client reaches it
-  es::ClientOptions client;  // what the dashboard presents to nodes
+  es::ClientOptions client;  // what the dashboard presents to this node (an admin key)
+  es::ClientOptions peers;   // and to the others (this node's own pair, as its followers do)
   std::string token;         // the admin token
   std::string host;          // the listener's address as bound: host
   int port = 0;              //   and port
@@ -62,11 +64,12 @@ class Dashboard {
   // false after answering it (403, 401).
   bool admit(const httplib::Request& req, httplib::Response& res) const;
   // Ends the live streams (before the listener stops).
-  void close() { closing_ = true; }
+  void close();
 
  private:
   bool host_allowed(const std::string& host) const;
   bool token_given(const httplib::Request& req) const;
+  // A client of this node, or of another node of the cluster.
   es::Client client(const std::string& endpoint) const;
   // Every node reachable from this one, as /api/nodes answers (at most
   // one discovery a second, shared by every caller).
@@ -76,6 +79,8 @@ class Dashboard {
   DashboardConfig config_;
   std::atomic<bool> closing_{false};
   std::atomic<int> live_{0};
+  std::mutex live_mu_;
+  std::set<std::atomic<bool>*> live_stops_;  // each live stream's, guarded by live_mu_
   std::mutex nodes_mu_;
   std::string nodes_cached_;
   std::chrono::steady_clock::time_point nodes_at_{};

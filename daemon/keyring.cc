@@ -53,10 +53,25 @@ es::CurveClient Keyring::client(bool to_peer) const {
   return es::CurveClient{to_peer ? peer_key_ : node_.public_key, node_};
 }
 
+es::Result<es::CurveClient> Keyring::internal_client(es::Role role, const std::string& name) {
+  if (!enabled_) return es::CurveClient{};
+  auto pair = es::generate_key_pair();
+  if (!pair.ok()) return pair.status();
+  es::AllowedKey key;
+  key.role = role;
+  key.public_key = pair->public_key;
+  key.name = name;
+  std::lock_guard lock(mu_);
+  internal_.push_back(std::move(key));
+  return es::CurveClient{node_.public_key, *pair};
+}
+
 std::optional<es::AllowedKey> Keyring::find(std::string_view public_key) const {
   std::shared_ptr<const es::AllowList> list;
   {
     std::lock_guard lock(mu_);
+    for (const auto& k : internal_)
+      if (k.public_key == public_key) return k;
     list = list_;
   }
   if (list == nullptr) return std::nullopt;

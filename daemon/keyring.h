@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "es/curve.h"
 #include "es/result.h"
@@ -50,6 +51,12 @@ class Keyring {
   es::CurveClient client(bool to_peer) const;
   const std::string& key_file() const { return keys_.key_file; }
 
+  // A key pair of this process's own, allowed `role` until esd exits (no
+  // file holds it; reloads keep it): what the dashboard presents, so that
+  // it may do on this node what its admin token allows. Off: an empty
+  // client.
+  es::Result<es::CurveClient> internal_client(es::Role role, const std::string& name);
+
   // The allowed key, copied (a reload may replace the list meanwhile).
   std::optional<es::AllowedKey> find(std::string_view public_key) const;
   std::size_t size() const;
@@ -65,6 +72,7 @@ class Keyring {
   std::string peer_key_;
   mutable std::mutex mu_;
   std::shared_ptr<const es::AllowList> list_;  // guarded by mu_
+  std::vector<es::AllowedKey> internal_;        // guarded by mu_
 };
 
 }  // namespace esd

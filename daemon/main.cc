@@ -284,7 +284,10 @@ int main(int argc, char** argv) {
     const auto make_dashboard = [&](const esd::HttpAddress& bound) {
       esd::DashboardConfig c;
       c.node = esd::local_endpoint(settings.text("listen"));
-      c.client.curve = (*keyring)->client(false);
+      // An admin key of its own: the token decides who may use it.
+      auto own = (*keyring)->internal_client(es::Role::kAdmin, "the dashboard");
+      c.client.curve = own.ok() ? *own : (*keyring)->client(false);
+      c.peers.curve = (*keyring)->client(false);
       c.token = http_token;
       c.host = bound.host;
       c.port = bound.port;

@@ -12,7 +12,6 @@
       if (v == null || v === false) continue;
       if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
       else if (k === "dataset") Object.assign(el.dataset, v);
-      else if (k === "text") el.textContent = v;
       else el.setAttribute(k, v === true ? "" : v);
     }
     for (const c of kids.flat()) if (c != null && c !== false) el.append(c instanceof Node ? c : String(c));
@@ -49,12 +48,12 @@
 
   // ---- the API ----
   class ApiError extends Error {
-    constructor(status, body, path) {
+    constructor(status, body) {
       const msg = status === 401 ? NEEDS_TOKEN
         : status === 0 ? "cannot reach esd (" + (body.error || "network error") + ")"
         : (body && body.error) || "HTTP " + status;
       super(msg);
-      this.status = status; this.body = body || {}; this.path = path;
+      this.status = status; this.body = body || {};
     }
   }
   async function api(path, opts = {}) {
@@ -67,12 +66,12 @@
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
     } catch (e) {
       if (e.name === "AbortError") throw e;
-      throw new ApiError(0, { error: e.message }, path);
+      throw new ApiError(0, { error: e.message });
     }
     const text = await res.text();
     let body = null;
     try { body = text ? JSON.parse(text) : null; } catch (e) { body = { error: clip(text.trim(), 200) || "not JSON" }; }
-    if (!res.ok) throw new ApiError(res.status, body, path);
+    if (!res.ok) throw new ApiError(res.status, body);
     return body;
   }
   let announceTimer = null;
@@ -91,7 +90,7 @@
 
   // ---- state ----
   const S = {
-    nodes: [], nodesTime: 0, status: null, history: [], es: null, pollTimer: null, retryTimer: null,
+    nodes: [], status: null, history: [], es: null, pollTimer: null, retryTimer: null,
     ryw: null, tab: "insert",
     tail: { rows: new Map(), scanned: 0, paused: false, pending: 0, filter: {} },
     stream: null, proj: null,
@@ -164,12 +163,7 @@
     const up = s.uptime_s != null ? " · up " + dur(s.uptime_s) : "";
     $("#here").textContent = `${s.role || "?"} ${s.listen || ""} · head ${num(s.head)} · ${num(s.streams)} streams · v${s.version || "?"}${up}`;
   }
-  function dur(sec) {
-    if (sec < 90) return Math.round(sec) + " s";
-    if (sec < 5400) return Math.round(sec / 60) + " min";
-    if (sec < 172800) return (sec / 3600).toFixed(1) + " h";
-    return Math.round(sec / 86400) + " d";
-  }
+  const dur = (sec) => (sec < 90 ? Math.round(sec) + " s" : sec < 5400 ? Math.round(sec / 60) + " min" : (sec / 3600).toFixed(1) + " h");
 
   // ---- nodes: the cluster table, the read-your-writes panel and the chart's history ----
   function onNodes(snap) {
@@ -180,7 +174,7 @@
     const last = S.history[S.history.length - 1];
     if (!last || t - last.t >= 900) {
       const lags = {};
-      for (const n of S.nodes) if (n.role !== "primary") lags[n.node] = isDown(n) ? null : n.lag_events ?? null;
+      for (const n of S.nodes) if (n.role !== "primary") lags[n.node] = n.lag_events ?? null;
       S.history.push({ t, head: prim ? prim.head : null, lags });
       while (S.history.length && S.history[0].t < t - 310000) S.history.shift();
     }
@@ -238,17 +232,23 @@
         td(n.role || "?", "", { dataset: { field: "role" } }),
         stateCell,
         td(num(head), "num", { dataset: { field: "head", value: head ?? "" }, title: n.head == null && n.source_head != null ? "a read node: its source's head less its lag" : null }),
-        td(down ? "—" : num(n.lag_events), "num", { dataset: { field: "lag", value: down ? "" : n.lag_events ?? "" } }),
+        // A stopped node's lag: what its primary last heard from it against the head now.
+        td(num(n.lag_events), "num", { dataset: { field: "lag", value: n.lag_events ?? "" }, title: down && n.last_head != null ? `stopped at head ${n.last_head} (its last report)` : null }),
         td(num(lagMs), "num", { dataset: { field: "lag_ms" } }),
         td(contact == null ? "—" : contact.toFixed(1) + " s", "num", { dataset: { field: "contact" }, title: "since it last heard from the node it follows" }),
         h("td", { dataset: { field: "digest", value: verdict }, title: digestTitle }, verdict === "—" ? "—" : badge(verdict)),
         h("td", { dataset: { field: "projections" } }, projs.length ? projs : "—"),
         h("td", {}, action));
     });
-    // keep an open "how it comes back" open across refreshes
+    // keep what was open and what had the focus across the refresh
     const open = new Set($$("details[open]", body).map((d) => d.closest("tr").dataset.node));
+    const act = document.activeElement;
+    const focus = body.contains(act) && act.closest("tr") ? [act.closest("tr").dataset.node, act.tagName === "SUMMARY" ? "summary" : "button"] : null;
     body.replaceChildren(...(rows.length ? rows : [h("tr.empty", {}, h("td", { colspan: 10 }, "No nodes yet."))]));
-    for (const tr of $$("tr[data-node]", body)) if (open.has(tr.dataset.node)) { const d = $("details", tr); if (d) d.open = true; }
+    for (const tr of $$("tr[data-node]", body)) {
+      if (open.has(tr.dataset.node)) { const d = $("details", tr); if (d) d.open = true; }
+      if (focus && focus[0] === tr.dataset.node) { const f = $(focus[1], tr); if (f) f.focus(); }
+    }
     const agree = [...verdicts.values()];
     $("#nodes-info").textContent = S.nodes.length
       ? `${S.nodes.length} nodes, ${S.nodes.filter(isDown).length} down; digests: ${agree.filter((v) => v === "agrees").length} agree, ${agree.filter((v) => v === "differs").length} differ at the common head.`
@@ -398,7 +398,8 @@
       if (!/^\d+$/.test(n.value.trim())) { n.setAttribute("aria-invalid", "true"); bad = bad || n; } else { n.removeAttribute("aria-invalid"); expected = Number(n.value); }
     }
     if (bad) { setResult("error", "Fix the highlighted fields: " + (bad === $("#insert-data") ? "the data is not valid JSON." : "stream, type and a whole version are needed.")); bad.focus(); return; }
-    const body = { stream: stream.value.trim(), type: type.value.trim(), data: data.value, expected_version: expected };
+    // The keys of an `es append` line; expectations as es spells them.
+    const body = { stream: stream.value.trim(), type: type.value.trim(), data: data.value, expect: expected === "no_stream" ? "no-stream" : expected };
     const btn = $("#insert-submit");
     btn.disabled = true;
     setResult("pending", "Appending…");
@@ -505,8 +506,8 @@
   }
   function enterStreams(name) {
     loadStreams(false);
-    if (name && (!S.stream || S.stream.name !== name)) loadStream(name, null, "backward");
-    else if (!name) { S.stream = null; renderStreamEmpty("Pick a stream."); }
+    if (name) loadStream(name, null, "backward");
+    else if (!name) { S.stream = null; $("#tab-streams").setAttribute("href", "#/streams"); renderStreamEmpty("Pick a stream."); }
   }
   function renderStreamEmpty(msg) {
     $("#stream-name").textContent = S.stream ? S.stream.name : "";
@@ -515,6 +516,7 @@
   }
   async function loadStream(name, from, direction) {
     S.stream = { name, loading: true };
+    $("#tab-streams").setAttribute("href", "#/streams/" + enc(name));  // the tab comes back to it
     markSelectedStream();
     const q = `/api/streams/${enc(name)}?direction=${direction}&limit=20` + (from != null ? "&from=" + from : "");
     try {
@@ -531,19 +533,19 @@
       $("[data-page=newer]", pager).disabled = atEnd;
       $("[data-page=newest]", pager).disabled = atEnd;
       $("#stream-range").textContent = evs.length ? `versions ${S.stream.min}–${S.stream.max}` : "no events here";
-      $("#stream-events tbody").replaceChildren(...(evs.length ? evs.map(eventRow) : [h("tr.empty", {}, h("td", { colspan: 5 }, "No events in this range."))]));
+      $("#stream-events tbody").replaceChildren(...(evs.length ? evs.map((e) => eventRow(e)) : [h("tr.empty", {}, h("td", { colspan: 5 }, "No events in this range."))]));
     } catch (e) {
       renderStreamEmpty(e.status === 404 ? `Stream ${name} has no events.` : e.status === 410 ? `Stream ${name} was deleted.` : "Could not read it: " + e.message);
     }
   }
-  function eventButton(e) {
-    return h("button.linkbtn", { type: "button", title: "Show event " + e.position, "aria-label": `Show event ${e.position}`, onclick: () => openEvent(e.position) }, String(e.position));
-  }
-  function eventRow(e) {
+  // a row of events: in the stream view (no stream column) and in the log
+  function eventRow(e, inLog, fresh) {
     const data = compact(e.data);
-    return h("tr", { dataset: { position: e.position, version: e.version } },
-      td(num(e.version), "num"), h("td.num", {}, eventButton(e)),
-      td(e.type, "trunc", { title: e.type }), h("td", {}, h("time", { datetime: e.time, title: e.time }, fmtTime(e.time))),
+    return h("tr" + (fresh ? ".new" : ""), { dataset: { position: e.position, version: e.version, stream: e.stream } },
+      h("td.num", {}, h("button.linkbtn", { type: "button", "aria-label": `Show event ${e.position}`, onclick: () => openEvent(e.position) }, String(e.position))),
+      inLog ? h("td", {}, h("a.trunc", { href: "#/streams/" + enc(e.stream), title: e.stream }, e.stream)) : "",
+      td(num(e.version), "num"), td(e.type, "trunc", { title: e.type }),
+      h("td", {}, h("time", { datetime: e.time, title: e.time }, fmtTime(e.time))),
       td(data, "json", { title: clip(data) }));
   }
   function pageStream(which) {
@@ -570,10 +572,7 @@
       box.replaceChildren(
         h("dl.kv", {}, kv.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
         h("h3", {}, "Data"), h("pre.block", { tabindex: "0", "aria-label": "Data" }, JSON.stringify(e.data, null, 2)),
-        e.metadata !== undefined ? [h("h3", {}, "Metadata"), h("pre.block", { tabindex: "0", "aria-label": "Metadata" }, JSON.stringify(e.metadata, null, 2))] : "",
-        h("div.actions", {},
-          h("button.btn", { type: "button", disabled: pos <= 1, onclick: () => openEvent(pos - 1) }, "← Previous in log"),
-          h("button.btn", { type: "button", onclick: () => openEvent(pos + 1) }, "Next in log →")));
+        e.metadata !== undefined ? [h("h3", {}, "Metadata"), h("pre.block", { tabindex: "0", "aria-label": "Metadata" }, JSON.stringify(e.metadata, null, 2))] : "");
     } catch (e) {
       box.replaceChildren(h("p.result.err", { role: "alert" }, e.status === 404 ? `No event at position ${pos}.` : e.message));
     }
@@ -581,15 +580,6 @@
 
   // ---- the log: live tail, newest on top, at most 500 rows ----
   const MAX_ROWS = 500;
-  function tailRow(e, fresh) {
-    const data = compact(e.data);
-    return h("tr" + (fresh ? ".new" : ""), { dataset: { position: e.position, stream: e.stream, type: e.type } },
-      h("td.num", {}, eventButton(e)),
-      h("td", {}, h("a.trunc", { href: "#/streams/" + enc(e.stream), title: e.stream }, e.stream)),
-      td(num(e.version), "num"), td(e.type, "trunc", { title: e.type }),
-      h("td", {}, h("time", { datetime: e.time, title: e.time }, fmtTime(e.time))),
-      td(data, "json", { title: clip(data) }));
-  }
   function addTail(events, how) {
     const T = S.tail;
     const body = $("#live-tail tbody");
@@ -597,7 +587,7 @@
       if (how === "live" || how === "poll") T.scanned = Math.max(T.scanned, e.position);
       if (T.rows.has(e.position)) continue;
       if (T.paused && how !== "older") { T.pending++; continue; }
-      const row = tailRow(e, how !== "older" && how !== "backfill");
+      const row = eventRow(e, true, how !== "older" && how !== "backfill");
       // newest first: find the first row with a smaller position
       let before = null;
       if (how !== "older") for (const tr of body.children) { if (Number(tr.dataset.position) < e.position) { before = tr; break; } }
@@ -710,6 +700,7 @@
   }
   function openProjection(name) {
     S.proj = { name, at: null };
+    $("#tab-projections").setAttribute("href", "#/projections/" + enc(name));
     $("#proj-detail").hidden = false;
     $("#proj-name").textContent = name;
     const p = (S.projections || []).find((x) => x.name === name);

@@ -33,7 +33,7 @@ assert_eq "$(get "$URL/livez")" "alive
  200" "/livez once serving"
 
 check "404 for another path, 405 for another method"
-assert_eq "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$URL/")" 404 "GET /"
+assert_eq "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$URL/nothing-here")" 404 "GET /nothing-here"
 assert_eq "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST "$URL/metrics")" 405 "POST /metrics"
 
 check "counters move with a load of 2000 events; a conflict counts"
