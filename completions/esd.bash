@@ -9,8 +9,8 @@ _esd_cmd()
     subs= opts= vopts= npos=0 posrest=
     case $1 in
         esd)
-            opts='-h --help --config --print-config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --key-file --allow --peer-key --subject-keys --insecure --completion --version'
-            vopts='--config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --key-file --allow --peer-key --subject-keys --completion'
+            opts='-h --help --config --print-config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --http-token-file --key-file --allow --peer-key --subject-keys --insecure --completion --version'
+            vopts='--config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --http-token-file --key-file --allow --peer-key --subject-keys --completion'
             ;;
     esac
 }
@@ -20,7 +20,7 @@ _esd_cmd()
 _esd_values()
 {
     case "$1|$2" in
-        'esd|--config' | 'esd|--log-file' | 'esd|--key-file' | 'esd|--allow')
+        'esd|--config' | 'esd|--log-file' | 'esd|--http-token-file' | 'esd|--key-file' | 'esd|--allow')
             _esd_paths -f
             ;;
         'esd|--data' | 'esd|--subject-keys')

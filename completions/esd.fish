@@ -22,7 +22,7 @@ function __esd_state
             set vopts
             switch $path
                 case esd
-                    set vopts --config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --key-file --allow --peer-key --subject-keys --completion
+                    set vopts --config --data --listen --publish --heartbeat --publish-hwm --role --follow --follow-publish --project-from --durability --journal-size --projection-event-cpu --projection-start-cpu --projection-memory --max-projections --max-clients --initial-map-size --log-level --log-format --log-file --http-listen --http-token-file --key-file --allow --peer-key --subject-keys --completion
             end
         end
         if test $pending = 1
@@ -90,7 +90,8 @@ complete -c esd -n "__esd_is esd" -l initial-map-size -x -d 'LMDB map size to st
 complete -c esd -n "__esd_is esd" -l log-level -x -a 'trace debug info warn error critical off' -d 'trace, debug, info, warn (or warning), error, critical or off'
 complete -c esd -n "__esd_is esd" -l log-format -x -a 'text json' -d 'text, or json: one object per line ({"time","level","msg"})'
 complete -c esd -n "__esd_is esd" -l log-file -r -F -d 'Write the log to FILE (appended, mode 0600; reopened on SIGHUP, for logrotate) instead of stderr'
-complete -c esd -n "__esd_is esd" -l http-listen -x -d 'Serve /metrics, /livez and /readyz over HTTP on [HOST:]PORT (a bare port: 127.0.0.1\'s; no authentication yet); off unless given'
+complete -c esd -n "__esd_is esd" -l http-listen -x -d 'Serve the dashboard (a page and its JSON API), /metrics, /livez and /readyz over HTTP on [HOST:]PORT (a bare port: 127.0.0.1\'s); off unless given'
+complete -c esd -n "__esd_is esd" -l http-token-file -r -F -d 'The dashboard\'s admin token (its first line, 16 characters or more), needed to append and stop nodes from it; default: a new one each start, written to DATA/http.token'
 complete -c esd -n "__esd_is esd" -l key-file -r -F -d 'This node\'s CurveZMQ key pair (es keygen makes one): clients must then present an allowed key, and --listen and --publish may bind any address'
 complete -c esd -n "__esd_is esd" -l allow -r -F -d 'The keys that may connect, one per line: ROLE PUBLIC-KEY [NAME], ROLE read, write, replica or admin (read again on SIGHUP)'
 complete -c esd -n "__esd_is esd" -l peer-key -x -d 'The public key of the node --follow or --project-from names (default: this node\'s own, for nodes that share a key pair)'

@@ -17,7 +17,14 @@ packages=(
   dpkg-dev file systemd man-db
   # scripts/fuzz.sh: clang++ and its libFuzzer and sanitizer runtimes.
   clang libclang-rt-14-dev
+  # e2e_dashboard_browser: headless Chromium (playwright-core and axe-core
+  # come from npm, pinned by tests/browser/package-lock.json) and a font.
+  chromium fonts-dejavu-core
 )
+# Node.js and npm for that test: any Node.js 20 or later (the machine's own,
+# else Debian's).
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 # kubectl renders the Kubernetes example (kustomize); any kubectl will do.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 missing=()
