@@ -8,9 +8,9 @@
 #include <iostream>
 
 #include "es/json.h"
-#include "es/subscription.h"
 
 #include "progress.h"
+#include "projection/replay.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -36,33 +36,20 @@ ExitCode replay_and_print(es::Projection& p, es::Client& client, es::Position fr
                           std::optional<es::Position> to, const std::optional<std::string>& key,
                           Context& ctx, es::Watchdog* watchdog,
                           std::chrono::milliseconds event_cpu) {
-  es::SubscriptionOptions options;
-  const auto& src = p.source();
-  options.filter = es::SubscriptionFilter{src.read_stream(), src.read_category(), src.types};
-  options.from = std::max<es::Position>(from, 1);
-  options.until_head = true;
-  options.reconnect = false;
-  es::Subscription sub(client, options);
-  es::Status failed;
-  std::atomic<bool> stop{false};
   Progress progress("replay " + p.name() + ":", "positions");
   if (to) {
     progress.set_total(*to);
   } else if (auto hello = client.hello(); hello.ok()) {
     progress.set_total(hello->head);
   }
-  es::Status s = sub.run(
-      [&](const es::RecordedEvent& e) {
-        if (to && e.position > *to) return es::Delivery::kRefused;
-        progress.update(e.position);
-        if (watchdog != nullptr) watchdog->event(e.position, event_cpu);
-        failed = p.apply(e);
-        return failed.ok() ? es::Delivery::kContinue : es::Delivery::kRefused;
-      },
-      stop);
-  if (watchdog != nullptr) watchdog->idle();
+  es::ReplayOptions options;
+  options.from = from;
+  options.to = to;
+  options.watchdog = watchdog;
+  options.event_cpu = event_cpu;
+  options.progress = [&](es::Position at) { progress.update(at); };
+  es::Status s = es::replay(p, client, options);
   progress.clear();
-  if (!failed.ok()) return ctx.fail(failed);
   if (!s.ok()) return ctx.fail(s);
   if (key) {
     auto state = p.state(*key);

@@ -18,7 +18,10 @@
 #include "web_assets.h"
 
 #include <httplib.h>
+#include <signal.h>
 #include <sodium.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace esd {
 
@@ -28,6 +31,9 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kNodesEvery = std::chrono::milliseconds(1000);
 constexpr auto kNodeTimeout = std::chrono::milliseconds(1000);
 constexpr std::uint32_t kMaxPage = 1000;
+constexpr auto kReplayTime = std::chrono::seconds(30);
+constexpr std::size_t kMaxStates = 10000;
+constexpr std::size_t kMaxStatesBytes = 16u << 20;
 
 int http_status(es::Code code) {
   switch (code) {
@@ -404,6 +410,11 @@ void Dashboard::route(httplib::Server& svr) {
 
   svr.Get(R"(/api/projections/([^/]+)/states)",
           [this](const httplib::Request& req, httplib::Response& res) {
+            std::optional<std::uint64_t> at;
+            if (!number_param(req, "at", at, res)) return;
+            if (at)
+              return states_at(req.matches[1], *at,
+                               req.has_param("key") ? req.get_param_value("key") : "", res);
             es::protocol::ProjectionStateRequest rq;
             rq.name = req.matches[1];
             rq.limit = kMaxPage;
@@ -495,6 +506,89 @@ void Dashboard::route(httplib::Server& svr) {
 
   svr.Get("/api/live",
           [this](const httplib::Request& req, httplib::Response& res) { live(req, res); });
+}
+
+void Dashboard::states_at(const std::string& name, es::Position at, const std::string& key,
+                          httplib::Response& res) {
+  es::protocol::ProjectionQuery query;
+  query.name = name;
+  auto list = client(config_.node).projections(query);
+  if (!list.ok()) return reply_status(res, list.status());
+  if (list->projections.empty())
+    return reply_error(res, 404, "not-found", "no projection " + name + " on this node");
+  if (replays_.fetch_add(1) >= kMaxReplays) {
+    replays_.fetch_sub(1);
+    return reply_error(
+        res, 503, "busy",
+        fmt::format("{} states at a position are being folded already", kMaxReplays));
+  }
+  struct Done {
+    std::atomic<int>& n;
+    ~Done() { n.fetch_sub(1); }
+  } done{replays_};
+  const es::SandboxLimits& l = config_.limits;
+  std::vector<std::string> argv = {es::self_exe(),
+                                   "--projection-worker",
+                                   "at",
+                                   "name=" + name,
+                                   "endpoint=" + config_.log,
+                                   "key=" + config_.key_file,
+                                   "server-key=" + config_.server_key,
+                                   "parent=" + std::to_string(::getpid()),
+                                   "event-cpu-ms=" + std::to_string(l.event_cpu.count()),
+                                   "start-cpu-ms=" + std::to_string(l.start_cpu.count()),
+                                   "memory=" + std::to_string(l.memory_bytes),
+                                   "at=" + std::to_string(at),
+                                   "partition=" + key};
+  auto worker = es::spawn_worker(argv);
+  if (!worker.ok()) return reply_status(res, worker.status());
+  const std::string& source = list->projections.front().source;
+  for (std::size_t written = 0; written < source.size();) {
+    const ssize_t n = ::write(worker->input, source.data() + written, source.size() - written);
+    if (n <= 0) break;
+    written += static_cast<std::size_t>(n);
+  }
+  ::close(worker->input);
+  // Bounded: a replay of a long log, or of a slow projection, is cut off
+  // here (es state --at has no such limit), and so is a huge answer.
+  const auto deadline = Clock::now() + kReplayTime;
+  std::string states, reported;
+  std::size_t count = 0;
+  bool more = false, ended = false, killed = false;
+  es::read_reports(
+      worker->reports,
+      [&](const std::string& line) {
+        if (line.rfind("S ", 0) == 0) {
+          if (count >= kMaxStates || states.size() + line.size() > kMaxStatesBytes) {
+            more = true;
+            return;
+          }
+          states += (count++ ? "," : "") + line.substr(2);
+        } else if (line.rfind("E ", 0) == 0) {
+          ended = true;
+        } else if (line.rfind("F ", 0) == 0) {
+          reported = es::parse_failure_report(line).second;
+        }
+      },
+      [&] {
+        if (!killed && Clock::now() > deadline) {
+          ::kill(worker->pid, SIGKILL);
+          killed = true;
+        }
+      });
+  const int status = es::wait_exit(worker->pid);
+  if (killed)
+    return reply_error(res, 503, "busy",
+                       fmt::format("folding projection {} up to position {} took more than {} s "
+                                   "(es state {} --at {} has no limit)",
+                                   name, at, kReplayTime.count(), name, at));
+  if (!ended || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return reply_error(res, 422, "projection-failed", es::why_worker_ended(name, status, reported));
+  std::string out = "{\"projection\":";
+  es::append_json_string(out, name);
+  out += ",\"position\":" + std::to_string(at) + ",\"states\":[" + states + "]";
+  out += std::string(",\"more\":") + (more ? "true" : "false") + "}";
+  reply_json(res, 200, out);
 }
 
 void Dashboard::close() {

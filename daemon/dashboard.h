@@ -34,6 +34,8 @@
 
 #include "es/client.h"
 
+#include "projection/sandbox.h"
+
 namespace httplib {
 class Server;
 struct Request;
@@ -50,12 +52,21 @@ struct DashboardConfig {
   std::string host;          // the listener's address as bound: host
   int port = 0;              //   and port
   bool loopback = true;      // only this machine reaches the listener
+  // States at a position are folded by a projection worker (esd
+  // --projection-worker at) under the node's limits, reading the log the
+  // node's projections read (its own, or --project-from's), with the
+  // node's key pair when it has one.
+  es::SandboxLimits limits;
+  std::string log;         // the endpoint of that log
+  std::string key_file;    // the node's key pair
+  std::string server_key;  // the log's node's public key
 };
 
 class Dashboard {
  public:
   static constexpr std::size_t kMaxBody = 1 << 20;
   static constexpr int kMaxLive = 4;
+  static constexpr int kMaxReplays = 2;  // states at a position, folded at once
 
   explicit Dashboard(DashboardConfig config) : config_(std::move(config)) {}
   // Adds the page's and the API's routes.
@@ -75,10 +86,13 @@ class Dashboard {
   // one discovery a second, shared by every caller).
   std::string nodes_json();
   void live(const httplib::Request& req, httplib::Response& res);
+  void states_at(const std::string& name, es::Position at, const std::string& key,
+                 httplib::Response& res);
 
   DashboardConfig config_;
   std::atomic<bool> closing_{false};
   std::atomic<int> live_{0};
+  std::atomic<int> replays_{0};
   std::mutex live_mu_;
   std::set<std::atomic<bool>*> live_stops_;  // each live stream's, guarded by live_mu_
   std::mutex nodes_mu_;

@@ -288,6 +288,11 @@ int main(int argc, char** argv) {
       auto own = (*keyring)->internal_client(es::Role::kAdmin, "the dashboard");
       c.client.curve = own.ok() ? *own : (*keyring)->client(false);
       c.peers.curve = (*keyring)->client(false);
+      c.limits = esd::projection_limits(settings);
+      const std::string source = settings.text("project-from");
+      c.log = source.empty() ? c.node : source;
+      c.key_file = (*keyring)->key_file();
+      c.server_key = (*keyring)->client(!source.empty()).server_key;
       c.token = http_token;
       c.host = bound.host;
       c.port = bound.port;

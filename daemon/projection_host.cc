@@ -137,46 +137,7 @@ es::Result<es::Worker> ProjectionHost::spawn(const std::string& mode, const std:
   return worker;
 }
 
-namespace {
-
-// A worker's end, as a projection's failure: its own report, or what its
-// exit status says.
-std::string why_it_ended(const std::string& name, int status, const std::string& reported) {
-  if (WIFEXITED(status) && WEXITSTATUS(status) == es::kWorkerCpuLimit)
-    return "projection " + name + ": " + reported +
-           " (limits: esd --projection-event-cpu, --projection-start-cpu)";
-  if (!reported.empty()) return reported;
-  std::string why = "projection " + name + ": its worker " + es::describe_exit(status);
-  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT)
-    why += ": jq aborted (an assertion in libjq, or out of memory: esd --projection-memory)";
-  else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
-    why += ": jq crashed (a bug in libjq, or out of memory: esd --projection-memory)";
-  return why;
-}
-
-// Reads report lines from `fd` until it closes; `on_line` gets each one.
-// `tick` runs every 100 ms meanwhile.
-template <class OnLine, class Tick>
-void read_reports(int fd, OnLine on_line, Tick tick) {
-  std::string buffer;
-  char chunk[4096];
-  for (;;) {
-    tick();
-    pollfd pfd{fd, POLLIN, 0};
-    if (::poll(&pfd, 1, 100) <= 0) continue;
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n <= 0) break;
-    buffer.append(chunk, static_cast<std::size_t>(n));
-    for (std::size_t nl; (nl = buffer.find('\n')) != std::string::npos;) {
-      on_line(buffer.substr(0, nl));
-      buffer.erase(0, nl + 1);
-    }
-    if (buffer.size() > (1u << 20)) buffer.clear();  // no line is that long
-  }
-  ::close(fd);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Status ProjectionHost::check(const std::string& name, const std::string& source) {
   auto worker = spawn("check", name, 0, source);
@@ -185,7 +146,7 @@ Status ProjectionHost::check(const std::string& name, const std::string& source)
   const auto deadline =
       Clock::now() + limits().start_cpu * es::kCpuBudgetScale + std::chrono::seconds(2);
   bool killed = false;
-  read_reports(
+  es::read_reports(
       worker->reports,
       [&](const std::string& line) {
         if (line.rfind("F ", 0) == 0) reported = es::parse_failure_report(line).second;
@@ -198,7 +159,7 @@ Status ProjectionHost::check(const std::string& name, const std::string& source)
       });
   const int status = es::wait_exit(worker->pid);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
-  return Status::invalid(why_it_ended(name, status, reported));
+  return Status::invalid(es::why_worker_ended(name, status, reported));
 }
 
 void ProjectionHost::run(Runner* r) {
@@ -208,7 +169,7 @@ void ProjectionHost::run(Runner* r) {
   es::Position failed_at = 0;
   Clock::time_point term_sent{};
   bool killed = false;
-  read_reports(
+  es::read_reports(
       worker->reports,
       [&](const std::string& line) {
         if (line.rfind("P ", 0) == 0) {
@@ -247,7 +208,7 @@ void ProjectionHost::run(Runner* r) {
     r->done = true;
     return;
   }
-  std::string why = why_it_ended(r->name, status, reported);
+  std::string why = es::why_worker_ended(r->name, status, reported);
   if (reported.empty() && failed_at != 0)
     why += " on the event at position " + std::to_string(failed_at);
   fail(r, Status::invalid(why), failed_at);

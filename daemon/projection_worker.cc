@@ -8,10 +8,12 @@
 #include <thread>
 
 #include "es/client.h"
+#include "es/json.h"
 #include "es/projection.h"
 #include "es/projection_store.h"
 #include "es/subscription.h"
 
+#include "projection/replay.h"
 #include "projection/sandbox.h"
 
 #include <signal.h>
@@ -91,6 +93,48 @@ struct Args {
   }
 };
 
+// How the worker reaches its node: with the node's own key pair when it
+// has one.
+es::Result<es::ClientOptions> node_client(const Args& args) {
+  es::ClientOptions options{std::chrono::milliseconds(1000)};
+  if (!args.get("key").empty()) {
+    auto pair = es::load_key_pair(args.get("key"));
+    if (!pair.ok()) return pair.status();
+    options.curve = es::CurveClient{args.get("server-key"), std::move(pair).value()};
+  }
+  return options;
+}
+
+// Mode "at": folds the log up to position `at` into a new instance of the
+// projection, then reports its states, a line "S {"key":K,"state":S}" each
+// (only partition `partition` when given), and "E at". Nothing is stored.
+int states_at(const Args& args, const es::SandboxLimits& limits, es::Watchdog& watchdog,
+              const std::string& source) {
+  auto options = node_client(args);  // the key is read before any user code runs
+  if (!options.ok()) return failed(0, options.status());
+  auto compiled = es::compile_watched(source, args.get("name"), watchdog, limits);
+  if (!compiled.ok()) return failed(0, compiled.status());
+  es::Projection& p = **compiled;
+  es::Client client(args.get("endpoint"), *options);
+  es::ReplayOptions replay;
+  replay.to = args.number("at");
+  replay.watchdog = &watchdog;
+  replay.event_cpu = limits.event_cpu;
+  replay.progress = [](es::Position at) { g_event.store(at, std::memory_order_relaxed); };
+  if (es::Status s = es::replay(p, client, replay); !s.ok())
+    return failed(g_event.load(std::memory_order_relaxed), s);
+  const std::string only = args.get("partition");
+  p.for_each([&](const std::string& key, const std::string& state) {
+    if (!only.empty() && key != only) return;
+    std::string line = "S {\"key\":";
+    es::append_json_string(line, key);
+    line += ",\"state\":" + state + "}";
+    report(line);
+  });
+  report("E " + std::to_string(*replay.to));
+  return 0;
+}
+
 int run(const Args& args, const es::SandboxLimits& limits, es::Watchdog& watchdog,
         const std::string& source) {
   const std::string name = args.get("name");
@@ -132,13 +176,9 @@ int run(const Args& args, const es::SandboxLimits& limits, es::Watchdog& watchdo
   };
   auto window_start = Clock::now();
   std::uint64_t window_applied = p.applied();
-  es::ClientOptions client_options{std::chrono::milliseconds(1000)};
-  if (!args.get("key").empty()) {  // read before any user code runs
-    auto pair = es::load_key_pair(args.get("key"));
-    if (!pair.ok()) return failed(0, pair.status());
-    client_options.curve = es::CurveClient{args.get("server-key"), std::move(pair).value()};
-  }
-  es::Client client(args.get("endpoint"), client_options);
+  auto client_options = node_client(args);
+  if (!client_options.ok()) return failed(0, client_options.status());
+  es::Client client(args.get("endpoint"), *client_options);
   es::Status failure;
   es::Position failed_at = 0;
   while (!g_stop.load()) {
@@ -233,6 +273,7 @@ int projection_worker_main(int argc, char** argv) {
     return 0;
   }
   if (mode == "run") return run(args, limits, watchdog, source);
+  if (mode == "at") return states_at(args, limits, watchdog, source);
   return es::kWorkerBadArgs;
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -289,6 +290,39 @@ std::string self_exe() {
   const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n <= 0) return {};
   return std::string(buf, static_cast<std::size_t>(n));
+}
+
+void read_reports(int fd, const std::function<void(const std::string&)>& on_line,
+                  const std::function<void()>& tick) {
+  std::string buffer;
+  char chunk[4096];
+  for (;;) {
+    tick();
+    pollfd pfd{fd, POLLIN, 0};
+    if (::poll(&pfd, 1, 100) <= 0) continue;
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n <= 0) break;
+    buffer.append(chunk, static_cast<std::size_t>(n));
+    for (std::size_t nl; (nl = buffer.find('\n')) != std::string::npos;) {
+      on_line(buffer.substr(0, nl));
+      buffer.erase(0, nl + 1);
+    }
+    if (buffer.size() > (1u << 20)) buffer.clear();  // no line is that long
+  }
+  ::close(fd);
+}
+
+std::string why_worker_ended(const std::string& name, int status, const std::string& reported) {
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerCpuLimit)
+    return "projection " + name + ": " + reported +
+           " (limits: esd --projection-event-cpu, --projection-start-cpu)";
+  if (!reported.empty()) return reported;
+  std::string why = "projection " + name + ": its worker " + describe_exit(status);
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT)
+    why += ": jq aborted (an assertion in libjq, or out of memory: esd --projection-memory)";
+  else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
+    why += ": jq crashed (a bug in libjq, or out of memory: esd --projection-memory)";
+  return why;
 }
 
 }  // namespace es

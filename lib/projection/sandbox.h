@@ -21,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -136,5 +137,15 @@ std::string describe_exit(int wait_status);
 
 // The path of the running program (for spawning itself).
 std::string self_exe();
+
+// Reads a worker's report lines from `fd` until it closes (then closes it);
+// `on_line` gets each one, without its newline (a line over 1 MiB is
+// dropped), and `tick` runs every 100 ms meanwhile.
+void read_reports(int fd, const std::function<void(const std::string&)>& on_line,
+                  const std::function<void()>& tick);
+
+// A worker's end as projection `name`'s failure: its own report
+// (`reported`), or what its wait status says, with the limit to raise.
+std::string why_worker_ended(const std::string& name, int status, const std::string& reported);
 
 }  // namespace es

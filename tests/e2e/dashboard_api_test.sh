@@ -82,6 +82,18 @@ printf 'def from: {category: "order"};\ndef key: .stream;\ndef init: 0;\ndef whe
 es project add count "$TMP/count.jq" >/dev/null
 wait_for 10 "count to reach the head" bash -c "curl -s '$URL/api/projections' | jq -e '.projections[0].lag == 0 and .projections[0].status == \"running\"' >/dev/null"
 assert_eq "$(body "$(call "$URL/api/projections/count/states")" | jq -c '[.states[] | {key, state}]')" '[{"key":"order-1","state":2}]' "the states"
+check "states at a position: folded by a worker, as es state --at gives them"
+assert_eq "$(body "$(call "$URL/api/projections/count/states?at=0")" | jq -c .states)" "[]" "the states before the first event"
+for at in 1 2 3; do
+  assert_eq "$(body "$(call "$URL/api/projections/count/states?at=$at")" | jq -c '.states[]')" "$(es state count --at "$at" | jq -c .)" "the states at $at"
+done
+assert_eq "$(body "$(call "$URL/api/projections/count/states?at=1&key=order-1")" | jq -c '[.position, .states]')" '[1,[{"key":"order-1","state":1}]]' "one key at 1"
+expect_error "$(call "$URL/api/projections/count/states?at=x")" 400 invalid-argument 'at: "x" is not a whole number' "a bad position"
+expect_error "$(call "$URL/api/projections/nope/states?at=1")" 404 not-found "nope" "an unknown projection at a position"
+printf 'def from: {category: "order"};\ndef key: .stream;\ndef init: 0;\ndef when: if .event.version == 1 then error("not the second") else .state end;\n' >"$TMP/second.jq"
+es project add second "$TMP/second.jq" >/dev/null
+expect_error "$(call "$URL/api/projections/second/states?at=3")" 422 projection-failed "event at position 2 (Paid in order-1): not the second" "a failing reducer"
+es project rm second >/dev/null
 
 check "the live stream: events as they commit (filtered), the node's status and the nodes"
 subscribers=$(es status | jq .subscribers) # (the projection's)

@@ -41,7 +41,8 @@ READ=$ES_SERVER
 READ_PID=$ESD_PID
 printf 'def from: {category: "dash"};\ndef key: .stream;\ndef init: 0;\ndef when: .state + 1;\n' >"$TMP/clicks.jq"
 es -s "$READ" project add clicks "$TMP/clicks.jq" >/dev/null
-for i in 1 2 3; do es -s "$PRIMARY" append "seed-$i" --type Seeded --data "{\"i\":$i}" >/dev/null; done
+es -s "$PRIMARY" project add tally "$TMP/clicks.jq" >/dev/null # (the slider over positions)
+for i in 1 2 3; do es -s "$PRIMARY" append "dash-seed-$i" --type Seeded --data "{\"i\":$i}" >/dev/null; done
 wait_for 15 "the replica to follow" bash -c "'$ES' -s '$REPLICA' status 2>/dev/null | jq -e '.head == 3' >/dev/null"
 
 check "the browser test (tests/browser/dashboard.mjs)"
