@@ -276,12 +276,20 @@ bool Dashboard::admit(const httplib::Request& req, httplib::Response& res) const
   return true;
 }
 
-std::string Dashboard::nodes_json() {
+const es::view::NodeView* Dashboard::Nodes::find(const std::string& endpoint) const {
+  for (const auto& n : views)
+    if (n.endpoint == endpoint) return &n;
+  return nullptr;
+}
+
+std::shared_ptr<const Dashboard::Nodes> Dashboard::nodes() {
   std::lock_guard lock(nodes_mu_);
-  if (!nodes_cached_.empty() && Clock::now() - nodes_at_ < kNodesEvery) return nodes_cached_;
+  if (nodes_cached_ && Clock::now() - nodes_at_ < kNodesEvery) return nodes_cached_;
   es::ClientOptions options = config_.peers;
   options.timeout = kNodeTimeout;
-  const auto nodes = es::view::collect_nodes({config_.node}, options);
+  auto snapshot = std::make_shared<Nodes>();
+  snapshot->views = es::view::collect_nodes({config_.node}, options);
+  const auto& nodes = snapshot->views;
   std::string out = "{\"nodes\":[";
   bool first = true;
   for (const auto& n : nodes) {
@@ -313,9 +321,18 @@ std::string Dashboard::nodes_json() {
     out += line;
   }
   out += "],\"time_us\":" + std::to_string(es::now_us()) + "}";
-  nodes_cached_ = out;
+  snapshot->json = std::move(out);
+  nodes_cached_ = std::move(snapshot);
   nodes_at_ = Clock::now();
-  return out;
+  return nodes_cached_;
+}
+
+std::string Dashboard::projection_node(const httplib::Request& req, httplib::Response& res) {
+  if (!req.has_param("node")) return config_.node;
+  const std::string node = req.get_param_value("node");
+  if (node == config_.node || nodes()->find(node) != nullptr) return node;
+  reply_error(res, 404, "not-found", "no node " + node + " in this cluster");
+  return {};
 }
 
 void Dashboard::route(httplib::Server& svr) {
@@ -399,12 +416,27 @@ void Dashboard::route(httplib::Server& svr) {
     reply_json(res, 200, es::view::event_line(r->events.front(), false));
   });
 
+  // This node's projections, then those of the other nodes of the cluster
+  // (read nodes, replicas), each with its node.
   svr.Get("/api/projections", [this](const httplib::Request&, httplib::Response& res) {
     auto r = client(config_.node).projections(es::protocol::ProjectionQuery{});
     if (!r.ok()) return reply_status(res, r.status());
     std::string out = "{\"projections\":[";
-    for (std::size_t i = 0; i < r->projections.size(); ++i)
-      out += (i ? "," : "") + projection_json(r->projections[i]);
+    bool first = true;
+    auto add = [&](const es::protocol::ProjectionInfo& p, const std::string& node, bool local) {
+      std::string line = projection_json(p);
+      line.pop_back();
+      line += ",\"node\":";
+      es::append_json_string(line, node);
+      line += std::string(",\"local\":") + (local ? "true}" : "false}");
+      out += (first ? "" : ",") + line;
+      first = false;
+    };
+    for (const auto& p : r->projections) add(p, config_.node, true);
+    for (const auto& n : nodes()->views) {
+      if (!n.up || n.endpoint == config_.node || n.status.listen == config_.node) continue;
+      for (const auto& p : n.projections) add(p, n.endpoint, false);
+    }
     reply_json(res, 200, out + "]}");
   });
 
@@ -412,15 +444,17 @@ void Dashboard::route(httplib::Server& svr) {
           [this](const httplib::Request& req, httplib::Response& res) {
             std::optional<std::uint64_t> at;
             if (!number_param(req, "at", at, res)) return;
+            const std::string node = projection_node(req, res);
+            if (node.empty()) return;
             if (at)
-              return states_at(req.matches[1], *at,
+              return states_at(node, req.matches[1], *at,
                                req.has_param("key") ? req.get_param_value("key") : "", res);
             es::protocol::ProjectionStateRequest rq;
             rq.name = req.matches[1];
             rq.limit = kMaxPage;
             if (req.has_param("key")) rq.has_key = true, rq.key = req.get_param_value("key");
             if (req.has_param("after")) rq.after = req.get_param_value("after");
-            auto r = client(config_.node).projection_state(rq);
+            auto r = client(node).projection_state(rq);
             if (!r.ok()) return reply_status(res, r.status());
             std::string out = "{\"projection\":";
             es::append_json_string(out, rq.name);
@@ -436,7 +470,7 @@ void Dashboard::route(httplib::Server& svr) {
           });
 
   svr.Get("/api/nodes", [this](const httplib::Request&, httplib::Response& res) {
-    reply_json(res, 200, nodes_json());
+    reply_json(res, 200, nodes()->json);
   });
 
   svr.Post("/api/append", [this](const httplib::Request& req, httplib::Response& res) {
@@ -483,11 +517,7 @@ void Dashboard::route(httplib::Server& svr) {
                          "the body must be {\"node\": \"ENDPOINT\"}, the node to stop");
     const std::string node = doc["node"].GetString();
     // Only a node of this cluster: the page cannot be made to reach elsewhere.
-    if (nodes_json().find("\"node\":" + [&] {
-          std::string q;
-          es::append_json_string(q, node);
-          return q;
-        }()) == std::string::npos)
+    if (nodes()->find(node) == nullptr)
       return reply_error(res, 404, "not-found", "no node " + node + " in this cluster");
     auto status = client(node).status();
     auto stopped = client(node).stop();
@@ -496,7 +526,7 @@ void Dashboard::route(httplib::Server& svr) {
     {
       std::lock_guard lock(nodes_mu_);
       if (!restart.empty()) restart_[node] = restart;
-      nodes_cached_.clear();  // the next view shows it stopped
+      nodes_cached_.reset();  // the next view shows it stopped
     }
     spdlog::info("stopping {}: asked from the dashboard by {}", node, req.remote_addr);
     es::view::ObjectWriter w(false);
@@ -508,14 +538,17 @@ void Dashboard::route(httplib::Server& svr) {
           [this](const httplib::Request& req, httplib::Response& res) { live(req, res); });
 }
 
-void Dashboard::states_at(const std::string& name, es::Position at, const std::string& key,
-                          httplib::Response& res) {
+// Another node's projection is folded over this node's log: the same log,
+// as far as this node has it (a read node projects from its primary, a
+// replica copies it).
+void Dashboard::states_at(const std::string& node, const std::string& name, es::Position at,
+                          const std::string& key, httplib::Response& res) {
   es::protocol::ProjectionQuery query;
   query.name = name;
-  auto list = client(config_.node).projections(query);
+  auto list = client(node).projections(query);
   if (!list.ok()) return reply_status(res, list.status());
   if (list->projections.empty())
-    return reply_error(res, 404, "not-found", "no projection " + name + " on this node");
+    return reply_error(res, 404, "not-found", "no projection " + name + " on " + node);
   if (replays_.fetch_add(1) >= kMaxReplays) {
     replays_.fetch_sub(1);
     return reply_error(
@@ -638,7 +671,7 @@ void Dashboard::live(const httplib::Request& req, httplib::Response& res) {
           last_view = Clock::now();
           auto s = client(config_.node).status();
           if (s.ok() && !send("status", es::view::status_line(*s, false))) return false;
-          return send("nodes", nodes_json());
+          return send("nodes", nodes()->json);
         };
         es::Client node = client(config_.node);
         es::SubscriptionOptions options;

@@ -31,10 +31,12 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "es/client.h"
 
 #include "projection/sandbox.h"
+#include "view/cluster.h"
 
 namespace httplib {
 class Server;
@@ -82,12 +84,21 @@ class Dashboard {
   bool token_given(const httplib::Request& req) const;
   // A client of this node, or of another node of the cluster.
   es::Client client(const std::string& endpoint) const;
-  // Every node reachable from this one, as /api/nodes answers (at most
-  // one discovery a second, shared by every caller).
-  std::string nodes_json();
+  // Every node reachable from this one, as /api/nodes answers, and as
+  // found (at most one discovery a second, shared by every caller).
+  struct Nodes {
+    std::string json;
+    std::vector<es::view::NodeView> views;
+    // The node of the cluster named `endpoint`; null when none is.
+    const es::view::NodeView* find(const std::string& endpoint) const;
+  };
+  std::shared_ptr<const Nodes> nodes();
+  // Whose projection a request means (?node=, default this node): the
+  // endpoint, or "" after answering 404.
+  std::string projection_node(const httplib::Request& req, httplib::Response& res);
   void live(const httplib::Request& req, httplib::Response& res);
-  void states_at(const std::string& name, es::Position at, const std::string& key,
-                 httplib::Response& res);
+  void states_at(const std::string& node, const std::string& name, es::Position at,
+                 const std::string& key, httplib::Response& res);
 
   DashboardConfig config_;
   std::atomic<bool> closing_{false};
@@ -96,7 +107,7 @@ class Dashboard {
   std::mutex live_mu_;
   std::set<std::atomic<bool>*> live_stops_;  // each live stream's, guarded by live_mu_
   std::mutex nodes_mu_;
-  std::string nodes_cached_;
+  std::shared_ptr<const Nodes> nodes_cached_;
   std::chrono::steady_clock::time_point nodes_at_{};
   // How each node seen up can be started again, kept for when it is down.
   std::map<std::string, std::string> restart_;

@@ -674,20 +674,21 @@
     loadProjections();
     clearInterval(projTimer);
     projTimer = setInterval(() => { if (S.tab === "projections") loadProjections(); else clearInterval(projTimer); }, 5000);
-    if (name) { if (!S.proj || S.proj.name !== name) openProjection(name); } else { S.proj = null; $("#proj-detail").hidden = true; }
+    if (name) { if (!S.proj || S.proj.id !== name) openProjection(name); } else { S.proj = null; $("#proj-detail").hidden = true; }
   }
   async function loadProjections() {
     try {
       const r = await api("/api/projections");
       S.projections = r.projections || [];
-      const rows = S.projections.map((p) => h("tr" + (S.proj && S.proj.name === p.name ? ".selected" : ""), { dataset: { projection: p.name } },
-        h("td", {}, h("a.trunc", { href: "#/projections/" + enc(p.name), title: p.name }, p.name)),
+      const rows = S.projections.map((p) => h("tr" + (S.proj && S.proj.id === projId(p) ? ".selected" : ""), { dataset: { projection: p.name, node: p.node || "" } },
+        h("td", {}, h("a.trunc", { href: "#/projections/" + enc(projId(p)), title: p.name }, p.name)),
+        td(p.node ? p.node + (p.local ? " (this node)" : "") : "—", "mono.trunc", { title: p.node || "" }),
         h("td", {}, badge(p.status || "?")),
         td(num(p.position), "num"), td(num(p.head), "num"), td(num(p.lag), "num"),
         td(p.error ? p.error + (p.error_position != null ? ` (at position ${p.error_position})` : "") : "—", p.error ? "" : "muted")));
-      $("#projections-table tbody").replaceChildren(...(rows.length ? rows : [h("tr.empty", {}, h("td", { colspan: 6 }, "No projections on this node."))]));
+      $("#projections-table tbody").replaceChildren(...(rows.length ? rows : [h("tr.empty", {}, h("td", { colspan: 7 }, "No projections in this cluster."))]));
       if (S.proj) {
-        const p = S.projections.find((x) => x.name === S.proj.name);
+        const p = S.projections.find((x) => projId(x) === S.proj.id);
         if (p) setSliderMax(p.head ?? p.position);
       }
     } catch (e) { fail("Projections")(e); }
@@ -698,12 +699,16 @@
     sl.max = String(head || 0);
     if (atMax) sl.value = sl.max;
   }
-  function openProjection(name) {
-    S.proj = { name, at: null };
-    $("#tab-projections").setAttribute("href", "#/projections/" + enc(name));
+  // A projection's id in the address: NAME for this node's, NAME@NODE for another node's.
+  function projId(p) { return p.local === false ? p.name + "@" + p.node : p.name; }
+  function openProjection(id) {
+    const at = id.indexOf("@");
+    const name = at < 0 ? id : id.slice(0, at), node = at < 0 ? null : id.slice(at + 1);
+    S.proj = { id, name, node, at: null };
+    $("#tab-projections").setAttribute("href", "#/projections/" + enc(id));
     $("#proj-detail").hidden = false;
-    $("#proj-name").textContent = name;
-    const p = (S.projections || []).find((x) => x.name === name);
+    $("#proj-name").textContent = node ? `${name} on ${node}` : name;
+    const p = (S.projections || []).find((x) => projId(x) === id);
     setSliderMax(p ? p.head ?? p.position : S.status ? S.status.head : 0);
     $("#proj-at-out").textContent = "current";
     loadStates();
@@ -715,6 +720,7 @@
     const key = $("#proj-key").value.trim();
     const q = new URLSearchParams();
     if (S.proj.at != null) q.set("at", S.proj.at);
+    if (S.proj.node) q.set("node", S.proj.node);
     if (key) q.set("key", key);
     $("#proj-info").textContent = "Loading…";
     try {
