@@ -1,7 +1,9 @@
 #include "dashboard.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -215,11 +217,16 @@ es::Result<std::string> admin_token(const std::string& file) {
   }
   std::ifstream in(file);
   std::string token;
-  if (!in || !std::getline(in, token))
-    return es::Status::invalid(file + ": cannot read the admin token from it");
+  if (!in)
+    return es::Status::invalid("--http-token-file " + file + ": cannot read it (" +
+                               std::strerror(errno) + ")");
+  std::getline(in, token);
   while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
   if (token.size() < 16)
-    return es::Status::invalid(file + ": the admin token must have at least 16 characters");
+    return es::Status::invalid("--http-token-file " + file +
+                               ": its first line, the admin token, must have at least 16 "
+                               "characters (it has " +
+                               std::to_string(token.size()) + ")");
   return token;
 }
 

@@ -170,4 +170,16 @@ curl -s -N -m 20 "$URL/api/live" >/dev/null &
 sleep 1
 stop_esd "$PRIMARY_PID"
 assert_eq "$ESD_EXIT" 0 "esd's exit status"
+check "--http-token-file: the token is the file's first line; a missing or short one is a usage error"
+assert_exit 2 "$ESD" --data "$TMP/t" --listen "tcp://127.0.0.1:$RPORT" --http-listen "$HTTP" --http-token-file "$TMP/none"
+assert_contains "$ERR" "--http-token-file $TMP/none: cannot read it (No such file or directory)" "a missing file"
+echo short >"$TMP/short.token"
+assert_exit 2 "$ESD" --data "$TMP/t" --listen "tcp://127.0.0.1:$RPORT" --http-listen "$HTTP" --http-token-file "$TMP/short.token"
+assert_contains "$ERR" "must have at least 16 characters (it has 5)" "a short token"
+[ ! -e "$TMP/t" ] || fail "a refused start made the data directory"
+echo "a-token-of-our-own-choosing" >"$TMP/own.token"
+start_esd "$TMP/t" --http-listen "$HTTP" --http-token-file "$TMP/own.token"
+[ ! -e "$TMP/t/http.token" ] || fail "http.token written beside a --http-token-file"
+assert_eq "$(code "$(call -X POST -H 'Authorization: Bearer a-token-of-our-own-choosing' "$URL/api/append" -d '{"stream":"t-1","type":"T"}')")" 200 "an append with the file's token"
+stop_esd
 echo "PASS"
