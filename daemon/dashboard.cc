@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include <fmt/format.h>
@@ -478,6 +479,27 @@ void Dashboard::route(httplib::Server& svr) {
 
   svr.Get("/api/nodes", [this](const httplib::Request&, httplib::Response& res) {
     reply_json(res, 200, nodes()->json);
+  });
+
+  // The nodes' heads and projections' positions now (not the view of up
+  // to a second ago): what the page polls after an append, to see when each
+  // node has it. The nodes asked are those of the last view.
+  svr.Get("/api/heads", [this](const httplib::Request&, httplib::Response& res) {
+    const auto known = nodes();
+    es::ClientOptions options = config_.peers;
+    options.timeout = kNodeTimeout;
+    std::vector<std::future<es::view::NodeView>> asked;
+    for (const auto& n : known->views)
+      asked.push_back(std::async(std::launch::async, [&options, endpoint = n.endpoint] {
+        return es::view::ask_node(endpoint, options);
+      }));
+    std::string out = "{\"nodes\":[";
+    for (std::size_t i = 0; i < asked.size(); ++i) {
+      es::view::NodeView v = asked[i].get();
+      if (!v.up) v.role = known->views[i].role;
+      out += (i ? "," : "") + es::view::node_line(v, false);
+    }
+    reply_json(res, 200, out + "],\"time_us\":" + std::to_string(es::now_us()) + "}");
   });
 
   svr.Post("/api/append", [this](const httplib::Request& req, httplib::Response& res) {

@@ -438,20 +438,30 @@
   function startRyw(r, t0) {
     S.ryw = { pos: r.last_position, stream: r.stream, t0, got: new Map(), since: Date.now() };
     clearInterval(rywPoll); clearInterval(rywTick);
-    // faster than the live view's one snapshot a second while some node has not got it, for 30 s
-    const poll = () => api("/api/nodes").then(onNodes).catch(() => {});
+    // The node that answered has it at the acknowledgement.
+    const prim = primary();
+    if (prim) S.ryw.got.set(prim.node, Math.round(performance.now() - t0));
+    // The others' heads now (/api/heads), every 100 ms while some node has
+    // not got it, for 30 s: finer than the one view a second.
+    let asking = false;
+    const poll = () => {
+      if (asking) return;
+      asking = true;
+      api("/api/heads").then((snap) => { if (S.ryw) { updateRyw(snap.nodes || []); if (S.tab === "insert") renderRyw(); } })
+        .catch(() => {}).finally(() => { asking = false; });
+    };
     poll();
     rywPoll = setInterval(() => {
       if (!S.ryw || S.ryw.done || Date.now() - S.ryw.since > 30000) { clearInterval(rywPoll); return; }
       poll();
-    }, 500);
+    }, 100);
     rywTick = setInterval(() => { if (!S.ryw || S.ryw.done) clearInterval(rywTick); else if (S.tab === "insert") renderRyw(); }, 500);
     updateRyw();
   }
-  function updateRyw() {
+  function updateRyw(fresh) {
     const R = S.ryw;
     const now = performance.now();
-    for (const n of S.nodes) if (!R.got.has(n.node) && nodeHas(n, R.pos)) R.got.set(n.node, Math.round(now - R.t0));
+    for (const n of fresh || S.nodes) if (!R.got.has(n.node) && nodeHas(n, R.pos)) R.got.set(n.node, Math.round(now - R.t0));
     R.done = S.nodes.length > 0 && S.nodes.every((n) => R.got.has(n.node));
   }
   function renderRyw() {

@@ -16,23 +16,6 @@
 namespace es::view {
 namespace {
 
-NodeView ask_node(const std::string& endpoint, const es::ClientOptions& options) {
-  NodeView v;
-  v.endpoint = endpoint;
-  es::Client client(endpoint, options);
-  auto status = client.status();
-  if (!status.ok()) {
-    v.error = status.status().message();
-    return v;
-  }
-  v.up = true;
-  v.status = std::move(status).value();
-  v.role = v.status.role;
-  if (auto p = client.projections(es::protocol::ProjectionQuery{}); p.ok())
-    v.projections = std::move(p->projections);
-  return v;
-}
-
 void measure_lag(std::vector<NodeView>& nodes) {
   // The cluster's primary: an answering primary that follows nobody.
   const NodeView* primary = nullptr;
@@ -86,6 +69,23 @@ void digest_at_common(std::vector<NodeView>& nodes, const es::ClientOptions& opt
 }
 
 }  // namespace
+
+NodeView ask_node(const std::string& endpoint, const es::ClientOptions& options) {
+  NodeView v;
+  v.endpoint = endpoint;
+  es::Client client(endpoint, options);
+  auto status = client.status();
+  if (!status.ok()) {
+    v.error = status.status().message();
+    return v;
+  }
+  v.up = true;
+  v.status = std::move(status).value();
+  v.role = v.status.role;
+  if (auto p = client.projections(es::protocol::ProjectionQuery{}); p.ok())
+    v.projections = std::move(p->projections);
+  return v;
+}
 
 std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
                                     const es::ClientOptions& options) {

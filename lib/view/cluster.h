@@ -45,6 +45,10 @@ struct NodeView {
 std::vector<NodeView> collect_nodes(const std::vector<std::string>& seeds,
                                     const es::ClientOptions& options);
 
+// One node as it answers now: its status and projections, without what
+// the others say of it (lag, digests).
+NodeView ask_node(const std::string& endpoint, const es::ClientOptions& options);
+
 // One line per node: NDJSON, or a table row with -o text (table_header()).
 std::string node_line(const NodeView& node, bool text);
 std::string table_header(const std::vector<NodeView>& nodes);

@@ -143,6 +143,7 @@ REPLICA_PID=$!
 bg_track $REPLICA_PID
 nodes() { curl -s -m 5 "$URL/api/nodes"; }
 wait_for 15 "the replica to be listed and caught up" bash -c "curl -s '$URL/api/nodes' | jq -e --arg r '$REPLICA' '.nodes[] | select(.node == \$r and .lag_events == 0)' >/dev/null"
+assert_eq "$(curl -s -m 5 "$URL/api/heads" | jq -c --arg r "$REPLICA" '[.nodes[] | select(.node == $r) | {role, head}]')" "[{\"role\":\"replica\",\"head\":$(head_now)}]" "the replica's head now (/api/heads)"
 sleep 1.1 # a fresh view (the nodes' view is kept for a second)
 assert_eq "$(nodes | jq -r '[.nodes[] | .digest_at.digest // empty] | unique | length')" 1 "one digest at the common head"
 expect_error "$(post /api/stop '{"node":"tcp://6.6.6.6:1"}')" 404 not-found "no node tcp://6.6.6.6:1 in this cluster" "stopping a stranger"
