@@ -396,17 +396,17 @@ void Dashboard::route(httplib::Server& svr) {
   svr.Get("/api/log", [this](const httplib::Request& req, httplib::Response& res) {
     es::ReadRequest rq;
     if (!page_params(req, res, 50, rq)) return;
-    es::SubscriptionFilter filter;
-    if (req.has_param("stream")) filter.stream = req.get_param_value("stream");
+    const std::string stream = req.has_param("stream") ? req.get_param_value("stream") : "";
     if (req.has_param("category")) rq.category = req.get_param_value("category");
     if (req.has_param("type")) rq.types.push_back(req.get_param_value("type"));
-    // A stream's events in the whole log: read it as a stream is read,
-    // by position (the store has no per-stream position index to page by).
     auto r = client(config_.node).read(rq);
     if (!r.ok()) return reply_status(res, r.status());
+    // The store pages the whole log by position, by category and type; a
+    // stream's events are kept from the page (which may then hold fewer
+    // than its limit: `next` goes on).
     std::vector<es::RecordedEvent> events;
     for (auto& e : r->events)
-      if (filter.stream.empty() || e.stream == filter.stream) events.push_back(std::move(e));
+      if (stream.empty() || e.stream == stream) events.push_back(std::move(e));
     reply_json(res, 200,
                "{\"events\":" + events_array(events) + ",\"next\":" + next_json(*r, rq) +
                    ",\"head\":" + std::to_string(r->head) + "}");
@@ -633,12 +633,14 @@ void Dashboard::states_at(const std::string& node, const std::string& name, es::
         }
       },
       [&] {
-        if (!killed && Clock::now() > deadline) {
+        // (esd stopping does not wait for a replay either)
+        if (!killed && (Clock::now() > deadline || closing_)) {
           ::kill(worker->pid, SIGKILL);
           killed = true;
         }
       });
   const int status = es::wait_exit(worker->pid);
+  if (killed && closing_) return reply_error(res, 503, "unavailable", "esd is stopping");
   if (killed)
     return reply_error(res, 503, "busy",
                        fmt::format("folding projection {} up to position {} took more than {} s "

@@ -51,6 +51,7 @@ assert_eq "$(body "$r" | jq -c '[.events[].version, .next]')" "[1,0]" "backward,
 assert_eq "$(body "$(call "$URL/api/streams")" | jq -c '[.streams[].stream]')" '["invoice-1","order-1"]' "the streams"
 assert_eq "$(body "$(call "$URL/api/log?category=order")" | jq -c '[.events[].position]')" "[1,2]" "the log by category"
 assert_eq "$(body "$(call "$URL/api/log?type=Sent")" | jq -c '[.events[].position]')" "[3]" "the log by type"
+assert_eq "$(body "$(call "$URL/api/log?stream=order-1&direction=backward")" | jq -c '[.events[].position]')" "[2,1]" "the log of one stream, newest first"
 assert_eq "$(body "$(call "$URL/api/status")" | jq -c '{role, head}')" '{"role":"primary","head":3}' "the status"
 
 check "bad input: a clear error that names it, and nothing stored"
