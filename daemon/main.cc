@@ -346,6 +346,9 @@ int main(int argc, char** argv) {
     if (http && settings.text("http-token-file").empty()) {
       if (es::Status s = esd::write_token_file(data_dir, http_token); !s.ok())
         spdlog::warn("the dashboard's admin token: {}", s.message());
+      else
+        spdlog::info("the dashboard: http://{}/, its admin token in {}/{}",
+                     http->address().to_string(), data_dir, esd::kTokenFile);
     }
     spdlog::info("esd {} started: data {}, head position {}, {} streams, journal {} MiB",
                  ES_VERSION, data_dir, (*store)->head(), (*store)->stream_count(),

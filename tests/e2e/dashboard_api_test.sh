@@ -31,6 +31,7 @@ head_now() { es status | jq -r .head; }
 
 check "the token file is private; the page and its files are served"
 assert_eq "$(stat -c %a "$TMP/p/http.token")" 600 "http.token's mode"
+grep -q "the dashboard: http://127.0.0.1:$HTTP/, its admin token in $TMP/p/http.token" "$ESD_LOG" || fail "esd's log does not say where the dashboard and its token are"
 [ ${#TOKEN} -ge 32 ] || fail "a short token: $TOKEN"
 r=$(call "$URL/")
 assert_eq "$(code "$r")" 200 "GET /"
