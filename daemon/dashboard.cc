@@ -16,6 +16,7 @@
 #include "es/subscription.h"
 #include "es/whole_file.h"
 
+#include "projection_worker.h"
 #include "view/cluster.h"
 #include "view/output.h"
 #include "web_assets.h"
@@ -588,29 +589,16 @@ void Dashboard::states_at(const std::string& node, const std::string& name, es::
     std::atomic<int>& n;
     ~Done() { n.fetch_sub(1); }
   } done{replays_};
-  const es::SandboxLimits& l = config_.limits;
-  std::vector<std::string> argv = {es::self_exe(),
-                                   "--projection-worker",
-                                   "at",
-                                   "name=" + name,
-                                   "endpoint=" + config_.log,
-                                   "key=" + config_.key_file,
-                                   "server-key=" + config_.server_key,
-                                   "parent=" + std::to_string(::getpid()),
-                                   "event-cpu-ms=" + std::to_string(l.event_cpu.count()),
-                                   "start-cpu-ms=" + std::to_string(l.start_cpu.count()),
-                                   "memory=" + std::to_string(l.memory_bytes),
-                                   "at=" + std::to_string(at),
-                                   "partition=" + key};
-  auto worker = es::spawn_worker(argv);
+  WorkerLaunch launch;
+  launch.mode = "at";
+  launch.name = name;
+  launch.endpoint = config_.log;
+  launch.key_file = config_.key_file;
+  launch.server_key = config_.server_key;
+  launch.limits = config_.limits;
+  launch.keys = {{"at", std::to_string(at)}, {"partition", key}};
+  auto worker = launch_worker(launch, list->projections.front().source);
   if (!worker.ok()) return reply_status(res, worker.status());
-  const std::string& source = list->projections.front().source;
-  for (std::size_t written = 0; written < source.size();) {
-    const ssize_t n = ::write(worker->input, source.data() + written, source.size() - written);
-    if (n <= 0) break;
-    written += static_cast<std::size_t>(n);
-  }
-  ::close(worker->input);
   // Bounded: a replay of a long log, or of a slow projection, is cut off
   // here (es state --at has no such limit), and so is a huge answer.
   const auto deadline = Clock::now() + kReplayTime;

@@ -72,7 +72,7 @@ class Keyring {
   std::string peer_key_;
   mutable std::mutex mu_;
   std::shared_ptr<const es::AllowList> list_;  // guarded by mu_
-  std::vector<es::AllowedKey> internal_;        // guarded by mu_
+  std::vector<es::AllowedKey> internal_;       // guarded by mu_
 };
 
 }  // namespace esd

@@ -10,6 +10,8 @@
 #include "es/projection.h"
 #include "es/subscription.h"
 
+#include "projection_worker.h"
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -108,33 +110,17 @@ std::unique_ptr<ProjectionHost::Runner> ProjectionHost::take(RunnerMap& map,
 
 es::Result<es::Worker> ProjectionHost::spawn(const std::string& mode, const std::string& name,
                                              std::uint32_t generation, const std::string& source) {
-  const es::SandboxLimits l = limits();
-  std::vector<std::string> argv = {options_.exe.empty() ? es::self_exe() : options_.exe,
-                                   "--projection-worker",
-                                   mode,
-                                   "name=" + name,
-                                   "generation=" + std::to_string(generation),
-                                   "endpoint=" + endpoint_,
-                                   "key=" + options_.key_file,
-                                   "server-key=" + options_.curve.server_key,
-                                   "projections=" + options_.projections_dir,
-                                   "parent=" + std::to_string(::getpid()),
-                                   "event-cpu-ms=" + std::to_string(l.event_cpu.count()),
-                                   "start-cpu-ms=" + std::to_string(l.start_cpu.count()),
-                                   "memory=" + std::to_string(l.memory_bytes)};
-  auto worker = es::spawn_worker(argv);
-  if (!worker.ok()) return worker.status();
-  // The program goes in whole (at most 1 MiB); a worker that died first
-  // leaves the rest unwritten (EPIPE) and says why in its exit status.
-  std::size_t written = 0;
-  while (written < source.size()) {
-    const ssize_t n = ::write(worker->input, source.data() + written, source.size() - written);
-    if (n <= 0) break;
-    written += static_cast<std::size_t>(n);
-  }
-  ::close(worker->input);
-  worker->input = -1;
-  return worker;
+  WorkerLaunch launch;
+  launch.exe = options_.exe;
+  launch.mode = mode;
+  launch.name = name;
+  launch.endpoint = endpoint_;
+  launch.key_file = options_.key_file;
+  launch.server_key = options_.curve.server_key;
+  launch.limits = limits();
+  launch.keys = {{"generation", std::to_string(generation)},
+                 {"projections", options_.projections_dir}};
+  return launch_worker(launch, source);
 }
 
 namespace {}  // namespace

@@ -277,4 +277,31 @@ int projection_worker_main(int argc, char** argv) {
   return es::kWorkerBadArgs;
 }
 
+es::Result<es::Worker> launch_worker(const WorkerLaunch& launch, const std::string& source) {
+  const es::SandboxLimits& l = launch.limits;
+  std::vector<std::string> argv = {launch.exe.empty() ? es::self_exe() : launch.exe,
+                                   "--projection-worker",
+                                   launch.mode,
+                                   "name=" + launch.name,
+                                   "endpoint=" + launch.endpoint,
+                                   "key=" + launch.key_file,
+                                   "server-key=" + launch.server_key,
+                                   "parent=" + std::to_string(::getpid()),
+                                   "event-cpu-ms=" + std::to_string(l.event_cpu.count()),
+                                   "start-cpu-ms=" + std::to_string(l.start_cpu.count()),
+                                   "memory=" + std::to_string(l.memory_bytes)};
+  for (const auto& [key, value] : launch.keys) argv.push_back(key + "=" + value);
+  auto worker = es::spawn_worker(argv);
+  if (!worker.ok()) return worker.status();
+  std::size_t written = 0;
+  while (written < source.size()) {
+    const ssize_t n = ::write(worker->input, source.data() + written, source.size() - written);
+    if (n <= 0) break;
+    written += static_cast<std::size_t>(n);
+  }
+  ::close(worker->input);
+  worker->input = -1;
+  return worker;
+}
+
 }  // namespace esd
