@@ -20,12 +20,7 @@ namespace escmd {
 
 bool PartitionPrinter::add(const std::string& key, const std::string& state) {
   if (ctx_.text()) return table_.add({key, state}, ctx_);
-  std::string out = "{\"key\":";
-  es::append_json_string(out, key);
-  out += ",\"state\":";
-  out += state;
-  out += '}';
-  return ctx_.emit(out);
+  return ctx_.emit(es::view::partition_line(key, state));
 }
 
 void PartitionPrinter::finish() {

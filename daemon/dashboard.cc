@@ -164,6 +164,16 @@ std::string projection_json(const es::protocol::ProjectionInfo& p) {
   return w.str();
 }
 
+// A projection's states as the API gives them: `states` holds the
+// partition lines, comma-separated.
+std::string states_json(const std::string& name, es::Position position, const std::string& states,
+                        bool more) {
+  std::string out = "{\"projection\":";
+  es::append_json_string(out, name);
+  out += ",\"position\":" + std::to_string(position) + ",\"states\":[" + states + "]";
+  return out + ",\"more\":" + (more ? "true" : "false") + "}";
+}
+
 // How a node comes back after a stop, from what it said of itself.
 std::string restart_hint(const es::protocol::StatusReply& s) {
   std::string cmd =
@@ -186,7 +196,7 @@ const es::protocol::ReplicaInfo* last_report(const std::vector<es::view::NodeVie
   return nullptr;
 }
 
-es::Position last_primary_head(const std::vector<es::view::NodeView>& nodes) {
+es::Position primary_head(const std::vector<es::view::NodeView>& nodes) {
   for (const auto& n : nodes)
     if (n.up && n.status.role == "primary") return n.status.head;
   return 0;
@@ -299,32 +309,26 @@ std::shared_ptr<const Dashboard::Nodes> Dashboard::nodes() {
   auto snapshot = std::make_shared<Nodes>();
   snapshot->views = es::view::collect_nodes({config_.node}, options);
   const auto& nodes = snapshot->views;
+  const es::Position head = primary_head(nodes);
   std::string out = "{\"nodes\":[";
   bool first = true;
   for (const auto& n : nodes) {
     std::string line = es::view::node_line(n, false);
     if (n.up && n.status.role != "primary") restart_[n.endpoint] = restart_hint(n.status);
+    es::view::ObjectWriter extra(false);
     if (n.up) {
-      line.pop_back();  // '}'
-      es::view::ObjectWriter extra(false);
       extra.field("data", n.status.data).field("listen", n.status.listen);
       extra.field("publish", n.status.publish);
-      line += "," + extra.str().substr(1);
     } else {
-      line.pop_back();
-      es::view::ObjectWriter extra(false);
       // What its primary last heard of it: how far behind it stopped.
       if (const auto* last = last_report(nodes, n.endpoint)) {
         extra.field("last_head", last->head)
-            .field("lag_events", last->head < last_primary_head(nodes)
-                                     ? last_primary_head(nodes) - last->head
-                                     : std::uint64_t{0});
+            .field("lag_events", last->head < head ? head - last->head : std::uint64_t{0});
       }
       if (auto r = restart_.find(n.endpoint); r != restart_.end())
         extra.field("restart", r->second);
-      const std::string more = extra.str();
-      line += more.size() > 2 ? "," + more.substr(1) : "}";
     }
+    line = es::view::with_fields(std::move(line), extra);
     if (!first) out += ',';
     first = false;
     out += line;
@@ -433,12 +437,9 @@ void Dashboard::route(httplib::Server& svr) {
     std::string out = "{\"projections\":[";
     bool first = true;
     auto add = [&](const es::protocol::ProjectionInfo& p, const std::string& node, bool local) {
-      std::string line = projection_json(p);
-      line.pop_back();
-      line += ",\"node\":";
-      es::append_json_string(line, node);
-      line += std::string(",\"local\":") + (local ? "true}" : "false}");
-      out += (first ? "" : ",") + line;
+      es::view::ObjectWriter where(false);
+      where.field("node", node).field("local", local);
+      out += (first ? "" : ",") + es::view::with_fields(projection_json(p), where);
       first = false;
     };
     for (const auto& p : r->projections) add(p, config_.node, true);
@@ -449,34 +450,27 @@ void Dashboard::route(httplib::Server& svr) {
     reply_json(res, 200, out + "]}");
   });
 
-  svr.Get(R"(/api/projections/([^/]+)/states)",
-          [this](const httplib::Request& req, httplib::Response& res) {
-            std::optional<std::uint64_t> at;
-            if (!number_param(req, "at", at, res)) return;
-            const std::string node = projection_node(req, res);
-            if (node.empty()) return;
-            if (at)
-              return states_at(node, req.matches[1], *at,
-                               req.has_param("key") ? req.get_param_value("key") : "", res);
-            es::protocol::ProjectionStateRequest rq;
-            rq.name = req.matches[1];
-            rq.limit = kMaxPage;
-            if (req.has_param("key")) rq.has_key = true, rq.key = req.get_param_value("key");
-            if (req.has_param("after")) rq.after = req.get_param_value("after");
-            auto r = client(node).projection_state(rq);
-            if (!r.ok()) return reply_status(res, r.status());
-            std::string out = "{\"projection\":";
-            es::append_json_string(out, rq.name);
-            out += ",\"position\":" + std::to_string(r->position) + ",\"states\":[";
-            for (std::size_t i = 0; i < r->partitions.size(); ++i) {
-              if (i) out += ',';
-              out += "{\"key\":";
-              es::append_json_string(out, r->partitions[i].key);
-              out += ",\"state\":" + r->partitions[i].state + "}";
-            }
-            out += std::string("],\"more\":") + (r->end ? "false" : "true") + "}";
-            reply_json(res, 200, out);
-          });
+  svr.Get(R"(/api/projections/([^/]+)/states)", [this](const httplib::Request& req,
+                                                       httplib::Response& res) {
+    std::optional<std::uint64_t> at;
+    if (!number_param(req, "at", at, res)) return;
+    const std::string node = projection_node(req, res);
+    if (node.empty()) return;
+    if (at)
+      return states_at(node, req.matches[1], *at,
+                       req.has_param("key") ? req.get_param_value("key") : "", res);
+    es::protocol::ProjectionStateRequest rq;
+    rq.name = req.matches[1];
+    rq.limit = kMaxPage;
+    if (req.has_param("key")) rq.has_key = true, rq.key = req.get_param_value("key");
+    if (req.has_param("after")) rq.after = req.get_param_value("after");
+    auto r = client(node).projection_state(rq);
+    if (!r.ok()) return reply_status(res, r.status());
+    std::string states;
+    for (const auto& part : r->partitions)
+      states += (states.empty() ? "" : ",") + es::view::partition_line(part.key, part.state);
+    reply_json(res, 200, states_json(rq.name, r->position, states, !r->end));
+  });
 
   svr.Get("/api/nodes", [this](const httplib::Request&, httplib::Response& res) {
     reply_json(res, 200, nodes()->json);
@@ -636,11 +630,7 @@ void Dashboard::states_at(const std::string& node, const std::string& name, es::
                                    name, at, kReplayTime.count(), name, at));
   if (!ended || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
     return reply_error(res, 422, "projection-failed", es::why_worker_ended(name, status, reported));
-  std::string out = "{\"projection\":";
-  es::append_json_string(out, name);
-  out += ",\"position\":" + std::to_string(at) + ",\"states\":[" + states + "]";
-  out += std::string(",\"more\":") + (more ? "true" : "false") + "}";
-  reply_json(res, 200, out);
+  reply_json(res, 200, states_json(name, at, states, more));
 }
 
 void Dashboard::close() {

@@ -8,13 +8,13 @@
 #include <thread>
 
 #include "es/client.h"
-#include "es/json.h"
 #include "es/projection.h"
 #include "es/projection_store.h"
 #include "es/subscription.h"
 
 #include "projection/replay.h"
 #include "projection/sandbox.h"
+#include "view/output.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -126,10 +126,7 @@ int states_at(const Args& args, const es::SandboxLimits& limits, es::Watchdog& w
   const std::string only = args.get("partition");
   p.for_each([&](const std::string& key, const std::string& state) {
     if (!only.empty() && key != only) return;
-    std::string line = "S {\"key\":";
-    es::append_json_string(line, key);
-    line += ",\"state\":" + state + "}";
-    report(line);
+    report("S " + es::view::partition_line(key, state));
   });
   report("E " + std::to_string(*replay.to));
   return 0;

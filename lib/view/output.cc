@@ -63,6 +63,23 @@ void add_source_fields(ObjectWriter& w, const es::protocol::StatusReply& s) {
     w.field("source_error", s.source_error);
 }
 
+std::string partition_line(std::string_view key, std::string_view state) {
+  std::string out = "{\"key\":";
+  es::append_json_string(out, key);
+  out += ",\"state\":";
+  out += state;
+  out += '}';
+  return out;
+}
+
+std::string with_fields(std::string object, const ObjectWriter& extra) {
+  const std::string fields = extra.str();
+  if (fields.size() <= 2) return object;  // "{}": nothing to add
+  object.pop_back();                      // its '}'
+  if (object.size() > 1) object += ',';
+  return object + fields.substr(1);
+}
+
 std::optional<double> seconds_ago(std::int64_t ms) {
   if (ms < 0) return std::nullopt;
   return static_cast<double>(ms) / 1e3;

@@ -36,6 +36,13 @@ class ObjectWriter;
 // (null: unknown) and source_error.
 void add_source_fields(ObjectWriter& w, const es::protocol::StatusReply& s);
 
+// One partition of a projection: {"key":K,"state":S} (S is JSON already),
+// as es state, es replay and the dashboard give it.
+std::string partition_line(std::string_view key, std::string_view state);
+
+// A JSON object with the fields of `extra` (an object too) added at its end.
+std::string with_fields(std::string object, const ObjectWriter& extra);
+
 // A node's status as `es status` shows it.
 std::string status_line(const es::protocol::StatusReply& s, bool text);
 
