@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "es/event_filter.h"
+#include "es/sealed.h"
 
 namespace es {
 
@@ -227,6 +228,20 @@ Status Subscription::follow(const Deliver& deliver, const std::atomic<bool>& sto
   return {};
 }
 
+namespace {
+
+// Whether a live frame's events are as the node stores them: none names a
+// data subject (es/sealed.h), so none had sealed data opened for the feed.
+bool as_stored(const std::vector<RecordedEvent>& events) {
+  return std::all_of(events.begin(), events.end(), [](const RecordedEvent& e) {
+    if (e.metadata.find("$subject") == std::string::npos) return true;  // the common case, cheaply
+    auto subject = subject_of(e.metadata);
+    return subject.ok() && !subject->has_value();
+  });
+}
+
+}  // namespace
+
 Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
                               const std::atomic<bool>& stop) {
   std::string_view frame(static_cast<const char*>(msg.data()), msg.size());
@@ -247,10 +262,13 @@ Status Subscription::on_frame(const zmq::message_t& msg, const Deliver& deliver,
     case Kind::kEvents: {
       auto notice = protocol::decode_body<protocol::EventsNotice>(frame);
       if (!notice.ok()) return {};
-      // A raw subscription (a replica's) copies the log as stored, which
-      // the live feed does not carry (it opens sealed data): a frame only
-      // says how far to read.
-      if (options_.filter.raw && !notice->events.empty()) {
+      // A raw subscription (a replica's) copies the log as stored. The
+      // live feed carries events as stored but for sealed data, which it
+      // opens, and only events naming a data subject are sealed: a frame
+      // holding one only says how far to read. (Reading every frame made
+      // a replica ask its primary for each commit group, and fall behind
+      // for good under a load its commits could carry.)
+      if (options_.filter.raw && !as_stored(notice->events)) {
         const Position last = notice->events.back().position;
         head_seen_ = std::max(head_seen_, last);
         if (last < next_) return {};

@@ -76,6 +76,24 @@ wait_for 15 "the replica to be ready" sh -c "curl -s -m 2 http://127.0.0.1:$HTTP
 wait_for 15 "the replica in the primary's metrics" \
   sh -c "curl -s -m 2 $URL/metrics | grep -q '^esd_replica_lag_events{replica=\"$ES_SERVER\",role=\"replica\"} 0'"
 
+check "a replica copies live commit groups from the feed, without a read per group"
+# (It once asked its primary for every group it saw published, and fell
+# behind for good under 1,600 appends/s: esbench W9.)
+REPLICA=$ES_SERVER
+reads() { curl -s -m 5 "$URL/metrics" | awk '$1 == "esd_requests_total{kind=\"read\",outcome=\"ok\"}" { print $2 }'; }
+head_of() { "$ES" -s "$1" status | jq .head; }
+reads_before=$(reads)
+for i in $(seq 1 30); do
+  "$ES" -s "$PRIMARY" append live --type Tick --data "$i" >/dev/null || fail "append $i"
+done
+wait_for 15 "the replica to hold the 30 events" sh -c "[ \"\$('$ES' -s '$REPLICA' status | jq .head)\" = $(head_of "$PRIMARY") ]"
+reads_after=$(reads)
+[ $((reads_after - reads_before)) -lt 10 ] ||
+  fail "the primary answered $((reads_after - reads_before)) reads while the replica copied 30 groups"
+assert_eq "$("$ES" -s "$REPLICA" read live | jq -c .data | paste -sd' ')" "$(seq 1 30 | paste -sd' ')" \
+  "the replica's copy"
+assert_exit 0 "$ES" -s "$REPLICA" verify
+
 check "promtool check metrics accepts both nodes' exposition"
 curl -s -m 5 "$URL/metrics" | promtool check metrics || fail "promtool refused the primary's metrics"
 curl -s -m 5 "http://127.0.0.1:$HTTP2/metrics" | promtool check metrics ||
