@@ -20,17 +20,21 @@
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
+#include <condition_variable>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <latch>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -538,33 +542,236 @@ void w2() {
 // of a zero-filled file of the journal's default size, as the journal writes.
 // The W1 ceiling is 1 / (round-trip p50 + flush p50); the W2 ceiling is the
 // round-trip rate with W2's clients.
+//
+// Then the same ROUTER loop made durable (--echo-router ENDPOINT FILE): it
+// takes every request that has arrived, writes one 4 KiB block of FILE (a
+// zero-filled 128 MiB file, overwritten in turn) with O_DIRECT | O_DSYNC as
+// the journal does, and answers them all: group commit with no event work.
+// On this VM a flush that follows an idle gap (the round trip) is slower
+// than one of a back-to-back loop, which 1 / (round trip + flush) cannot
+// show; this loop pays what a durable server pays.
 
-// The child's loop (esbench --echo-router ENDPOINT); ends on SIGTERM.
-int echo_router(const std::string& endpoint) {
+// A zero-filled file of `bytes`, synced, for the durable echo.
+int open_flush_file(const std::string& path, long bytes) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  std::string zeros(1 << 20, '\0');
+  for (long off = 0; off < bytes; off += static_cast<long>(zeros.size()))
+    if (::pwrite(fd, zeros.data(), zeros.size(), off) != static_cast<ssize_t>(zeros.size()))
+      return -1;
+  if (::fsync(fd) != 0) return -1;
+  ::close(fd);
+  // As the journal: O_DIRECT | O_DSYNC, or a buffered write and fdatasync.
+  fd = ::open(path.c_str(), O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
+  return fd >= 0 ? fd : ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+}
+
+// Writes 4 KiB blocks of the durable echo's file, in turn, from up to
+// `threads` threads at once (one: inline, on the caller's thread).
+class EchoFlusher {
+ public:
+  EchoFlusher(int fd, bool direct, int threads) : fd_(fd), direct_(direct) {
+    block_ = static_cast<char*>(std::aligned_alloc(kBlock, kBlock));
+    std::memset(block_, 'x', kBlock);
+    if (::pipe2(done_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) die("pipe");
+    for (int i = 1; i < threads; ++i) pool_.emplace_back([this] { serve(); });
+    max_in_flight_ = threads;
+  }
+  int done_fd() const { return done_pipe_[0]; }
+  bool can_start() const { return in_flight_ < max_in_flight_; }
+  bool pooled() const { return !pool_.empty(); }
+  // Starts group `seq`'s write (inline: writes it, done at return).
+  void start(std::uint64_t seq) {
+    const off_t off = next_offset();
+    if (pool_.empty()) return write_at(off);
+    ++in_flight_;
+    std::lock_guard lock(mu_);
+    jobs_.push_back({seq, off});
+    wake_.notify_one();
+  }
+  // The groups whose writes have returned since the last call.
+  std::vector<std::uint64_t> finished() {
+    char drain[256];
+    while (::read(done_pipe_[0], drain, sizeof drain) > 0) {
+    }
+    std::lock_guard lock(mu_);
+    std::vector<std::uint64_t> out(done_.begin(), done_.end());
+    done_.clear();
+    in_flight_ -= static_cast<int>(out.size());
+    return out;
+  }
+
+ private:
+  static constexpr std::size_t kBlock = 4096;
+  static constexpr long kSlots = (128L << 20) / static_cast<long>(kBlock);
+  [[noreturn]] static void die(const char* what) {
+    std::fprintf(stderr, "echo router: %s: %s\n", what, std::strerror(errno));
+    std::exit(1);
+  }
+  off_t next_offset() {
+    slot_ = slot_ + 1 < kSlots ? slot_ + 1 : 1;
+    return static_cast<off_t>(slot_ * static_cast<long>(kBlock));
+  }
+  void write_at(off_t off) {
+    if (::pwrite(fd_, block_, kBlock, off) != static_cast<ssize_t>(kBlock)) die("write");
+    if (!direct_ && ::fdatasync(fd_) != 0) die("fdatasync");
+  }
+  void serve() {
+    for (;;) {
+      std::pair<std::uint64_t, off_t> job;
+      {
+        std::unique_lock lock(mu_);
+        wake_.wait(lock, [&] { return !jobs_.empty(); });
+        job = jobs_.front();
+        jobs_.pop_front();
+      }
+      write_at(job.second);
+      {
+        std::lock_guard lock(mu_);
+        done_.push_back(job.first);
+      }
+      const char one = 1;
+      (void)!::write(done_pipe_[1], &one, 1);
+    }
+  }
+  int fd_;
+  bool direct_;
+  char* block_ = nullptr;
+  long slot_ = 0;
+  int done_pipe_[2] = {-1, -1};
+  int in_flight_ = 0;
+  int max_in_flight_ = 1;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::pair<std::uint64_t, off_t>> jobs_;
+  std::vector<std::uint64_t> done_;
+  std::vector<std::thread> pool_;  // never joined: the child ends on SIGTERM
+};
+
+// The child's loop (esbench --echo-router ENDPOINT [FILE [IN_FLIGHT]]);
+// ends on SIGTERM. With FILE, each group of requests is answered after its
+// block is written; with IN_FLIGHT > 1, up to that many groups' writes run
+// at once (on threads) and groups are answered in order.
+int echo_router(const std::string& endpoint, const std::string& flush_path, int in_flight) {
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  std::unique_ptr<EchoFlusher> flusher;
+  if (!flush_path.empty()) {
+    int fd = open_flush_file(flush_path, 128L << 20);
+    if (fd < 0) {
+      std::fprintf(stderr, "echo router: %s: %s\n", flush_path.c_str(), std::strerror(errno));
+      return 1;
+    }
+    const bool direct = (::fcntl(fd, F_GETFL) & O_DIRECT) != 0;
+    flusher = std::make_unique<EchoFlusher>(fd, direct, std::max(1, in_flight));
+  }
   zmq::context_t ctx(1);
   zmq::socket_t router(ctx, zmq::socket_type::router);
   router.set(zmq::sockopt::linger, 0);
   router.bind(endpoint);
-  const std::string empty;
-  for (;;) {
-    zmq::message_t id, frame;
-    if (!router.recv(id) || !router.recv(frame)) continue;
-    auto header = es::protocol::decode_header(
-        std::string_view(static_cast<const char*>(frame.data()), frame.size()));
-    if (!header.ok()) continue;
+  struct Pending {
+    zmq::message_t id;
     std::string reply;
-    if (header->kind == es::protocol::Kind::kHello) {
-      es::protocol::HelloReply h{endpoint, ES_VERSION, "primary", 0, 1000};
-      reply = es::protocol::encode(es::protocol::Kind::kHelloOk, header->request_id, h);
-    } else {
-      es::AppendResult r;
-      r.streams.push_back(es::StreamWritten{"x", 1, 0, 0, 1, 1});
-      reply = es::protocol::encode(es::protocol::Kind::kAppendOk, header->request_id, r);
+  };
+  using Group = std::vector<Pending>;
+  Group forming;
+  std::map<std::uint64_t, Group> writing;  // by sequence
+  std::set<std::uint64_t> written;
+  std::uint64_t next_seq = 1, next_answer = 1;
+  auto answer = [&](Group& g) {
+    for (auto& p : g) {
+      router.send(p.id, zmq::send_flags::sndmore);
+      router.send(zmq::buffer(p.reply));
     }
-    router.send(id, zmq::send_flags::sndmore);
-    router.send(zmq::buffer(reply));
+  };
+  const bool pooled = flusher && flusher->pooled();
+  const long spin_us = env_long("ESB_ECHO_SPIN_US", 0);
+  for (;;) {
+    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, pooled ? flusher->done_fd() : -1, ZMQ_POLLIN, 0}};
+    // ESB_ECHO_SPIN_US (an experiment): poll without sleeping this long
+    // before blocking, so that the CPU does not go idle between requests.
+    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us);
+    while (zmq::poll(items, pooled ? 2 : 1, std::chrono::milliseconds(0)) == 0 &&
+           std::chrono::steady_clock::now() < spin_until) {
+    }
+    if (!(items[0].revents & ZMQ_POLLIN) && !(pooled && (items[1].revents & ZMQ_POLLIN)))
+      zmq::poll(items, pooled ? 2 : 1, std::chrono::milliseconds(-1));
+    if (pooled && (items[1].revents & ZMQ_POLLIN)) {
+      for (std::uint64_t seq : flusher->finished()) written.insert(seq);
+      while (written.erase(next_answer) == 1) {
+        answer(writing[next_answer]);
+        writing.erase(next_answer++);
+      }
+    }
+    // The group is what has arrived.
+    for (;;) {
+      zmq::message_t id, frame;
+      if (!router.recv(id, zmq::recv_flags::dontwait)) break;
+      if (!router.recv(frame)) continue;
+      auto header = es::protocol::decode_header(
+          std::string_view(static_cast<const char*>(frame.data()), frame.size()));
+      if (!header.ok()) continue;
+      std::string reply;
+      if (header->kind == es::protocol::Kind::kHello) {
+        es::protocol::HelloReply h{endpoint, ES_VERSION, "primary", 0, 1000};
+        reply = es::protocol::encode(es::protocol::Kind::kHelloOk, header->request_id, h);
+      } else {
+        es::AppendResult r;
+        r.streams.push_back(es::StreamWritten{"x", 1, 0, 0, 1, 1});
+        reply = es::protocol::encode(es::protocol::Kind::kAppendOk, header->request_id, r);
+      }
+      forming.push_back(Pending{std::move(id), std::move(reply)});
+    }
+    if (forming.empty()) continue;
+    if (!flusher) {
+      answer(forming);
+      forming.clear();
+    } else if (!pooled) {
+      flusher->start(next_seq++);
+      answer(forming);
+      forming.clear();
+    } else if (flusher->can_start()) {
+      writing[next_seq] = std::move(forming);
+      forming.clear();
+      flusher->start(next_seq++);
+    }
   }
+}
+
+// Round trips through es::Client to an echo router (durable with a
+// `flush_path`) with 1 and with W2's clients: `prefix`1_per_s, _p50_us, ...
+void echo_rounds(const std::string& prefix, const std::string& flush_path) {
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_loopback_port());
+  std::vector<std::string> args = {"/proc/self/exe", "--echo-router", endpoint};
+  if (!flush_path.empty()) {
+    args.push_back(flush_path);
+    args.push_back(std::to_string(std::max(1L, env_long("ESB_ECHO_IN_FLIGHT", 1))));
+  }
+  pid_t pid = spawn_child(args, 1, 2);
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  try {
+    // The child binds as it starts (after making its file): wait until it
+    // answers (bounded: 30 s), or the first round trip finds nothing.
+    es::Client probe(endpoint, es::ClientOptions{std::chrono::milliseconds(200)});
+    const int64_t until = now_ns() + 30'000'000'000LL;
+    while (!probe.hello().ok()) {
+      if (now_ns() > until) throw std::runtime_error("the echo router did not answer within 30 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (long clients : {1L, S().w2_clients}) {
+      std::fprintf(stderr, "== ceiling: round trips to %s ROUTER, %ld client(s)\n",
+                   flush_path.empty() ? "an idle" : "a durable (group commit)", clients);
+      auto r = append_loop("ceiling", endpoint, clients, 1, false, es::bench::StreamPick::kRandom,
+                           "c-", 1);
+      const std::string m = prefix + std::to_string(clients);
+      outf(m + "_per_s", static_cast<double>(r.events) / r.secs, 0);
+      outf(m + "_p50_us", es::bench::summarize(r.latency_ns).p50_us);
+    }
+  } catch (...) {
+    stop_child(pid, 5);
+    throw;
+  }
+  stop_child(pid, 5);
 }
 
 void ceiling_step(const std::string& dir) {
@@ -573,36 +780,11 @@ void ceiling_step(const std::string& dir) {
   DiskResult flush = fsync_bench(dir + "/esbench-journal.dat", secs, false, 1000000, 128L << 20);
   outf("ceiling_flush_per_s", flush.per_s, 0);
   out("ceiling_flush_p50_us", std::to_string(flush.p50));
-  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_loopback_port());
-  pid_t pid = spawn_child({"/proc/self/exe", "--echo-router", endpoint}, 1, 2);
-  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  try {
-    // The child binds as it starts: wait until it answers (bounded: 10 s),
-    // or the first round trip finds nothing listening.
-    es::Client probe(endpoint, es::ClientOptions{std::chrono::milliseconds(200)});
-    const int64_t until = now_ns() + 10'000'000'000LL;
-    while (!probe.hello().ok()) {
-      if (now_ns() > until) throw std::runtime_error("the echo router did not answer within 10 s");
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    for (long clients : {1L, S().w2_clients}) {
-      std::fprintf(stderr, "== ceiling: round trips to an idle ROUTER, %ld client(s)\n", clients);
-      auto r = append_loop("ceiling", endpoint, clients, 1, false, es::bench::StreamPick::kRandom,
-                           "c-", 1);
-      const std::string m = "ceiling_rt" + std::to_string(clients);
-      outf(m + "_per_s", static_cast<double>(r.events) / r.secs, 0);
-      const double p50_us = es::bench::summarize(r.latency_ns).p50_us;
-      outf(m + "_p50_us", p50_us);
-      if (clients == 1) {
-        const double us = p50_us + flush.p50;
-        outf("ceiling_W1_evps", 1e6 / us, 0);
-      }
-    }
-  } catch (...) {
-    stop_child(pid, 5);
-    throw;
-  }
-  stop_child(pid, 5);
+  echo_rounds("ceiling_rt", "");
+  outf("ceiling_W1_evps", 1e6 / (std::stod(g_out.at("ceiling_rt1_p50_us")) + flush.p50), 0);
+  const std::string file = dir + "/esbench-echo-journal.dat";
+  echo_rounds("ceiling_durable", file);
+  ::unlink(file.c_str());
 }
 
 // W3: one client, PB_BATCH events per append to one stream, w3-* round-robin.
@@ -1084,9 +1266,20 @@ void print_report(const std::string& durability, const std::string& esd_exit,
                 fmt("ceiling_flush_per_s").c_str(), fmt("ceiling_flush_p50_us").c_str());
     std::printf("| W1 ceiling, 1 / (round-trip p50 + flush p50) (ev/s) | %s |\n",
                 fmt("ceiling_W1_evps").c_str());
-    std::printf("| W1 / its ceiling; W2 / the %ld-client round-trip rate | %s; %s |\n\n",
+    std::printf("| W1 / its ceiling; W2 / the %ld-client round-trip rate | %s; %s |\n",
                 s.w2_clients, ratio("W1_evps", "ceiling_W1_evps").c_str(),
                 ratio("W2_evps", rtc + "_per_s").c_str());
+    const std::string dc = "ceiling_durable" + std::to_string(s.w2_clients);
+    std::printf(
+        "| round trip to a durable ROUTER (a 4 KiB O_DIRECT+O_DSYNC write per group), 1 client: "
+        "rate / p50 µs | %s / %s |\n",
+        fmt("ceiling_durable1_per_s").c_str(), fmt("ceiling_durable1_p50_us").c_str());
+    std::printf("| the same, %ld clients: rate / p50 µs | %s / %s |\n", s.w2_clients,
+                fmt(dc + "_per_s").c_str(), fmt(dc + "_p50_us").c_str());
+    std::printf(
+        "| W1 / the durable ROUTER's 1-client rate; W2 / its %ld-client rate | %s; %s |\n\n",
+        s.w2_clients, ratio("W1_evps", "ceiling_durable1_per_s").c_str(),
+        ratio("W2_evps", dc + "_per_s").c_str());
   }
 
   std::printf("### The disk (same run, data directory's filesystem)\n\n");
@@ -1170,7 +1363,8 @@ void usage(const char* argv0) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 3 && std::string(argv[1]) == "--echo-router") return echo_router(argv[2]);
+  if (argc >= 3 && argc <= 5 && std::string(argv[1]) == "--echo-router")
+    return echo_router(argv[2], argc >= 4 ? argv[3] : "", argc == 5 ? std::atoi(argv[4]) : 1);
   std::string esd_path, es_path, data_arg, durability;
   bool quick = false, keep = false;
   for (int i = 1; i < argc; i++) {

@@ -64,5 +64,13 @@ print("Ceilings of the esbench run: round trip p50 %s us (1 client), %s/s (16 cl
 w1, w2 = num(esd.get("W1_evps")), num(esd.get("W2_evps"))
 if w1 and w1c: print("W1 / W1 ceiling: %.2f" % (w1 / w1c))
 if w2 and r16: print("W2 / 16-client round-trip ceiling: %.2f" % (w2 / r16))
+d1, d16 = num(esd.get("ceiling_durable1_per_s")), num(esd.get("ceiling_durable16_per_s"))
+if d1 and d16:
+    print("A durable ROUTER with no event work (one 4 KiB O_DIRECT|O_DSYNC write per group): "
+          "%s/s (1 client, p50 %s us), %s/s (16 clients)." %
+          (esd.get("ceiling_durable1_per_s"), esd.get("ceiling_durable1_p50_us"),
+           esd.get("ceiling_durable16_per_s")))
+    if w1: print("W1 / durable ROUTER (1 client): %.2f" % (w1 / d1))
+    if w2: print("W2 / durable ROUTER (16 clients): %.2f" % (w2 / d16))
 EOF
 echo "== $out/table.md" >&2
