@@ -684,18 +684,10 @@ int echo_router(const std::string& endpoint, const std::string& flush_path, int 
     }
   };
   const bool pooled = flusher && flusher->pooled();
-  const long spin_us = env_long("ESB_ECHO_SPIN_US", 0);
   for (;;) {
     zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, pooled ? flusher->done_fd() : -1, ZMQ_POLLIN, 0}};
-    // ESB_ECHO_SPIN_US (an experiment): poll without sleeping this long
-    // before blocking, so that the CPU does not go idle between requests.
-    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us);
-    while (zmq::poll(items, pooled ? 2 : 1, std::chrono::milliseconds(0)) == 0 &&
-           std::chrono::steady_clock::now() < spin_until) {
-    }
-    if (!(items[0].revents & ZMQ_POLLIN) && !(pooled && (items[1].revents & ZMQ_POLLIN)))
-      zmq::poll(items, pooled ? 2 : 1, std::chrono::milliseconds(-1));
+    zmq::poll(items, pooled ? 2 : 1, std::chrono::milliseconds(-1));
     if (pooled && (items[1].revents & ZMQ_POLLIN)) {
       for (std::uint64_t seq : flusher->finished()) written.insert(seq);
       while (written.erase(next_answer) == 1) {
