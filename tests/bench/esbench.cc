@@ -574,7 +574,9 @@ class EchoFlusher {
     block_ = static_cast<char*>(std::aligned_alloc(kBlock, kBlock));
     std::memset(block_, 'x', kBlock);
     if (::pipe2(done_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) die("pipe");
-    for (int i = 1; i < threads; ++i) pool_.emplace_back([this] { serve(); });
+    if (threads > 1) {
+      for (int i = 0; i < threads; ++i) pool_.emplace_back([this] { serve(); });
+    }
     max_in_flight_ = threads;
   }
   int done_fd() const { return done_pipe_[0]; }
