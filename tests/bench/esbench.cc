@@ -206,6 +206,17 @@ struct DiskResult {
 
 // Overwrite mode cycles over `file_bytes` (16 MiB by default; the journal's
 // 128 MiB for the ceiling step), zero-filled and synced first.
+// Writes `bytes` of zeros from the start of `fd` and syncs it: a file laid
+// out as the journal is, before it is overwritten.
+bool zero_fill(int fd, long bytes) {
+  const std::string zeros(1 << 20, '\0');
+  for (long off = 0; off < bytes; off += static_cast<long>(zeros.size())) {
+    const std::size_t n = static_cast<std::size_t>(std::min<long>(bytes - off, zeros.size()));
+    if (::pwrite(fd, zeros.data(), n, off) != static_cast<ssize_t>(n)) return false;
+  }
+  return ::fsync(fd) == 0;
+}
+
 DiskResult fsync_bench(const std::string& path, double secs, bool append, long max_ops = 1000000,
                        long file_bytes = 16L << 20) {
   enum { BS = 4096 };
@@ -221,13 +232,7 @@ DiskResult fsync_bench(const std::string& path, double secs, bool append, long m
     ::unlink(path.c_str());
     throw std::runtime_error(std::string(what) + " " + path + ": " + std::strerror(e));
   };
-  if (!append) {
-    std::memset(buf, 0, sizeof buf);
-    for (long i = 0; i < slots; i++)
-      if (::pwrite(fd, buf, BS, i * BS) != BS) die("pwrite");
-    if (::fsync(fd) != 0) die("fsync");
-    std::memset(buf, 'x', sizeof buf);
-  }
+  if (!append && !zero_fill(fd, file_bytes)) die("zero-fill");
   std::vector<uint32_t> lat;
   lat.reserve(static_cast<size_t>(std::min<long>(max_ops, 200000)));
   long n = 0;
@@ -555,12 +560,9 @@ void w2() {
 int open_flush_file(const std::string& path, long bytes) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
-  std::string zeros(1 << 20, '\0');
-  for (long off = 0; off < bytes; off += static_cast<long>(zeros.size()))
-    if (::pwrite(fd, zeros.data(), zeros.size(), off) != static_cast<ssize_t>(zeros.size()))
-      return -1;
-  if (::fsync(fd) != 0) return -1;
+  const bool filled = zero_fill(fd, bytes);
   ::close(fd);
+  if (!filled) return -1;
   // As the journal: O_DIRECT | O_DSYNC, or a buffered write and fdatasync.
   fd = ::open(path.c_str(), O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
   return fd >= 0 ? fd : ::open(path.c_str(), O_RDWR | O_CLOEXEC);
@@ -734,7 +736,8 @@ int echo_router(const std::string& endpoint, const std::string& flush_path, int 
 
 // Round trips through es::Client to an echo router (durable with a
 // `flush_path`) with 1 and with W2's clients: `prefix`1_per_s, _p50_us, ...
-void echo_rounds(const std::string& prefix, const std::string& flush_path) {
+// Returns the 1-client p50 in µs.
+double echo_rounds(const std::string& prefix, const std::string& flush_path) {
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_loopback_port());
   std::vector<std::string> args = {"/proc/self/exe", "--echo-router", endpoint};
   if (!flush_path.empty()) {
@@ -743,6 +746,7 @@ void echo_rounds(const std::string& prefix, const std::string& flush_path) {
   }
   pid_t pid = spawn_child(args, 1, 2);
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  double p50_one = 0;
   try {
     // The child binds as it starts (after making its file): wait until it
     // answers (bounded: 30 s), or the first round trip finds nothing.
@@ -759,13 +763,16 @@ void echo_rounds(const std::string& prefix, const std::string& flush_path) {
                            "c-", 1);
       const std::string m = prefix + std::to_string(clients);
       outf(m + "_per_s", static_cast<double>(r.events) / r.secs, 0);
-      outf(m + "_p50_us", es::bench::summarize(r.latency_ns).p50_us);
+      const double p50_us = es::bench::summarize(r.latency_ns).p50_us;
+      outf(m + "_p50_us", p50_us);
+      if (clients == 1) p50_one = p50_us;
     }
   } catch (...) {
     stop_child(pid, 5);
     throw;
   }
   stop_child(pid, 5);
+  return p50_one;
 }
 
 void ceiling_step(const std::string& dir) {
@@ -774,8 +781,8 @@ void ceiling_step(const std::string& dir) {
   DiskResult flush = fsync_bench(dir + "/esbench-journal.dat", secs, false, 1000000, 128L << 20);
   outf("ceiling_flush_per_s", flush.per_s, 0);
   out("ceiling_flush_p50_us", std::to_string(flush.p50));
-  echo_rounds("ceiling_rt", "");
-  outf("ceiling_W1_evps", 1e6 / (std::stod(g_out.at("ceiling_rt1_p50_us")) + flush.p50), 0);
+  const double rt1_p50_us = echo_rounds("ceiling_rt", "");
+  outf("ceiling_W1_evps", 1e6 / (rt1_p50_us + flush.p50), 0);
   const std::string file = dir + "/esbench-echo-journal.dat";
   echo_rounds("ceiling_durable", file);
   ::unlink(file.c_str());
