@@ -12,6 +12,8 @@
 #include "es/sealed.h"
 #include "es/stream_rules.h"
 
+#include "removals.h"
+
 #include <sys/statvfs.h>
 
 namespace esd {
@@ -211,7 +213,8 @@ Status Server::bind() {
     spdlog::info("projections read the log of {}", options_.project_from);
   if (read_node_)
     source_link_ = std::make_unique<SourceLink>(
-        SourceLink::Options{options_.project_from, bound_listen_, keyring_->client(true)});
+        SourceLink::Options{options_.project_from, bound_listen_, keyring_->client(true),
+                            options_.data_dir + "/source-removals"});
   try {
     backup_ = std::make_unique<BackupWorker>(
         ctx_, store_, projection_store_,
@@ -315,6 +318,7 @@ ExitReason Server::run(const std::string& signals_endpoint) {
       commit_burst();
     }
     diverged = follower_ && follower_->diverged();
+    if (source_link_) rebuild_after_source_removals();
     if (Status failed = store_.failure(); !failed.ok() && !storage_failed_) {
       // The applier failed while no append was waiting to hear it.
       spdlog::critical("storage failed, exiting: {}", failed.to_string());
@@ -747,14 +751,15 @@ void Server::on_stream_rules(const Request& rq, protocol::StreamRulesRequest&& c
 
 void Server::rebuild_after_deletions(const std::vector<es::RecordedEvent>& committed) {
   if (!projections_) return;
-  std::vector<std::string> deleted;
-  for (const auto& e : committed) {
-    if (es::is_metadata_stream(e.stream) &&
-        (e.type == es::kDeletedType || e.type == es::kTombstoneType))
-      deleted.emplace_back(es::target_of(e.stream));
-    if (es::forgotten_subject(e)) deleted.emplace_back("of a forgotten subject");
-  }
-  if (!deleted.empty()) projections_->rebuild_without(deleted);
+  if (auto removed = removals_in(committed); !removed.empty())
+    projections_->rebuild_without(removed);
+}
+
+void Server::rebuild_after_source_removals() {
+  auto found = source_link_->removals_found();
+  if (!found) return;
+  projections_->rebuild_without(found->removed);
+  source_link_->removals_done(found->upto);
 }
 
 void Server::on_read(const Request& rq, es::ReadRequest&& read) {

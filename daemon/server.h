@@ -200,6 +200,9 @@ class Server {
   void on_subject_keys(const Request& rq, es::protocol::SubjectKeysRequest&& keys);
   // Projections rebuild without what `committed` deleted or forgot.
   void rebuild_after_deletions(const std::vector<es::RecordedEvent>& committed);
+  // A read node's: projections rebuild without what its source deleted or
+  // forgot (SourceLink found it).
+  void rebuild_after_source_removals();
   // Destroys the keys of the subjects `committed` forgot.
   void destroy_forgotten_keys(const std::vector<es::RecordedEvent>& committed);
   // Seals the data of the events that name a subject; opens it for readers.

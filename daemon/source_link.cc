@@ -1,8 +1,13 @@
 #include "source_link.h"
 
+#include <fstream>
+
 #include <spdlog/spdlog.h>
 
 #include "es/client.h"
+#include "es/whole_file.h"
+
+#include "removals.h"
 
 namespace esd {
 
@@ -17,9 +22,28 @@ std::int64_t now_us() {
       .count();
 }
 
+// Pages of the source's log a turn looks through for removals (each up to
+// the source's scan limit per read, 200,000 records).
+constexpr int kRemovalPagesPerTurn = 10;
+
+// How far `path` says the source's log was looked at; 0 without it.
+es::Position load_seen(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return 0;
+  es::Position seen = 0;
+  if (in >> seen) return seen;
+  spdlog::warn(
+      "read node: {} holds no position: looking through the source's whole log for "
+      "deletions and forgets",
+      path);
+  return 0;
+}
+
 }  // namespace
 
-SourceLink::SourceLink(Options options) : options_(std::move(options)), since_us_(now_us()) {}
+SourceLink::SourceLink(Options options) : options_(std::move(options)), since_us_(now_us()) {
+  if (!options_.seen_file.empty()) seen_ = kept_ = load_seen(options_.seen_file);
+}
 
 SourceLink::~SourceLink() { stop(); }
 
@@ -83,12 +107,83 @@ void SourceLink::run() {
         source_head_ = std::max(source_head_, hello->head);
       }
       set("connected", "");
+      look_for_removals(client, hello->head);
     } else {
       client.reset();  // nothing stale reaches the source when it is back
       set("lost", reported.message());
     }
+    keep_seen();
     while (!stop_.load() && Clock::now() < next) std::this_thread::sleep_for(milliseconds(50));
   }
+}
+
+void SourceLink::look_for_removals(es::Client& client, es::Position source_head) {
+  es::Position seen = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (found_) return;  // the loop has not rebuilt for them yet
+    seen = seen_;
+  }
+  if (seen > source_head) {
+    // Not the log this node looked through: the source was replaced.
+    spdlog::warn(
+        "read node: the source {} is at position {}, before the {} this node saw: "
+        "looking through its whole log for deletions and forgets",
+        options_.source, source_head, seen);
+    seen = 0;
+  }
+  es::ReadRequest rq;
+  rq.from = seen + 1;
+  rq.types = removal_types();
+  Removals found;
+  es::Position upto = seen;
+  for (int page = 0; page < kRemovalPagesPerTurn && upto < source_head && !stop_.load(); ++page) {
+    auto read = client.read(rq);
+    if (!read.ok()) break;  // looked at again next turn
+    for (auto& removed : removals_in(read->events)) found.removed.push_back(std::move(removed));
+    upto = read->next - 1;
+    if (read->end) break;
+    rq.from = read->next;
+  }
+  std::lock_guard lock(mu_);
+  if (found.removed.empty()) {
+    seen_ = upto;
+    return;
+  }
+  found.upto = upto;
+  found_ = std::move(found);
+}
+
+std::optional<SourceLink::Removals> SourceLink::removals_found() {
+  std::lock_guard lock(mu_);
+  return found_;
+}
+
+void SourceLink::removals_done(es::Position upto) {
+  std::lock_guard lock(mu_);
+  seen_ = upto;
+  found_.reset();
+}
+
+void SourceLink::keep_seen() {
+  es::Position seen = 0;
+  {
+    std::lock_guard lock(mu_);
+    seen = seen_;
+  }
+  if (options_.seen_file.empty() || seen == kept_) return;
+  es::Status s = es::write_whole_file(options_.seen_file, std::to_string(seen) + "\n", 0600,
+                                      es::FileReplace::kAllowed, es::FileSync::kDurable);
+  if (!s.ok()) {
+    if (!keep_failed_)  // said once, not every second
+      spdlog::warn("read node: cannot keep how far the source's log was looked at: {}",
+                   s.message());
+    keep_failed_ = true;
+    return;
+  }
+  if (keep_failed_) spdlog::info("read node: {} written again", options_.seen_file);
+  keep_failed_ = false;
+  kept_ = seen;
 }
 
 }  // namespace esd

@@ -10,8 +10,19 @@
 // connected, or lost (an answer is overdue), with since when; the log says
 // it once when the link is lost and once when it is back.
 //
-// Thread safety: start/stop/snapshot from the server loop; the thread is
-// the SourceLink's own.
+// It also follows the source's deletions and forgets (daemon/removals.h):
+// each second it reads the source's log past what it has looked at, for
+// $deleted, $tombstone and $forgotten events only, and hands what it finds
+// to the server loop (removals_found), which rebuilds this node's
+// projections and says so (removals_done); only then does it look further.
+// How far it has looked is kept in `seen_file` (synced), so that a
+// deletion or a forget made while this node was down, or before a rebuild
+// it found was begun, is acted on after a restart (at worst twice: a
+// second rebuild is only work). Without that file (a new read node, or one
+// restored from a backup) it looks through the source's whole log once.
+//
+// Thread safety: start/stop/snapshot/removals_found/removals_done from the
+// server loop; the thread is the SourceLink's own.
 #pragma once
 
 #include <atomic>
@@ -21,7 +32,9 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "es/client.h"
 #include "es/curve.h"
 #include "es/types.h"
 
@@ -33,6 +46,7 @@ class SourceLink {
     std::string source;     // its request endpoint
     std::string listen;     // this node's, reported to the source
     es::CurveClient curve;  // the keys it presents (keyring.h); none: empty
+    std::string seen_file;  // how far the source's log was looked at for removals
     std::chrono::milliseconds interval{1000};
   };
   explicit SourceLink(Options options);
@@ -53,9 +67,25 @@ class SourceLink {
   };
   Snapshot snapshot() const;
 
+  // Removals found in the source's log up to position `upto` that this
+  // node's projections were not rebuilt for yet (removals_in's entries).
+  struct Removals {
+    std::vector<std::string> removed;
+    es::Position upto = 0;
+  };
+  // What was found; nullopt: nothing new. The same until removals_done.
+  std::optional<Removals> removals_found();
+  // The projections are being rebuilt for what removals_found gave, up to
+  // `upto`: the link looks further.
+  void removals_done(es::Position upto);
+
  private:
   void run();
   void set(const std::string& state, const std::string& error);
+  // Reads the source's log past seen_ (some pages a turn) for removals.
+  void look_for_removals(es::Client& client, es::Position source_head);
+  // Writes seen_ to seen_file when it moved.
+  void keep_seen();
 
   Options options_;
   std::atomic<bool> stop_{false};
@@ -66,6 +96,12 @@ class SourceLink {
   std::string error_;
   es::Position source_head_ = 0;
   std::chrono::steady_clock::time_point contact_{};
+  // Removals: the source's log was looked at up to seen_, and seen_file
+  // says kept_ (written by the thread only); found_ waits for the loop.
+  es::Position seen_ = 0;
+  es::Position kept_ = 0;
+  bool keep_failed_ = false;
+  std::optional<Removals> found_;
 };
 
 }  // namespace esd

@@ -7,7 +7,11 @@
 # redacted on both nodes, the projections are rebuilt without the address,
 # and after es compact no file of either node (journal and projections/
 # included) nor of their key stores holds the address, the name or the key;
-# a node restored from the backup reads the user as redacted too.
+# a node restored from the backup reads the user as redacted too. A read
+# node (--project-from the primary) hosting the same projections rebuilds
+# them by itself when it finds the forget in its source's log, also when it
+# was down at the forget; after es compact its directory holds nothing of
+# her either.
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 EXAMPLE=$(cd "$(dirname "$0")/../../examples/users" && pwd)
@@ -28,14 +32,25 @@ caught_up() { [ "$(head_of "$R")" = "$(head_of "$P")" ]; }
 # hex FILE: its bytes as one line of hex digits.
 hex() { od -An -tx1 -v "$1" | tr -d ' \n'; }
 
-assert_exit 0 "$ES" project add emails "$EXAMPLE/emails.jq"
-assert_exit 0 "$ES" project add directory "$EXAMPLE/directory.jq"
+start_esd "$TMP/rn" --project-from "$P" --heartbeat 200 \
+  --projection-start-cpu 10000 --projection-event-cpu 10000
+RN=$ES_SERVER
+PID_RN=$ESD_PID
+export ES_SERVER=$P
+for node in "$P" "$RN"; do
+  assert_exit 0 "$ES" -s "$node" project add emails "$EXAMPLE/emails.jq"
+  assert_exit 0 "$ES" -s "$node" project add directory "$EXAMPLE/directory.jq"
+done
 users_sh register 1 "Ada Lovelace" ada@example.com
 users_sh register 3 'Grace "Amazing Grace" Hopper' grace@example.com
 users_sh change-email 3 grace.hopper@example.com
 has_state() { [ "$("$ES" state "$1" "$2" 2>/dev/null | jq -c .state)" = "$3" ]; }
 wait_for 20 "the emails projection to know Grace" has_state emails grace.hopper@example.com '"3"'
 wait_for 10 "the replica to catch up" caught_up
+rn_knows_grace() { ES_SERVER=$RN has_state emails grace.hopper@example.com '"3"'; }
+wait_for 20 "the read node's emails projection to know Grace" rn_knows_grace
+rn_holds_grace() { grep -raq 'Amazing Grace' "$TMP/rn/projections"; }
+wait_for 10 "the read node's projections to hold Grace (or this test proves nothing)" rn_holds_grace
 
 check "sealed at rest: the log holds no personal data, readers see it"
 assert_exit 0 "$ES" -s "$R" read user-3
@@ -48,7 +63,8 @@ for dir in "$TMP/p" "$TMP/r"; do
 done
 assert_eq "$(ls "$TMP/pk" | wc -l)" 2 "a key per subject on the primary"
 assert_eq "$(ls "$TMP/rk" | wc -l)" 2 "and on the replica"
-grep -raq 'Amazing Grace' "$TMP/p/projections" || fail "the projections should hold Grace (or this test proves nothing)"
+p_holds_grace() { grep -raq 'Amazing Grace' "$TMP/p/projections"; }
+wait_for 10 "the projections to hold Grace (or this test proves nothing)" p_holds_grace
 
 check "a backup before the forget"
 assert_exit 0 "$ES" backup "$TMP/backup"
@@ -73,14 +89,37 @@ assert_eq "$("$ES" read user-1 | jq -r .data.email)" ada@example.com "Ada is sti
 forgot_grace() { ! "$ES" state emails grace.hopper@example.com >/dev/null 2>&1 && has_state directory 3 '{"deleted":true}'; }
 wait_for 20 "the projections to be rebuilt without Grace" forgot_grace
 assert_contains "$(cat "$ESD_LOG" "$TMP"/esd.*.log)" "its key is destroyed" "the nodes log the forget"
+rn_forgot_grace() { ES_SERVER=$RN forgot_grace; }
+wait_for 20 "the read node's projections to be rebuilt without Grace" rn_forgot_grace
+assert_contains "$(cat "$TMP"/esd.*.log)" "projection emails: rebuilding without the events of a forgotten subject" \
+  "the read node logs its rebuild"
+
+check "a read node that was down at a forget rebuilds when it is back"
+users_sh register 5 "Mary Jackson" mary@example.com
+rn_knows_mary() { ES_SERVER=$RN has_state emails mary@example.com '"5"'; }
+wait_for 20 "the read node's emails projection to know Mary" rn_knows_mary
+stop_esd "$PID_RN"
+users_sh delete 5
+start_esd "$TMP/rn" --project-from "$P" --heartbeat 200 \
+  --projection-start-cpu 10000 --projection-event-cpu 10000
+RN=$ES_SERVER
+PID_RN=$ESD_PID
+export ES_SERVER=$P
+rn_forgot_mary() {
+  ! "$ES" -s "$RN" state emails mary@example.com >/dev/null 2>&1 &&
+    ES_SERVER=$RN has_state directory 5 '{"deleted":true}'
+}
+wait_for 20 "the read node's projections to be rebuilt without Mary" rn_forgot_mary
 
 check "es compact on both nodes: no file holds her data or her key"
+stop_esd "$PID_RN"
 stop_esd "$PID_R"
 stop_esd "$PID_P"
 assert_exit 0 "$ES" compact --data "$TMP/p"
 [ "$(jq .journal_bytes_zeroed <<<"$OUT")" -gt 0 ] || fail "the journal was not zeroed"
 assert_exit 0 "$ES" compact --data "$TMP/r"
-for dir in "$TMP/p" "$TMP/r" "$TMP/pk" "$TMP/rk"; do
+assert_exit 0 "$ES" compact --data "$TMP/rn"
+for dir in "$TMP/p" "$TMP/r" "$TMP/rn" "$TMP/pk" "$TMP/rk"; do
   if grep -rlaq -e 'grace@example' -e 'grace.hopper@example' -e 'Amazing Grace' "$dir"; then
     fail "$(grep -rla -e 'grace' -e 'Amazing Grace' "$dir") still holds Grace's data"
   fi

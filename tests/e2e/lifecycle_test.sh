@@ -4,8 +4,9 @@
 # replica attached: soft delete, hard delete, max_count, truncate_before and
 # max_age each read the same on the primary, the replica and a replica made
 # afterwards from the start; the subscriber sees each change once, in
-# order; the projection is rebuilt without a deleted stream; `es verify`
-# gives one digest on every node.
+# order; the projection is rebuilt without a deleted stream, on the primary
+# and on a read node that reads it; `es verify` passes and gives one digest
+# on every node.
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 
@@ -14,6 +15,8 @@ P=$ES_SERVER
 PID_P=$ESD_PID
 start_esd "$TMP/r" --role replica --follow "$P" --heartbeat 200
 R=$ES_SERVER
+start_esd "$TMP/rn" --project-from "$P" --heartbeat 200
+RN=$ES_SERVER
 export ES_SERVER=$P
 
 append() { "$ES" append "$1" --type "$2" --data "$3" >/dev/null || fail "append to $1"; }
@@ -32,6 +35,7 @@ def init: 0;
 def when: .state + 1;
 JQ
 assert_exit 0 "$ES" project add per-stream "$TMP/per-stream.jq"
+assert_exit 0 "$ES" -s "$RN" project add per-stream "$TMP/per-stream.jq"
 "$ES" tail --all --from start >"$TMP/live.out" 2>"$TMP/live.err" &
 TAIL_PID=$!
 bg_track "$TAIL_PID"
@@ -44,6 +48,8 @@ projection_has() {
   [ "$("$ES" state per-stream "$1" 2>/dev/null | jq -c .state)" = "$2" ]
 }
 wait_for 10 "the projection to count user-3" projection_has user-3 3
+rn_projection_has() { ES_SERVER=$RN projection_has "$@"; }
+wait_for 10 "the read node's projection to count user-3" rn_projection_has user-3 3
 
 check "es delete: the stream reads as gone everywhere, at once"
 assert_exit 0 "$ES" delete user-3
@@ -65,6 +71,9 @@ check "the projection is rebuilt without the deleted stream"
 projection_lacks() { "$ES" state per-stream user-3 >/dev/null 2>&1 && return 1; return 0; }
 wait_for 20 "the projection to drop user-3" projection_lacks
 wait_for 10 "the projection to keep user-1" projection_has user-1 2
+rn_projection_lacks() { ES_SERVER=$RN projection_lacks; }
+wait_for 20 "the read node's projection to drop user-3" rn_projection_lacks
+wait_for 10 "the read node's projection to keep user-1" rn_projection_has user-1 2
 
 check "a soft-deleted stream is written again from its next version"
 append user-3 Registered '{"email":"grace.hopper@example.com"}'
@@ -129,7 +138,10 @@ r2_caught_up() { [ "$(head_of "$R2")" = "$(head_of "$P")" ]; }
 wait_for 20 "the new replica to catch up" r2_caught_up
 assert_eq "$(versions "$R2" log-a)" "4 5" "log-a on the new replica"
 assert_exit 4 "$ES" -s "$R2" read user-3
-digest() { "$ES" -s "$1" verify | jq -c '{head, digest}'; }
+digest() {
+  assert_exit 0 "$ES" -s "$1" verify
+  jq -c '{head, digest}' <<<"$OUT"
+}
 removed() { "$ES" -s "$1" verify | jq .removed; }
 # Every node removes what the rules hide by itself (a second at most).
 all_removed() {
