@@ -117,6 +117,13 @@ usage "$ES" project lst
 assert_contains "$ERR" "'project' has no command 'lst'; did you mean 'list'?" "nested"
 usage "$ES"
 assert_contains "$ERR" "a command is required" "no command"
+usage "$ES" read x --limt 3
+assert_contains "$ERR" "es: error: es read has no option --limt; did you mean --limit?" "an option"
+usage "$ES" retention x --max-cnt=3
+assert_contains "$ERR" "es retention has no option --max-cnt; did you mean --max-count?" "option=value"
+usage "$ES" project status --frobnicate
+assert_contains "$ERR" "es project status has no option --frobnicate (\`es project status --help\` lists them)" \
+  "no suggestion"
 assert_exit 0 "$ES" help
 assert_contains "$OUT" "Usage: es [OPTIONS] SUBCOMMAND" "es help"
 assert_contains "$OUT" "append" "es help lists commands"
