@@ -5,25 +5,16 @@
 
 #include <CLI/CLI.hpp>
 
-#include "es/suggest.h"
-
 #include "cli/options.h"
 #include "commands.h"
 #include "context.h"
 
 namespace {
 
-// The deepest command given (es, es project, ...).
-const CLI::App* deepest_command(const CLI::App& app) {
-  const CLI::App* at = &app;
-  while (!at->get_subcommands().empty()) at = at->get_subcommands().front();
-  return at;
-}
-
 // For a parse error where a command was wanted and a word that is none was
 // given: what to say instead of CLI11's "A subcommand is required".
 std::string command_error(const CLI::App& root) {
-  const CLI::App* at = deepest_command(root);
+  const CLI::App* at = escli::deepest_command(root);
   if (at->get_subcommands({}).empty() || !at->get_subcommands().empty()) return {};
   std::vector<std::string> names;
   for (const CLI::App* p = at; p != &root; p = p->get_parent()) names.push_back(p->get_name());
@@ -39,32 +30,6 @@ std::string command_error(const CLI::App& root) {
   }
   const std::string help = path == "es" ? "es help" : "es help " + path.substr(3);
   return "a command is required (`" + help + "` lists them)";
-}
-
-// For a parse error where a command was given an option it does not have:
-// the option and the nearest one it has, instead of CLI11's "The following
-// arguments were not expected". Empty when no unknown option was given.
-std::string option_error(const CLI::App& root) {
-  const CLI::App* at = deepest_command(root);
-  std::string path;
-  for (const CLI::App* p = at; p != nullptr; p = p->get_parent()) path = p->get_name() + " " + path;
-  path.pop_back();
-  for (const CLI::App* p = at; p != nullptr; p = p->get_parent()) {
-    for (const std::string& word : p->remaining()) {
-      if (word.size() < 2 || word.front() != '-') continue;
-      const std::string option = word.substr(0, word.find('='));
-      std::vector<std::string> names;
-      for (const CLI::Option* o : at->get_options()) {
-        for (const auto& l : o->get_lnames()) names.push_back("--" + l);
-        for (const auto& s : o->get_snames()) names.push_back("-" + s);
-      }
-      std::string message = path + " has no option " + option;
-      const std::string near = es::nearest(option, names);
-      if (!near.empty()) return message + "; did you mean " + near + "?";
-      return message + " (`" + path + " --help` lists them)";
-    }
-  }
-  return {};
 }
 
 }  // namespace
@@ -120,10 +85,7 @@ int main(int argc, char** argv) {
     const int usage = app.got_subcommand("check") ? static_cast<int>(escmd::NagiosCode::kUnknown)
                                                   : static_cast<int>(ExitCode::kUsage);
     if (e.get_exit_code() != 0) {
-      std::string message = command_error(app);
-      if (message.empty() && dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr)
-        message = option_error(app);
-      if (!message.empty()) {
+      if (std::string message = command_error(app); !message.empty()) {
         ctx.usage(message);
         return usage;
       }

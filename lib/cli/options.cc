@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <vector>
 
 #include <fmt/format.h>
+
+#include "es/suggest.h"
 
 namespace escli {
 namespace {
@@ -92,9 +95,49 @@ CLI::Validator not_empty(std::string name) {
       "", "not empty");
 }
 
+const CLI::App* deepest_command(const CLI::App& app) {
+  const CLI::App* at = &app;
+  while (!at->get_subcommands().empty()) at = at->get_subcommands().front();
+  return at;
+}
+
+namespace {
+
+// For CLI11's "The following arguments were not expected": the first
+// unknown option and the nearest option its command has; empty when what
+// was not expected is no option.
+std::string unknown_option(const CLI::App& root) {
+  const CLI::App* at = deepest_command(root);
+  std::string path = at->get_name();
+  for (const CLI::App* p = at->get_parent(); p != nullptr; p = p->get_parent())
+    path = p->get_name() + " " + path;
+  for (const CLI::App* p = at; p != nullptr; p = p->get_parent()) {
+    for (const std::string& word : p->remaining()) {
+      if (word.size() < 2 || word.front() != '-') continue;
+      const std::string option = word.substr(0, word.find('='));
+      std::vector<std::string> names;
+      for (const CLI::Option* o : at->get_options()) {
+        for (const auto& l : o->get_lnames()) names.push_back("--" + l);
+        for (const auto& s : o->get_snames()) names.push_back("-" + s);
+      }
+      const std::string message = path + " has no option " + option;
+      const std::string near = es::nearest(option, names);
+      if (!near.empty()) return message + "; did you mean " + near + "?";
+      return message + " (`" + path + " --help` lists them)";
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 void plain_errors(CLI::App& app, const std::string& program) {
-  app.failure_message([program](const CLI::App*, const CLI::Error& e) {
-    return program + ": error: " + e.what() + "\nRun with --help for more information.\n";
+  app.failure_message([program](const CLI::App* root, const CLI::Error& e) {
+    std::string message = e.what();
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+      if (std::string option = unknown_option(*root); !option.empty()) message = option;
+    }
+    return program + ": error: " + message + "\nRun with --help for more information.\n";
   });
 }
 

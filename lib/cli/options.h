@@ -38,6 +38,11 @@ CLI::Validator not_empty(std::string name);
 
 // Makes every parse error print "PROGRAM: error: MESSAGE" and a pointer to
 // --help (the usage code 2 is the caller's: app.exit() returns CLI11's).
+// An option the command does not have is named with the nearest one it
+// has: "es read has no option --limt; did you mean --limit?".
 void plain_errors(CLI::App& app, const std::string& program);
+
+// The deepest command given (es, es project, es project add, ...).
+const CLI::App* deepest_command(const CLI::App& app);
 
 }  // namespace escli

@@ -121,6 +121,8 @@ usage "$ES" read x --limt 3
 assert_contains "$ERR" "es: error: es read has no option --limt; did you mean --limit?" "an option"
 usage "$ES" retention x --max-cnt=3
 assert_contains "$ERR" "es retention has no option --max-cnt; did you mean --max-count?" "option=value"
+usage "$ESD" --data "$TMP/never" --heartbeet 3
+assert_contains "$ERR" "esd: error: esd has no option --heartbeet; did you mean --heartbeat?" "esd's"
 usage "$ES" project status --frobnicate
 assert_contains "$ERR" "es project status has no option --frobnicate (\`es project status --help\` lists them)" \
   "no suggestion"
