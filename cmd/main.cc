@@ -16,10 +16,7 @@ namespace {
 std::string command_error(const CLI::App& root) {
   const CLI::App* at = escli::deepest_command(root);
   if (at->get_subcommands({}).empty() || !at->get_subcommands().empty()) return {};
-  std::vector<std::string> names;
-  for (const CLI::App* p = at; p != &root; p = p->get_parent()) names.push_back(p->get_name());
-  std::string path = "es";
-  for (auto it = names.rbegin(); it != names.rend(); ++it) path += " " + *it;
+  const std::string path = escli::command_path(*at);
   // A word no command took falls through to a parent's leftovers.
   for (const CLI::App* p = at; p != nullptr; p = p->get_parent()) {
     for (const std::string& word : p->remaining()) {

@@ -101,6 +101,13 @@ const CLI::App* deepest_command(const CLI::App& app) {
   return at;
 }
 
+std::string command_path(const CLI::App& command) {
+  std::string path = command.get_name();
+  for (const CLI::App* p = command.get_parent(); p != nullptr; p = p->get_parent())
+    path = p->get_name() + " " + path;
+  return path;
+}
+
 namespace {
 
 // For CLI11's "The following arguments were not expected": the first
@@ -108,9 +115,7 @@ namespace {
 // was not expected is no option.
 std::string unknown_option(const CLI::App& root) {
   const CLI::App* at = deepest_command(root);
-  std::string path = at->get_name();
-  for (const CLI::App* p = at->get_parent(); p != nullptr; p = p->get_parent())
-    path = p->get_name() + " " + path;
+  const std::string path = command_path(*at);
   for (const CLI::App* p = at; p != nullptr; p = p->get_parent()) {
     for (const std::string& word : p->remaining()) {
       if (word.size() < 2 || word.front() != '-') continue;

@@ -44,5 +44,7 @@ void plain_errors(CLI::App& app, const std::string& program);
 
 // The deepest command given (es, es project, es project add, ...).
 const CLI::App* deepest_command(const CLI::App& app);
+// A command's name with its parents' ("es project add").
+std::string command_path(const CLI::App& command);
 
 }  // namespace escli
